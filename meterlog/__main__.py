@@ -1,0 +1,3 @@
+from meterlog.cli import main
+
+main()

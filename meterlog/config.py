@@ -1,0 +1,119 @@
+"""``meterlog.toml``: settings shared by commands (store, identity, time zone, endpoints).
+
+Found via ``--config``, env ``METERLOG_CONFIG``, or ``./meterlog.toml``. Command-line options
+override it. Relative paths in it are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meterlog.errors import ConfigError, located
+
+CONFIG_ENV = "METERLOG_CONFIG"
+CONFIG_FILENAME = "meterlog.toml"
+
+_TOP_KEYS = {"store", "tz", "user_field", "account_field", "accounts", "endpoints", "bots"}
+_ENDPOINT_KEYS = {"routes", "openapi"}
+_BOT_KEYS = {"patterns"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings from a config file; ``None`` means "not set, use the command's default"."""
+
+    path: Path | None = None
+    store: str | None = None
+    tz: str | None = None
+    user_field: str | None = None
+    account_field: str | None = None
+    accounts: Path | None = None
+    routes: tuple[str, ...] = ()
+    openapi: Path | None = None
+    bot_patterns: tuple[str, ...] | None = None
+    raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+
+def find_config_path(explicit: str | Path | None) -> Path | None:
+    """The config file to use: explicit, then ``$METERLOG_CONFIG``, then ``./meterlog.toml``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    local = Path.cwd() / CONFIG_FILENAME
+    return local if local.is_file() else None
+
+
+def _string(path: Path, key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(located(path, None, f"key '{key}' must be a non-empty string"))
+    return value
+
+
+def _string_list(path: Path, key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(located(path, None, f"key '{key}' must be a list of strings"))
+    return tuple(value)
+
+
+def _check_keys(path: Path, table: str, data: dict[str, object], allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            where = f"{table}.{key}" if table else key
+            raise ConfigError(
+                located(
+                    path, None, f"unknown key '{where}'; known keys: {', '.join(sorted(allowed))}"
+                )
+            )
+
+
+def load_config(explicit: str | Path | None = None) -> Config:
+    """Load the config file (see module doc); an absent optional file gives an empty Config."""
+    path = find_config_path(explicit)
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(located(path, None, f"cannot read config file: {exc.strerror}")) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            located(path, getattr(exc, "lineno", None), f"not valid TOML: {exc}")
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(located(path, None, "config file is not UTF-8 text")) from None
+    _check_keys(path, "", data, _TOP_KEYS)
+    base = path.parent
+    endpoints = data.get("endpoints", {})
+    bots = data.get("bots", {})
+    if not isinstance(endpoints, dict) or not isinstance(bots, dict):
+        raise ConfigError(located(path, None, "'endpoints' and 'bots' must be tables"))
+    _check_keys(path, "endpoints", endpoints, _ENDPOINT_KEYS)
+    _check_keys(path, "bots", bots, _BOT_KEYS)
+
+    def opt_str(key: str) -> str | None:
+        return _string(path, key, data[key]) if key in data else None
+
+    def opt_path(value: object, key: str) -> Path | None:
+        return base / _string(path, key, value) if value is not None else None
+
+    store = opt_str("store")
+    if store is not None and "://" not in store:
+        store = str(base / store)
+    return Config(
+        path=path,
+        store=store,
+        tz=opt_str("tz"),
+        user_field=opt_str("user_field"),
+        account_field=opt_str("account_field"),
+        accounts=opt_path(data.get("accounts"), "accounts"),
+        routes=_string_list(path, "endpoints.routes", endpoints.get("routes", [])),
+        openapi=opt_path(endpoints.get("openapi"), "endpoints.openapi"),
+        bot_patterns=(
+            _string_list(path, "bots.patterns", bots["patterns"]) if "patterns" in bots else None
+        ),
+        raw=data,
+    )

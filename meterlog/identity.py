@@ -1,0 +1,97 @@
+"""Who is the end user, who is the paying customer: resolved at report time from stored columns."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from meterlog.errors import ConfigError, located
+
+#: Values of an identity column that mean "nobody": such requests count, their user never does.
+ANONYMOUS_VALUES = ("", "-")
+#: The account every request belongs to when no account field is given.
+DEFAULT_ACCOUNT = "default"
+
+
+def identity_expr(column: str) -> pl.Expr:
+    """``column`` as a string with null, empty and ``-`` mapped to null (anonymous)."""
+    value = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(value.is_in(ANONYMOUS_VALUES)).then(None).otherwise(value)
+
+
+def with_identity(
+    events: pl.LazyFrame,
+    user_field: str = "remote_user",
+    account_field: str | None = None,
+    accounts: Mapping[str, str] | None = None,
+) -> pl.LazyFrame:
+    """Add ``user`` (null when anonymous) and ``account`` columns to ``events``.
+
+    ``accounts`` maps raw account-field values (e.g. API keys) to account names; values not in it
+    are kept as they are. Without ``account_field`` every row belongs to :data:`DEFAULT_ACCOUNT`.
+    A field the store does not have is treated as all-null (every user anonymous).
+    """
+    names = events.collect_schema().names()
+    user = identity_expr(user_field) if user_field in names else pl.lit(None, pl.String)
+    if account_field is None:
+        account = pl.lit(DEFAULT_ACCOUNT, pl.String)
+    elif account_field not in names:
+        account = pl.lit(None, pl.String)
+    else:
+        account = identity_expr(account_field)
+        if accounts:
+            account = account.replace(dict(accounts))
+    return events.with_columns(user=user, account=account)
+
+
+def unmapped_account_keys(
+    events: pl.LazyFrame, account_field: str, accounts: Mapping[str, str]
+) -> list[str]:
+    """Raw account values seen in ``events`` that ``accounts`` does not map, sorted."""
+    if account_field not in events.collect_schema().names():
+        return []
+    keys = (
+        events.select(identity_expr(account_field).alias("key"))
+        .drop_nulls()
+        .unique()
+        .filter(~pl.col("key").is_in(list(accounts)))
+        .collect()
+        .get_column("key")
+    )
+    return sorted(keys.to_list())
+
+
+def load_accounts_file(path: str | Path) -> dict[str, str]:
+    """Read a ``key,account`` CSV (header row required) mapping raw key values to account names."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            located(path, None, f"cannot read accounts file: {exc.strerror}")
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(located(path, None, "accounts file is not UTF-8 text")) from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["key", "account"]:
+        raise ConfigError(
+            located(path, 1, "accounts file must start with the header row 'key,account'")
+        )
+    mapping: dict[str, str] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise ConfigError(located(path, number, "expected two non-empty fields 'key,account'"))
+        key, account = row[0].strip(), row[1].strip()
+        if key in mapping and mapping[key] != account:
+            raise ConfigError(
+                located(
+                    path, number, f"key {key!r} is mapped twice ({mapping[key]!r}, {account!r})"
+                )
+            )
+        mapping[key] = account
+    return mapping
