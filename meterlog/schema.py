@@ -63,3 +63,20 @@ def empty_events_frame(extra_columns: list[str] | tuple[str, ...] = ()) -> pl.Da
     schema.update({name: pl.String() for name in extra_columns})
     schema.update(PROVENANCE_COLUMNS)
     return pl.DataFrame(schema=schema)
+
+
+def conform_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every canonical and provenance column present (null when missing), typed,
+    in canonical order; any other column is kept as a String column after the canonical ones."""
+    fixed = {**CANONICAL_COLUMNS, **PROVENANCE_COLUMNS}
+    extras = [name for name in frame.columns if name not in fixed and name != PARTITION_COLUMN]
+    columns = [
+        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in CANONICAL_COLUMNS.items()
+    ]
+    columns += [pl.col(name).cast(pl.String) for name in extras]
+    columns += [
+        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in PROVENANCE_COLUMNS.items()
+    ]
+    return frame.select(columns)

@@ -1,0 +1,170 @@
+"""Output writers shared by every report command: table, CSV, JSON, NDJSON and Parquet.
+
+* ``table``: a rich table for people (numbers right-aligned with thousands separators, optional
+  totals row).
+* ``csv``: RFC 4180, one header row, UTF-8, ISO 8601 timestamps with offset, plain numbers, and
+  text cells that a spreadsheet would run as a formula neutralised (see :func:`neutralise_text`).
+* ``json`` (an array of objects) and ``ndjson`` (one object per line): native types; exact
+  decimals (money) are written as strings so no reader turns them into floats.
+* ``parquet``: native types.
+
+The default is ``table`` when writing to a terminal and ``csv`` otherwise, so
+``meterlog usage --by day | ...`` gives CSV.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from meterlog.errors import MeterlogError
+
+OUTPUT_FORMATS = ("table", "csv", "json", "ndjson", "parquet")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
+    ".txt": "table",
+}
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_ISO_DATETIME = "%Y-%m-%dT%H:%M:%S%.f%:z"
+
+
+def resolve_output_format(fmt: str | None, output: str | Path | None, to_terminal: bool) -> str:
+    """The output format: explicit, else from ``output``'s extension, else table/CSV by terminal."""
+    if fmt:
+        if fmt not in OUTPUT_FORMATS:
+            raise MeterlogError(f"unknown output format {fmt!r}: use {', '.join(OUTPUT_FORMATS)}")
+        return fmt
+    if output is not None and str(output) != "-":
+        suffix = Path(output).suffix.lower()
+        if suffix not in _EXTENSIONS:
+            raise MeterlogError(
+                f"cannot tell the output format from {str(output)!r}: "
+                f"use --format ({', '.join(OUTPUT_FORMATS)}) or an extension such as .csv"
+            )
+        return _EXTENSIONS[suffix]
+    return "table" if to_terminal else "csv"
+
+
+def neutralise_text(column: pl.Expr) -> pl.Expr:
+    """Prefix a single quote to text starting with ``= + - @``, tab or CR.
+
+    The quote makes spreadsheets show the value as text instead of running it as a formula
+    (OWASP's recommendation for CSV injection). Other values are unchanged.
+    """
+    starts_with_formula = column.str.slice(0, 1).is_in(list(FORMULA_PREFIXES))
+    return pl.when(starts_with_formula).then(pl.lit("'") + column).otherwise(column)
+
+
+def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Apply :func:`neutralise_text` to every text column of ``frame``."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(neutralise_text(pl.col(name)).alias(name) for name in text_columns)
+
+
+def frame_to_csv(frame: pl.DataFrame) -> str:
+    """CSV text as described in the module doc (header row even when there are no rows)."""
+    return neutralise_frame(frame).write_csv(
+        datetime_format=_ISO_DATETIME, date_format="%Y-%m-%d", line_terminator="\r\n"
+    )
+
+
+def _format_cell(value: object, dtype: pl.DataType) -> str:
+    if value is None:
+        return ""
+    if dtype.is_integer():
+        return f"{value:,}"
+    if dtype.is_float():
+        return f"{value:,.3f}"
+    if isinstance(dtype, pl.Decimal):
+        return f"{value:,}"
+    if isinstance(dtype, pl.Datetime):
+        return value.isoformat(sep=" ")  # type: ignore[attr-defined]
+    return str(value)
+
+
+def render_table(
+    frame: pl.DataFrame,
+    title: str | None = None,
+    totals: Sequence[str] = (),
+    console: Console | None = None,
+) -> None:
+    """Print ``frame`` as a rich table; ``totals`` names the columns summed in a totals row."""
+    console = console or Console()
+    table = Table(title=title, show_footer=bool(totals) and frame.height > 0)
+    sums = frame.select(pl.col(list(totals)).sum()).row(0, named=True) if totals else {}
+    for index, (name, dtype) in enumerate(frame.schema.items()):
+        numeric = dtype.is_numeric()
+        if name in sums:
+            footer = _format_cell(sums[name], dtype)
+        else:
+            footer = "total" if index == 0 else ""
+        table.add_column(name, justify="right" if numeric else "left", footer=footer)
+    dtypes = list(frame.schema.values())
+    for row in frame.iter_rows():
+        table.add_row(*(_format_cell(v, t) for v, t in zip(row, dtypes, strict=True)))
+    console.print(table)
+
+
+def write_report(
+    frame: pl.DataFrame,
+    fmt: str | None = None,
+    output: str | Path | None = None,
+    *,
+    title: str | None = None,
+    totals: Sequence[str] = (),
+    stdout: IO[str] | None = None,
+) -> str:
+    """Write ``frame`` to ``output`` (a path; stdout for None or ``-``); return the format used."""
+    stdout = stdout or sys.stdout
+    to_stdout = output is None or str(output) == "-"
+    fmt = resolve_output_format(fmt, None if to_stdout else output, to_stdout and stdout.isatty())
+    if fmt == "parquet":
+        if to_stdout:
+            if stdout.isatty():
+                raise MeterlogError("Parquet is binary: write it to a file with -o FILE.parquet")
+            buffer = io.BytesIO()
+            frame.write_parquet(buffer)
+            stdout.flush()
+            sys.stdout.buffer.write(buffer.getvalue())
+        else:
+            frame.write_parquet(_checked_path(output))
+        return fmt
+    if fmt == "table":
+        if to_stdout and stdout.isatty():
+            render_table(frame, title=title, totals=totals, console=Console(file=stdout))
+            return fmt
+        text = io.StringIO()
+        console = Console(file=text, width=160, force_terminal=False)
+        render_table(frame, title=title, totals=totals, console=console)
+        content = text.getvalue()
+    elif fmt == "csv":
+        content = frame_to_csv(frame)
+    elif fmt == "json":
+        content = frame.write_json() + "\n"
+    else:
+        content = frame.write_ndjson()
+    if to_stdout:
+        stdout.write(content)
+        stdout.flush()
+    else:
+        _checked_path(output).write_text(content, encoding="utf-8", newline="")
+    return fmt
+
+
+def _checked_path(output: str | Path | None) -> Path:
+    path = Path(str(output))
+    if not path.parent.exists():
+        raise MeterlogError(f"{path}: folder {path.parent} does not exist; create it first")
+    return path

@@ -1,0 +1,270 @@
+"""The store: Delta Lake tables holding events, rejected lines and the sources seen.
+
+Layout under the store root (a folder, or an object-store URL such as ``s3://bucket/meterlog``):
+
+* ``events/``: one row per parsed request, canonical schema (:mod:`meterlog.schema`),
+  partitioned by the UTC day of ``ts`` (column ``day``).
+* ``rejects/``: one row per rejected line, with source, line number, reason and the line itself.
+* ``sources/``: one row each time an ingest run read new data from a source (path, fingerprint).
+* ``.meterlog.lock``: the writers' lock (local stores only).
+
+Exactly-once: each commit to ``events`` carries two Delta *application transactions* for the
+source it read, ``meterlog-offset:<id>`` (bytes of the decompressed source consumed) and
+``meterlog-lines:<id>`` (lines consumed), in the same atomic commit as the rows. Data and
+progress therefore can never disagree. ``rejects`` carries its own offset transaction, so a
+crash between the two commits is repaired by the next run without duplicating anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
+
+from meterlog.errors import StoreError
+from meterlog.schema import PARTITION_COLUMN, REJECT_COLUMNS
+
+DEFAULT_STORE = str(Path.home() / ".local" / "share" / "meterlog" / "store")
+EVENTS_TABLE = "events"
+REJECTS_TABLE = "rejects"
+SOURCES_TABLE = "sources"
+LOCK_FILE = ".meterlog.lock"
+
+SOURCE_COLUMNS: dict[str, pl.DataType] = {
+    "source_id": pl.String(),
+    "path": pl.String(),
+    "format": pl.String(),
+    "compression": pl.String(),
+    "offset": pl.Int64(),
+    "lines": pl.Int64(),
+    "seen_at": pl.Datetime("us", "UTC"),
+}
+
+
+def _offset_app_id(source_id: str) -> str:
+    return f"meterlog-offset:{source_id}"
+
+
+def _lines_app_id(source_id: str) -> str:
+    return f"meterlog-lines:{source_id}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How much of a source the store holds: bytes (decompressed) and lines consumed."""
+
+    offset: int = 0
+    lines: int = 0
+
+
+class Store:
+    """A meterlog store at ``uri`` (local folder or object-store URL)."""
+
+    def __init__(self, uri: str | Path, storage_options: dict[str, str] | None = None) -> None:
+        self.uri = str(uri).rstrip("/") if "://" in str(uri) else str(Path(uri).expanduser())
+        self.storage_options = storage_options
+        self._tables: dict[str, DeltaTable] = {}
+
+    # -- locations -------------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.uri or self.uri.startswith("file://")
+
+    def table_uri(self, name: str) -> str:
+        return f"{self.uri}/{name}"
+
+    def exists(self) -> bool:
+        return self._table(EVENTS_TABLE) is not None
+
+    # -- reading ---------------------------------------------------------------------------
+    def _table(self, name: str) -> DeltaTable | None:
+        table = self._tables.get(name)
+        if table is not None:
+            table.update_incremental()
+            return table
+        try:
+            table = DeltaTable(self.table_uri(name), storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+        except (DeltaError, OSError) as exc:
+            raise StoreError(
+                f"{self.table_uri(name)}: cannot open the store table: {exc}"
+            ) from None
+        self._tables[name] = table
+        return table
+
+    def version(self) -> int | None:
+        """The events table's current version (None when nothing was ever ingested)."""
+        table = self._table(EVENTS_TABLE)
+        return None if table is None else table.version()
+
+    def progress(self, source_id: str) -> Progress:
+        """What the events table holds of ``source_id`` (zero for a new source)."""
+        table = self._table(EVENTS_TABLE)
+        if table is None:
+            return Progress()
+        offset = table.transaction_version(_offset_app_id(source_id)) or 0
+        lines = table.transaction_version(_lines_app_id(source_id)) or 0
+        return Progress(offset, lines)
+
+    def rejects_offset(self, source_id: str) -> int:
+        table = self._table(REJECTS_TABLE)
+        if table is None:
+            return 0
+        return table.transaction_version(_offset_app_id(source_id)) or 0
+
+    def scan_events(self, version: int | None = None) -> pl.LazyFrame:
+        """The events as a lazy frame (at ``version`` for time travel)."""
+        if self._table(EVENTS_TABLE) is None:
+            raise StoreError(
+                f"{self.uri}: no events stored yet: run 'meterlog ingest --store {self.uri} LOGS'"
+            )
+        try:
+            return pl.scan_delta(
+                self.table_uri(EVENTS_TABLE),
+                version=version,
+                storage_options=self.storage_options,
+            )
+        except Exception as exc:  # polars/deltalake raise several types for a bad version
+            raise StoreError(
+                f"{self.uri}: cannot read events at version {version}: {exc}"
+            ) from None
+
+    def scan_rejects(self) -> pl.LazyFrame:
+        if self._table(REJECTS_TABLE) is None:
+            return pl.LazyFrame(schema=REJECT_COLUMNS)
+        return pl.scan_delta(self.table_uri(REJECTS_TABLE), storage_options=self.storage_options)
+
+    def sources(self) -> pl.DataFrame:
+        """Every source ever read, latest path first seen, with its committed progress."""
+        table = self._table(SOURCES_TABLE)
+        if table is None:
+            return pl.DataFrame(schema=SOURCE_COLUMNS)
+        seen = (
+            pl.scan_delta(self.table_uri(SOURCES_TABLE), storage_options=self.storage_options)
+            .sort("seen_at")
+            .group_by("source_id")
+            .agg(pl.all().last())
+            .sort("path", "source_id")
+            .collect()
+        )
+        committed = [self.progress(sid) for sid in seen.get_column("source_id")]
+        return seen.with_columns(
+            offset=pl.Series([p.offset for p in committed], dtype=pl.Int64),
+            lines=pl.Series([p.lines for p in committed], dtype=pl.Int64),
+        ).select(list(SOURCE_COLUMNS))
+
+    # -- writing ---------------------------------------------------------------------------
+    def _write(
+        self,
+        name: str,
+        data: pa.Table,
+        *,
+        partition_by: list[str] | None = None,
+        transactions: list[Transaction] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        try:
+            write_deltalake(
+                self.table_uri(name),
+                data,
+                mode="append",
+                partition_by=partition_by,
+                schema_mode="merge",
+                storage_options=self.storage_options,
+                commit_properties=CommitProperties(
+                    app_transactions=transactions, custom_metadata=metadata
+                ),
+            )
+        except OSError as exc:
+            raise StoreError(
+                f"{self.table_uri(name)}: cannot write: {exc.strerror or exc}"
+            ) from None
+        except DeltaError as exc:
+            raise StoreError(f"{self.table_uri(name)}: cannot write: {exc}") from None
+
+    def commit_events(
+        self,
+        events: pl.DataFrame,
+        source_id: str,
+        end: Progress,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit."""
+        data = events.with_columns(pl.col("ts").dt.date().alias(PARTITION_COLUMN))
+        self._write(
+            EVENTS_TABLE,
+            data.to_arrow(),
+            partition_by=[PARTITION_COLUMN],
+            transactions=[
+                Transaction(_offset_app_id(source_id), end.offset),
+                Transaction(_lines_app_id(source_id), end.lines),
+            ],
+            metadata=metadata,
+        )
+
+    def commit_rejects(self, rejects: pl.DataFrame, source_id: str, end_offset: int) -> None:
+        """Append rejected lines and set the rejects table's progress for ``source_id``."""
+        self._write(
+            REJECTS_TABLE,
+            rejects.select(list(REJECT_COLUMNS)).to_arrow(),
+            transactions=[Transaction(_offset_app_id(source_id), end_offset)],
+        )
+
+    def record_sources(self, rows: pl.DataFrame) -> None:
+        """Append rows describing sources read in a run (informational: paths, formats)."""
+        if rows.height:
+            self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
+
+    # -- locking ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, timeout: float = 0.0) -> Iterator[None]:
+        """Hold the store's writer lock; wait up to ``timeout`` seconds, then fail clearly.
+
+        Object stores have no lock file: Delta's optimistic concurrency and the per-source
+        transactions keep concurrent writers from double counting there.
+        """
+        if not self.is_local:
+            yield
+            return
+        root = Path(self.uri.removeprefix("file://"))
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise StoreError(
+                f"{root}: cannot create the store: {exc.strerror}; check the path and permissions"
+            ) from None
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"{root}: another meterlog run is writing to this store; "
+                            "try again later or wait longer with --lock-timeout SECONDS"
+                        ) from None
+                    time.sleep(0.1)
+            yield
+        finally:
+            os.close(fd)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
