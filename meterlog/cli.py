@@ -8,9 +8,22 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.progress import Progress
 
 from meterlog import __version__
+from meterlog.config import load_config
 from meterlog.errors import MeterlogError
+from meterlog.formats import (
+    JsonLinesFormat,
+    NginxLogFormat,
+    builtin_format,
+    read_log_format_from_config,
+)
+from meterlog.ingest import IngestOptions, summary_lines
+from meterlog.ingest import ingest as run_ingest
+from meterlog.output import render_table
+from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from meterlog.store import resolve_store, store_status
 
 STORE_ENV = "METERLOG_STORE"
 
@@ -63,3 +76,179 @@ def main() -> None:
         meterlog ingest --store /var/lib/meterlog /var/log/nginx/
         meterlog status --store /var/lib/meterlog
     """
+
+
+def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for value in values:
+        column, sep, key = value.partition("=")
+        if not sep or not column or not key:
+            raise click.BadParameter(f"{value!r}: use COLUMN=KEY, e.g. ts=@timestamp")
+        fields[column] = key
+    return fields
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@store_option
+@config_option
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(["auto", "combined", "common", "main", "json"]),
+    default="auto",
+    show_default=True,
+    help="Log format of the inputs; auto detects it per file from its first lines.",
+)
+@click.option(
+    "--log-format",
+    metavar="LOG_FORMAT",
+    help="A custom nginx log_format string, given verbatim (tried first by --format auto).",
+)
+@click.option(
+    "--nginx-conf",
+    type=click.Path(dir_okay=False),
+    help="Read the log format from this nginx config (with --log-format-name).",
+)
+@click.option("--log-format-name", metavar="NAME", help="The log_format to use from --nginx-conf.")
+@click.option(
+    "--json-field",
+    "json_fields",
+    multiple=True,
+    metavar="COLUMN=KEY",
+    help="Map a JSON key to a canonical column, e.g. ts=@timestamp (repeatable).",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="File names to read inside directories (repeatable; default: *log *logs *log.* "
+    "*logs.* *.jsonl* *.ndjson*).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="File names to skip inside directories (repeatable; default: *error*).",
+)
+@click.option(
+    "--max-reject-ratio",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="A file whose share of rejected lines exceeds this is not ingested (exit 1).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another run's lock on the store before giving up.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1024),
+    default=None,
+    help="Bytes parsed and committed per chunk (default 64 MiB).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@report_errors
+def ingest(
+    paths: tuple[str, ...],
+    store: str | None,
+    config_path: str | None,
+    input_format: str,
+    log_format: str | None,
+    nginx_conf: str | None,
+    log_format_name: str | None,
+    json_fields: tuple[str, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    max_reject_ratio: float,
+    lock_timeout: float,
+    chunk_size: int | None,
+    quiet: bool,
+) -> None:
+    """Ingest access logs into the store, each line exactly once.
+
+    PATHS are files, directories (read recursively), glob patterns or - for standard input;
+    gzip, bzip2 and zstd files are read directly. Re-running over the same, rotated, renamed
+    or compressed files adds nothing; a grown file adds its new lines only.
+
+    \b
+    Examples:
+        meterlog ingest --store /var/lib/meterlog /var/log/nginx/
+        meterlog ingest --nginx-conf /etc/nginx/nginx.conf --log-format-name api logs/
+        zcat old.log.gz | meterlog ingest -
+    """
+    if log_format and nginx_conf:
+        raise click.UsageError("give either --log-format or --nginx-conf, not both")
+    if bool(nginx_conf) != bool(log_format_name):
+        raise click.UsageError("--nginx-conf and --log-format-name go together")
+    config = load_config(config_path)
+    custom = None
+    if log_format:
+        custom = NginxLogFormat(log_format, name="custom")
+    elif nginx_conf and log_format_name:
+        custom = read_log_format_from_config(nginx_conf, log_format_name)
+    forced = None
+    if input_format == "json":
+        forced = JsonLinesFormat(_parse_json_fields(json_fields))
+    elif input_format != "auto":
+        if custom is not None:
+            raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
+        forced = builtin_format(input_format)
+    options = IngestOptions(
+        log_format=forced,
+        custom_format=custom,
+        include=include or DEFAULT_INCLUDE,
+        exclude=exclude or DEFAULT_EXCLUDE,
+        max_reject_ratio=max_reject_ratio,
+        lock_timeout=lock_timeout,
+        chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
+    )
+    target = resolve_store(store, config.store)
+    show_progress = not quiet and sys.stderr.isatty()
+    if show_progress:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("ingesting", total=None)
+
+            def advance(path: str, done: int) -> None:
+                progress.update(task, advance=done, description=path[-40:])
+
+            summary = run_ingest(target, list(paths), options, on_progress=advance)
+    else:
+        summary = run_ingest(target, list(paths), options)
+    if not quiet:
+        click.echo("\n".join(summary_lines(summary)))
+    for failed in summary.failed:
+        click.echo(f"meterlog: error: {failed.error}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+@main.command()
+@store_option
+@config_option
+@report_errors
+def status(store: str | None, config_path: str | None) -> None:
+    """Show what the store holds: rows, time range, version, sources and rejects.
+
+    \b
+    Example:
+        meterlog status --store /var/lib/meterlog
+    """
+    config = load_config(config_path)
+    info = store_status(resolve_store(store, config.store))
+    click.echo(f"store: {info.uri}")
+    if info.version is None:
+        click.echo("empty: nothing ingested yet")
+        return
+    click.echo(f"table version: {info.version}")
+    click.echo(f"rows: {info.rows:,}")
+    if info.ts_min is not None and info.ts_max is not None:
+        click.echo(f"time range: {info.ts_min.isoformat()} .. {info.ts_max.isoformat()}")
+    click.echo(f"rejected lines: {int(info.rejects['lines'].sum()):,}")
+    render_table(info.sources.drop("seen_at"), title="sources")
+    if info.rejects.height:
+        render_table(info.rejects, title="rejected lines by reason", totals=["lines"])

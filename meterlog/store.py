@@ -268,3 +268,53 @@ class Store:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def resolve_store(explicit: str | None, configured: str | None = None) -> Store:
+    """The store named by ``--store``/``$METERLOG_STORE``, else the config file, else the
+    default location."""
+    return Store(explicit or configured or DEFAULT_STORE)
+
+
+@dataclass
+class StoreStatus:
+    uri: str
+    version: int | None
+    rows: int
+    ts_min: datetime | None
+    ts_max: datetime | None
+    sources: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+def store_status(store: Store) -> StoreStatus:
+    """Rows, time range, version, sources with progress and reject counts of a store."""
+    if not store.exists():
+        return StoreStatus(store.uri, None, 0, None, None, store.sources(), _reject_counts(store))
+    totals = (
+        store.scan_events()
+        .select(
+            pl.len().alias("rows"), pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
+        )
+        .collect()
+        .row(0)
+    )
+    return StoreStatus(
+        store.uri,
+        store.version(),
+        totals[0],
+        totals[1],
+        totals[2],
+        store.sources(),
+        _reject_counts(store),
+    )
+
+
+def _reject_counts(store: Store) -> pl.DataFrame:
+    return (
+        store.scan_rejects()
+        .group_by("source_path", "reason")
+        .agg(pl.len().alias("lines"))
+        .sort("source_path", "reason")
+        .collect()
+    )

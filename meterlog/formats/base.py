@@ -1,0 +1,197 @@
+"""The interface every log format implements, and the field conversions they share.
+
+A format turns a frame of lines (columns ``line``, ``source_offset``, ``source_line``) into a
+:class:`ParseResult`: canonical events (:mod:`meterlog.schema`) and rejected lines with a reason.
+All work is done with Polars expressions over whole chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import polars as pl
+
+from meterlog.schema import conform_events
+
+#: Columns of the rejects produced by a format (the ingest adds source id, path and time).
+PARSE_REJECT_COLUMNS = {
+    "source_offset": pl.Int64(),
+    "source_line": pl.Int64(),
+    "reason": pl.String(),
+    "line": pl.String(),
+}
+
+
+@dataclass
+class ParseResult:
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+
+    @classmethod
+    def concat(cls, results: list[ParseResult]) -> ParseResult:
+        return cls(
+            events=pl.concat([r.events for r in results], how="diagonal_relaxed"),
+            rejects=pl.concat([r.rejects for r in results]),
+        )
+
+
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=PARSE_REJECT_COLUMNS)
+
+
+class LogFormat(ABC):
+    """A log format: a name for reports and a vectorised parser."""
+
+    name: str
+
+    @abstractmethod
+    def parse(self, lines: pl.DataFrame) -> ParseResult:
+        """Parse ``lines`` (``line``, ``source_offset``, ``source_line``): events and rejects."""
+
+    def describe(self) -> str:
+        return self.name
+
+    def match_ratio(self, lines: pl.DataFrame) -> float:
+        """Share of ``lines`` this format parses into events (used by ``--format auto``)."""
+        if lines.height == 0:
+            return 0.0
+        return self.parse(lines).events.height / lines.height
+
+
+# -- conversions shared by formats -----------------------------------------------------------
+
+_NGINX_HEX = re.compile(rb"\\x([0-9A-Fa-f]{2})")
+_SIMPLE_ESCAPES = {b'\\"': b'"', b"\\\\": b"\\", b"\\n": b"\n", b"\\t": b"\t", b"\\r": b"\r"}
+_BACKSLASH_SEQUENCE = re.compile(rb'\\x[0-9A-Fa-f]{2}|\\["\\ntr]')
+
+
+def _unescape_one(value: str) -> str:
+    """Undo nginx (``\\xHH``) and Apache (``\\"``, ``\\\\``) escaping of one field value.
+
+    If the unescaped bytes are not valid UTF-8 the escaped text is kept as it is.
+    """
+    raw = value.encode("utf-8")
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        token = match.group(0)
+        if token.startswith(b"\\x"):
+            return bytes([int(token[2:], 16)])
+        return _SIMPLE_ESCAPES[token]
+
+    try:
+        return _BACKSLASH_SEQUENCE.sub(replace, raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
+def _unescape_json_one(value: str) -> str:
+    try:
+        decoded = json.loads(f'"{value}"')
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+def unescape(column: pl.Expr, style: str = "default") -> pl.Expr:
+    """Unescape quoted field values.
+
+    Only values that contain a backslash are touched: each *distinct* such value is decoded
+    once (``map_batches`` over the unique escaped values), everything else stays a pure column
+    expression. ``style`` is nginx's ``escape=`` parameter: ``default`` (``\\xHH``, also
+    Apache's ``\\"``), ``json`` or ``none``.
+    """
+    if style == "none":
+        return column
+    decode = _unescape_json_one if style == "json" else _unescape_one
+
+    def decode_series(series: pl.Series) -> pl.Series:
+        escaped = series.filter(series.str.contains("\\", literal=True)).unique()
+        if escaped.len() == 0:
+            return series
+        mapping = dict(zip(escaped.to_list(), [decode(v) for v in escaped.to_list()], strict=True))
+        return series.replace(mapping)
+
+    return column.map_batches(decode_series, return_dtype=pl.String)
+
+
+def dash_to_null(column: pl.Expr) -> pl.Expr:
+    """nginx writes ``-`` for an empty variable."""
+    return pl.when(column == "-").then(None).otherwise(column)
+
+
+def split_request(request: pl.Expr) -> dict[str, pl.Expr]:
+    """``$request`` (``GET /a?b=1 HTTP/1.1``) into method, path, query and protocol.
+
+    A request line that is not ``METHOD TARGET [PROTOCOL]`` (an empty request, a TLS handshake
+    sent to a plain-HTTP port) keeps the event with method, path and protocol null.
+    """
+    parts = request.str.extract_groups(
+        r"^(?P<method>[A-Za-z]+) (?P<target>.+?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
+    )
+    target = parts.struct.field("target")
+    return {
+        "method": parts.struct.field("method"),
+        **split_target(target),
+        "protocol": parts.struct.field("protocol"),
+    }
+
+
+def split_target(target: pl.Expr) -> dict[str, pl.Expr]:
+    """A request target into ``path`` and ``query`` (null when there is no ``?``)."""
+    pieces = target.str.splitn("?", 2)
+    return {"path": pieces.struct.field("field_0"), "query": pieces.struct.field("field_1")}
+
+
+def parse_status(text: pl.Expr) -> pl.Expr:
+    """HTTP status as Int16; null (a bad number) when not an integer from 0 to 999."""
+    value = text.str.strip_chars().cast(pl.Int32, strict=False)
+    return pl.when(value.is_between(0, 999)).then(value).otherwise(None).cast(pl.Int16)
+
+
+def parse_bytes(text: pl.Expr) -> pl.Expr:
+    """A byte count; ``-`` (Apache's zero) is 0; null (a bad number) when not a number."""
+    text = text.str.strip_chars()
+    value = text.cast(pl.Int64, strict=False)
+    return pl.when(text == "-").then(pl.lit(0, pl.Int64)).otherwise(value)
+
+
+def parse_seconds(text: pl.Expr) -> pl.Expr:
+    """Seconds as Float64 (``$request_time``); ``-`` is null."""
+    return dash_to_null(text.str.strip_chars()).cast(pl.Float64, strict=False)
+
+
+def classify(
+    frame: pl.DataFrame,
+    matched: pl.Expr,
+    timestamp_ok: pl.Expr,
+    numbers_ok: pl.Expr,
+    event_columns: dict[str, pl.Expr],
+) -> ParseResult:
+    """Split parsed rows into events and rejects by the first failed check.
+
+    ``frame`` must hold ``line``, ``source_offset``, ``source_line`` and whatever the
+    expressions read. Reasons: ``no_match``, then ``bad_timestamp``, then ``bad_number``.
+    """
+    reason = (
+        pl.when(~matched)
+        .then(pl.lit("no_match"))
+        .when(~timestamp_ok)
+        .then(pl.lit("bad_timestamp"))
+        .when(~numbers_ok)
+        .then(pl.lit("bad_number"))
+        .otherwise(None)
+    )
+    marked = frame.with_columns(reason.alias("__reason"))
+    rejects = marked.filter(pl.col("__reason").is_not_null()).select(
+        "source_offset", "source_line", pl.col("__reason").alias("reason"), "line"
+    )
+    good = marked.filter(pl.col("__reason").is_null())
+    events = good.select(
+        *[expr.alias(name) for name, expr in event_columns.items()],
+        "source_offset",
+        "source_line",
+    )
+    return ParseResult(events=conform_events(events), rejects=rejects)

@@ -1,0 +1,326 @@
+"""nginx ``log_format`` strings compiled to one regular expression, and nginx config reading.
+
+``combined`` and ``common`` are predefined; any custom ``log_format`` is compiled the same way.
+Apache's common/combined logs share nginx's layout (Apache escapes ``"`` as ``\\"``, nginx as
+``\\x22``); both escape styles are undone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from meterlog.errors import FormatError, located
+from meterlog.formats.base import (
+    LogFormat,
+    ParseResult,
+    classify,
+    dash_to_null,
+    parse_bytes,
+    parse_seconds,
+    parse_status,
+    split_request,
+    split_target,
+    unescape,
+)
+
+COMBINED = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent"'
+)
+COMMON = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent'
+#: nginx's sample ``main`` format from the default nginx.conf: combined plus X-Forwarded-For.
+MAIN = COMBINED + ' "$http_x_forwarded_for"'
+
+PREDEFINED = {"combined": COMBINED, "common": COMMON, "main": MAIN}
+
+#: nginx variables meterlog maps to canonical columns (others become string columns).
+_CANONICAL_VARIABLES = {
+    "remote_addr": "remote_addr",
+    "remote_user": "remote_user",
+    "status": "status",
+    "body_bytes_sent": "bytes_sent",
+    "http_referer": "referer",
+    "http_user_agent": "user_agent",
+    "request_time": "request_time",
+    "request_method": "method",
+    "server_protocol": "protocol",
+}
+_TIME_VARIABLES = ("time_local", "time_iso8601", "msec")
+#: Variables of nginx's http core and common modules (plus the prefixed families below).
+KNOWN_VARIABLES = frozenset(
+    """
+    arg args binary_remote_addr body_bytes_sent bytes_sent connection connection_requests
+    connection_time content_length content_type cookie document_root document_uri host
+    hostname http https is_args limit_rate msec nginx_version pid pipe proxy_protocol_addr
+    proxy_protocol_port proxy_protocol_server_addr proxy_protocol_server_port query_string
+    realpath_root remote_addr remote_port remote_user request request_body request_body_file
+    request_completion request_filename request_id request_length request_method request_time
+    request_uri scheme server_addr server_name server_port server_protocol status
+    tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space time_iso8601 time_local uri
+    ssl_protocol ssl_cipher ssl_server_name ssl_session_id ssl_session_reused ssl_client_verify
+    ssl_client_s_dn ssl_client_fingerprint upstream_addr upstream_status upstream_response_time
+    upstream_connect_time upstream_header_time upstream_response_length upstream_bytes_received
+    upstream_bytes_sent upstream_cache_status upstream_queue_time proxy_host proxy_port
+    proxy_add_x_forwarded_for realip_remote_addr realip_remote_port gzip_ratio geoip_country_code
+    geoip_city geoip2_data_country_code request_length sent_http_content_type
+    """.split()
+)
+_VARIABLE_PREFIXES = (
+    "http_",
+    "sent_http_",
+    "sent_trailer_",
+    "cookie_",
+    "arg_",
+    "upstream_http_",
+    "upstream_cookie_",
+    "upstream_trailer_",
+    "jwt_claim_",
+    "jwt_header_",
+    "geoip_",
+    "geoip2_",
+    "ssl_",
+    "proxy_protocol_tlv_",
+)
+_TOKEN = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def is_known_variable(name: str) -> bool:
+    return name in KNOWN_VARIABLES or name.startswith(_VARIABLE_PREFIXES)
+
+
+def _tokens(format_string: str) -> list[tuple[str, str]]:
+    """``[("lit", text) | ("var", name), ...]`` for a log_format string."""
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    for match in _TOKEN.finditer(format_string):
+        if match.start() > position:
+            tokens.append(("lit", format_string[position : match.start()]))
+        tokens.append(("var", match.group("braced") or match.group("name")))
+        position = match.end()
+    if position < len(format_string):
+        tokens.append(("lit", format_string[position:]))
+    for kind, text in tokens:
+        if kind == "lit" and "$" in text:
+            raise FormatError(
+                f"log format has a '$' that is not a variable near {text!r}: "
+                "variables look like $name or ${name}"
+            )
+    return tokens
+
+
+def _value_pattern(previous: str | None, following: str | None) -> str:
+    """The regex for a variable given the literal text before and after it."""
+    if previous is not None and previous.endswith('"') and following and following[0] == '"':
+        return r'(?:[^"\\]|\\.)*'  # a quoted value; escaped quotes in either style
+    if not following:
+        return r".*" if following is None else r"\S*?"
+    return f"[^{re.escape(following[0])}]*"
+
+
+class NginxLogFormat(LogFormat):
+    """A parser compiled from an nginx ``log_format`` string."""
+
+    def __init__(self, format_string: str, name: str = "custom", escape: str = "default") -> None:
+        if escape not in ("default", "json", "none"):
+            raise FormatError(f"log format {name}: escape={escape} is not default, json or none")
+        self.name = name
+        self.format_string = format_string
+        self.escape = escape
+        tokens = _tokens(format_string)
+        variables = [text for kind, text in tokens if kind == "var"]
+        if not variables:
+            raise FormatError(f"log format {name!r} has no $variables: {format_string!r}")
+        unknown = [v for v in variables if not is_known_variable(v)]
+        if unknown:
+            raise FormatError(
+                f"log format {name!r}: unknown nginx variable ${unknown[0]}; "
+                "check the spelling against the log_format in your nginx config"
+            )
+        times = [v for v in variables if v in _TIME_VARIABLES]
+        if not times:
+            raise FormatError(
+                f"log format {name!r} has no time variable: add $time_local, $time_iso8601 or $msec"
+            )
+        self.time_variable = times[0]
+        self.variables: list[str] = []  # first occurrence of each, in order
+        parts = ["^(?P<m__>)"]
+        for index, (kind, text) in enumerate(tokens):
+            if kind == "lit":
+                parts.append(re.escape(text))
+                continue
+            previous = tokens[index - 1][1] if index > 0 and tokens[index - 1][0] == "lit" else None
+            following: str | None
+            if index + 1 < len(tokens):
+                following = tokens[index + 1][1] if tokens[index + 1][0] == "lit" else ""
+            else:
+                following = None
+            pattern = _value_pattern(previous, following)
+            if text in self.variables:  # nginx allows a variable twice; the first one is kept
+                parts.append(f"(?:{pattern})")
+            else:
+                self.variables.append(text)
+                parts.append(f"(?P<v__{text}>{pattern})")
+        parts.append("$")
+        self.regex = "".join(parts)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.format_string})"
+
+    def _field(self, name: str) -> pl.Expr:
+        return pl.col(f"v__{name}")
+
+    def _time_expr(self) -> pl.Expr:
+        text = self._field(self.time_variable)
+        if self.time_variable == "time_local":
+            return text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+        if self.time_variable == "time_iso8601":
+            return text.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False)
+        return msec_to_datetime(text)
+
+    def parse(self, lines: pl.DataFrame) -> ParseResult:
+        fields = lines.with_columns(
+            pl.col("line").str.extract_groups(self.regex).alias("__fields")
+        ).unnest("__fields")
+
+        def text(name: str) -> pl.Expr:
+            return dash_to_null(unescape(self._field(name), self.escape))
+
+        columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
+        checks: list[pl.Expr] = []
+        for name in self.variables:
+            if name in _TIME_VARIABLES:
+                continue
+            if name == "request":
+                columns.update(split_request(text("request")))
+            elif name == "request_uri":
+                columns.update(split_target(text("request_uri")))
+            elif name == "uri" and "request_uri" not in self.variables:
+                columns["path"] = text("uri")
+            elif name in ("args", "query_string") and "request_uri" not in self.variables:
+                columns["query"] = text(name)
+            elif name == "status":
+                columns["status"] = pl.col("__status")
+                checks.append(pl.col("__status").is_not_null())
+            elif name == "body_bytes_sent" or (
+                name == "bytes_sent" and "body_bytes_sent" not in self.variables
+            ):
+                columns["bytes_sent"] = pl.col("__bytes")
+                checks.append(pl.col("__bytes").is_not_null())
+            elif name == "request_time":
+                columns["request_time"] = pl.col("__request_time")
+                checks.append(
+                    pl.col("__request_time").is_not_null()
+                    | dash_to_null(self._field(name)).is_null()
+                )
+            elif name in _CANONICAL_VARIABLES:
+                columns[_CANONICAL_VARIABLES[name]] = text(name)
+            else:
+                extra = "total_bytes_sent" if name == "bytes_sent" else name
+                columns[extra] = text(name)
+        bytes_variable = "body_bytes_sent" if "body_bytes_sent" in self.variables else "bytes_sent"
+        typed = fields.with_columns(
+            self._time_expr().alias("__ts"),
+            parse_status(self._field("status")).alias("__status")
+            if "status" in self.variables
+            else pl.lit(None, pl.Int16).alias("__status"),
+            parse_bytes(self._field(bytes_variable)).alias("__bytes")
+            if bytes_variable in self.variables
+            else pl.lit(None, pl.Int64).alias("__bytes"),
+            parse_seconds(self._field("request_time")).alias("__request_time")
+            if "request_time" in self.variables
+            else pl.lit(None, pl.Float64).alias("__request_time"),
+        )
+        numbers_ok = pl.lit(True)
+        for check in checks:
+            numbers_ok = numbers_ok & check
+        return classify(
+            typed,
+            matched=pl.col("m__").is_not_null(),
+            timestamp_ok=pl.col("__ts").is_not_null(),
+            numbers_ok=numbers_ok,
+            event_columns=columns,
+        )
+
+
+def msec_to_datetime(text: pl.Expr) -> pl.Expr:
+    """``$msec`` (seconds since the epoch with millisecond resolution) to a UTC datetime."""
+    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,12})(?:\.(?P<f>\d{1,6})\d*)?$")
+    seconds = pieces.struct.field("s").cast(pl.Int64, strict=False)
+    fraction = pieces.struct.field("f").fill_null("").str.pad_end(6, "0").cast(pl.Int64)
+    micros = seconds * 1_000_000 + fraction
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+# -- nginx configuration files ---------------------------------------------------------------
+
+_CONF_TOKEN = re.compile(
+    r"""\s*(?:(?P<comment>\#[^\n]*)|'(?P<single>(?:[^'\\]|\\.)*)'|"(?P<double>(?:[^"\\]|\\.)*)"|(?P<semi>;)|(?P<brace>[{}])|(?P<word>[^\s;{}'"#]+))""",
+    re.S,
+)
+
+
+def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
+    """The ``log_format NAME [escape=...] 'string' 'string' ...;`` directive from an nginx config.
+
+    Concatenated quoted strings (one per line, as nginx configs usually write long formats) are
+    joined; ``escape=default|json|none`` is honoured. ``include`` directives are not followed.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FormatError(
+            located(path, None, f"cannot read nginx config: {exc.strerror}")
+        ) from None
+    except UnicodeDecodeError:
+        raise FormatError(located(path, None, "nginx config is not UTF-8 text")) from None
+    directives: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start_line = 1
+    position = 0
+    while position < len(text):
+        match = _CONF_TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            if text[position:].strip():
+                line = text.count("\n", 0, position) + 1
+                raise FormatError(located(path, line, "cannot read the nginx config here"))
+            break
+        position = match.end()
+        if match.group("comment") is not None:
+            continue
+        if match.group("semi") or match.group("brace"):
+            if current:
+                directives.append((start_line, current))
+            current = []
+            continue
+        if not current:
+            start_line = text.count("\n", 0, match.start()) + 1
+        value = match.group("single")
+        if value is None:
+            value = match.group("double")
+        if value is not None:
+            value = re.sub(r"\\(.)", r"\1", value)
+        current.append(value if value is not None else match.group("word"))
+    found = []
+    for line, words in directives:
+        if words[0] == "log_format" and len(words) >= 3:
+            found.append(words[1])
+            if words[1] == name:
+                escape = "default"
+                rest = words[2:]
+                if rest and rest[0].startswith("escape="):
+                    escape = rest[0].removeprefix("escape=")
+                    rest = rest[1:]
+                try:
+                    return NginxLogFormat("".join(rest), name=name, escape=escape)
+                except FormatError as exc:
+                    raise FormatError(located(path, line, str(exc))) from None
+    known = ", ".join(found) if found else "none"
+    raise FormatError(
+        located(path, None, f"no log_format named {name!r} (log formats in the file: {known})")
+    )

@@ -1,0 +1,363 @@
+"""Ingest: read log sources, parse them and commit new lines to the store exactly once.
+
+For each source: fingerprint it, look up how much of it the store already holds, skip that,
+parse the rest chunk by chunk and commit each chunk's rows together with the source's new
+progress (see :mod:`meterlog.store`). Re-running over the same files, renamed, rotated or
+compressed files adds nothing; a grown file adds only its new lines.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from meterlog.errors import InputError
+from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.schema import REJECT_COLUMNS
+from meterlog.sources import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_EXCLUDE,
+    DEFAULT_INCLUDE,
+    DEFAULT_MAX_LINE_BYTES,
+    InputFile,
+    LineBatch,
+    LineReader,
+    decode_for_display,
+    discover_inputs,
+    path_for_display,
+    split_lines,
+)
+from meterlog.store import SOURCE_COLUMNS, Progress, Store, now_utc
+
+#: Statuses a source can end a run with.
+NEW, GROWN, UNCHANGED, DUPLICATE, WAITING, FAILED = (
+    "new",
+    "grown",
+    "unchanged",
+    "duplicate",
+    "waiting",
+    "failed",
+)
+
+
+@dataclass
+class IngestOptions:
+    """How to ingest. ``log_format`` forces one format; otherwise each file's format is detected
+    among ``custom_format`` (if any) and the built-in formats."""
+
+    log_format: LogFormat | None = None
+    custom_format: LogFormat | None = None
+    include: Sequence[str] = DEFAULT_INCLUDE
+    exclude: Sequence[str] = DEFAULT_EXCLUDE
+    max_reject_ratio: float = 0.5
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    lock_timeout: float = 60.0
+    examples_per_source: int = 3
+
+
+@dataclass
+class SourceReport:
+    """What one run did with one input."""
+
+    path: str
+    status: str = UNCHANGED
+    source_id: str | None = None
+    format: str | None = None
+    compression: str = "none"
+    bytes_read: int = 0
+    parsed: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    examples: list[tuple[int, str, str]] = field(default_factory=list)
+    ts_min: datetime | None = None
+    ts_max: datetime | None = None
+    partial_line_bytes: int = 0
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass
+class IngestSummary:
+    sources: list[SourceReport]
+    seconds: float
+    store_version: int | None
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.sources if s.status == status)
+
+    @property
+    def parsed(self) -> int:
+        return sum(s.parsed for s in self.sources)
+
+    @property
+    def rejected(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for source in self.sources:
+            total.update(source.rejected)
+        return total
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(s.bytes_read for s in self.sources)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.status == FAILED]
+
+    @property
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        starts = [s.ts_min for s in self.sources if s.ts_min is not None]
+        ends = [s.ts_max for s in self.sources if s.ts_max is not None]
+        return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+ProgressCallback = Callable[[str, int], None]
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[str],
+    options: IngestOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Ingest ``paths`` (files, directories, globs, ``-``) into ``store``; never raises for a
+    bad line or a bad file (those are reported in the summary), only for a store failure."""
+    options = options or IngestOptions()
+    inputs = discover_inputs(paths, options.include, options.exclude)
+    started = time.monotonic()
+    reports: list[SourceReport] = []
+    run_at = now_utc()
+    with store.lock(options.lock_timeout):
+        seen: set[str] = set()
+        registry: list[dict[str, object]] = []
+        for source in inputs:
+            report = SourceReport(path=path_for_display(source.path))
+            reports.append(report)
+            try:
+                _ingest_source(store, source, options, report, seen, run_at, on_progress)
+            except InputError as exc:
+                report.status = FAILED
+                report.error = str(exc)
+            if report.source_id and report.status in (NEW, GROWN):
+                progress = store.progress(report.source_id)
+                registry.append(
+                    {
+                        "source_id": report.source_id,
+                        "path": source.path if source.is_stdin else os.path.abspath(source.path),
+                        "format": report.format,
+                        "compression": report.compression,
+                        "offset": progress.offset,
+                        "lines": progress.lines,
+                        "seen_at": run_at,
+                    }
+                )
+        if registry:
+            store.record_sources(pl.DataFrame(registry, schema=SOURCE_COLUMNS))
+    return IngestSummary(reports, time.monotonic() - started, store.version())
+
+
+def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
+    """The format for a source, with how many of the sampled first lines it parses."""
+    head = split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines
+    if options.log_format is not None:
+        matched = options.log_format.parse(head).events.height if head.height else 0
+        return options.log_format, matched, head.height
+    detection = detect_format(head, auto_candidates(options.custom_format))
+    return detection.format, detection.matched, detection.sampled
+
+
+def _format_hint(path: str, log_format: LogFormat) -> str:
+    return (
+        f"{path}: most lines do not match the {log_format.describe()} log format; "
+        "the file was not ingested. Give its format with --log-format "
+        "'$remote_addr - $remote_user [$time_local] \"$request\" ...' "
+        "or --nginx-conf /etc/nginx/nginx.conf --log-format-name NAME"
+    )
+
+
+def _ingest_source(
+    store: Store,
+    source: InputFile,
+    options: IngestOptions,
+    report: SourceReport,
+    seen: set[str],
+    run_at: datetime,
+    on_progress: ProgressCallback | None,
+) -> None:
+    with LineReader(source) as reader:
+        report.compression = reader.compression
+        candidates = reader.fingerprint_candidates()
+        if not candidates:
+            report.status = WAITING if reader.can_grow else UNCHANGED
+            return
+        duplicate_of = next((c for c in candidates if c in seen), None)
+        if duplicate_of is not None:
+            report.source_id = duplicate_of
+            report.status = DUPLICATE
+            return
+        source_id = next((c for c in candidates if store.progress(c).offset), candidates[0])
+        report.source_id = source_id
+        seen.add(source_id)
+        log_format, matched, sampled = _choose_format(reader, options)
+        report.format = log_format.name
+        if sampled and matched / sampled < 1 - options.max_reject_ratio:
+            report.status = FAILED
+            report.error = _format_hint(report.path, log_format)
+            return
+        progress = store.progress(source_id)
+        rejects_offset = store.rejects_offset(source_id)
+        if not reader.skip_to(progress.offset):
+            report.note = (
+                f"shorter than the {progress.offset} bytes already stored for it; "
+                "nothing read (was it truncated in place?)"
+            )
+            return
+        lines_done = progress.lines
+        for start, data in reader.chunks(options.chunk_bytes):
+            batch = split_lines(data, start, lines_done + 1, options.max_line_bytes)
+            result = log_format.parse(batch.lines)
+            line_count = int(data.count(b"\n")) + (0 if data.endswith(b"\n") else 1)
+            rejects = _rejects_frame(batch, result.rejects, source_id, report.path, run_at)
+            if line_count and rejects.height / line_count > options.max_reject_ratio:
+                report.status = FAILED
+                report.error = _format_hint(report.path, log_format)
+                break
+            end = Progress(start + len(data), lines_done + line_count)
+            if rejects.height and rejects_offset < end.offset:
+                store.commit_rejects(rejects, source_id, end.offset)
+                rejects_offset = end.offset
+            events = result.events.with_columns(pl.lit(source_id).alias("source_id"))
+            store.commit_events(
+                events,
+                source_id,
+                end,
+                metadata={"meterlog.source": report.path, "meterlog.format": log_format.name},
+            )
+            lines_done = end.lines
+            report.status = GROWN if progress.offset else NEW
+            report.bytes_read += len(data)
+            report.parsed += events.height
+            _note_rejects(report, rejects, options.examples_per_source)
+            if events.height:
+                low, high = events.select(
+                    pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
+                ).row(0)
+                report.ts_min = low if report.ts_min is None else min(report.ts_min, low)
+                report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
+            if on_progress is not None:
+                on_progress(report.path, len(data))
+        report.partial_line_bytes = reader.partial_line_bytes
+
+
+def _rejects_frame(
+    batch: LineBatch, parse_rejects: pl.DataFrame, source_id: str, path: str, run_at: datetime
+) -> pl.DataFrame:
+    """All rejected lines of a chunk (invalid UTF-8, too long, not parsed) in line order."""
+    invalid = batch.invalid.select(
+        "source_offset",
+        "source_line",
+        pl.lit("invalid_utf8").alias("reason"),
+        pl.Series(
+            "line", [decode_for_display(raw) for raw in batch.invalid["raw"]], dtype=pl.String
+        ),
+    )
+    too_long = batch.too_long.select(
+        "source_offset",
+        "source_line",
+        pl.lit("line_too_long").alias("reason"),
+        pl.col("line").str.slice(0, 4096),
+    )
+    return (
+        pl.concat([invalid, too_long, parse_rejects])
+        .sort("source_offset")
+        .with_columns(
+            pl.lit(source_id).alias("source_id"),
+            pl.lit(path).alias("source_path"),
+            pl.lit(run_at).cast(REJECT_COLUMNS["ingested_at"]).alias("ingested_at"),
+        )
+        .select(list(REJECT_COLUMNS))
+    )
+
+
+def _note_rejects(report: SourceReport, rejects: pl.DataFrame, limit: int) -> None:
+    if rejects.height == 0:
+        return
+    counts = rejects.group_by("reason").len()
+    for reason, count in counts.iter_rows():
+        report.rejected[reason] += count
+    room = limit - len(report.examples)
+    if room > 0:
+        for number, reason, text in (
+            rejects.head(room).select("source_line", "reason", "line").iter_rows()
+        ):
+            report.examples.append((number, reason, text[:200]))
+
+
+def ingest_paths(
+    store_uri: str,
+    paths: Sequence[str],
+    options: IngestOptions | None = None,
+) -> IngestSummary:
+    """Convenience for library users: ingest ``paths`` into the store at ``store_uri``."""
+    return ingest(Store(store_uri), paths, options)
+
+
+def _count_line(summary: IngestSummary) -> str:
+    parts = [f"{summary.count(status)} {status}" for status in (NEW, GROWN, UNCHANGED, DUPLICATE)]
+    for status in (WAITING, FAILED):
+        if summary.count(status):
+            parts.append(f"{summary.count(status)} {status}")
+    return f"files: {len(summary.sources)} ({', '.join(parts)})"
+
+
+def summary_lines(summary: IngestSummary) -> list[str]:
+    """The run's summary as plain text lines (fit for a terminal or cron mail)."""
+    rejected = summary.rejected
+    lines = [
+        _count_line(summary),
+        f"lines: {summary.parsed + sum(rejected.values()):,} read, {summary.parsed:,} stored, "
+        f"{sum(rejected.values()):,} rejected",
+    ]
+    if rejected:
+        lines.append(
+            "rejected by reason: "
+            + ", ".join(f"{reason} {count:,}" for reason, count in sorted(rejected.items()))
+        )
+    low, high = summary.time_range
+    if low is not None and high is not None:
+        lines.append(f"time range: {low.isoformat()} .. {high.isoformat()}")
+    seconds = max(summary.seconds, 1e-9)
+    read = summary.parsed + sum(rejected.values())
+    lines.append(
+        f"throughput: {read / seconds:,.0f} lines/s, "
+        f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s ({summary.seconds:.2f} s)"
+    )
+    lines.append(f"store version: {summary.store_version}")
+    for source in summary.sources:
+        detail = f"  {source.status:<9} {source.path}"
+        if source.format:
+            detail += f" [{source.format}]"
+        if source.parsed or source.rejected_total:
+            detail += f" +{source.parsed:,} rows"
+        if source.rejected_total:
+            detail += f", {source.rejected_total:,} rejected"
+        if source.partial_line_bytes:
+            detail += (
+                f" (last line incomplete, {source.partial_line_bytes} bytes wait for next run)"
+            )
+        if source.note:
+            detail += f" ({source.note})"
+        lines.append(detail)
+        for number, reason, text in source.examples:
+            lines.append(f"      line {number}: {reason}: {text}")
+    return lines

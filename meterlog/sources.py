@@ -1,0 +1,383 @@
+"""Log sources: finding input files, decompressing them, fingerprinting and cutting into lines.
+
+A source is identified by its content, not its name: the SHA-256 of the complete lines in its
+first :data:`FINGERPRINT_BYTES` bytes, after decompression. Lines never change once written, so
+the identity survives renames, logrotate's gzip and growth; a byte-identical copy adds nothing,
+while a file that differs within its first 4 KiB is a source of its own.
+"""
+
+from __future__ import annotations
+
+import bz2
+import fnmatch
+import glob
+import gzip
+import hashlib
+import os
+import stat
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+from meterlog.errors import InputError
+
+FINGERPRINT_BYTES = 4096
+#: Bytes read per chunk (complete lines are parsed and committed chunk by chunk).
+DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+#: Lines longer than this are rejected as ``line_too_long`` (nginx lines are a few KiB at most).
+DEFAULT_MAX_LINE_BYTES = 64 * 1024
+#: File names read from directories unless ``--include`` says otherwise.
+DEFAULT_INCLUDE = (
+    "*log",
+    "*logs",
+    "*log.*",
+    "*logs.*",
+    "*.jsonl",
+    "*.jsonl.*",
+    "*.ndjson",
+    "*.ndjson.*",
+)
+#: File names skipped in directories unless ``--exclude`` says otherwise.
+DEFAULT_EXCLUDE = ("*error*",)
+
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
+_UTF8_LINE = (
+    r"^(?:[\x00-\x7F]|[\xC2-\xDF][\x80-\xBF]|\xE0[\xA0-\xBF][\x80-\xBF]"
+    r"|[\xE1-\xEC\xEE\xEF][\x80-\xBF]{2}|\xED[\x80-\x9F][\x80-\xBF]"
+    r"|\xF0[\x90-\xBF][\x80-\xBF]{2}|[\xF1-\xF3][\x80-\xBF]{3}|\xF4[\x80-\x8F][\x80-\xBF]{2})*$"
+)
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A path to read (``-`` is standard input)."""
+
+    path: str
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path == STDIN
+
+
+def _name_matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+
+def discover_inputs(
+    paths: Sequence[str],
+    include: Sequence[str] = DEFAULT_INCLUDE,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+) -> list[InputFile]:
+    """Expand files, directories (recursively) and glob patterns into input files.
+
+    Files named explicitly are always read; files found in directories or by a glob must match
+    ``include`` and not ``exclude``. Hidden files and folders are skipped. Symbolic links to
+    directories are not followed (no loops). Order is deterministic: sorted per directory.
+    """
+    found: list[InputFile] = []
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        key = path if path == STDIN else os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            found.append(InputFile(path))
+
+    def walk(directory: str) -> None:
+        for root, dirs, files in os.walk(directory, onerror=None, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.startswith(".") or not _name_matches(name, include):
+                    continue
+                if _name_matches(name, exclude):
+                    continue
+                full = os.path.join(root, name)
+                if os.path.isfile(full):
+                    add(full)
+
+    for path in paths:
+        if path == STDIN:
+            add(STDIN)
+        elif os.path.isdir(path):
+            walk(path)
+        elif os.path.lexists(path):
+            add(path)
+        elif glob.has_magic(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                raise InputError(f"{path}: no file matches this pattern; check the path")
+            for match in matches:
+                if os.path.isdir(match):
+                    walk(match)
+                elif _name_matches(os.path.basename(match), exclude):
+                    continue
+                else:
+                    add(match)
+        else:
+            raise InputError(f"{path}: no such file or directory; check the path")
+    return found
+
+
+def _open_raw(source: InputFile) -> BinaryIO:
+    if source.is_stdin:
+        return sys.stdin.buffer
+    try:
+        mode = os.stat(source.path).st_mode
+    except OSError as exc:
+        raise InputError(f"{source.path}: cannot read: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{source.path}: is a directory")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise InputError(f"{source.path}: not a regular file; give a log file")
+    try:
+        return open(source.path, "rb")
+    except OSError as exc:
+        raise InputError(
+            f"{source.path}: cannot read: {exc.strerror}; check the file's permissions"
+        ) from None
+
+
+class LineReader:
+    """Reads a source's decompressed bytes and hands out chunks of complete lines.
+
+    Usage: ``reader.first_line()`` (for the fingerprint and format detection), ``skip_to(offset)``
+    then ``chunks(size)``. At the end, a last line without a newline is held back for the next
+    run when the source can still grow (a plain file); a compressed file or standard input cannot
+    grow, so its last line counts as complete.
+    """
+
+    def __init__(self, source: InputFile) -> None:
+        self.source = source
+        raw = _open_raw(source)
+        self._raw = raw
+        head = raw.peek(4) if hasattr(raw, "peek") else b""
+        self.compression = "none"
+        for magic, name in _MAGIC.items():
+            if head[: len(magic)] == magic:
+                self.compression = name
+        self.stream: BinaryIO
+        if self.compression == "gzip":
+            self.stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+        elif self.compression == "bzip2":
+            self.stream = bz2.BZ2File(raw, mode="rb")  # type: ignore[assignment]
+        elif self.compression == "zstd":
+            self.stream = zstandard.ZstdDecompressor().stream_reader(  # type: ignore[assignment]
+                raw, read_across_frames=True
+            )
+        else:
+            self.stream = raw
+        self.can_grow = self.compression == "none" and not source.is_stdin
+        self.position = 0  # offset in the decompressed stream of the next byte of _pending
+        self._pending = b""
+        self._eof = False
+        self.partial_line_bytes = 0
+
+    def close(self) -> None:
+        if not self.source.is_stdin:
+            self._raw.close()
+
+    def __enter__(self) -> LineReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+            what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
+            detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
+            raise InputError(
+                f"{self.source.path}: {detail} after {self.position + len(self._pending)} "
+                "bytes; lines before the damage were kept, repair or remove the file"
+            ) from None
+
+    def _fill(self, size: int) -> None:
+        while not self._eof and len(self._pending) < size:
+            block = self._read(max(size - len(self._pending), 1 << 16))
+            if not block:
+                self._eof = True
+            self._pending += block
+
+    def fingerprint_candidates(self) -> list[str]:
+        """Possible identities of this source, longest prefix first (empty: no complete line).
+
+        A source's identity is the SHA-256 of the complete lines within its first
+        FINGERPRINT_BYTES bytes (the first FINGERPRINT_BYTES bytes if its first line is longer).
+        A file first seen when it was shorter was stored under a shorter prefix, so every
+        line-boundary prefix is a candidate; the ingest picks the longest one the store knows.
+        """
+        self._fill(FINGERPRINT_BYTES)
+        head = self._pending[:FINGERPRINT_BYTES]
+        ends = [index + 1 for index, byte in enumerate(head) if byte == 10]
+        if not ends and (len(head) >= FINGERPRINT_BYTES or (head and not self.can_grow)):
+            ends = [len(head)]
+        elif (
+            head
+            and not head.endswith(b"\n")
+            and not self.can_grow
+            and self._eof
+            and len(self._pending) == len(head)
+        ):
+            ends.append(len(head))
+        digest = hashlib.sha256()
+        candidates: list[str] = []
+        previous = 0
+        for end in ends:
+            digest.update(head[previous:end])
+            previous = end
+            candidates.append(digest.hexdigest()[:32])
+        return candidates[::-1]
+
+    def head_lines(self, max_lines: int = 200, max_bytes: int = 1 << 20) -> bytes:
+        """The first complete lines (for format detection); does not consume them."""
+        self._fill(max_bytes)
+        head = self._pending[:max_bytes]
+        cut = -1
+        position = 0
+        for _ in range(max_lines):
+            found = head.find(b"\n", position)
+            if found < 0:
+                break
+            cut = found
+            position = found + 1
+        return head[: cut + 1] if cut >= 0 else b""
+
+    def skip_to(self, offset: int) -> bool:
+        """Move to decompressed ``offset``; False if the source is shorter than that."""
+        if offset <= self.position + len(self._pending):
+            self._pending = self._pending[offset - self.position :]
+            self.position = offset
+            return True
+        to_skip = offset - self.position - len(self._pending)
+        self.position += len(self._pending)
+        self._pending = b""
+        if self.compression == "none" and not self.source.is_stdin and self._raw.seekable():
+            size = os.fstat(self._raw.fileno()).st_size
+            if size < offset:
+                return False
+            self._raw.seek(offset)
+            self.position = offset
+            return True
+        while to_skip > 0:
+            block = self._read(min(to_skip, 1 << 20))
+            if not block:
+                self._eof = True
+                return False
+            self.position += len(block)
+            to_skip -= len(block)
+        return True
+
+    def chunks(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+        """``(start_offset, data)`` with ``data`` made of complete lines, until the end."""
+        while True:
+            self._fill(chunk_bytes)
+            data = self._pending
+            if not data:
+                return
+            cut = (
+                data.rfind(b"\n", 0, chunk_bytes) if len(data) > chunk_bytes else data.rfind(b"\n")
+            )
+            if cut < 0 and len(data) > chunk_bytes and not self._eof:
+                cut = data.find(b"\n")  # a line longer than a chunk: take it whole
+                if cut < 0:
+                    self._fill(len(data) * 2)
+                    continue
+            if cut < 0:
+                if self._eof:
+                    if self.can_grow:
+                        self.partial_line_bytes = len(data)
+                        return
+                    cut = len(data) - 1
+                else:
+                    self._fill(len(data) + chunk_bytes)
+                    continue
+            start = self.position
+            piece, self._pending = data[: cut + 1], data[cut + 1 :]
+            self.position += len(piece)
+            yield start, piece
+
+
+@dataclass
+class LineBatch:
+    """Lines of a chunk: ``lines`` (line, source_offset, source_line) of valid UTF-8 text and
+    the positions of the lines that are not (``invalid``: source_offset, source_line, raw)."""
+
+    lines: pl.DataFrame
+    invalid: pl.DataFrame
+    too_long: pl.DataFrame
+
+
+def split_lines(
+    data: bytes,
+    start_offset: int,
+    first_line_number: int,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> LineBatch:
+    """Cut ``data`` (complete lines) into a frame of lines without copying line by line.
+
+    Line boundaries are found with NumPy and the lines are an Arrow binary array over the same
+    buffer. UTF-8 is validated for the whole chunk at once; only a chunk that fails is checked
+    line by line (with one vectorised regular expression over binary values).
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == 10) + 1
+    if len(ends) == 0 or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1])).astype(np.int64)
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    binary = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    numbers = np.arange(first_line_number, first_line_number + len(ends), dtype=np.int64)
+    positions = pl.DataFrame(
+        {"source_offset": starts + start_offset, "source_line": numbers, "length": ends - starts}
+    )
+    try:
+        text = pc.cast(binary, pa.large_string())
+        valid_mask = None
+    except pa.ArrowInvalid:
+        valid_mask = pc.match_substring_regex(binary, _UTF8_LINE).to_numpy(zero_copy_only=False)
+        text = pc.cast(
+            pc.if_else(valid_mask, binary, pa.scalar(b"", pa.large_binary())), pa.large_string()
+        )
+    frame = positions.with_columns(line=pl.from_arrow(text).str.strip_chars_end("\r\n"))  # type: ignore[union-attr]
+    invalid = (
+        frame.clear()
+        .select("source_offset", "source_line")
+        .with_columns(raw=pl.lit(None, pl.Binary))
+    )
+    if valid_mask is not None:
+        bad = ~valid_mask
+        invalid = (
+            positions.filter(pl.Series(bad))
+            .select("source_offset", "source_line")
+            .with_columns(raw=pl.Series(binary.filter(pa.array(bad)).to_pylist(), dtype=pl.Binary))
+        )
+        frame = frame.filter(pl.Series(valid_mask))
+    too_long_mask = pl.col("length") > max_line_bytes
+    too_long = frame.filter(too_long_mask).select("source_offset", "source_line", "line")
+    frame = frame.filter(~too_long_mask).drop("length")
+    return LineBatch(lines=frame, invalid=invalid, too_long=too_long)
+
+
+def decode_for_display(raw: bytes | None, limit: int = 4096) -> str:
+    """Raw bytes shown as text: invalid UTF-8 as ``\\xHH`` escapes, cut at ``limit`` bytes."""
+    if raw is None:
+        return ""
+    return raw[:limit].decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+
+
+def path_for_display(path: str) -> str:
+    return "<stdin>" if path == STDIN else str(Path(path))
