@@ -18,8 +18,8 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/meterlog status --store $(DEMO_STORE)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check meterlog tests bench sample_logs
-	$(VENV)/bin/ruff format --check meterlog tests bench sample_logs
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: lint
 	$(VENV)/bin/pytest -q
