@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/meterlog ingest --store $(DEMO_STORE) sample_logs/
+	$(VENV)/bin/meterlog ingest --store $(DEMO_STORE) \
+		--nginx-conf sample_logs/nginx.conf --log-format-name api sample_logs/
 	$(VENV)/bin/meterlog status --store $(DEMO_STORE)
 
 lint: $(VENV)/.installed

@@ -111,8 +111,11 @@ class JsonLinesFormat(LogFormat):
             used.update(k for k in self.fields[column] if k in key_column)
 
         def text_of(column: str) -> pl.Expr:
+            # escape=json logs an unset variable as "", the text formats as "-": both are null
             expr = first_present(column)
-            return dash_to_null(expr) if expr is not None else pl.lit(None, pl.String)
+            if expr is None:
+                return pl.lit(None, pl.String)
+            return pl.when(expr == "").then(None).otherwise(dash_to_null(expr))
 
         columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
         for column in ("remote_addr", "remote_user", "referer", "user_agent"):
