@@ -82,8 +82,9 @@ class Metric:
 
 def _latency(quantile: float) -> Callable[[], pl.Expr]:
     """A quantile of ``request_time``, linearly interpolated between the two nearest requests
-    (numpy's default), in seconds; requests without a request time are ignored."""
-    return lambda: pl.col(_REQUEST_TIME).quantile(quantile, interpolation="linear")
+    (numpy's default), in seconds rounded to the microsecond; requests without a request time
+    are ignored."""
+    return lambda: pl.col(_REQUEST_TIME).quantile(quantile, interpolation="linear").round(6)
 
 
 def _status_count(first: int) -> Callable[[], pl.Expr]:
