@@ -84,7 +84,8 @@ def _latency(quantile: float) -> Callable[[], pl.Expr]:
     """A quantile of ``request_time``, linearly interpolated between the two nearest requests
     (numpy's default), in seconds rounded to the microsecond; requests without a request time
     are ignored."""
-    return lambda: pl.col(_REQUEST_TIME).quantile(quantile, interpolation="linear").round(6)
+    column = pl.col(_REQUEST_TIME).cast(pl.Float64)
+    return lambda: column.quantile(quantile, interpolation="linear").round(6)
 
 
 def _status_count(first: int) -> Callable[[], pl.Expr]:

@@ -254,7 +254,8 @@ def test_sort_without_top_keeps_every_row(store_path: Path) -> None:
 
 
 def test_latency_columns_only_when_request_times_exist(tmp_path: Path) -> None:
-    build_store(tmp_path / "s", requests_frame().with_columns(request_time=None), sources=1)
+    frame = requests_frame().with_columns(request_time=pl.lit(None, pl.Float64))
+    build_store(tmp_path / "s", frame, sources=1)
     frame = report(tmp_path / "s", by=("day",))
     assert frame.columns == ["day", *BASE]
 
