@@ -253,8 +253,9 @@ def test_sort_without_top_keeps_every_row(store_path: Path) -> None:
     assert frame.get_column("status_class").to_list() == ["2xx", "5xx", "3xx", "4xx"]
 
 
-def test_latency_columns_only_when_request_times_exist(tmp_path: Path) -> None:
-    frame = requests_frame().with_columns(request_time=pl.lit(None, pl.Float64))
+@pytest.mark.parametrize("dtype", [pl.Float64, pl.Null])
+def test_latency_columns_only_when_request_times_exist(tmp_path: Path, dtype: pl.DataType) -> None:
+    frame = requests_frame().with_columns(request_time=pl.lit(None, dtype))
     build_store(tmp_path / "s", frame, sources=1)
     frame = report(tmp_path / "s", by=("day",))
     assert frame.columns == ["day", *BASE]
