@@ -28,7 +28,9 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(main, ["usage", *args], env={"METERLOG_CONFIG": "", **(env or {})})
+    """``meterlog usage ARGS`` with no config file or store from the environment."""
+    isolated: dict[str, str | None] = {"METERLOG_CONFIG": None, "METERLOG_STORE": None}
+    return CliRunner().invoke(main, ["usage", *args], env={**isolated, **(env or {})})
 
 
 def csv_rows(text: str) -> list[list[str]]:

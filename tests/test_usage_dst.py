@@ -45,7 +45,7 @@ def usage_csv(store_path: Path, *args: str) -> list[tuple[str, str]]:
     result = CliRunner().invoke(
         main,
         ["usage", "--store", str(store_path), "--tz", "Europe/Berlin", "-f", "csv", *args],
-        env={"METERLOG_CONFIG": ""},
+        env={"METERLOG_CONFIG": None},
     )
     assert result.exit_code == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
@@ -108,7 +108,7 @@ def test_the_same_requests_in_utc_days(store_path: Path) -> None:
     result = CliRunner().invoke(
         main,
         ["usage", "--store", str(store_path), "--by", "day", "--since", "2026-10-24"],
-        env={"METERLOG_CONFIG": ""},
+        env={"METERLOG_CONFIG": None},
     )
     rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
     assert [(row[0], row[1]) for row in rows] == [
