@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meterlog.endpoints import (
     EndpointTemplates,
@@ -197,3 +199,16 @@ def test_with_endpoint_joins_templates_back_to_every_request() -> None:
     result = with_endpoint(events, EndpointTemplates()).sort("n").collect()
     assert result.get_column("endpoint").to_list() == ["/a/{id}", "/a/{id}", None, "/a/{id}"]
     assert result.height == 4
+
+
+segment_text = st.text(alphabet="abcdefABCDEF0123456789-_.@%=~", min_size=0, max_size=40)
+paths = st.lists(segment_text, min_size=1, max_size=6).map(lambda parts: "/" + "/".join(parts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=paths, query=st.text(max_size=20))
+def test_templating_is_stable_and_ignores_query_strings(path: str, query: str) -> None:
+    once = templated([path, f"{path}?{query}"])
+    assert once[0] == once[1]
+    assert templated([once[0]]) == [once[0]]  # a template is its own template
+    assert once[0].count("/") == path.count("/")  # segments are replaced, never merged
