@@ -94,7 +94,7 @@ def _automatic_segments(path: pl.Expr) -> pl.Expr:
 
 def strip_query(path: pl.Expr) -> pl.Expr:
     """``path`` without a query string (everything from the first ``?``)."""
-    return path.str.replace(r"\?.*$", "")
+    return path.str.replace(r"(?s)\?.*", "")
 
 
 @dataclass(frozen=True)
