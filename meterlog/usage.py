@@ -17,7 +17,7 @@ Only the columns the plan needs are read (projection pushdown).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -151,15 +151,22 @@ def available_metrics(columns: Sequence[str]) -> list[Metric]:
     return [m for m in METRICS.values() if m.needs is None or m.needs in columns]
 
 
-def usage_plan(
-    events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Lazy plans for (the filtered requests with identity columns, the grouped report).
+@dataclass(frozen=True)
+class UsagePlan:
+    """The lazy plans of one report, sharing one scan of the store."""
 
-    The grouped plan is ordered as described in the module doc; ``--top`` is applied.
-    """
+    scoped: pl.LazyFrame  # requests in the time range, with ``user`` and ``account``
+    requests: pl.LazyFrame  # ``scoped`` after the request filters (and with ``endpoint``)
+    report: pl.LazyFrame  # grouped and ordered, ``--top`` applied
+    totals: pl.LazyFrame  # every metric over all of ``requests``
+    time_range: TimeRange
+    filters: tuple[RequestFilter, ...]
+    metrics: tuple[Metric, ...]
+
+
+def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery) -> UsagePlan:
+    """The lazy plans for ``query`` over ``events`` (ordered as described in the module doc)."""
     query.check()
-    columns = events.collect_schema().names()
     time_range = parse_time_range(query.since, query.until, settings.tz)
     scoped = with_identity(
         _apply(events, time_range.predicates()),
@@ -167,20 +174,23 @@ def usage_plan(
         settings.account_field,
         settings.accounts,
     )
-    filtered = _apply(scoped, [f.predicate for f in request_filters(query, settings)])
+    filters = tuple(request_filters(query, settings))
+    requests = _apply(scoped, [f.predicate for f in filters])
     dimensions = [DIMENSIONS[name] for name in query.dimensions]
     if any(d.needs_endpoint for d in dimensions):
-        filtered = with_endpoint(filtered, settings.endpoint_templates())
-    metrics = available_metrics(columns)
+        requests = with_endpoint(requests, settings.endpoint_templates())
+    metrics = tuple(available_metrics(events.collect_schema().names()))
     aggregations = [m.aggregation().alias(m.name) for m in metrics]
+    totals = requests.select(aggregations)
+    plan = UsagePlan(scoped, requests, totals, totals, time_range, filters, metrics)
+    if not dimensions:
+        return plan
     keys = [d.key(settings.tz_name).alias(d.name) for d in dimensions]
-    if not keys:
-        return filtered, filtered.select(aggregations)
-    grouped = filtered.group_by(keys).agg(aggregations)
+    grouped = requests.group_by(keys).agg(aggregations)
     key_names = [d.name for d in dimensions]
     sort_metric = query.sort_metric
     if sort_metric is None:
-        return filtered, grouped.sort(key_names, nulls_last=True)
+        return replace(plan, report=grouped.sort(key_names, nulls_last=True))
     if sort_metric not in {m.name for m in metrics}:
         raise MeterlogError(
             f"--sort {sort_metric}: the store has no {METRICS[sort_metric].needs} column; "
@@ -191,7 +201,7 @@ def usage_plan(
         descending=[True] + [False] * len(key_names),
         nulls_last=True,
     )
-    return filtered, ranked.head(query.top) if query.top is not None else ranked
+    return replace(plan, report=ranked.head(query.top) if query.top is not None else ranked)
 
 
 def run_usage(
@@ -206,40 +216,37 @@ def run_usage(
     store = store or Store(settings.store)
     events = store.scan_events()
     columns = events.collect_schema().names()
-    filtered, grouped = usage_plan(events, settings, query)
-    metrics = available_metrics(columns)
-    plans = [grouped]
+    plan = usage_plan(events, settings, query)
+    plans = {"report": plan.report}
     if with_totals and query.dimensions:
-        plans.append(filtered.select([m.aggregation().alias(m.name) for m in metrics]))
-    unmapped_plan = _unmapped_keys_plan(filtered, settings, columns)
+        plans["totals"] = plan.totals
+    unmapped_plan = _unmapped_keys_plan(plan.requests, settings, columns)
     if unmapped_plan is not None:
-        plans.append(unmapped_plan)
-    results = pl.collect_all(plans)
-    frame = results[0]
+        plans["unmapped"] = unmapped_plan
+    results = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
+    frame = results["report"]
     if not query.dimensions and frame.item(0, "requests") == 0:
         frame = frame.clear()
-    dropped = _empty_optional_metrics(frame, metrics)
+    dropped = _empty_optional_metrics(frame, plan.metrics)
     frame = frame.drop(dropped)
-    metric_names = tuple(m.name for m in metrics if m.name not in dropped)
     report = UsageReport(
         frame=frame,
         group_columns=query.dimensions,
-        metric_columns=metric_names,
-        time_range=parse_time_range(query.since, query.until, settings.tz),
+        metric_columns=tuple(m.name for m in plan.metrics if m.name not in dropped),
+        time_range=plan.time_range,
         sort_metric=query.sort_metric,
     )
-    if with_totals and query.dimensions and frame.height:
-        totals = results[1].drop(dropped).row(0, named=True)
+    if "totals" in results and frame.height:
+        totals = results["totals"].drop(dropped).row(0, named=True)
         if query.top is not None:
             totals[query.dimensions[0]] = "all requests"
         report.totals = totals
     report.warnings = _identity_warnings(settings, columns)
-    if unmapped_plan is not None:
-        keys = results[-1].get_column("key").to_list()
-        if keys:
-            report.warnings.append(_unmapped_warning(keys, settings))
+    if "unmapped" in results and results["unmapped"].height:
+        keys = results["unmapped"].get_column("key").to_list()
+        report.warnings.append(_unmapped_warning(keys, settings))
     if frame.height == 0:
-        report.notes.append(explain_empty(events, settings, query))
+        report.notes.append(explain_empty(plan, settings.tz))
     return report
 
 
@@ -296,28 +303,20 @@ def _unmapped_warning(keys: list[str], settings: ReportSettings) -> str:
     )
 
 
-def explain_empty(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery) -> str:
+def explain_empty(plan: UsagePlan, tz: ZoneInfo) -> str:
     """One sentence naming what matched nothing: the time range, single filters, or their mix."""
-    time_range = parse_time_range(query.since, query.until, settings.tz)
-    scoped = with_identity(
-        _apply(events, time_range.predicates()),
-        settings.user_field,
-        settings.account_field,
-        settings.accounts,
-    )
-    filters = request_filters(query, settings)
-    counts = scoped.select(
+    counts = plan.scoped.select(
         pl.len().alias("in_range"),
-        *[f.predicate.sum().alias(f"filter_{i}") for i, f in enumerate(filters)],
+        *[f.predicate.sum().alias(f"filter_{i}") for i, f in enumerate(plan.filters)],
     ).collect()
-    when = time_range.describe(settings.tz)
+    when = plan.time_range.describe(tz)
     span = f" {when}" if when else ""
     if counts.item(0, "in_range") == 0:
         if when:
             return f"no requests stored {when}; check --since/--until and --tz"
         return "the store holds no requests"
-    unmatched = [f.label for i, f in enumerate(filters) if counts.item(0, f"filter_{i}") == 0]
+    unmatched = [f.label for i, f in enumerate(plan.filters) if counts.item(0, f"filter_{i}") == 0]
     if unmatched:
-        return f"no requests{span} match {' '.join(unmatched)}"
-    labels = " and ".join(f.label for f in filters)
+        return f"no requests{span} match {', nor '.join(unmatched)}"
+    labels = " and ".join(f.label for f in plan.filters)
     return f"no requests{span} match {labels} together"
