@@ -286,33 +286,6 @@ def ingest(
         sys.exit(1)
 
 
-@main.command()
-@store_option
-@config_option
-@report_errors
-def status(store: str | None, config_path: str | None) -> None:
-    """Show what the store holds: rows, time range, version, sources and rejects.
-
-    \b
-    Example:
-        meterlog status --store /var/lib/meterlog
-    """
-    config = load_config(config_path)
-    info = store_status(resolve_store(store, config.store))
-    click.echo(f"store: {info.uri}")
-    if info.version is None:
-        click.echo("empty: nothing ingested yet")
-        return
-    click.echo(f"table version: {info.version}")
-    click.echo(f"rows: {info.rows:,}")
-    if info.ts_min is not None and info.ts_max is not None:
-        click.echo(f"time range: {info.ts_min.isoformat()} .. {info.ts_max.isoformat()}")
-    click.echo(f"rejected lines: {int(info.rejects['lines'].sum()):,}")
-    render_table(info.sources.drop("seen_at"), title="sources")
-    if info.rejects.height:
-        render_table(info.rejects, title="rejected lines by reason", totals=["lines"])
-
-
 # -- usage ------------------------------------------------------------------------------------
 def _split_dimensions(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
@@ -483,3 +456,40 @@ def usage(
 
 def _is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+@main.command()
+@store_option
+@config_option
+@output_options
+@report_errors
+def status(store: str | None, config_path: str | None, fmt: str | None, output: str | None) -> None:
+    """Show what the store holds: rows, time range, version, sources and rejects.
+
+    As a table (the default on a terminal) it prints the whole overview; in another format
+    (CSV when piped) it writes the list of sources with their progress.
+
+    \b
+    Examples:
+        meterlog status --store /var/lib/meterlog
+        meterlog status --format json -o sources.json
+    """
+    config = load_config(config_path)
+    info = store_status(resolve_store(store, config.store))
+    to_stdout = output is None or output == "-"
+    fmt = resolve_output_format(fmt, None if to_stdout else output, to_stdout and _is_tty())
+    if fmt != "table":
+        write_report(info.sources, fmt, output)
+        return
+    click.echo(f"store: {info.uri}")
+    if info.version is None:
+        click.echo("empty: nothing ingested yet")
+        return
+    click.echo(f"table version: {info.version}")
+    click.echo(f"rows: {info.rows:,}")
+    if info.ts_min is not None and info.ts_max is not None:
+        click.echo(f"time range: {info.ts_min.isoformat()} .. {info.ts_max.isoformat()}")
+    click.echo(f"rejected lines: {int(info.rejects['lines'].sum()):,}")
+    render_table(info.sources.drop("seen_at"), title="sources")
+    if info.rejects.height:
+        render_table(info.rejects, title="rejected lines by reason", totals=["lines"])
