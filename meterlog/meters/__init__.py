@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.meters.base import (
+    Meter,
+    Period,
+    RequestFilter,
+    events_between,
+    events_in_period,
+)
 from meterlog.meters.mau import MauMeter
 from meterlog.meters.peak import PeakMeter
 from meterlog.validation import ParameterError
@@ -23,6 +29,7 @@ __all__ = [
     "PeakMeter",
     "Period",
     "RequestFilter",
+    "events_between",
     "events_in_period",
     "meter_from_params",
 ]

@@ -70,12 +70,17 @@ class Period:
         return moment.astimezone(self.tz)
 
 
-def events_in_period(events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-    """Events with ``period.start <= ts < period.end``, reading only the partitions needed."""
-    selected = (pl.col("ts") >= period.start) & (pl.col("ts") < period.end)
+def events_between(events: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
+    """Events with ``start <= ts < end``, reading only the partitions (UTC days) needed."""
+    selected = (pl.col("ts") >= start) & (pl.col("ts") < end)
     if PARTITION_COLUMN in events.collect_schema().names():
-        selected = pl.col(PARTITION_COLUMN).is_in(utc_days(period.start, period.end)) & selected
+        selected = pl.col(PARTITION_COLUMN).is_in(utc_days(start, end)) & selected
     return events.filter(selected)
+
+
+def events_in_period(events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """Events of ``period`` (``start <= ts < end``), reading only the partitions needed."""
+    return events_between(events, period.start, period.end)
 
 
 def glob_to_regex(pattern: str) -> str:
