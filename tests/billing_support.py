@@ -50,17 +50,24 @@ def identified(rows: Iterable[Mapping[str, object]], account_field: str | None =
     return with_identity(frame.lazy(), "remote_user", account_field, accounts)
 
 
+def append_events(
+    store: Store, rows: Iterable[Mapping[str, object]], source_id: str = "test-source"
+) -> None:
+    """Commit ``rows`` as one new table version, as an ingest run would."""
+    frame = event_frame(rows)
+    before = store.progress(source_id)
+    frame = frame.with_columns(
+        source_id=pl.lit(source_id),
+        source_offset=pl.int_range(pl.len(), dtype=pl.Int64) * 100 + before.offset,
+        source_line=pl.int_range(pl.len(), dtype=pl.Int64) + before.lines + 1,
+    )
+    end = Progress(offset=before.offset + frame.height * 100, lines=before.lines + frame.height)
+    store.commit_events(frame, source_id, end)
+
+
 def build_store(path: Path, *batches: Iterable[Mapping[str, object]]) -> Store:
-    """A store with one commit (table version) per batch of rows."""
+    """A store with one commit (table version 0, 1, ...) per batch of rows."""
     store = Store(path)
-    lines = 0
-    for number, rows in enumerate(batches):
-        frame = event_frame(rows)
-        lines += frame.height
-        frame = frame.with_columns(
-            source_id=pl.lit("test-source"),
-            source_offset=pl.int_range(pl.len(), dtype=pl.Int64) + number * 1000,
-            source_line=pl.int_range(pl.len(), dtype=pl.Int64) + 1,
-        )
-        store.commit_events(frame, "test-source", Progress(offset=lines * 100, lines=lines))
+    for rows in batches:
+        append_events(store, rows)
     return store
