@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -513,3 +516,75 @@ def test_mau_and_peak_equal_an_independent_reference(setup: Path, zone: str) -> 
             account, _, _, _, value, start = line.split(",")
             got_peak[account] = (int(value), start)
         assert got_peak == expected_peak
+
+
+# -- the README's cron set-up works as written -----------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_block(info: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"```{info}\n") + len(info) + 4
+    return text[start : text.index("```", start)]
+
+
+def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
+    def local(text: str) -> str:
+        for original, replacement in [
+            ("/etc/meterlog", str(tmp_path / "etc")),
+            ("/var/lib/meterlog", str(tmp_path / "var")),
+            ("/var/log/meterlog", str(tmp_path / "log")),
+            ("/opt/meterlog/.venv/bin/meterlog", f"{sys.executable} -m meterlog"),
+        ]:
+            text = text.replace(original, replacement)
+        return text
+
+    for folder in ("etc", "var/invoices", "log"):
+        (tmp_path / folder).mkdir(parents=True)
+    for name in ("meterlog.toml", "accounts.csv", "plans.toml"):
+        kind = "csv" if name.endswith(".csv") else "toml"
+        (tmp_path / "etc" / name).write_text(
+            local(readme_block(f"{kind} /etc/meterlog/{name}")), encoding="utf-8"
+        )
+    now = datetime.now(UTC).replace(microsecond=0)
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=10, hour=12)
+    rows = [
+        *rows_for("k-7f3a9c", ["a1", "a2"], last_month.strftime("%Y-%m-%dT%H:%M:%S")),
+        *rows_for("k-02bd41", ["g1"], last_month.strftime("%Y-%m-%dT%H:%M:%S")),
+    ]
+    (tmp_path / "var" / "store").mkdir()
+    store = build_store(tmp_path / "var" / "store", rows)
+
+    crontab = readme_block("crontab").splitlines()
+    environment = dict(line.split("=", 1) for line in crontab if "=" in line.split()[0])
+    job = next(line for line in crontab if line[:1].isdigit())
+    minute, hour, day, month, weekday, command = job.split(" ", 5)
+    assert (minute, hour, day, month, weekday) == ("30", "6", "2", "*", "*")
+    env = {
+        **os.environ,
+        **{key: local(value) for key, value in environment.items()},
+        "PYTHONPATH": str(README.parent),
+    }
+    shell_command = local(command).replace("\\%", "%")  # cron's escaping
+
+    def cron_run() -> subprocess.CompletedProcess:
+        return subprocess.run(["/bin/sh", "-c", shell_command], env=env, cwd=tmp_path, check=False)
+
+    # The data stops inside the billed month: the job refuses and writes nothing.
+    assert cron_run().returncode == 1
+    assert list((tmp_path / "var" / "invoices").iterdir()) == []
+    assert (
+        "nothing written because of --require-complete"
+        in (tmp_path / "log" / "bill.log").read_text()
+    )
+
+    append_events(
+        store,
+        rows_for("k-7f3a9c", ["a3"], (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")),
+    )
+    assert cron_run().returncode == 0
+    billed_month = (now - timedelta(days=5)).strftime("%Y-%m")
+    invoice = (tmp_path / "var" / "invoices" / f"invoice-{billed_month}.csv").read_text()
+    assert invoice.startswith("account,plan,charge,meter,period_start,")
+    assert "\nacme,pro,base_fee," in invoice and "\nglobex,pro,TOTAL," in invoice
