@@ -139,7 +139,9 @@ class RequestFilter:
     def from_params(cls, params: Mapping[str, object]) -> RequestFilter:
         statuses = params.get("exclude_status", [])
         if not isinstance(statuses, list):
-            statuses = [statuses]
+            raise ParameterError(
+                "exclude_status", f'must be a list such as ["5xx", 404], not {statuses!r}'
+            )
         parsed = [
             _parse_status(value, f"exclude_status[{index}]") for index, value in enumerate(statuses)
         ]
