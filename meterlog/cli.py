@@ -5,13 +5,24 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.progress import Progress
 
 from meterlog import __version__
 from meterlog.aggregations import DIMENSIONS, METRICS
+from meterlog.billing import (
+    Identity,
+    adjustments,
+    compute_invoice,
+    explain_account,
+    identified_events,
+    load_previous_invoice,
+    resolve_version,
+)
 from meterlog.config import load_config
 from meterlog.errors import MeterlogError
 from meterlog.filters import status_predicate
@@ -23,11 +34,18 @@ from meterlog.formats import (
 )
 from meterlog.ingest import IngestOptions, summary_lines
 from meterlog.ingest import ingest as run_ingest
+from meterlog.metering import meter_evidence, meter_report
+from meterlog.meters import Meter, meter_from_params
+from meterlog.meters.peak import METRICS as PEAK_METRICS
+from meterlog.meters.peak import WINDOWS
 from meterlog.output import OUTPUT_FORMATS, render_table, resolve_output_format, write_report
+from meterlog.periods import parse_months
+from meterlog.plans import load_plan_file
 from meterlog.reports import resolve_settings
 from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from meterlog.store import resolve_store, store_status
+from meterlog.store import Store, resolve_store, store_status
 from meterlog.usage import UsageQuery, run_usage
+from meterlog.validation import ParameterError
 
 STORE_ENV = "METERLOG_STORE"
 
@@ -493,3 +511,373 @@ def status(store: str | None, config_path: str | None, fmt: str | None, output: 
     render_table(info.sources.drop("seen_at"), title="sources")
     if info.rejects.height:
         render_table(info.rejects, title="rejected lines by reason", totals=["lines"])
+
+
+# -- billing: mau, peak, bill ---------------------------------------------------------------
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--exclude-status``, ``--exclude-path``, ``--method`` (which requests count)."""
+    for option in reversed(
+        [
+            click.option(
+                "--exclude-status",
+                multiple=True,
+                metavar="CODE|Nxx",
+                help="Do not count requests with this status (404) or class (5xx). Repeatable.",
+            ),
+            click.option(
+                "--exclude-path",
+                multiple=True,
+                metavar="GLOB",
+                help="Do not count requests to paths matching GLOB ('*' any characters, "
+                "'/' included). Repeatable.",
+            ),
+            click.option(
+                "--method",
+                "methods",
+                multiple=True,
+                metavar="METHOD",
+                help="Count only requests with this method. Repeatable.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class _Settings:
+    store: Store
+    tz: ZoneInfo
+    identity: Identity
+
+
+def _settings(
+    config_path: str | None,
+    store: str | None,
+    tz: str | None,
+    user_field: str | None,
+    account_field: str | None,
+    accounts_file: str | None,
+    *,
+    by_account: bool = True,
+) -> _Settings:
+    """Options, else meterlog.toml, else defaults (see meterlog.reports.resolve_settings)."""
+    settings = resolve_settings(
+        load_config(config_path),
+        store=store,
+        tz=tz,
+        user_field=user_field,
+        account_field=account_field,
+        accounts=accounts_file,
+    )
+    return _Settings(
+        store=Store(settings.store),
+        tz=settings.tz,
+        identity=Identity(
+            user_field=settings.user_field,
+            account_field=settings.account_field if by_account else None,
+            accounts=dict(settings.accounts or {}) if by_account else {},
+        ),
+    )
+
+
+_OPTION_NAMES = {"exclude_status": "--exclude-status", "exclude_paths": "--exclude-path"}
+
+
+def _meter(kind: str, params: dict[str, object]) -> Meter:
+    """Build a meter from command options; a bad value is a usage error (exit 2)."""
+    try:
+        return meter_from_params(kind, {key: value for key, value in params.items() if value})
+    except ParameterError as error:
+        name = error.key.split("[")[0]
+        hint = _OPTION_NAMES.get(name, "--" + name.replace("_", "-").removesuffix("s"))
+        raise click.BadParameter(error.reason, param_hint=f"'{hint}'") from None
+
+
+def _warn(message: str) -> None:
+    click.echo(f"meterlog: warning: {message}", err=True)
+
+
+# -- mau, peak, bill -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--month",
+    required=True,
+    metavar="YYYY-MM[..YYYY-MM]",
+    help="Calendar month in the billing time zone, or an inclusive range.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["account"]),
+    default=None,
+    help="One row per account (without it, all traffic is the 'default' account).",
+)
+@click.option(
+    "--list-users",
+    is_flag=True,
+    help="List the users counted (account, month, user, first_seen, last_seen, requests).",
+)
+@filter_options
+@identity_options
+@store_option
+@config_option
+@output_options
+@report_errors
+def mau(
+    month: str,
+    by: str | None,
+    list_users: bool,
+    exclude_status: tuple[str, ...],
+    exclude_path: tuple[str, ...],
+    methods: tuple[str, ...],
+    user_field: str | None,
+    account_field: str | None,
+    accounts_file: str | None,
+    tz: str | None,
+    store: str | None,
+    config_path: str | None,
+    fmt: str | None,
+    output: str | None,
+) -> None:
+    """Monthly active users: distinct users with at least one counted request in the month.
+
+    Anonymous requests never count. Columns: account, month, mau.
+
+    \b
+    Example:
+        meterlog mau --month 2026-08..2026-10 --by account \\
+            --account-field http_x_api_key --accounts accounts.csv --tz Europe/Berlin
+    """
+    settings = _settings(
+        config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
+    )
+    meter = _meter(
+        "mau",
+        {
+            "exclude_status": list(exclude_status),
+            "exclude_paths": list(exclude_path),
+            "methods": list(methods),
+        },
+    )
+    months = parse_months(month)
+    events = identified_events(
+        settings.store, settings.identity, resolve_version(settings.store, None)
+    )
+    report = meter_evidence if list_users else meter_report
+    write_report(report(events, meter, months, settings.tz), fmt, output, title=f"MAU {month}")
+
+
+@main.command()
+@click.option(
+    "--month",
+    required=True,
+    metavar="YYYY-MM[..YYYY-MM]",
+    help="Calendar month in the billing time zone, or an inclusive range.",
+)
+@click.option(
+    "--window",
+    type=click.Choice(list(WINDOWS)),
+    default="1h",
+    show_default=True,
+    help="Window length, aligned to the billing time zone's clock.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(PEAK_METRICS),
+    default="requests",
+    show_default=True,
+    help="What is measured per window.",
+)
+@click.option(
+    "--statistic",
+    default="max",
+    show_default=True,
+    metavar="max|pNN",
+    help="max, or the nearest-rank percentile of all windows (p95: the value at rank "
+    "ceil(0.95 * windows) in ascending order; empty windows are 0).",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["account"]),
+    default=None,
+    help="One row per account (without it, all traffic is the 'default' account).",
+)
+@click.option(
+    "--windows",
+    "list_windows",
+    is_flag=True,
+    help="List every window (window_start, window_end, value, rank, is_peak).",
+)
+@filter_options
+@identity_options
+@store_option
+@config_option
+@output_options
+@report_errors
+def peak(
+    month: str,
+    window: str,
+    metric: str,
+    statistic: str,
+    by: str | None,
+    list_windows: bool,
+    exclude_status: tuple[str, ...],
+    exclude_path: tuple[str, ...],
+    methods: tuple[str, ...],
+    user_field: str | None,
+    account_field: str | None,
+    accounts_file: str | None,
+    tz: str | None,
+    store: str | None,
+    config_path: str | None,
+    fmt: str | None,
+    output: str | None,
+) -> None:
+    """High watermark: the busiest window of the month (or a percentile of all windows).
+
+    Columns: account, month, window, metric, peak, peak_start (the earliest window holding
+    the value, in the billing time zone).
+
+    \b
+    Example:
+        meterlog peak --month 2026-10 --window 1h --metric requests --statistic p95 \\
+            --by account --account-field http_x_api_key --tz Europe/Berlin
+    """
+    settings = _settings(
+        config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
+    )
+    meter = _meter(
+        "peak",
+        {
+            "metric": metric,
+            "window": window,
+            "statistic": statistic.lower(),
+            "exclude_status": list(exclude_status),
+            "exclude_paths": list(exclude_path),
+            "methods": list(methods),
+        },
+    )
+    months = parse_months(month)
+    events = identified_events(
+        settings.store, settings.identity, resolve_version(settings.store, None)
+    )
+    report = meter_evidence if list_windows else meter_report
+    write_report(report(events, meter, months, settings.tz), fmt, output, title=f"Peak {month}")
+
+
+@main.command()
+@click.option(
+    "--period",
+    required=True,
+    metavar="YYYY-MM|previous|current",
+    help="Calendar month to bill, in each account's billing time zone.",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Plan file (TOML), checked before anything is computed.",
+)
+@click.option(
+    "--as-of",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="VERSION",
+    help="Bill from this store version (recorded in store_version) to reproduce an invoice.",
+)
+@click.option(
+    "--compare",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PREVIOUS.csv",
+    help="Write adjustment lines against an earlier 'meterlog bill' CSV instead of the invoice.",
+)
+@click.option(
+    "--since-version",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="VERSION",
+    help="Write adjustment lines against the invoice as of this store version.",
+)
+@click.option(
+    "--require-complete",
+    is_flag=True,
+    help="Exit 1 without writing when the store may not hold the whole period.",
+)
+@click.option(
+    "--explain",
+    default=None,
+    metavar="ACCOUNT",
+    help="Write the inputs behind ACCOUNT's lines (users counted, window series) instead.",
+)
+@identity_options
+@store_option
+@config_option
+@output_options
+@report_errors
+def bill(
+    period: str,
+    plan_path: str,
+    as_of: int | None,
+    compare: str | None,
+    since_version: int | None,
+    require_complete: bool,
+    explain: str | None,
+    user_field: str | None,
+    account_field: str | None,
+    accounts_file: str | None,
+    tz: str | None,
+    store: str | None,
+    config_path: str | None,
+    fmt: str | None,
+    output: str | None,
+) -> None:
+    """Invoice lines per account and charge, and a TOTAL line per account.
+
+    Columns: account, plan, charge, meter, period_start, period_end, quantity, included,
+    billable_quantity, unit_price, amount, currency, peak_start, store_version. The same
+    command gives the same bytes as long as the store version is the same (see --as-of).
+
+    \b
+    Example:
+        meterlog bill --period previous --plan plans.toml \\
+            --account-field http_x_api_key --accounts accounts.csv -o invoice.csv
+        meterlog bill --period 2026-10 --plan plans.toml --compare invoice.csv
+    """
+    if compare and since_version is not None:
+        raise click.UsageError("use either --compare or --since-version, not both")
+    if explain is not None and (compare or since_version is not None):
+        raise click.UsageError("--explain writes evidence, not adjustments: drop --compare")
+    settings = _settings(config_path, store, tz, user_field, account_field, accounts_file)
+    plans = load_plan_file(plan_path)
+    if explain is not None:
+        evidence = explain_account(
+            settings.store, plans, explain, period, settings.tz, settings.identity, as_of
+        )
+        write_report(evidence, fmt, output, title=f"Evidence for {explain}, {period}")
+        return
+    previous = load_previous_invoice(compare) if compare else None
+    invoice = compute_invoice(settings.store, plans, period, settings.tz, settings.identity, as_of)
+    for message in (*invoice.warnings, *invoice.incomplete):
+        _warn(message)
+    if require_complete and invoice.incomplete:
+        raise MeterlogError(
+            "the store may not hold the whole billing period (see the warnings above); "
+            "nothing written because of --require-complete"
+        )
+    if previous is not None:
+        report = adjustments(previous, invoice.lines, str(compare))
+    elif since_version is not None:
+        earlier = compute_invoice(
+            settings.store, plans, period, settings.tz, settings.identity, since_version
+        )
+        report = adjustments(
+            earlier.lines.iter_rows(named=True), invoice.lines, f"store version {since_version}"
+        )
+    else:
+        report = invoice.lines
+    write_report(report, fmt, output, title=f"Invoice {period}")

@@ -19,15 +19,21 @@ from tests.test_endpoints import OPENAPI_YAML
 from tests.usage_fixtures import ACCOUNTS_CSV, build_store, requests_frame
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def readme() -> str:
     return README.read_text(encoding="utf-8")
 
 
-def code_blocks(language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(readme()) if lang == language]
+def code_blocks(language: str, section: str | None = None) -> list[str]:
+    """Fenced blocks of ``language``; with ``section``, only those under that ``## `` heading."""
+    text = readme()
+    if section is not None:
+        start = text.index(section)
+        end = text.find("\n## ", start + len(section))
+        text = text[start : end if end >= 0 else len(text)]
+    return [body for lang, body in FENCE.findall(text) if lang == language]
 
 
 def example_commands(command: str) -> list[list[str]]:
@@ -127,7 +133,7 @@ def test_readme_usage_examples_run(
 
 
 def test_readme_config_example_is_valid(docs_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (example,) = code_blocks("toml")
+    (example,) = code_blocks("toml", "## Configuration file")
     store = docs_folder / "store"
     config = re.sub(r'^store = ".*"', f'store = "{store}"', example, flags=re.MULTILINE)
     (docs_folder / "meterlog.toml").write_text(config)
@@ -145,6 +151,6 @@ def test_readme_config_example_is_valid(docs_folder: Path, monkeypatch: pytest.M
 def test_readme_accounts_example_is_valid(tmp_path: Path) -> None:
     from meterlog.identity import load_accounts_file
 
-    (example,) = code_blocks("csv")
+    (example,) = code_blocks("csv", "## Configuration file")
     (tmp_path / "accounts.csv").write_text(example)
     assert set(load_accounts_file(tmp_path / "accounts.csv").values()) == {"acme", "globex"}
