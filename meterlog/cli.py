@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
+import polars as pl
 from rich.progress import Progress
 
 from meterlog import __version__
@@ -584,14 +585,28 @@ def _settings(
 _OPTION_NAMES = {"exclude_status": "--exclude-status", "exclude_paths": "--exclude-path"}
 
 
-def _meter(kind: str, params: dict[str, object]) -> Meter:
+def _meter(kind: str, params: Mapping[str, object]) -> Meter:
     """Build a meter from command options; a bad value is a usage error (exit 2)."""
+    given = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in params.items()
+        if value
+    }
     try:
-        return meter_from_params(kind, {key: value for key, value in params.items() if value})
+        return meter_from_params(kind, given)
     except ParameterError as error:
         name = error.key.split("[")[0]
         hint = _OPTION_NAMES.get(name, "--" + name.replace("_", "-").removesuffix("s"))
         raise click.BadParameter(error.reason, param_hint=f"'{hint}'") from None
+
+
+def _meter_frame(settings: _Settings, meter: Meter, month: str, *, evidence: bool) -> pl.DataFrame:
+    """A meter's figures (or, with ``evidence``, what they were computed from) per month."""
+    events = identified_events(
+        settings.store, settings.identity, resolve_version(settings.store, None)
+    )
+    report = meter_evidence if evidence else meter_report
+    return report(events, meter, parse_months(month), settings.tz)
 
 
 def _warn(message: str) -> None:
@@ -653,20 +668,9 @@ def mau(
     settings = _settings(
         config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
     )
-    meter = _meter(
-        "mau",
-        {
-            "exclude_status": list(exclude_status),
-            "exclude_paths": list(exclude_path),
-            "methods": list(methods),
-        },
-    )
-    months = parse_months(month)
-    events = identified_events(
-        settings.store, settings.identity, resolve_version(settings.store, None)
-    )
-    report = meter_evidence if list_users else meter_report
-    write_report(report(events, meter, months, settings.tz), fmt, output, title=f"MAU {month}")
+    filters = {"exclude_status": exclude_status, "exclude_paths": exclude_path, "methods": methods}
+    frame = _meter_frame(settings, _meter("mau", filters), month, evidence=list_users)
+    write_report(frame, fmt, output, title=f"MAU {month}")
 
 
 @main.command()
@@ -748,23 +752,16 @@ def peak(
     settings = _settings(
         config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
     )
-    meter = _meter(
-        "peak",
-        {
-            "metric": metric,
-            "window": window,
-            "statistic": statistic.lower(),
-            "exclude_status": list(exclude_status),
-            "exclude_paths": list(exclude_path),
-            "methods": list(methods),
-        },
-    )
-    months = parse_months(month)
-    events = identified_events(
-        settings.store, settings.identity, resolve_version(settings.store, None)
-    )
-    report = meter_evidence if list_windows else meter_report
-    write_report(report(events, meter, months, settings.tz), fmt, output, title=f"Peak {month}")
+    params = {
+        "metric": metric,
+        "window": window,
+        "statistic": statistic.lower(),
+        "exclude_status": exclude_status,
+        "exclude_paths": exclude_path,
+        "methods": methods,
+    }
+    frame = _meter_frame(settings, _meter("peak", params), month, evidence=list_windows)
+    write_report(frame, fmt, output, title=f"Peak {month}")
 
 
 @main.command()
