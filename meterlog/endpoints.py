@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import polars as pl
 import yaml
 
-from meterlog.errors import ConfigError, located
+from meterlog.errors import ConfigError, located, read_text_file
 
 #: Name of the column holding the templated path.
 ENDPOINT_COLUMN = "endpoint"
@@ -192,14 +192,7 @@ def load_openapi(path: str | Path) -> list[RouteTemplate]:
     path, once per distinct base path, since that is what the access log shows.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            located(path, None, f"cannot read the OpenAPI document: {exc.strerror}")
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(located(path, None, "the OpenAPI document is not UTF-8 text")) from None
+    text = read_text_file(path, "the OpenAPI document")
     try:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

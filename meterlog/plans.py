@@ -32,14 +32,13 @@ mistake is reported as one line with the file, the key and the reason, e.g.::
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from meterlog.errors import ConfigError, MeterlogError, located
+from meterlog.errors import ConfigError, MeterlogError, located, read_toml_file
 from meterlog.meters import METERS, Meter, RequestFilter, meter_from_params
 from meterlog.periods import parse_tz
 from meterlog.pricing import (
@@ -300,14 +299,4 @@ def parse_plan_file(data: Mapping[str, object], path: Path) -> PlanFile:
 def load_plan_file(path: str | Path) -> PlanFile:
     """Read and check a plan file (see the module doc)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(located(path, None, f"cannot read plan file: {exc.strerror}")) from None
-    except UnicodeDecodeError:
-        raise ConfigError(located(path, None, "plan file is not UTF-8 text")) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            located(path, getattr(exc, "lineno", None), f"not valid TOML: {exc}")
-        ) from None
-    return parse_plan_file(data, path)
+    return parse_plan_file(read_toml_file(path, "plan file"), path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from meterlog.errors import FormatError, located
+from meterlog.errors import FormatError, located, read_text_file
 from meterlog.formats.base import (
     LogFormat,
     ParseResult,
@@ -271,14 +271,7 @@ def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
     joined; ``escape=default|json|none`` is honoured. ``include`` directives are not followed.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FormatError(
-            located(path, None, f"cannot read nginx config: {exc.strerror}")
-        ) from None
-    except UnicodeDecodeError:
-        raise FormatError(located(path, None, "nginx config is not UTF-8 text")) from None
+    text = read_text_file(path, "nginx config", FormatError)
     directives: list[tuple[int, list[str]]] = []
     current: list[str] = []
     start_line = 1
