@@ -123,7 +123,7 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     multiple=True,
     metavar="GLOB",
     help="File names to read inside directories (repeatable; default: *log *logs *log.* "
-    "*logs.* *.jsonl* *.ndjson*).",
+    "*logs.* *log-* *logs-* *.jsonl* *.ndjson*).",
 )
 @click.option(
     "--exclude",
