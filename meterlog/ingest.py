@@ -140,6 +140,7 @@ def ingest(
     with store.lock(options.lock_timeout):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
+        known = store.known_source_ids()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
@@ -148,8 +149,13 @@ def ingest(
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
-            if report.source_id and report.status in (NEW, GROWN):
+            if report.source_id and report.status != DUPLICATE:
+                # Registered after reading new data, and also when an earlier run that was
+                # stopped before its end committed the data but not the registration.
                 progress = store.progress(report.source_id)
+                if not progress.offset or (not report.bytes_read and report.source_id in known):
+                    continue
+                known.add(report.source_id)
                 registry.append(
                     {
                         "source_id": report.source_id,
@@ -176,9 +182,14 @@ def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogForma
     return detection.format, detection.matched, detection.sampled
 
 
-def _format_hint(path: str, log_format: LogFormat) -> str:
+def _format_hint(path: str, log_format: LogFormat | None) -> str:
+    what = (
+        f"most lines do not match the {log_format.describe()} log format"
+        if log_format is not None
+        else "no line matches a known log format (json, main, combined, common)"
+    )
     return (
-        f"{path}: most lines do not match the {log_format.describe()} log format; "
+        f"{path}: {what}; "
         "the file was not ingested. Give its format with --log-format "
         "'$remote_addr - $remote_user [$time_local] \"$request\" ...' "
         "or --nginx-conf /etc/nginx/nginx.conf --log-format-name NAME"
@@ -212,7 +223,8 @@ def _ingest_source(
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
             report.status = FAILED
-            report.error = _format_hint(report.path, log_format)
+            detected = matched > 0 or options.log_format is not None
+            report.error = _format_hint(report.path, log_format if detected else None)
             return
         progress = store.progress(source_id)
         rejects_offset = store.rejects_offset(source_id)
@@ -234,6 +246,8 @@ def _ingest_source(
                 break
             end = Progress(start + len(data), lines_done + line_count)
             if rejects.height and rejects_offset < end.offset:
+                # A run stopped between the two commits may have stored part of these already.
+                rejects = rejects.filter(pl.col("source_offset") >= rejects_offset)
                 store.commit_rejects(rejects, source_id, end.offset)
                 rejects_offset = end.offset
             events = result.events.with_columns(pl.lit(source_id).alias("source_id"))

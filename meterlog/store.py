@@ -146,6 +146,17 @@ class Store:
             return pl.LazyFrame(schema=REJECT_COLUMNS)
         return pl.scan_delta(self.table_uri(REJECTS_TABLE), storage_options=self.storage_options)
 
+    def known_source_ids(self) -> set[str]:
+        """Ids of the sources the ``sources`` table has a row for."""
+        if self._table(SOURCES_TABLE) is None:
+            return set()
+        ids = (
+            pl.scan_delta(self.table_uri(SOURCES_TABLE), storage_options=self.storage_options)
+            .select(pl.col("source_id").unique())
+            .collect()
+        )
+        return set(ids.get_column("source_id").to_list())
+
     def sources(self) -> pl.DataFrame:
         """Every source ever read, latest path first seen, with its committed progress."""
         table = self._table(SOURCES_TABLE)
