@@ -209,6 +209,8 @@ def _ingest_source(
         report.compression = reader.compression
         candidates = reader.fingerprint_candidates()
         if not candidates:
+            if reader.damage is not None:
+                raise reader.damage
             report.status = WAITING if reader.can_grow else UNCHANGED
             return
         duplicate_of = next((c for c in candidates if c in seen), None)

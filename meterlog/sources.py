@@ -205,28 +205,36 @@ class LineReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _read(self, size: int) -> bytes:
-        """Up to ``size`` bytes; ``b""`` at the end or at damage (see :attr:`damage`)."""
+    def _read(self, size: int, at: int) -> bytes:
+        """Up to ``size`` bytes from decompressed offset ``at``; ``b""`` at the end or at damage
+        (see :attr:`damage`). A compressed stream is read one decompressed block at a time
+        (``read1``), so a read that hits damage loses nothing decompressed before it."""
         if self.damage is not None:
             return b""
         try:
+            if self.compression != "none":
+                return self.stream.read1(size)  # type: ignore[attr-defined,no-any-return]
             return self.stream.read(size)
         except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
             what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
             detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
             self.damage = InputError(
-                f"{path_for_display(self.source.path)}: {detail} after "
-                f"{self.position + len(self._pending)} bytes; lines before the damage were "
-                "kept, repair or remove the file"
+                f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
+                "lines before the damage were kept, repair or remove the file"
             )
             return b""
 
     def _fill(self, size: int) -> None:
-        while not self._eof and len(self._pending) < size:
-            block = self._read(max(size - len(self._pending), 1 << 16))
+        blocks = [self._pending]
+        have = len(self._pending)
+        while not self._eof and have < size:
+            block = self._read(max(size - have, 1 << 16), self.position + have)
             if not block:
                 self._eof = True
-            self._pending += block
+            blocks.append(block)
+            have += len(block)
+        if len(blocks) > 1:
+            self._pending = b"".join(blocks)
 
     def fingerprint_candidates(self) -> list[str]:
         """Possible identities of this source, longest prefix first (empty: no complete line).
@@ -290,7 +298,7 @@ class LineReader:
             self.position = offset
             return True
         while to_skip > 0:
-            block = self._read(min(to_skip, 1 << 20))
+            block = self._read(min(to_skip, 1 << 20), self.position)
             if not block:
                 self._eof = True
                 if self.damage is not None:

@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class Store:
         self.uri = str(uri).rstrip("/") if "://" in str(uri) else str(Path(uri).expanduser())
         self.storage_options = storage_options
         self._tables: dict[str, DeltaTable] = {}
+        self._layout_checked = False
 
     # -- locations -------------------------------------------------------------------------
     @property
@@ -87,12 +89,47 @@ class Store:
     def exists(self) -> bool:
         return self._table(EVENTS_TABLE) is not None
 
+    @property
+    def root(self) -> Path:
+        """The local store's folder (only for local stores)."""
+        return Path(self.uri.removeprefix("file://"))
+
+    def check_layout(self) -> None:
+        """Refuse a local store path that is not a folder, or whose tables, their logs or the
+        lock file are symbolic links leading outside the store's folder (writes must not land
+        anywhere but under the store). A store folder that is itself a link is fine."""
+        if not self.is_local or self._layout_checked:
+            return
+        root = self.root
+        try:
+            is_folder = stat.S_ISDIR(root.stat().st_mode)
+        except FileNotFoundError:
+            is_folder = True  # a new store
+        except OSError as exc:
+            raise StoreError(
+                f"{root}: cannot open the store: {exc.strerror}; check the path"
+            ) from None
+        if not is_folder:
+            raise StoreError(f"{root}: is not a folder; give the store's folder with --store")
+        real_root = Path(os.path.realpath(root))
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, LOCK_FILE):
+            for path in (root / name, root / name / "_delta_log"):
+                target = Path(os.path.realpath(path))
+                if target != real_root and not target.is_relative_to(real_root):
+                    raise StoreError(
+                        f"{path}: is a symbolic link to {target}, outside the store; "
+                        "meterlog does not follow links out of the store: "
+                        "replace the link with the folder itself"
+                    )
+        self._layout_checked = True
+
     # -- reading ---------------------------------------------------------------------------
     def _table(self, name: str) -> DeltaTable | None:
         table = self._tables.get(name)
         if table is not None:
             table.update_incremental()
             return table
+        self.check_layout()
         try:
             table = DeltaTable(self.table_uri(name), storage_options=self.storage_options)
         except TableNotFoundError:
@@ -249,7 +286,8 @@ class Store:
         if not self.is_local:
             yield
             return
-        root = Path(self.uri.removeprefix("file://"))
+        self.check_layout()
+        root = self.root
         try:
             root.mkdir(parents=True, exist_ok=True)
             fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
