@@ -137,7 +137,7 @@ def ingest(
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
-    with store.lock(options.lock_timeout):
+    with store.lock(options.lock_timeout), store.writing():
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
         known = store.known_source_ids()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import stat
 import time
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -41,6 +43,10 @@ EVENTS_TABLE = "events"
 REJECTS_TABLE = "rejects"
 SOURCES_TABLE = "sources"
 LOCK_FILE = ".meterlog.lock"
+#: Present while a run writes; left behind by a run that was stopped (killed, power loss).
+WRITING_MARKER = ".meterlog.writing"
+#: Files this much older than the marker are not considered the stopped run's (clock steps).
+_MARKER_SLACK_SECONDS = 2.0
 
 SOURCE_COLUMNS: dict[str, pl.DataType] = {
     "source_id": pl.String(),
@@ -275,6 +281,77 @@ class Store:
         if rows.height:
             self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
 
+    # -- interrupted writes ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[list[str]]:
+        """Mark the store as being written to, for the length of the block (hold the lock).
+
+        A run that is stopped before its end (killed, out of memory, power loss) leaves data
+        files that no commit refers to: readers never see them (Delta reads only committed
+        files), and the next run removes them here before writing (the list it yields). The
+        mark stays when the block raises, so files of a failed write are removed next time.
+        """
+        if not self.is_local:
+            yield []
+            return
+        marker = self.root / WRITING_MARKER
+        removed: list[str] = []
+        try:
+            since = marker.stat().st_mtime
+        except FileNotFoundError:
+            since = None
+        except OSError as exc:
+            raise StoreError(f"{marker}: cannot read: {exc.strerror}") from None
+        if since is not None:
+            removed = self.cleanup_orphans(since)
+        try:
+            marker.touch()
+            os.utime(marker)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.root}: cannot write to the store: {exc.strerror}; "
+                "check free space and permissions"
+            ) from None
+        yield removed
+        marker.unlink(missing_ok=True)
+
+    def cleanup_orphans(self, since: float) -> list[str]:
+        """Delete data files a stopped run wrote after ``since`` (a POSIX time) that no commit
+        refers to, and its unfinished commit files; return their paths. Local stores only;
+        call it holding the lock. Files committed and later removed by a commit (compaction)
+        are left to the retention-based vacuum."""
+        if not self.is_local:
+            return []
+        after = since - _MARKER_SLACK_SECONDS
+        removed: list[str] = []
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE):
+            folder = self.root / name
+            log = folder / "_delta_log"
+            if not folder.is_dir():
+                continue
+            referenced: set[str] = set()
+            for entry in os.scandir(log) if log.is_dir() else ():
+                if entry.name.endswith(".tmp") and entry.stat().st_mtime >= after:
+                    os.unlink(entry.path)  # a commit that was being written, never renamed
+                    removed.append(entry.path)
+                elif entry.name.endswith(".json") and entry.stat().st_mtime >= after:
+                    referenced |= _paths_in_commit(folder, Path(entry.path))
+            table = self._table(name)
+            if table is not None:
+                referenced |= {os.path.normpath(uri) for uri in table.file_uris()}
+            for directory, subfolders, files in os.walk(folder):
+                subfolders[:] = [d for d in subfolders if not d.startswith(("_", "."))]
+                for file_name in files:
+                    path = os.path.normpath(os.path.join(directory, file_name))
+                    if (
+                        file_name.endswith(".parquet")
+                        and path not in referenced
+                        and os.stat(path).st_mtime >= after
+                    ):
+                        os.unlink(path)
+                        removed.append(path)
+        return sorted(removed)
+
     # -- locking ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, timeout: float = 0.0) -> Iterator[None]:
@@ -313,6 +390,25 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+def _paths_in_commit(folder: Path, commit: Path) -> set[str]:
+    """Data files a Delta commit file adds or removes, as normalised local paths."""
+    paths: set[str] = set()
+    try:
+        text = commit.read_text(encoding="utf-8")
+    except OSError:
+        return paths
+    for line in text.splitlines():
+        try:
+            action = json.loads(line)
+        except ValueError:
+            continue
+        for kind in ("add", "remove"):
+            if isinstance(action, dict) and isinstance(action.get(kind), dict):
+                relative = unquote(str(action[kind].get("path", "")))
+                paths.add(os.path.normpath(folder / relative))
+    return paths
 
 
 def now_utc() -> datetime:
