@@ -23,6 +23,8 @@ import fcntl
 import json
 import os
 import stat
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -230,23 +232,22 @@ class Store:
         metadata: dict[str, str] | None = None,
     ) -> None:
         try:
-            write_deltalake(
-                self.table_uri(name),
-                data,
-                mode="append",
-                partition_by=partition_by,
-                schema_mode="merge",
-                storage_options=self.storage_options,
-                commit_properties=CommitProperties(
-                    app_transactions=transactions, custom_metadata=metadata
-                ),
-            )
+            with _native_errors_held_back():
+                write_deltalake(
+                    self.table_uri(name),
+                    data,
+                    mode="append",
+                    partition_by=partition_by,
+                    schema_mode="merge",
+                    storage_options=self.storage_options,
+                    commit_properties=CommitProperties(
+                        app_transactions=transactions, custom_metadata=metadata
+                    ),
+                )
         except OSError as exc:
-            raise StoreError(
-                f"{self.table_uri(name)}: cannot write: {exc.strerror or exc}"
-            ) from None
+            raise StoreError(_write_error(self.table_uri(name), exc.strerror or str(exc))) from None
         except DeltaError as exc:
-            raise StoreError(f"{self.table_uri(name)}: cannot write: {exc}") from None
+            raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
 
     def commit_events(
         self,
@@ -370,7 +371,8 @@ class Store:
             fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             raise StoreError(
-                f"{root}: cannot create the store: {exc.strerror}; check the path and permissions"
+                f"{root}: cannot open the store for writing: {exc.strerror}; "
+                "check the path and permissions"
             ) from None
         deadline = time.monotonic() + timeout
         try:
@@ -390,6 +392,55 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+def _write_error(where: str, detail: str) -> str:
+    """One line for a failed write: what the system said, that nothing was committed, and
+    what to check. Known system errors are named plainly."""
+    plain = {
+        "os error 28": "no space left on the device",
+        "os error 30": "the file system is read-only",
+        "os error 13": "permission denied",
+        "os error 27": "file too large (a size limit)",
+    }
+    reason = next((text for code, text in plain.items() if code in detail), detail)
+    return (
+        f"{where}: cannot write: {reason}; nothing of this chunk was committed "
+        "(the store is as before): free space or fix permissions, then run again"
+    )
+
+
+@contextlib.contextmanager
+def _native_errors_held_back() -> Iterator[None]:
+    """Hold back what the Delta writer's native threads print on stderr during a write.
+
+    When a write fails (disk full), the writer's upload threads print a panic report while
+    they abort; the failure itself reaches Python as an exception and is reported as one line.
+    What was printed is passed on unless the write failed.
+    """
+    try:
+        capture = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    except OSError:
+        yield  # no room even for that: let native messages through
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = False
+    try:
+        os.dup2(capture.fileno(), 2)
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if not failed:
+            capture.seek(0)
+            held = capture.read()
+            if held:
+                os.write(2, held)
+        capture.close()
 
 
 def _paths_in_commit(folder: Path, commit: Path) -> set[str]:

@@ -15,6 +15,7 @@ from meterlog.store import WRITING_MARKER, Store
 from tests.conftest import REPO, combined, events, process_env, progress_table, write_lines
 
 KEY = ["source_id", "source_offset"]
+COMMAND = [sys.executable, "-m", "meterlog", "ingest"]
 
 
 def logs(folder: Path, count: int = 3, lines: int = 4000) -> list[str]:
@@ -64,8 +65,7 @@ def test_second_writer_with_no_patience_fails_clearly(tmp_path: Path) -> None:
     try:
         wait_for_marker(store, writer)
         other = subprocess.run(
-            [sys.executable, "-m", "meterlog", "ingest", "--store", str(store)]
-            + ["--lock-timeout", "0", a],
+            [*COMMAND, "--store", str(store), "--lock-timeout", "0", a],
             cwd=REPO,
             env=process_env(),
             capture_output=True,
