@@ -24,6 +24,7 @@ from meterlog.ingest import ingest as run_ingest
 from meterlog.output import render_table
 from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from meterlog.store import resolve_store, store_status
+from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 
 STORE_ENV = "METERLOG_STORE"
 
@@ -76,6 +77,13 @@ def main() -> None:
         meterlog ingest --store /var/lib/meterlog /var/log/nginx/
         meterlog status --store /var/lib/meterlog
     """
+
+
+def _accept_window(spec: str) -> AcceptWindow | None:
+    try:
+        return parse_accept_window(spec)
+    except MeterlogError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--accept-window {spec!r}: ")) from None
 
 
 def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
@@ -151,6 +159,14 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Bytes parsed and committed per chunk (default 64 MiB).",
 )
+@click.option(
+    "--accept-window",
+    metavar="PAST:FUTURE",
+    default=DEFAULT_ACCEPT_WINDOW,
+    show_default=True,
+    help="Lines timed more than PAST before or FUTURE after now (s, m, h, d) are stored but "
+    "counted as suspicious and named in the summary; 'off' turns the check off.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @report_errors
 def ingest(
@@ -167,6 +183,7 @@ def ingest(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    accept_window: str,
     quiet: bool,
 ) -> None:
     """Ingest access logs into the store, each line exactly once.
@@ -206,6 +223,7 @@ def ingest(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
+        accept_window=_accept_window(accept_window),
     )
     target = resolve_store(store, config.store)
     show_progress = not quiet and sys.stderr.isatty()

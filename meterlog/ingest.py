@@ -34,6 +34,13 @@ from meterlog.sources import (
     split_lines,
 )
 from meterlog.store import SOURCE_COLUMNS, Progress, Store, now_utc
+from meterlog.timewindow import (
+    DEFAULT_ACCEPT_WINDOW,
+    AcceptWindow,
+    OutsideWindow,
+    outside_window,
+    parse_accept_window,
+)
 
 #: Statuses a source can end a run with.
 NEW, GROWN, UNCHANGED, DUPLICATE, WAITING, FAILED = (
@@ -60,6 +67,12 @@ class IngestOptions:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     lock_timeout: float = 60.0
     examples_per_source: int = 3
+    #: Event times outside this window around the run's time are kept but flagged.
+    accept_window: AcceptWindow | None = field(
+        default_factory=lambda: parse_accept_window(DEFAULT_ACCEPT_WINDOW)
+    )
+    #: The time the accept window is centred on (default: the start of the run).
+    now: datetime | None = None
 
 
 @dataclass
@@ -78,6 +91,7 @@ class SourceReport:
     ts_min: datetime | None = None
     ts_max: datetime | None = None
     partial_line_bytes: int = 0
+    outside: OutsideWindow = field(default_factory=OutsideWindow)
     error: str | None = None
     note: str | None = None
 
@@ -109,6 +123,13 @@ class IngestSummary:
     @property
     def bytes_read(self) -> int:
         return sum(s.bytes_read for s in self.sources)
+
+    @property
+    def outside(self) -> OutsideWindow:
+        total = OutsideWindow()
+        for source in self.sources:
+            total.add(source.outside)
+        return total
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -253,12 +274,12 @@ def _ingest_source(
                 store.commit_rejects(rejects, source_id, end.offset)
                 rejects_offset = end.offset
             events = result.events.with_columns(pl.lit(source_id).alias("source_id"))
-            store.commit_events(
-                events,
-                source_id,
-                end,
-                metadata={"meterlog.source": report.path, "meterlog.format": log_format.name},
-            )
+            outside = outside_window(events, options.accept_window, options.now or run_at)
+            metadata = {"meterlog.source": report.path, "meterlog.format": log_format.name}
+            if outside.total:
+                metadata["meterlog.outside_window"] = str(outside.total)
+            store.commit_events(events, source_id, end, metadata=metadata)
+            report.outside.add(outside)
             lines_done = end.lines
             report.status = GROWN if progress.offset else NEW
             report.bytes_read += len(data)
@@ -352,6 +373,18 @@ def summary_lines(summary: IngestSummary) -> list[str]:
     low, high = summary.time_range
     if low is not None and high is not None:
         lines.append(f"time range: {low.isoformat()} .. {high.isoformat()}")
+    outside = summary.outside
+    if outside.total:
+        parts = []
+        if outside.before and outside.earliest is not None:
+            parts.append(f"{outside.before:,} in the far past (earliest {outside.earliest})")
+        if outside.after and outside.latest is not None:
+            parts.append(f"{outside.after:,} in the future (latest {outside.latest})")
+        lines.append(
+            f"warning: {outside.total:,} lines have times outside the accept window "
+            f"({'; '.join(parts)}); they were stored: check the clock and time zone of "
+            "those logs, or set --accept-window"
+        )
     seconds = max(summary.seconds, 1e-9)
     read = summary.parsed + sum(rejected.values())
     lines.append(
@@ -367,6 +400,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
             detail += f" +{source.parsed:,} rows"
         if source.rejected_total:
             detail += f", {source.rejected_total:,} rejected"
+        if source.outside.total:
+            detail += f", {source.outside.total:,} outside the accept window"
         if source.partial_line_bytes:
             detail += (
                 f" (last line incomplete, {source.partial_line_bytes} bytes wait for next run)"
