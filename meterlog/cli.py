@@ -22,6 +22,7 @@ from meterlog.formats import (
 from meterlog.ingest import IngestOptions, summary_lines
 from meterlog.ingest import ingest as run_ingest
 from meterlog.output import render_table
+from meterlog.pseudonymize import DEFAULT_FIELDS, KEY_ENV, Pseudonymizer
 from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from meterlog.store import resolve_store, store_status
 from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
@@ -167,6 +168,19 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     help="Lines timed more than PAST before or FUTURE after now (s, m, h, d) are stored but "
     "counted as suspicious and named in the summary; 'off' turns the check off.",
 )
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help=f"Store user identifiers as keyed HMAC-SHA256 digests (key from ${KEY_ENV}); "
+    "distinct-user counts stay exact.",
+)
+@click.option(
+    "--pseudonymize-field",
+    "pseudonymize_fields",
+    multiple=True,
+    metavar="COLUMN",
+    help="A column to pseudonymize (repeatable; default remote_user; implies --pseudonymize).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @report_errors
 def ingest(
@@ -184,6 +198,8 @@ def ingest(
     lock_timeout: float,
     chunk_size: int | None,
     accept_window: str,
+    pseudonymize: bool,
+    pseudonymize_fields: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Ingest access logs into the store, each line exactly once.
@@ -202,6 +218,9 @@ def ingest(
         raise click.UsageError("give either --log-format or --nginx-conf, not both")
     if bool(nginx_conf) != bool(log_format_name):
         raise click.UsageError("--nginx-conf and --log-format-name go together")
+    pseudonymizer = None
+    if pseudonymize or pseudonymize_fields:
+        pseudonymizer = Pseudonymizer.from_environment(pseudonymize_fields or DEFAULT_FIELDS)
     config = load_config(config_path)
     custom = None
     if log_format:
@@ -224,6 +243,7 @@ def ingest(
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
         accept_window=_accept_window(accept_window),
+        pseudonymizer=pseudonymizer,
     )
     target = resolve_store(store, config.store)
     show_progress = not quiet and sys.stderr.isatty()

@@ -19,6 +19,7 @@ import polars as pl
 
 from meterlog.errors import InputError
 from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.pseudonymize import Pseudonymizer
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
     DEFAULT_CHUNK_BYTES,
@@ -73,6 +74,8 @@ class IngestOptions:
     )
     #: The time the accept window is centred on (default: the start of the run).
     now: datetime | None = None
+    #: Replace user identifiers by keyed digests before anything is committed.
+    pseudonymizer: Pseudonymizer | None = None
 
 
 @dataclass
@@ -268,16 +271,24 @@ def _ingest_source(
                 report.error = _format_hint(report.path, log_format)
                 break
             end = Progress(start + len(data), lines_done + line_count)
+            if options.pseudonymizer is not None:
+                # a line that did not parse cannot be searched for identifiers: keep no text
+                rejects = rejects.with_columns(pl.lit(None, pl.String).alias("line"))
             if rejects.height and rejects_offset < end.offset:
                 # A run stopped between the two commits may have stored part of these already.
                 rejects = rejects.filter(pl.col("source_offset") >= rejects_offset)
                 store.commit_rejects(rejects, source_id, end.offset)
                 rejects_offset = end.offset
             events = result.events.with_columns(pl.lit(source_id).alias("source_id"))
+            if options.pseudonymizer is not None:
+                events = options.pseudonymizer.apply(events)
             outside = outside_window(events, options.accept_window, options.now or run_at)
             metadata = {"meterlog.source": report.path, "meterlog.format": log_format.name}
             if outside.total:
                 metadata["meterlog.outside_window"] = str(outside.total)
+            if options.pseudonymizer is not None:
+                metadata["meterlog.pseudonymized"] = ",".join(options.pseudonymizer.fields)
+                metadata["meterlog.key_id"] = options.pseudonymizer.key_id
             store.commit_events(events, source_id, end, metadata=metadata)
             report.outside.add(outside)
             lines_done = end.lines
@@ -337,7 +348,7 @@ def _note_rejects(report: SourceReport, rejects: pl.DataFrame, limit: int) -> No
         for number, reason, text in (
             rejects.head(room).select("source_line", "reason", "line").iter_rows()
         ):
-            report.examples.append((number, reason, text[:200]))
+            report.examples.append((number, reason, (text or "")[:200]))
 
 
 def ingest_paths(
