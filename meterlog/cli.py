@@ -42,9 +42,11 @@ from meterlog.meters.peak import WINDOWS
 from meterlog.output import OUTPUT_FORMATS, render_table, resolve_output_format, write_report
 from meterlog.periods import parse_months
 from meterlog.plans import load_plan_file
+from meterlog.pseudonymize import DEFAULT_FIELDS, KEY_ENV, Pseudonymizer
 from meterlog.reports import resolve_settings
 from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from meterlog.store import Store, resolve_store, store_status
+from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 from meterlog.usage import UsageQuery, run_usage
 from meterlog.validation import ParameterError
 
@@ -156,6 +158,13 @@ def main() -> None:
     """
 
 
+def _accept_window(spec: str) -> AcceptWindow | None:
+    try:
+        return parse_accept_window(spec)
+    except MeterlogError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--accept-window {spec!r}: ")) from None
+
+
 def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for value in values:
@@ -201,7 +210,7 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     multiple=True,
     metavar="GLOB",
     help="File names to read inside directories (repeatable; default: *log *logs *log.* "
-    "*logs.* *.jsonl* *.ndjson*).",
+    "*logs.* *log-* *logs-* *.jsonl* *.ndjson*).",
 )
 @click.option(
     "--exclude",
@@ -229,6 +238,27 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Bytes parsed and committed per chunk (default 64 MiB).",
 )
+@click.option(
+    "--accept-window",
+    metavar="PAST:FUTURE",
+    default=DEFAULT_ACCEPT_WINDOW,
+    show_default=True,
+    help="Lines timed more than PAST before or FUTURE after now (s, m, h, d) are stored but "
+    "counted as suspicious and named in the summary; 'off' turns the check off.",
+)
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help=f"Store user identifiers as keyed HMAC-SHA256 digests (key from ${KEY_ENV}); "
+    "distinct-user counts stay exact.",
+)
+@click.option(
+    "--pseudonymize-field",
+    "pseudonymize_fields",
+    multiple=True,
+    metavar="COLUMN",
+    help="A column to pseudonymize (repeatable; default remote_user; implies --pseudonymize).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @report_errors
 def ingest(
@@ -245,6 +275,9 @@ def ingest(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    accept_window: str,
+    pseudonymize: bool,
+    pseudonymize_fields: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Ingest access logs into the store, each line exactly once.
@@ -263,6 +296,9 @@ def ingest(
         raise click.UsageError("give either --log-format or --nginx-conf, not both")
     if bool(nginx_conf) != bool(log_format_name):
         raise click.UsageError("--nginx-conf and --log-format-name go together")
+    pseudonymizer = None
+    if pseudonymize or pseudonymize_fields:
+        pseudonymizer = Pseudonymizer.from_environment(pseudonymize_fields or DEFAULT_FIELDS)
     config = load_config(config_path)
     custom = None
     if log_format:
@@ -284,6 +320,8 @@ def ingest(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
+        accept_window=_accept_window(accept_window),
+        pseudonymizer=pseudonymizer,
     )
     target = resolve_store(store, config.store)
     show_progress = not quiet and sys.stderr.isatty()

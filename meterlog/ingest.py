@@ -19,6 +19,7 @@ import polars as pl
 
 from meterlog.errors import InputError
 from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.pseudonymize import Pseudonymizer
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
     DEFAULT_CHUNK_BYTES,
@@ -34,6 +35,13 @@ from meterlog.sources import (
     split_lines,
 )
 from meterlog.store import SOURCE_COLUMNS, Progress, Store, now_utc
+from meterlog.timewindow import (
+    DEFAULT_ACCEPT_WINDOW,
+    AcceptWindow,
+    OutsideWindow,
+    outside_window,
+    parse_accept_window,
+)
 
 #: Statuses a source can end a run with.
 NEW, GROWN, UNCHANGED, DUPLICATE, WAITING, FAILED = (
@@ -60,6 +68,14 @@ class IngestOptions:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     lock_timeout: float = 60.0
     examples_per_source: int = 3
+    #: Event times outside this window around the run's time are kept but flagged.
+    accept_window: AcceptWindow | None = field(
+        default_factory=lambda: parse_accept_window(DEFAULT_ACCEPT_WINDOW)
+    )
+    #: The time the accept window is centred on (default: the start of the run).
+    now: datetime | None = None
+    #: Replace user identifiers by keyed digests before anything is committed.
+    pseudonymizer: Pseudonymizer | None = None
 
 
 @dataclass
@@ -78,6 +94,7 @@ class SourceReport:
     ts_min: datetime | None = None
     ts_max: datetime | None = None
     partial_line_bytes: int = 0
+    outside: OutsideWindow = field(default_factory=OutsideWindow)
     error: str | None = None
     note: str | None = None
 
@@ -111,6 +128,13 @@ class IngestSummary:
         return sum(s.bytes_read for s in self.sources)
 
     @property
+    def outside(self) -> OutsideWindow:
+        total = OutsideWindow()
+        for source in self.sources:
+            total.add(source.outside)
+        return total
+
+    @property
     def failed(self) -> list[SourceReport]:
         return [s for s in self.sources if s.status == FAILED]
 
@@ -137,9 +161,10 @@ def ingest(
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
-    with store.lock(options.lock_timeout):
+    with store.lock(options.lock_timeout), store.writing():
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
+        known = store.known_source_ids()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
@@ -148,8 +173,13 @@ def ingest(
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
-            if report.source_id and report.status in (NEW, GROWN):
+            if report.source_id and report.status != DUPLICATE:
+                # Registered after reading new data, and also when an earlier run that was
+                # stopped before its end committed the data but not the registration.
                 progress = store.progress(report.source_id)
+                if not progress.offset or (not report.bytes_read and report.source_id in known):
+                    continue
+                known.add(report.source_id)
                 registry.append(
                     {
                         "source_id": report.source_id,
@@ -176,9 +206,14 @@ def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogForma
     return detection.format, detection.matched, detection.sampled
 
 
-def _format_hint(path: str, log_format: LogFormat) -> str:
+def _format_hint(path: str, log_format: LogFormat | None) -> str:
+    what = (
+        f"most lines do not match the {log_format.describe()} log format"
+        if log_format is not None
+        else "no line matches a known log format (json, main, combined, common)"
+    )
     return (
-        f"{path}: most lines do not match the {log_format.describe()} log format; "
+        f"{path}: {what}; "
         "the file was not ingested. Give its format with --log-format "
         "'$remote_addr - $remote_user [$time_local] \"$request\" ...' "
         "or --nginx-conf /etc/nginx/nginx.conf --log-format-name NAME"
@@ -198,6 +233,8 @@ def _ingest_source(
         report.compression = reader.compression
         candidates = reader.fingerprint_candidates()
         if not candidates:
+            if reader.damage is not None:
+                raise reader.damage
             report.status = WAITING if reader.can_grow else UNCHANGED
             return
         duplicate_of = next((c for c in candidates if c in seen), None)
@@ -212,7 +249,8 @@ def _ingest_source(
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
             report.status = FAILED
-            report.error = _format_hint(report.path, log_format)
+            detected = matched > 0 or options.log_format is not None
+            report.error = _format_hint(report.path, log_format if detected else None)
             return
         progress = store.progress(source_id)
         rejects_offset = store.rejects_offset(source_id)
@@ -233,16 +271,26 @@ def _ingest_source(
                 report.error = _format_hint(report.path, log_format)
                 break
             end = Progress(start + len(data), lines_done + line_count)
+            if options.pseudonymizer is not None:
+                # a line that did not parse cannot be searched for identifiers: keep no text
+                rejects = rejects.with_columns(pl.lit(None, pl.String).alias("line"))
             if rejects.height and rejects_offset < end.offset:
+                # A run stopped between the two commits may have stored part of these already.
+                rejects = rejects.filter(pl.col("source_offset") >= rejects_offset)
                 store.commit_rejects(rejects, source_id, end.offset)
                 rejects_offset = end.offset
             events = result.events.with_columns(pl.lit(source_id).alias("source_id"))
-            store.commit_events(
-                events,
-                source_id,
-                end,
-                metadata={"meterlog.source": report.path, "meterlog.format": log_format.name},
-            )
+            if options.pseudonymizer is not None:
+                events = options.pseudonymizer.apply(events)
+            outside = outside_window(events, options.accept_window, options.now or run_at)
+            metadata = {"meterlog.source": report.path, "meterlog.format": log_format.name}
+            if outside.total:
+                metadata["meterlog.outside_window"] = str(outside.total)
+            if options.pseudonymizer is not None:
+                metadata["meterlog.pseudonymized"] = ",".join(options.pseudonymizer.fields)
+                metadata["meterlog.key_id"] = options.pseudonymizer.key_id
+            store.commit_events(events, source_id, end, metadata=metadata)
+            report.outside.add(outside)
             lines_done = end.lines
             report.status = GROWN if progress.offset else NEW
             report.bytes_read += len(data)
@@ -300,7 +348,7 @@ def _note_rejects(report: SourceReport, rejects: pl.DataFrame, limit: int) -> No
         for number, reason, text in (
             rejects.head(room).select("source_line", "reason", "line").iter_rows()
         ):
-            report.examples.append((number, reason, text[:200]))
+            report.examples.append((number, reason, (text or "")[:200]))
 
 
 def ingest_paths(
@@ -336,6 +384,18 @@ def summary_lines(summary: IngestSummary) -> list[str]:
     low, high = summary.time_range
     if low is not None and high is not None:
         lines.append(f"time range: {low.isoformat()} .. {high.isoformat()}")
+    outside = summary.outside
+    if outside.total:
+        parts = []
+        if outside.before and outside.earliest is not None:
+            parts.append(f"{outside.before:,} in the far past (earliest {outside.earliest})")
+        if outside.after and outside.latest is not None:
+            parts.append(f"{outside.after:,} in the future (latest {outside.latest})")
+        lines.append(
+            f"warning: {outside.total:,} lines have times outside the accept window "
+            f"({'; '.join(parts)}); they were stored: check the clock and time zone of "
+            "those logs, or set --accept-window"
+        )
     seconds = max(summary.seconds, 1e-9)
     read = summary.parsed + sum(rejected.values())
     lines.append(
@@ -351,6 +411,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
             detail += f" +{source.parsed:,} rows"
         if source.rejected_total:
             detail += f", {source.rejected_total:,} rejected"
+        if source.outside.total:
+            detail += f", {source.outside.total:,} outside the accept window"
         if source.partial_line_bytes:
             detail += (
                 f" (last line incomplete, {source.partial_line_bytes} bytes wait for next run)"
