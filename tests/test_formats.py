@@ -546,3 +546,25 @@ def test_detection_picks_the_format_that_parses_most_lines() -> None:
     assert detect_format(json_sample, auto_candidates()).format.name == "json"
     common = split_lines(b'1.2.3.4 - - [10/Oct/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 1\n', 0, 1)
     assert detect_format(common.lines, auto_candidates()).format.name == "common"
+
+
+def test_nginx_config_variables_defined_by_map_set_and_geo_are_accepted(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        "http {\n"
+        '  map $http_authorization $api_client { default "-"; ~^Bearer\\s+(?<t>\\S+) $t; }\n'
+        "  geo $remote_addr $office { default 0; 10.0.0.0/8 1; }\n"
+        "  log_format k8s '$remote_addr - $remote_user [$time_local] \"$request\" $status '\n"
+        "                 '$body_bytes_sent [$proxy_upstream_name] $api_client $office $tenant';\n"
+        '  server { set $tenant "acme"; }\n'
+        "}\n"
+    )
+    log_format = read_log_format_from_config(conf, "k8s")
+    line = '10.1.2.3 - - [01/Oct/2026:00:00:00 +0000] "GET /a HTTP/1.1" 200 5 [default-api-80] tok123 1 acme'
+    events, rejects = parse(log_format, line + "\n")
+    assert rejects == []
+    assert [
+        (e["proxy_upstream_name"], e["api_client"], e["office"], e["tenant"]) for e in events
+    ] == [("default-api-80", "tok123", "1", "acme")]
+    with pytest.raises(FormatError, match=r"unknown nginx variable \$api_client"):
+        NginxLogFormat("$remote_addr [$time_local] $api_client")

@@ -8,6 +8,7 @@ Apache's common/combined logs share nginx's layout (Apache escapes ``"`` as ``\\
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
@@ -66,6 +67,8 @@ KNOWN_VARIABLES = frozenset(
     upstream_bytes_sent upstream_cache_status upstream_queue_time proxy_host proxy_port
     proxy_add_x_forwarded_for realip_remote_addr realip_remote_port gzip_ratio geoip_country_code
     geoip_city geoip2_data_country_code request_length sent_http_content_type
+    proxy_upstream_name proxy_alternative_upstream_name req_id namespace ingress_name
+    service_name service_port the_real_ip
     """.split()
 )
 _VARIABLE_PREFIXES = (
@@ -125,7 +128,13 @@ def _value_pattern(previous: str | None, following: str | None) -> str:
 class NginxLogFormat(LogFormat):
     """A parser compiled from an nginx ``log_format`` string."""
 
-    def __init__(self, format_string: str, name: str = "custom", escape: str = "default") -> None:
+    def __init__(
+        self,
+        format_string: str,
+        name: str = "custom",
+        escape: str = "default",
+        defined_variables: Iterable[str] = (),
+    ) -> None:
         if escape not in ("default", "json", "none"):
             raise FormatError(f"log format {name}: escape={escape} is not default, json or none")
         self.name = name
@@ -135,11 +144,13 @@ class NginxLogFormat(LogFormat):
         variables = [text for kind, text in tokens if kind == "var"]
         if not variables:
             raise FormatError(f"log format {name!r} has no $variables: {format_string!r}")
-        unknown = [v for v in variables if not is_known_variable(v)]
+        defined = set(defined_variables)
+        unknown = [v for v in variables if not (is_known_variable(v) or v in defined)]
         if unknown:
             raise FormatError(
                 f"log format {name!r}: unknown nginx variable ${unknown[0]}; "
-                "check the spelling against the log_format in your nginx config"
+                "check the spelling against the log_format in your nginx config (a variable "
+                "your config defines with map or set is accepted with --nginx-conf)"
             )
         times = [v for v in variables if v in _TIME_VARIABLES]
         if not times:
@@ -264,11 +275,37 @@ _CONF_TOKEN = re.compile(
 )
 
 
+#: Directives that define a variable, and the position of the variable among their words.
+_DEFINING_DIRECTIVES = {
+    "set": 1,
+    "perl_set": 1,
+    "js_set": 1,
+    "auth_request_set": 1,
+    "map": 2,
+    "split_clients": 2,
+    "geo": -1,  # geo [$address] $variable
+}
+
+
+def _defined_variables(directives: list[tuple[int, list[str]]]) -> set[str]:
+    """Variables a config defines itself (``map``, ``set``, ``geo``, ``split_clients``, ...,
+    and blocks such as ``geoip2`` whose entries start with a ``$variable``)."""
+    defined: set[str] = set()
+    for _, words in directives:
+        position = _DEFINING_DIRECTIVES.get(words[0])
+        if position is not None and len(words) > max(position, 1):
+            defined.add(words[position].lstrip("$"))
+        elif words[0].startswith("$"):
+            defined.add(words[0].lstrip("$"))
+    return defined
+
+
 def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
     """The ``log_format NAME [escape=...] 'string' 'string' ...;`` directive from an nginx config.
 
     Concatenated quoted strings (one per line, as nginx configs usually write long formats) are
-    joined; ``escape=default|json|none`` is honoured. ``include`` directives are not followed.
+    joined; ``escape=default|json|none`` is honoured. Variables the config defines (``map``,
+    ``set``, ``geo``, ...) are accepted in the format. ``include`` directives are not followed.
     """
     path = Path(path)
     text = read_text_file(path, "nginx config", FormatError)
@@ -310,7 +347,12 @@ def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
                     escape = rest[0].removeprefix("escape=")
                     rest = rest[1:]
                 try:
-                    return NginxLogFormat("".join(rest), name=name, escape=escape)
+                    return NginxLogFormat(
+                        "".join(rest),
+                        name=name,
+                        escape=escape,
+                        defined_variables=_defined_variables(directives),
+                    )
                 except FormatError as exc:
                     raise FormatError(located(path, line, str(exc))) from None
     known = ", ".join(found) if found else "none"
