@@ -568,3 +568,32 @@ def test_nginx_config_variables_defined_by_map_set_and_geo_are_accepted(tmp_path
     ] == [("default-api-80", "tok123", "1", "acme")]
     with pytest.raises(FormatError, match=r"unknown nginx variable \$api_client"):
         NginxLogFormat("$remote_addr [$time_local] $api_client")
+
+
+def test_epoch_numbers_and_zulu_times() -> None:
+    fmt = NginxLogFormat('$time_iso8601 "$request" $status')
+    events, rejects = parse(
+        fmt,
+        '2026-10-01T00:00:00Z "GET / HTTP/1.1" 200\n'
+        '2026-10-01T02:00:00+02:00 "GET / HTTP/1.1" 200\n'
+        '2026-10-01T00:00:00.250Z "GET / HTTP/1.1" 200\n'
+        '2026-10-01 00:00:00 "GET / HTTP/1.1" 200\n',
+    )
+    assert [e["ts"] for e in events] == [
+        utc(2026, 10, 1),
+        utc(2026, 10, 1),
+        utc(2026, 10, 1, 0, 0, 0, 250000),
+    ]
+    assert rejects == [(4, "no_match")]
+    json_events, json_rejects = parse(
+        JsonLinesFormat(),
+        '{"ts": 1790812800123, "status": 200}\n'
+        '{"ts": "1790812800.5", "status": 200}\n'
+        '{"ts": 1790812800123456, "status": 200}\n',
+    )
+    assert json_rejects == []
+    assert [e["ts"] for e in json_events] == [
+        utc(2026, 10, 1, 0, 0, 0, 123000),
+        utc(2026, 10, 1, 0, 0, 0, 500000),
+        utc(2026, 10, 1, 0, 0, 0, 123456),
+    ]

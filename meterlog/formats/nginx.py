@@ -190,7 +190,7 @@ class NginxLogFormat(LogFormat):
         if self.time_variable == "time_local":
             return text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
         if self.time_variable == "time_iso8601":
-            return text.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False)
+            return iso8601_to_datetime(text)
         return msec_to_datetime(text)
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
@@ -259,12 +259,38 @@ class NginxLogFormat(LogFormat):
 
 
 def msec_to_datetime(text: pl.Expr) -> pl.Expr:
-    """``$msec`` (seconds since the epoch with millisecond resolution) to a UTC datetime."""
-    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,12})(?:\.(?P<f>\d{1,6})\d*)?$")
-    seconds = pieces.struct.field("s").cast(pl.Int64, strict=False)
+    """Seconds since the epoch (``$msec``: ``1727740800.123``) to a UTC datetime.
+
+    A whole number of 13, 16 or 19 digits is read as milliseconds, microseconds or nanoseconds
+    since the epoch, as application logs often write them; anything else is null.
+    """
+    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,19})(?:\.(?P<f>\d{1,6})\d*)?$")
+    digits = pieces.struct.field("s")
+    whole = pieces.struct.field("f").is_null()
+    value = digits.cast(pl.Int64, strict=False)
+    width = digits.str.len_bytes()
     fraction = pieces.struct.field("f").fill_null("").str.pad_end(6, "0").cast(pl.Int64)
-    micros = seconds * 1_000_000 + fraction
+    micros = (
+        pl.when(width <= 12)
+        .then(value * 1_000_000 + fraction)
+        .when(whole & (width == 13))
+        .then(value * 1_000)
+        .when(whole & (width == 16))
+        .then(value)
+        .when(whole & (width == 19))
+        .then(value // 1_000)
+        .otherwise(None)
+    )
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def iso8601_to_datetime(text: pl.Expr) -> pl.Expr:
+    """``$time_iso8601`` (``2026-10-01T02:00:00+02:00``) to UTC; a ``Z`` suffix is UTC too."""
+    utc = pl.Datetime("us", "UTC")
+    return pl.coalesce(
+        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%:z", strict=False),
+        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
+    )
 
 
 # -- nginx configuration files ---------------------------------------------------------------
