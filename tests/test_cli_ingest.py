@@ -119,7 +119,8 @@ def test_unknown_variable_in_log_format(tmp_path: Path, log: Path) -> None:
     assert result.exit_code == 1
     assert error_lines(result.stderr) == [
         "meterlog: error: log format 'custom': unknown nginx variable $bogus; "
-        "check the spelling against the log_format in your nginx config"
+        "check the spelling against the log_format in your nginx config (a variable "
+        "your config defines with map or set is accepted with --nginx-conf)"
     ]
 
 
