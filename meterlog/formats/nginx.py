@@ -21,9 +21,9 @@ from meterlog.formats.base import (
     parse_bytes,
     parse_seconds,
     parse_status,
-    split_request,
     split_target,
     unescape,
+    with_request_split,
 )
 
 COMBINED = (
@@ -125,6 +125,8 @@ def _value_pattern(previous: str | None, following: str | None) -> str:
 class NginxLogFormat(LogFormat):
     """A parser compiled from an nginx ``log_format`` string."""
 
+    lines_independent = True
+
     def __init__(self, format_string: str, name: str = "custom", escape: str = "default") -> None:
         if escape not in ("default", "json", "none"):
             raise FormatError(f"log format {name}: escape={escape} is not default, json or none")
@@ -167,6 +169,7 @@ class NginxLogFormat(LogFormat):
                 parts.append(f"(?P<v__{text}>{pattern})")
         parts.append("$")
         self.regex = "".join(parts)
+        self._match_regex = self.regex.replace("^(?P<m__>)", "^", 1)
 
     def describe(self) -> str:
         return f"{self.name} ({self.format_string})"
@@ -183,12 +186,26 @@ class NginxLogFormat(LogFormat):
         return msec_to_datetime(text)
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
+        # The match test uses the first variable's group (every group of a matching line is
+        # set), so the regex run over every line needs no extra empty group.
         fields = lines.with_columns(
-            pl.col("line").str.extract_groups(self.regex).alias("__fields")
+            pl.col("line").str.extract_groups(self._match_regex).alias("__fields")
         ).unnest("__fields")
+        # unescape() only changes values holding a backslash; a chunk without any skips it.
+        escaped = self.escape != "none" and bool(
+            lines.get_column("line").str.contains("\\", literal=True).any()
+        )
 
         def text(name: str) -> pl.Expr:
-            return dash_to_null(unescape(self._field(name), self.escape))
+            value = unescape(self._field(name), self.escape) if escaped else self._field(name)
+            return dash_to_null(value)
+
+        # Text values are computed once into __t_ columns (several event columns read them).
+        texts: dict[str, pl.Expr] = {}
+
+        def text_column(name: str) -> pl.Expr:
+            texts.setdefault(f"__t_{name}", text(name))
+            return pl.col(f"__t_{name}")
 
         columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
         checks: list[pl.Expr] = []
@@ -196,13 +213,15 @@ class NginxLogFormat(LogFormat):
             if name in _TIME_VARIABLES:
                 continue
             if name == "request":
-                columns.update(split_request(text("request")))
+                text_column("request")
+                parts = ("method", "path", "query", "protocol")
+                columns.update({part: pl.col(f"__rq_{part}") for part in parts})
             elif name == "request_uri":
-                columns.update(split_target(text("request_uri")))
+                columns.update(split_target(text_column("request_uri")))
             elif name == "uri" and "request_uri" not in self.variables:
-                columns["path"] = text("uri")
+                columns["path"] = text_column("uri")
             elif name in ("args", "query_string") and "request_uri" not in self.variables:
-                columns["query"] = text(name)
+                columns["query"] = text_column(name)
             elif name == "status":
                 columns["status"] = pl.col("__status")
                 checks.append(pl.col("__status").is_not_null())
@@ -218,10 +237,10 @@ class NginxLogFormat(LogFormat):
                     | dash_to_null(self._field(name)).is_null()
                 )
             elif name in _CANONICAL_VARIABLES:
-                columns[_CANONICAL_VARIABLES[name]] = text(name)
+                columns[_CANONICAL_VARIABLES[name]] = text_column(name)
             else:
                 extra = "total_bytes_sent" if name == "bytes_sent" else name
-                columns[extra] = text(name)
+                columns[extra] = text_column(name)
         bytes_variable = "body_bytes_sent" if "body_bytes_sent" in self.variables else "bytes_sent"
         typed = fields.with_columns(
             self._time_expr().alias("__ts"),
@@ -234,13 +253,16 @@ class NginxLogFormat(LogFormat):
             parse_seconds(self._field("request_time")).alias("__request_time")
             if "request_time" in self.variables
             else pl.lit(None, pl.Float64).alias("__request_time"),
+            **texts,
         )
+        if "request" in self.variables:
+            typed = with_request_split(typed, "__t_request", "__rq_")
         numbers_ok = pl.lit(True)
         for check in checks:
             numbers_ok = numbers_ok & check
         return classify(
             typed,
-            matched=pl.col("m__").is_not_null(),
+            matched=self._field(self.variables[0]).is_not_null(),
             timestamp_ok=pl.col("__ts").is_not_null(),
             numbers_ok=numbers_ok,
             event_columns=columns,
