@@ -14,13 +14,15 @@ import glob
 import gzip
 import hashlib
 import os
+import queue
 import stat
 import sys
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import polars as pl
@@ -29,6 +31,13 @@ import pyarrow.compute as pc
 import zstandard
 
 from meterlog.errors import InputError
+
+try:  # ISA-L's gzip decompresses several times faster than zlib's; zlib is the fallback
+    from isal.igzip import IGzipFile as _GzipFile
+    from isal.isal_zlib import error as _GzipError
+except ImportError:  # pragma: no cover - isal is a dependency, the fallback is for odd platforms
+    _GzipFile = gzip.GzipFile  # type: ignore[misc,assignment]
+    _GzipError = zlib.error  # type: ignore[misc,assignment]
 
 FINGERPRINT_BYTES = 4096
 #: Bytes read per chunk (complete lines are parsed and committed chunk by chunk).
@@ -167,7 +176,7 @@ class LineReader:
                 self.compression = name
         self.stream: BinaryIO
         if self.compression == "gzip":
-            self.stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            self.stream = _GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         elif self.compression == "bzip2":
             self.stream = bz2.BZ2File(raw, mode="rb")  # type: ignore[assignment]
         elif self.compression == "zstd":
@@ -195,7 +204,7 @@ class LineReader:
     def _read(self, size: int) -> bytes:
         try:
             return self.stream.read(size)
-        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error, _GzipError, zstandard.ZstdError) as exc:
             what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
             detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
             raise InputError(
@@ -307,6 +316,54 @@ class LineReader:
             piece, self._pending = data[: cut + 1], data[cut + 1 :]
             self.position += len(piece)
             yield start, piece
+
+
+T = TypeVar("T")
+
+
+def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Iterator[T]:
+    """``items``, produced by a background thread up to ``depth`` items ahead of the consumer.
+
+    Reading and decompressing the next chunk then overlaps parsing and committing the current
+    one (file reads, ISA-L/zlib, bzip2 and zstd release the GIL). An exception from ``items`` is
+    raised to the consumer after the items produced before it. Closing the generator stops the
+    thread; ``wait=False`` does not wait for a read that may block forever (standard input).
+    """
+    slots: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(message: tuple[str, object]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(message, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="meterlog-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "item":
+                yield value  # type: ignore[misc]
+            elif kind == "error":
+                raise value  # type: ignore[misc]
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(None if wait else 0.1)
 
 
 @dataclass
