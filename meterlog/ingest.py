@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from meterlog.errors import InputError
@@ -253,19 +254,25 @@ def _ingest_source(
             store, source_id, log_format, options, report, progress, rejects_offset, on_progress
         )
         lines_read = progress.lines
-        chunks = read_ahead(reader.chunks(options.chunk_bytes), wait=not source.is_stdin)
+        chunks = read_ahead(
+            (
+                _plan_chunk(start, data, parser.slice_bytes)
+                for start, data in reader.chunks(options.chunk_bytes)
+            ),
+            wait=not source.is_stdin,
+        )
         with contextlib.closing(chunks):
             waiting: _ParsedChunk | None = None
             while True:
                 try:
-                    start, data = next(chunks)
+                    plan = next(chunks)
                 except StopIteration:
                     break
                 except InputError:
                     if waiting is not None:  # keep the lines before the damage
                         committer.commit(waiting)
                     raise
-                parsed = parser.submit(start, data, lines_read)
+                parsed = parser.submit(plan, lines_read)
                 lines_read += parsed.lines
                 if waiting is not None and not committer.commit(waiting):
                     parsed.cancel()
@@ -282,7 +289,7 @@ class _ParsedChunk:
     """A chunk whose slices are being parsed: where it starts, its bytes and lines."""
 
     start: int
-    data: bytes
+    size: int
     first_line: int
     lines: int
     slices: list[Future[tuple[pl.DataFrame, pl.DataFrame]]]
@@ -322,16 +329,14 @@ class _ChunkParser:
         # schema) is parsed a chunk at a time.
         self.slice_bytes = SLICE_BYTES if log_format.lines_independent else 0
 
-    def submit(self, start: int, data: bytes, lines_before: int) -> _ParsedChunk:
-        line_count = int(data.count(b"\n")) + (0 if data.endswith(b"\n") else 1)
-        chunk = _ParsedChunk(start, data, lines_before + 1, line_count, [])
-        view = memoryview(data)
-        first_line = lines_before + 1
-        for begin, end in _slice_bounds(data, self.slice_bytes):
+    def submit(self, plan: _ChunkPlan, lines_before: int) -> _ParsedChunk:
+        chunk = _ParsedChunk(plan.start, len(plan.data), lines_before + 1, plan.lines, [])
+        view = memoryview(plan.data)
+        for begin, end, lines_in_front in plan.slices:
+            first_line = chunk.first_line + lines_in_front
             chunk.slices.append(
-                self.pool.submit(self._parse, view[begin:end], start + begin, first_line)
+                self.pool.submit(self._parse, view[begin:end], plan.start + begin, first_line)
             )
-            first_line += data.count(b"\n", begin, end)
         return chunk
 
     def _parse(
@@ -343,19 +348,33 @@ class _ChunkParser:
         return result.events, rejects
 
 
-def _slice_bounds(data: bytes, size: int) -> list[tuple[int, int]]:
-    """``(begin, end)`` of consecutive slices of about ``size`` bytes ending at line ends
-    (one slice when ``size`` is 0)."""
-    bounds: list[tuple[int, int]] = []
+@dataclass
+class _ChunkPlan:
+    """A chunk read from a source: its lines, and the slices it is parsed in."""
+
+    start: int
+    data: bytes
+    lines: int
+    #: ``(begin, end, lines before begin)`` of each slice.
+    slices: list[tuple[int, int, int]]
+
+
+def _plan_chunk(start: int, data: bytes, slice_bytes: int) -> _ChunkPlan:
+    """Count ``data``'s lines and cut it into slices of about ``slice_bytes`` at line ends
+    (one slice when ``slice_bytes`` is 0). Runs on the read-ahead thread; NumPy releases the
+    GIL while it scans."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    lines = len(newlines) + (0 if data.endswith(b"\n") else 1)
+    slices: list[tuple[int, int, int]] = []
     begin = 0
     while begin < len(data):
         end = len(data)
-        if size and begin + size < len(data):
-            cut = data.find(b"\n", begin + size - 1)
-            end = len(data) if cut < 0 else cut + 1
-        bounds.append((begin, end))
+        if slice_bytes and begin + slice_bytes < len(data):
+            after = int(np.searchsorted(newlines, begin + slice_bytes - 1))
+            end = int(newlines[after]) + 1 if after < len(newlines) else len(data)
+        slices.append((begin, end, int(np.searchsorted(newlines, begin))))
         begin = end
-    return bounds
+    return _ChunkPlan(start, data, lines, slices)
 
 
 class _ChunkCommitter:
@@ -389,7 +408,7 @@ class _ChunkCommitter:
             report.status = FAILED
             report.error = _format_hint(report.path, self.log_format)
             return False
-        end = Progress(chunk.start + len(chunk.data), chunk.first_line - 1 + chunk.lines)
+        end = Progress(chunk.start + chunk.size, chunk.first_line - 1 + chunk.lines)
         if rejects.height and self.rejects_offset < end.offset:
             self.store.commit_rejects(rejects, self.source_id, end.offset)
             self.rejects_offset = end.offset
@@ -401,7 +420,7 @@ class _ChunkCommitter:
             metadata={"meterlog.source": report.path, "meterlog.format": self.log_format.name},
         )
         report.status = GROWN if self.progress.offset else NEW
-        report.bytes_read += len(chunk.data)
+        report.bytes_read += chunk.size
         report.parsed += events.height
         _note_rejects(report, rejects, self.options.examples_per_source)
         if events.height:
@@ -411,7 +430,7 @@ class _ChunkCommitter:
             report.ts_min = low if report.ts_min is None else min(report.ts_min, low)
             report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
         if self.on_progress is not None:
-            self.on_progress(report.path, len(chunk.data))
+            self.on_progress(report.path, chunk.size)
         return True
 
 

@@ -322,39 +322,41 @@ T = TypeVar("T")
 
 
 def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Iterator[T]:
-    """``items``, produced by a background thread up to ``depth`` items ahead of the consumer.
+    """``items``, produced by a background thread at most ``depth`` items ahead of the consumer.
 
     Reading and decompressing the next chunk then overlaps parsing and committing the current
-    one (file reads, ISA-L/zlib, bzip2 and zstd release the GIL). An exception from ``items`` is
-    raised to the consumer after the items produced before it. Closing the generator stops the
-    thread; ``wait=False`` does not wait for a read that may block forever (standard input).
+    one (file reads, ISA-L/zlib, bzip2 and zstd release the GIL). The thread starts on an item
+    only when fewer than ``depth`` produced items wait, so memory stays bounded. An exception
+    from ``items`` is raised to the consumer after the items produced before it. Closing the
+    generator stops the thread; ``wait=False`` does not wait for a read that may block forever
+    (standard input).
     """
-    slots: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    slots: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+    room = threading.Semaphore(depth)
     stop = threading.Event()
-
-    def put(message: tuple[str, object]) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(message, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def produce() -> None:
         try:
-            for item in items:
-                if not put(("item", item)):
+            while True:
+                while not room.acquire(timeout=0.05):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
                     return
-            put(("end", None))
+                item = next(items, _END)
+                if item is _END:
+                    slots.put(("end", None))
+                    return
+                slots.put(("item", item))
         except BaseException as exc:  # handed to the consumer, raised there
-            put(("error", exc))
+            slots.put(("error", exc))
 
     thread = threading.Thread(target=produce, name="meterlog-read-ahead", daemon=True)
     thread.start()
     try:
         while True:
             kind, value = slots.get()
+            room.release()
             if kind == "item":
                 yield value  # type: ignore[misc]
             elif kind == "error":
@@ -364,6 +366,9 @@ def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Iterato
     finally:
         stop.set()
         thread.join(None if wait else 0.1)
+
+
+_END = object()
 
 
 @dataclass
@@ -423,10 +428,13 @@ def split_lines(
             .with_columns(raw=pl.Series(binary.filter(pa.array(bad)).to_pylist(), dtype=pl.Binary))
         )
         frame = frame.filter(pl.Series(valid_mask))
-    too_long_mask = pl.col("length") > max_line_bytes
-    too_long = frame.filter(too_long_mask).select("source_offset", "source_line", "line")
-    frame = frame.filter(~too_long_mask).drop("length")
-    return LineBatch(lines=frame, invalid=invalid, too_long=too_long)
+    if len(ends) and int((ends - starts).max()) > max_line_bytes:
+        too_long_mask = pl.col("length") > max_line_bytes
+        too_long = frame.filter(too_long_mask).select("source_offset", "source_line", "line")
+        frame = frame.filter(~too_long_mask)
+    else:  # the usual case: no line to take out
+        too_long = frame.clear().select("source_offset", "source_line", "line")
+    return LineBatch(lines=frame.drop("length"), invalid=invalid, too_long=too_long)
 
 
 def decode_for_display(raw: bytes | None, limit: int = 4096) -> str:

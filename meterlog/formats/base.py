@@ -111,11 +111,12 @@ def unescape(column: pl.Expr, style: str = "default") -> pl.Expr:
     decode = _unescape_json_one if style == "json" else _unescape_one
 
     def decode_series(series: pl.Series) -> pl.Series:
-        escaped = series.filter(series.str.contains("\\", literal=True)).unique()
-        if escaped.len() == 0:
+        where = series.str.contains("\\", literal=True).arg_true()
+        if where.len() == 0:
             return series
-        mapping = dict(zip(escaped.to_list(), [decode(v) for v in escaped.to_list()], strict=True))
-        return series.replace(mapping)
+        escaped = series.gather(where)
+        mapping = {value: decode(value) for value in escaped.unique().to_list()}
+        return series.clone().scatter(where, [mapping[value] for value in escaped.to_list()])
 
     return column.map_batches(decode_series, return_dtype=pl.String)
 
