@@ -204,8 +204,9 @@ class Store:
         writer_properties: WriterProperties | None = None,
     ) -> None:
         try:
+            # Writing through the open table (brought up to date) saves reading its log again.
             write_deltalake(
-                self.table_uri(name),
+                self._table(name) or self.table_uri(name),
                 data,
                 mode="append",
                 partition_by=partition_by,

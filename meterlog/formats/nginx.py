@@ -170,6 +170,7 @@ class NginxLogFormat(LogFormat):
         parts.append("$")
         self.regex = "".join(parts)
         self._match_regex = self.regex.replace("^(?P<m__>)", "^", 1)
+        self._fast_regex = _fast_regex(format_string)
 
     def describe(self) -> str:
         return f"{self.name} ({self.format_string})"
@@ -186,29 +187,15 @@ class NginxLogFormat(LogFormat):
         return msec_to_datetime(text)
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
-        # The match test uses the first variable's group (every group of a matching line is
-        # set), so the regex run over every line needs no extra empty group.
-        fields = lines.with_columns(
-            pl.col("line").str.extract_groups(self._match_regex).alias("__fields")
-        ).unnest("__fields")
-        # unescape() only changes values holding a backslash; a chunk without any skips it.
-        escaped = self.escape != "none" and bool(
-            lines.get_column("line").str.contains("\\", literal=True).any()
-        )
-
-        def text(name: str) -> pl.Expr:
-            value = unescape(self._field(name), self.escape) if escaped else self._field(name)
-            return dash_to_null(value)
-
-        # Text values are computed once into __t_ columns (several event columns read them).
-        texts: dict[str, pl.Expr] = {}
-
-        def text_column(name: str) -> pl.Expr:
-            texts.setdefault(f"__t_{name}", text(name))
-            return pl.col(f"__t_{name}")
-
         columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
         checks: list[pl.Expr] = []
+        text_names: list[str] = []  # variables whose text (unescaped, "-" as null) is used
+
+        def text_column(name: str) -> pl.Expr:
+            if name not in text_names:
+                text_names.append(name)
+            return pl.col(f"__t_{name}")
+
         for name in self.variables:
             if name in _TIME_VARIABLES:
                 continue
@@ -241,6 +228,7 @@ class NginxLogFormat(LogFormat):
             else:
                 extra = "total_bytes_sent" if name == "bytes_sent" else name
                 columns[extra] = text_column(name)
+        fields = self._fields(lines, text_names)
         bytes_variable = "body_bytes_sent" if "body_bytes_sent" in self.variables else "bytes_sent"
         typed = fields.with_columns(
             self._time_expr().alias("__ts"),
@@ -253,10 +241,7 @@ class NginxLogFormat(LogFormat):
             parse_seconds(self._field("request_time")).alias("__request_time")
             if "request_time" in self.variables
             else pl.lit(None, pl.Float64).alias("__request_time"),
-            **texts,
         )
-        if "request" in self.variables:
-            typed = with_request_split(typed, "__t_request", "__rq_")
         numbers_ok = pl.lit(True)
         for check in checks:
             numbers_ok = numbers_ok & check
@@ -267,6 +252,92 @@ class NginxLogFormat(LogFormat):
             numbers_ok=numbers_ok,
             event_columns=columns,
         )
+
+    def _fields(self, lines: pl.DataFrame, text_names: list[str]) -> pl.DataFrame:
+        """``lines`` with the raw fields (``v__*``, null when the line does not match), their
+        texts (``__t_*``) and, with ``$request``, its parts (``__rq_*``).
+
+        Lines without a backslash whose request line has the usual shape (nearly all) are
+        matched by a regex that also captures the request's parts and needs no unescaping; the
+        others get the general regex, unescaping and request split, and are put back in place.
+        """
+        if self._fast_regex is None:
+            return self._general_fields(lines, text_names)
+        fields = lines.with_columns(
+            pl.col("line").str.extract_groups(self._fast_regex).alias("__fields")
+        ).unnest("__fields")
+        fields = fields.rename(
+            {name: f"__rq_{name[4:]}" for name in fields.columns if name.startswith("rq__")}
+        ).with_columns(
+            [dash_to_null(self._field(name)).alias(f"__t_{name}") for name in text_names]
+        )
+        missed = fields.get_column(f"v__{self.variables[0]}").is_null().arg_true()
+        if missed.len() == 0:
+            return fields
+        others = self._general_fields(lines[missed], text_names)
+        return fields.with_columns(
+            fields.get_column(name).clone().scatter(missed, others.get_column(name))
+            for name in others.columns
+            if name.startswith(("v__", "__t_", "__rq_"))
+        )
+
+    def _general_fields(self, lines: pl.DataFrame, text_names: list[str]) -> pl.DataFrame:
+        fields = lines.with_columns(
+            pl.col("line").str.extract_groups(self._match_regex).alias("__fields")
+        ).unnest("__fields")
+        fields = fields.with_columns(
+            [
+                dash_to_null(unescape(self._field(name), self.escape)).alias(f"__t_{name}")
+                for name in text_names
+            ]
+        )
+        if "request" in self.variables:
+            fields = with_request_split(fields, "__t_request", "__rq_")
+        return fields
+
+
+def _fast_regex(format_string: str) -> str | None:
+    """A regex for the lines of ``format_string`` that hold no backslash (nothing to unescape),
+    with ``$request`` required in the usual ``METHOD TARGET PROTOCOL`` shape (target without
+    spaces) and captured in parts (``rq__method``, ``rq__path``, ``rq__query``,
+    ``rq__protocol``). Every line it matches gets the same fields from :attr:`regex`; lines it
+    does not match are parsed the general way. None when the format has no such regex (two
+    variables without text between them).
+    """
+    tokens = _tokens(format_string)
+    seen: set[str] = set()
+    parts = ["^"]
+    for index, (kind, text) in enumerate(tokens):
+        if kind == "lit":
+            parts.append(re.escape(text))
+            continue
+        previous = tokens[index - 1][1] if index > 0 and tokens[index - 1][0] == "lit" else None
+        following: str | None
+        if index + 1 < len(tokens):
+            following = tokens[index + 1][1] if tokens[index + 1][0] == "lit" else ""
+        else:
+            following = None
+        general = _value_pattern(previous, following)
+        if general == r'(?:[^"\\]|\\.)*':
+            pattern = r'[^"\\]*'
+            if text == "request" and text not in seen:
+                pattern = (
+                    r"(?P<rq__method>[A-Za-z]+) (?P<rq__path>[^?\s\\\"]+)"
+                    r"(?:\?(?P<rq__query>[^\s\\\"]*))? (?P<rq__protocol>[A-Za-z]+/[0-9.]+)"
+                )
+        elif general == ".*":
+            pattern = r"[^\\\n]*"
+        elif general.startswith("[^") and general.endswith("]*"):
+            pattern = general[:-2] + r"\\]*"
+        else:
+            return None
+        if text in seen:
+            parts.append(f"(?:{pattern})")
+        else:
+            seen.add(text)
+            parts.append(f"(?P<v__{text}>{pattern})")
+    parts.append("$")
+    return "".join(parts)
 
 
 def msec_to_datetime(text: pl.Expr) -> pl.Expr:
