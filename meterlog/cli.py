@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -208,6 +209,9 @@ def ingest(
         chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
     )
     target = resolve_store(store, config.store)
+    # Everything imported so far lives as long as the process: keep the garbage collector
+    # from scanning it again and again while chunks are parsed.
+    gc.freeze()
     show_progress = not quiet and sys.stderr.isatty()
     if show_progress:
         with Progress(transient=True) as progress:
