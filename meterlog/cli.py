@@ -150,7 +150,13 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     "--chunk-size",
     type=click.IntRange(1024),
     default=None,
-    help="Bytes parsed and committed per chunk (default 64 MiB).",
+    help="Bytes parsed and committed per chunk (default 32 MiB).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(0),
+    default=0,
+    help="Threads parsing at once (default 0: one per CPU).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @report_errors
@@ -168,6 +174,7 @@ def ingest(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    threads: int,
     quiet: bool,
 ) -> None:
     """Ingest access logs into the store, each line exactly once.
@@ -207,6 +214,7 @@ def ingest(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
+        threads=threads,
     )
     target = resolve_store(store, config.store)
     # Everything imported so far lives as long as the process: keep the garbage collector

@@ -40,8 +40,9 @@ except ImportError:  # pragma: no cover - isal is a dependency, the fallback is 
     _GzipError = zlib.error  # type: ignore[misc,assignment]
 
 FINGERPRINT_BYTES = 4096
-#: Bytes read per chunk (complete lines are parsed and committed chunk by chunk).
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
+#: Bytes read per chunk (complete lines are parsed and committed chunk by chunk). Peak memory
+#: grows with it (a few chunks are in flight at once); 32 MiB keeps a run well under 1 GiB.
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 #: Lines longer than this are rejected as ``line_too_long`` (nginx lines are a few KiB at most).
 DEFAULT_MAX_LINE_BYTES = 64 * 1024
 #: File names read from directories unless ``--include`` says otherwise.
