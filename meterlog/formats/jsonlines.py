@@ -84,6 +84,7 @@ class JsonLinesFormat(LogFormat):
         values = objects.select("line", "source_offset", "source_line").with_columns(
             [self._value(decoded, key).alias(f"k__{i}") for i, key in enumerate(keys)]
         )
+        del objects, decoded  # the normalised JSON text and decoded values are not needed now
         key_column = {key: f"k__{i}" for i, key in enumerate(keys)}
 
         def first_present(column: str) -> pl.Expr | None:
