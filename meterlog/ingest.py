@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -37,7 +37,7 @@ from meterlog.sources import (
     read_ahead,
     split_lines,
 )
-from meterlog.store import SOURCE_COLUMNS, Progress, Store, now_utc
+from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Progress, Store, now_utc
 
 #: A chunk is parsed in slices of about this many bytes, cut at line ends, by parallel threads
 #: (Polars releases the GIL); commits stay one per chunk, with the same rows as before.
@@ -79,6 +79,8 @@ class IngestOptions:
     examples_per_source: int = 3
     #: Threads parsing slices of chunks at once (0: one per CPU).
     threads: int = 0
+    #: Compact the day partitions written to when they hold many small files.
+    compact: bool = True
 
 
 @dataclass
@@ -110,6 +112,8 @@ class IngestSummary:
     sources: list[SourceReport]
     seconds: float
     store_version: int | None
+    #: Day partitions compacted after the run (see ``IngestOptions.compact``).
+    compacted_days: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -186,7 +190,29 @@ def ingest(
                 )
         if registry:
             store.record_sources(pl.DataFrame(registry, schema=SOURCE_COLUMNS))
-    return IngestSummary(reports, time.monotonic() - started, store.version())
+        compacted = _compact_written_days(store, reports) if options.compact else 0
+    summary = IngestSummary(reports, time.monotonic() - started, store.version())
+    summary.compacted_days = compacted
+    return summary
+
+
+def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
+    """Compact the day partitions this run wrote to that now hold more than
+    :data:`AUTO_COMPACT_FILES` files (frequent runs add a few small files each); the number
+    of days compacted."""
+    days: set[date] = set()
+    for report in reports:
+        if report.status in (NEW, GROWN) and report.ts_min and report.ts_max:
+            first, last = report.ts_min.date(), report.ts_max.date()
+            if (last - first).days > 3660:  # odd timestamps: the ends only
+                days.update((first, last))
+                continue
+            days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    files = store.files_per_day(days)
+    crowded = [day for day, count in files.items() if count > AUTO_COMPACT_FILES]
+    if crowded:
+        store.compact(crowded)
+    return len(crowded)
 
 
 def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
@@ -518,6 +544,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
         f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s ({summary.seconds:.2f} s)"
     )
     lines.append(f"store version: {summary.store_version}")
+    if summary.compacted_days:
+        lines.append(f"compacted: {summary.compacted_days} day partitions with many small files")
     for source in summary.sources:
         detail = f"  {source.status:<9} {source.path}"
         if source.format:

@@ -22,9 +22,9 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -77,6 +77,15 @@ EVENTS_WRITER_PROPERTIES = WriterProperties(
         )
     },
 )
+
+
+#: How long old table versions stay readable by default (``meterlog maintain --retention``):
+#: time travel (``--as-of``) works this far back; files only older versions use are then deleted.
+DEFAULT_RETENTION = timedelta(days=30)
+#: After an ingest, a day partition it wrote to that holds more files than this is compacted.
+AUTO_COMPACT_FILES = 16
+#: Size compaction aims for, per file.
+COMPACT_TARGET_BYTES = 128 * 1024 * 1024
 
 
 def _offset_app_id(source_id: str) -> str:
@@ -259,6 +268,110 @@ class Store:
         if rows.height:
             self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
 
+    # -- maintenance -----------------------------------------------------------------------
+    def files_per_day(self, days: Iterable[date] | None = None) -> dict[date, int]:
+        """How many data files each day partition of the events table holds."""
+        table = self._table(EVENTS_TABLE)
+        if table is None:
+            return {}
+        actions = pl.DataFrame(table.get_add_actions(flatten=True))
+        column = f"partition.{PARTITION_COLUMN}"
+        if actions.height == 0 or column not in actions.columns:
+            return {}
+        counts = actions.group_by(column).len()
+        wanted = None if days is None else set(days)
+        return {
+            day: count
+            for day, count in counts.iter_rows()
+            if day is not None and (wanted is None or day in wanted)
+        }
+
+    def compact(self, days: Iterable[date] | None = None) -> dict[str, int]:
+        """Rewrite the small files of the events table (of ``days`` only, if given) into files of
+        about :data:`COMPACT_TARGET_BYTES`. Rows, progress and older versions are unchanged."""
+        table = self._table(EVENTS_TABLE)
+        if table is None:
+            return {"files_added": 0, "files_removed": 0}
+        filters = None
+        if days is not None:
+            values = sorted({day.isoformat() for day in days})
+            if not values:
+                return {"files_added": 0, "files_removed": 0}
+            filters = [(PARTITION_COLUMN, "in", values)]
+        try:
+            metrics = table.optimize.compact(
+                partition_filters=filters,  # type: ignore[arg-type]
+                target_size=COMPACT_TARGET_BYTES,
+                writer_properties=EVENTS_WRITER_PROPERTIES,
+                commit_properties=CommitProperties(
+                    custom_metadata={"meterlog.operation": "compact"}
+                ),
+            )
+        except (DeltaError, OSError) as exc:
+            raise StoreError(f"{self.table_uri(EVENTS_TABLE)}: cannot compact: {exc}") from None
+        return {
+            "files_added": int(metrics.get("numFilesAdded", 0)),
+            "files_removed": int(metrics.get("numFilesRemoved", 0)),
+        }
+
+    def maintain(
+        self, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
+    ) -> list[MaintenanceResult]:
+        """Compact small files, checkpoint the log and delete what only versions older than
+        ``retention`` use (data files and log entries), in every table of the store.
+
+        Versions within ``retention`` stay readable (``--as-of``). Sources' progress is part of
+        each version and of the checkpoint, so nothing is ingested twice afterwards.
+        """
+        hours = max(0, int(retention.total_seconds() // 3600))
+        interval = f"interval {hours} hours"
+        results: list[MaintenanceResult] = []
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE):
+            table = self._table(name)
+            if table is None:
+                continue
+            files_before = len(table.file_uris())
+            try:
+                if dry_run:
+                    doomed = table.vacuum(
+                        retention_hours=hours, dry_run=True, enforce_retention_duration=False
+                    )
+                    results.append(
+                        MaintenanceResult(name, files_before, files_before, 0, 0, len(doomed))
+                    )
+                    continue
+                table.alter.set_table_properties(
+                    {
+                        "delta.logRetentionDuration": interval,
+                        "delta.deletedFileRetentionDuration": interval,
+                    }
+                )
+                metrics = table.optimize.compact(
+                    target_size=COMPACT_TARGET_BYTES,
+                    writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "maintain"}
+                    ),
+                )
+                table.create_checkpoint()
+                deleted = table.vacuum(
+                    retention_hours=hours, dry_run=False, enforce_retention_duration=False
+                )
+                table.cleanup_metadata()
+            except (DeltaError, OSError) as exc:
+                raise StoreError(f"{self.table_uri(name)}: cannot maintain: {exc}") from None
+            results.append(
+                MaintenanceResult(
+                    name,
+                    files_before,
+                    len(table.file_uris()),
+                    int(metrics.get("numFilesRemoved", 0)),
+                    int(metrics.get("numFilesAdded", 0)),
+                    len(deleted),
+                )
+            )
+        return results
+
     # -- locking ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, timeout: float = 0.0) -> Iterator[None]:
@@ -296,6 +409,18 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+@dataclass(frozen=True)
+class MaintenanceResult:
+    """What ``maintain`` did to one table."""
+
+    table: str
+    files_before: int
+    files_after: int
+    files_compacted: int
+    files_written: int
+    files_deleted: int
 
 
 def now_utc() -> datetime:
