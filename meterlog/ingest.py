@@ -436,7 +436,9 @@ class _ChunkCommitter:
             return False
         end = Progress(chunk.start + chunk.size, chunk.first_line - 1 + chunk.lines)
         if rejects.height and self.rejects_offset < end.offset:
-            self.store.commit_rejects(rejects, self.source_id, end.offset)
+            self.store.commit_rejects(
+                rejects, self.source_id, end.offset, start_offset=self.rejects_offset
+            )
             self.rejects_offset = end.offset
         events = events.with_columns(pl.lit(self.source_id).alias("source_id"))
         self.store.commit_events(
@@ -444,6 +446,7 @@ class _ChunkCommitter:
             self.source_id,
             end,
             metadata={"meterlog.source": report.path, "meterlog.format": self.log_format.name},
+            start=Progress(chunk.start, chunk.first_line - 1),
         )
         report.status = GROWN if self.progress.offset else NEW
         report.bytes_read += chunk.size

@@ -22,7 +22,7 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from deltalake import (
     WriterProperties,
     write_deltalake,
 )
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from meterlog.errors import StoreError
 from meterlog.schema import PARTITION_COLUMN, REJECT_COLUMNS
@@ -84,6 +84,8 @@ EVENTS_WRITER_PROPERTIES = WriterProperties(
 DEFAULT_RETENTION = timedelta(days=30)
 #: After an ingest, a day partition it wrote to that holds more files than this is compacted.
 AUTO_COMPACT_FILES = 16
+#: Tries of a commit that loses races with other writers (see ``Store._write``).
+COMMIT_ATTEMPTS = 10
 #: Size compaction aims for, per file.
 COMPACT_TARGET_BYTES = 128 * 1024 * 1024
 
@@ -211,27 +213,43 @@ class Store:
         transactions: list[Transaction] | None = None,
         metadata: dict[str, str] | None = None,
         writer_properties: WriterProperties | None = None,
+        retry_if: Callable[[], bool] | None = None,
     ) -> None:
-        try:
-            # Writing through the open table (brought up to date) saves reading its log again.
-            write_deltalake(
-                self._table(name) or self.table_uri(name),
-                data,
-                mode="append",
-                partition_by=partition_by,
-                schema_mode="merge",
-                storage_options=self.storage_options,
-                writer_properties=writer_properties,
-                commit_properties=CommitProperties(
-                    app_transactions=transactions, custom_metadata=metadata
-                ),
-            )
-        except OSError as exc:
-            raise StoreError(
-                f"{self.table_uri(name)}: cannot write: {exc.strerror or exc}"
-            ) from None
-        except DeltaError as exc:
-            raise StoreError(f"{self.table_uri(name)}: cannot write: {exc}") from None
+        """Append ``data`` to table ``name`` in one commit.
+
+        Another writer committing first (several hosts writing to one object store) makes the
+        commit fail; it is tried again, up to :data:`COMMIT_ATTEMPTS` times, when ``retry_if``
+        (asked after reading the other writer's commit) says the data is still to be written.
+        """
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                # Writing through the open table (brought up to date) saves reading its log.
+                write_deltalake(
+                    self._table(name) or self.table_uri(name),
+                    data,
+                    mode="append",
+                    partition_by=partition_by,
+                    schema_mode="merge",
+                    storage_options=self.storage_options,
+                    writer_properties=writer_properties,
+                    commit_properties=CommitProperties(
+                        app_transactions=transactions, custom_metadata=metadata
+                    ),
+                )
+                return
+            except CommitFailedError as exc:
+                if attempt == COMMIT_ATTEMPTS or retry_if is None or not retry_if():
+                    raise StoreError(
+                        f"{self.table_uri(name)}: cannot write: {exc}; another writer "
+                        "changed the table at the same time, run again"
+                    ) from None
+                time.sleep(0.05 * attempt)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.table_uri(name)}: cannot write: {exc.strerror or exc}"
+                ) from None
+            except DeltaError as exc:
+                raise StoreError(f"{self.table_uri(name)}: cannot write: {exc}") from None
 
     def commit_events(
         self,
@@ -239,8 +257,13 @@ class Store:
         source_id: str,
         end: Progress,
         metadata: dict[str, str] | None = None,
+        start: Progress | None = None,
     ) -> None:
-        """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit."""
+        """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit.
+
+        With ``start`` (the progress the rows follow), a commit that loses a race with another
+        writer is retried as long as the source's progress is still ``start``.
+        """
         data = events.with_columns(pl.col("ts").dt.date().alias(PARTITION_COLUMN))
         self._write(
             EVENTS_TABLE,
@@ -253,20 +276,33 @@ class Store:
                 Transaction(_lines_app_id(source_id), end.lines),
             ],
             metadata=metadata,
+            retry_if=None if start is None else (lambda: self.progress(source_id) == start),
         )
 
-    def commit_rejects(self, rejects: pl.DataFrame, source_id: str, end_offset: int) -> None:
-        """Append rejected lines and set the rejects table's progress for ``source_id``."""
+    def commit_rejects(
+        self,
+        rejects: pl.DataFrame,
+        source_id: str,
+        end_offset: int,
+        start_offset: int | None = None,
+    ) -> None:
+        """Append rejected lines and set the rejects table's progress for ``source_id`` (retried
+        after losing a race while that progress is still ``start_offset``)."""
         self._write(
             REJECTS_TABLE,
             rejects.select(list(REJECT_COLUMNS)).to_arrow(),
             transactions=[Transaction(_offset_app_id(source_id), end_offset)],
+            retry_if=None
+            if start_offset is None
+            else (lambda: self.rejects_offset(source_id) == start_offset),
         )
 
     def record_sources(self, rows: pl.DataFrame) -> None:
         """Append rows describing sources read in a run (informational: paths, formats)."""
         if rows.height:
-            self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
+            self._write(
+                SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow(), retry_if=lambda: True
+            )
 
     # -- maintenance -----------------------------------------------------------------------
     def files_per_day(self, days: Iterable[date] | None = None) -> dict[date, int]:
