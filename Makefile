@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_STORE := .demo-store
+METERLOG := $(VENV)/bin/meterlog
+DEMO_IDENTITY := --store $(DEMO_STORE) --account-field http_x_api_key --accounts sample_logs/accounts.csv
 
 .PHONY: demo test bench lint clean
 
@@ -14,12 +16,16 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/meterlog ingest --store $(DEMO_STORE) sample_logs/
-	$(VENV)/bin/meterlog status --store $(DEMO_STORE)
+	$(METERLOG) ingest --store $(DEMO_STORE) \
+		--nginx-conf sample_logs/nginx.conf --log-format-name api sample_logs/
+	$(METERLOG) status --store $(DEMO_STORE) --format table
+	$(METERLOG) usage $(DEMO_IDENTITY) --by month --by account --format table
+	$(METERLOG) mau $(DEMO_IDENTITY) --month 2026-09..2026-10 --by account --tz Europe/Berlin --format table
+	$(METERLOG) bill $(DEMO_IDENTITY) --period 2026-10 --plan sample_logs/plans.toml --format csv
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check meterlog tests bench sample_logs
-	$(VENV)/bin/ruff format --check meterlog tests bench sample_logs
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: lint
 	$(VENV)/bin/pytest -q

@@ -7,11 +7,10 @@ override it. Relative paths in it are relative to the file's folder.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meterlog.errors import ConfigError, located
+from meterlog.errors import ConfigError, located, read_toml_file
 
 CONFIG_ENV = "METERLOG_CONFIG"
 CONFIG_FILENAME = "meterlog.toml"
@@ -75,16 +74,7 @@ def load_config(explicit: str | Path | None = None) -> Config:
     path = find_config_path(explicit)
     if path is None:
         return Config()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(located(path, None, f"cannot read config file: {exc.strerror}")) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            located(path, getattr(exc, "lineno", None), f"not valid TOML: {exc}")
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(located(path, None, "config file is not UTF-8 text")) from None
+    data = read_toml_file(path, "config file")
     _check_keys(path, "", data, _TOP_KEYS)
     base = path.parent
     endpoints = data.get("endpoints", {})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 
 class MeterlogError(Exception):
     """A failure the user can act on. The CLI prints ``str(error)`` and exits 1."""
@@ -29,3 +32,28 @@ def located(path: object, line: int | None, message: str) -> str:
     """Format ``path:line: message`` (line optional) for user-facing errors."""
     where = f"{path}:{line}" if line is not None else f"{path}"
     return f"{where}: {message}"
+
+
+def read_text_file(path: object, what: str, error: type[MeterlogError] = ConfigError) -> str:
+    """The UTF-8 text of a file the user named; ``error`` with the path and reason if not.
+
+    ``what`` names the file in the message, e.g. ``"plan file"``.
+    """
+    try:
+        return Path(str(path)).read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise error(located(path, None, f"{what} is a directory; give a file")) from None
+    except OSError as exc:
+        raise error(located(path, None, f"cannot read {what}: {exc.strerror}")) from None
+    except UnicodeDecodeError:
+        raise error(located(path, None, f"{what} is not UTF-8 text")) from None
+
+
+def read_toml_file(path: object, what: str) -> dict[str, object]:
+    """A TOML file the user named, parsed; ConfigError with file, line and reason if not."""
+    try:
+        return tomllib.loads(read_text_file(path, what))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            located(path, getattr(exc, "lineno", None), f"not valid TOML: {exc}")
+        ) from None

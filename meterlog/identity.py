@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from meterlog.errors import ConfigError, located
+from meterlog.errors import ConfigError, located, read_text_file
 
 #: Values of an identity column that mean "nobody": such requests count, their user never does.
 ANONYMOUS_VALUES = ("", "-")
@@ -67,14 +67,7 @@ def unmapped_account_keys(
 def load_accounts_file(path: str | Path) -> dict[str, str]:
     """Read a ``key,account`` CSV (header row required) mapping raw key values to account names."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            located(path, None, f"cannot read accounts file: {exc.strerror}")
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(located(path, None, "accounts file is not UTF-8 text")) from None
+    text = read_text_file(path, "accounts file")
     rows = list(csv.reader(text.splitlines()))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["key", "account"]:
         raise ConfigError(

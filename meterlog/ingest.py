@@ -22,6 +22,7 @@ import polars as pl
 
 from meterlog.errors import InputError
 from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.pseudonymize import Pseudonymizer
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
     DEFAULT_CHUNK_BYTES,
@@ -38,6 +39,13 @@ from meterlog.sources import (
     split_lines,
 )
 from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Progress, Store, now_utc
+from meterlog.timewindow import (
+    DEFAULT_ACCEPT_WINDOW,
+    AcceptWindow,
+    OutsideWindow,
+    outside_window,
+    parse_accept_window,
+)
 
 #: A chunk is parsed in slices of about this many bytes, cut at line ends, by parallel threads
 #: (Polars releases the GIL); commits stay one per chunk, with the same rows as before.
@@ -81,6 +89,14 @@ class IngestOptions:
     threads: int = 0
     #: Compact the day partitions written to when they hold many small files.
     compact: bool = True
+    #: Event times outside this window around the run's time are kept but flagged.
+    accept_window: AcceptWindow | None = field(
+        default_factory=lambda: parse_accept_window(DEFAULT_ACCEPT_WINDOW)
+    )
+    #: The time the accept window is centred on (default: the start of the run).
+    now: datetime | None = None
+    #: Replace user identifiers by keyed digests before anything is committed.
+    pseudonymizer: Pseudonymizer | None = None
 
 
 @dataclass
@@ -99,6 +115,7 @@ class SourceReport:
     ts_min: datetime | None = None
     ts_max: datetime | None = None
     partial_line_bytes: int = 0
+    outside: OutsideWindow = field(default_factory=OutsideWindow)
     error: str | None = None
     note: str | None = None
 
@@ -134,6 +151,13 @@ class IngestSummary:
         return sum(s.bytes_read for s in self.sources)
 
     @property
+    def outside(self) -> OutsideWindow:
+        total = OutsideWindow()
+        for source in self.sources:
+            total.add(source.outside)
+        return total
+
+    @property
     def failed(self) -> list[SourceReport]:
         return [s for s in self.sources if s.status == FAILED]
 
@@ -163,10 +187,12 @@ def ingest(
     threads = options.threads or default_threads()
     with (
         store.lock(options.lock_timeout),
+        store.writing(),
         ThreadPoolExecutor(threads, thread_name_prefix="meterlog-parse") as pool,
     ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
+        known = store.known_source_ids()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
@@ -175,8 +201,13 @@ def ingest(
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
-            if report.source_id and report.status in (NEW, GROWN):
+            if report.source_id and report.status != DUPLICATE:
+                # Registered after reading new data, and also when an earlier run that was
+                # stopped before its end committed the data but not the registration.
                 progress = store.progress(report.source_id)
+                if not progress.offset or (not report.bytes_read and report.source_id in known):
+                    continue
+                known.add(report.source_id)
                 registry.append(
                     {
                         "source_id": report.source_id,
@@ -225,9 +256,14 @@ def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogForma
     return detection.format, detection.matched, detection.sampled
 
 
-def _format_hint(path: str, log_format: LogFormat) -> str:
+def _format_hint(path: str, log_format: LogFormat | None) -> str:
+    what = (
+        f"most lines do not match the {log_format.describe()} log format"
+        if log_format is not None
+        else "no line matches a known log format (json, main, combined, common)"
+    )
     return (
-        f"{path}: most lines do not match the {log_format.describe()} log format; "
+        f"{path}: {what}; "
         "the file was not ingested. Give its format with --log-format "
         "'$remote_addr - $remote_user [$time_local] \"$request\" ...' "
         "or --nginx-conf /etc/nginx/nginx.conf --log-format-name NAME"
@@ -248,6 +284,8 @@ def _ingest_source(
         report.compression = reader.compression
         candidates = reader.fingerprint_candidates()
         if not candidates:
+            if reader.damage is not None:
+                raise reader.damage
             report.status = WAITING if reader.can_grow else UNCHANGED
             return
         duplicate_of = next((c for c in candidates if c in seen), None)
@@ -262,7 +300,8 @@ def _ingest_source(
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
             report.status = FAILED
-            report.error = _format_hint(report.path, log_format)
+            detected = matched > 0 or options.log_format is not None
+            report.error = _format_hint(report.path, log_format if detected else None)
             return
         progress = store.progress(source_id)
         rejects_offset = store.rejects_offset(source_id)
@@ -277,7 +316,15 @@ def _ingest_source(
         # in order, each with the source's progress, exactly as a sequential loop would.
         parser = _ChunkParser(log_format, options, source_id, report.path, run_at, pool)
         committer = _ChunkCommitter(
-            store, source_id, log_format, options, report, progress, rejects_offset, on_progress
+            store,
+            source_id,
+            log_format,
+            options,
+            report,
+            progress,
+            rejects_offset,
+            on_progress,
+            options.now or run_at,
         )
         lines_read = progress.lines
         chunks = read_ahead(
@@ -416,6 +463,7 @@ class _ChunkCommitter:
         progress: Progress,
         rejects_offset: int,
         on_progress: ProgressCallback | None,
+        now: datetime,
     ) -> None:
         self.store = store
         self.source_id = source_id
@@ -425,33 +473,49 @@ class _ChunkCommitter:
         self.progress = progress
         self.rejects_offset = rejects_offset
         self.on_progress = on_progress
+        self.now = now
 
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
-        report = self.report
+        options, report, store = self.options, self.report, self.store
         events, rejects = chunk.result()
-        if chunk.lines and rejects.height / chunk.lines > self.options.max_reject_ratio:
+        if chunk.lines and rejects.height / chunk.lines > options.max_reject_ratio:
             report.status = FAILED
             report.error = _format_hint(report.path, self.log_format)
             return False
         end = Progress(chunk.start + chunk.size, chunk.first_line - 1 + chunk.lines)
+        if options.pseudonymizer is not None:
+            # a line that did not parse cannot be searched for identifiers: keep no text
+            rejects = rejects.with_columns(pl.lit(None, pl.String).alias("line"))
         if rejects.height and self.rejects_offset < end.offset:
-            self.store.commit_rejects(
+            # A run stopped between the two commits may have stored part of these already.
+            rejects = rejects.filter(pl.col("source_offset") >= self.rejects_offset)
+            store.commit_rejects(
                 rejects, self.source_id, end.offset, start_offset=self.rejects_offset
             )
             self.rejects_offset = end.offset
         events = events.with_columns(pl.lit(self.source_id).alias("source_id"))
-        self.store.commit_events(
+        if options.pseudonymizer is not None:
+            events = options.pseudonymizer.apply(events)
+        outside = outside_window(events, options.accept_window, self.now)
+        metadata = {"meterlog.source": report.path, "meterlog.format": self.log_format.name}
+        if outside.total:
+            metadata["meterlog.outside_window"] = str(outside.total)
+        if options.pseudonymizer is not None:
+            metadata["meterlog.pseudonymized"] = ",".join(options.pseudonymizer.fields)
+            metadata["meterlog.key_id"] = options.pseudonymizer.key_id
+        store.commit_events(
             events,
             self.source_id,
             end,
-            metadata={"meterlog.source": report.path, "meterlog.format": self.log_format.name},
+            metadata=metadata,
             start=Progress(chunk.start, chunk.first_line - 1),
         )
+        report.outside.add(outside)
         report.status = GROWN if self.progress.offset else NEW
         report.bytes_read += chunk.size
         report.parsed += events.height
-        _note_rejects(report, rejects, self.options.examples_per_source)
+        _note_rejects(report, rejects, options.examples_per_source)
         if events.height:
             low, high = events.select(
                 pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
@@ -504,7 +568,7 @@ def _note_rejects(report: SourceReport, rejects: pl.DataFrame, limit: int) -> No
         for number, reason, text in (
             rejects.head(room).select("source_line", "reason", "line").iter_rows()
         ):
-            report.examples.append((number, reason, text[:200]))
+            report.examples.append((number, reason, (text or "")[:200]))
 
 
 def ingest_paths(
@@ -540,6 +604,18 @@ def summary_lines(summary: IngestSummary) -> list[str]:
     low, high = summary.time_range
     if low is not None and high is not None:
         lines.append(f"time range: {low.isoformat()} .. {high.isoformat()}")
+    outside = summary.outside
+    if outside.total:
+        parts = []
+        if outside.before and outside.earliest is not None:
+            parts.append(f"{outside.before:,} in the far past (earliest {outside.earliest})")
+        if outside.after and outside.latest is not None:
+            parts.append(f"{outside.after:,} in the future (latest {outside.latest})")
+        lines.append(
+            f"warning: {outside.total:,} lines have times outside the accept window "
+            f"({'; '.join(parts)}); they were stored: check the clock and time zone of "
+            "those logs, or set --accept-window"
+        )
     seconds = max(summary.seconds, 1e-9)
     read = summary.parsed + sum(rejected.values())
     lines.append(
@@ -557,6 +633,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
             detail += f" +{source.parsed:,} rows"
         if source.rejected_total:
             detail += f", {source.rejected_total:,} rejected"
+        if source.outside.total:
+            detail += f", {source.outside.total:,} outside the accept window"
         if source.partial_line_bytes:
             detail += (
                 f" (last line incomplete, {source.partial_line_bytes} bytes wait for next run)"

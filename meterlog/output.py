@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from meterlog.errors import MeterlogError
 
@@ -83,6 +84,8 @@ def frame_to_csv(frame: pl.DataFrame) -> str:
 def _format_cell(value: object, dtype: pl.DataType) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     if dtype.is_integer():
         return f"{value:,}"
     if dtype.is_float():
@@ -94,26 +97,115 @@ def _format_cell(value: object, dtype: pl.DataType) -> str:
     return str(value)
 
 
+#: Control characters (C0, DEL, C1): shown as U+FFFD in tables, so a logged value such as a user
+#: agent cannot send escape sequences to the terminal.
+_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+
+
+def printable_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with control characters in text columns replaced by U+FFFD."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.col(name).str.replace_all(_CONTROL_CHARACTERS, "\ufffd") for name in text_columns
+    )
+
+
+#: Width of the bar column in character cells; each cell has eight steps.
+BAR_WIDTH = 20
+_BAR_STEPS = " ▏▎▍▌▋▊▉"
+
+
+def bar_expr(column: str, width: int = BAR_WIDTH) -> pl.Expr:
+    """A horizontal bar per row, as long as ``column`` relative to its largest value.
+
+    Built from block characters in eighths of a cell, so close values still look different;
+    a positive value always shows at least a sliver.
+    """
+    value = pl.col(column).cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0)
+    largest = value.max()
+    eighths = (
+        pl.when(largest > 0)
+        .then((value / largest * (width * 8)).round(0).cast(pl.Int64))
+        .otherwise(0)
+    )
+    eighths = pl.when((value > 0) & (eighths == 0)).then(1).otherwise(eighths)
+    full = pl.lit("█" * width).str.slice(0, eighths // 8)
+    partial = pl.lit(_BAR_STEPS).str.slice(eighths % 8, 1).str.strip_chars(" ")
+    return (full + partial).alias(column)
+
+
+def readable_datetimes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Datetime columns as short text for tables, each column in one shape.
+
+    A column whose values are all local midnights (day, week and month buckets) shows dates
+    (``2026-10-25``); one whose values are whole minutes shows ``2026-10-25 02:00+01:00`` (the
+    offset tells the two 02:00 hours of an autumn DST change apart); others show ISO 8601.
+    """
+    columns = []
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Datetime):
+            continue
+        column = pl.col(name)
+        midnight = (column.dt.hour() == 0) & (column.dt.minute() == 0)
+        whole_minute = (column.dt.second() == 0) & (column.dt.microsecond() == 0)
+        offset = "%:z" if dtype.time_zone else ""
+        checks = frame.select(
+            midnight=(midnight & whole_minute).all(), whole_minute=whole_minute.all()
+        ).row(0, named=True)
+        if checks["midnight"]:
+            columns.append(column.dt.to_string("%Y-%m-%d"))
+        elif checks["whole_minute"]:
+            columns.append(column.dt.to_string(f"%Y-%m-%d %H:%M{offset}"))
+        else:
+            columns.append(column.dt.to_string(f"%Y-%m-%d %H:%M:%S%.f{offset}"))
+    return frame.with_columns(columns) if columns else frame
+
+
 def render_table(
     frame: pl.DataFrame,
     title: str | None = None,
     totals: Sequence[str] = (),
     console: Console | None = None,
+    *,
+    total_values: Mapping[str, object] | None = None,
+    bar: str | None = None,
 ) -> None:
-    """Print ``frame`` as a rich table; ``totals`` names the columns summed in a totals row."""
+    """Print ``frame`` as a rich table.
+
+    ``totals`` names the columns summed in a totals row; ``total_values`` gives values for
+    that row computed elsewhere (e.g. distinct users over all rows, which is not the sum of the
+    rows) and wins over the sums; a text value for the first column replaces the label
+    ``total``. ``bar`` names a numeric column drawn as a bar in an extra last column (for time
+    series).
+    """
     console = console or Console()
-    table = Table(title=title, show_footer=bool(totals) and frame.height > 0)
+    bars: list[str] = []
+    if bar is not None and frame.height:
+        bars = frame.select(bar_expr(bar)).get_column(bar).to_list()
+    frame = readable_datetimes(printable_frame(frame))
+    total_values = dict(total_values or {})
+    show_totals = (bool(totals) or bool(total_values)) and frame.height > 0
+    table = Table(title=Text(title) if title else None, show_footer=show_totals)
     sums = frame.select(pl.col(list(totals)).sum()).row(0, named=True) if totals else {}
+    sums.update(total_values)
     for index, (name, dtype) in enumerate(frame.schema.items()):
         numeric = dtype.is_numeric()
         if name in sums:
             footer = _format_cell(sums[name], dtype)
         else:
             footer = "total" if index == 0 else ""
-        table.add_column(name, justify="right" if numeric else "left", footer=footer)
+        table.add_column(
+            name,
+            justify="right" if numeric else "left",
+            footer=footer,
+            overflow="fold",  # wrap long paths and user agents rather than cut them off
+        )
     dtypes = list(frame.schema.values())
-    for row in frame.iter_rows():
-        table.add_row(*(_format_cell(v, t) for v, t in zip(row, dtypes, strict=True)))
+    if bars:
+        table.add_column(f"{bar} (bar)", justify="left", no_wrap=True)
+    for index, row in enumerate(frame.iter_rows()):
+        cells = [Text(_format_cell(v, t)) for v, t in zip(row, dtypes, strict=True)]
+        table.add_row(*cells, *(bars[index : index + 1]))
     console.print(table)
 
 
@@ -125,8 +217,14 @@ def write_report(
     title: str | None = None,
     totals: Sequence[str] = (),
     stdout: IO[str] | None = None,
+    total_values: Mapping[str, object] | None = None,
+    bar: str | None = None,
 ) -> str:
-    """Write ``frame`` to ``output`` (a path; stdout for None or ``-``); return the format used."""
+    """Write ``frame`` to ``output`` (a path; stdout for None or ``-``); return the format used.
+
+    ``title``, ``totals``, ``total_values`` and ``bar`` only shape tables (see
+    :func:`render_table`); the other formats hold the rows alone.
+    """
     stdout = stdout or sys.stdout
     to_stdout = output is None or str(output) == "-"
     fmt = resolve_output_format(fmt, None if to_stdout else output, to_stdout and stdout.isatty())
@@ -143,11 +241,13 @@ def write_report(
         return fmt
     if fmt == "table":
         if to_stdout and stdout.isatty():
-            render_table(frame, title=title, totals=totals, console=Console(file=stdout))
+            render_table(
+                frame, title, totals, Console(file=stdout), total_values=total_values, bar=bar
+            )
             return fmt
         text = io.StringIO()
         console = Console(file=text, width=160, force_terminal=False)
-        render_table(frame, title=title, totals=totals, console=console)
+        render_table(frame, title, totals, console, total_values=total_values, bar=bar)
         content = text.getvalue()
     elif fmt == "csv":
         content = frame_to_csv(frame)

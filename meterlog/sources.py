@@ -32,12 +32,22 @@ import zstandard
 
 from meterlog.errors import InputError
 
-try:  # ISA-L's gzip decompresses several times faster than zlib's; zlib is the fallback
-    from isal.igzip import IGzipFile as _GzipFile
+try:  # ISA-L's gzip decompresses two to three times faster than zlib's; zlib is the fallback
+    from isal.igzip import IGzipFile as _IsalGzipFile
     from isal.isal_zlib import error as _GzipError
+
+    class _GzipFile(_IsalGzipFile):
+        """ISA-L gzip handing out at most 128 KiB per ``read1``: it decompresses everything
+        asked for in one go, so bigger reads would lose more good data before damage."""
+
+        def read1(self, size: int = -1) -> bytes:
+            return super().read1(_GZIP_BLOCK if size < 0 else min(size, _GZIP_BLOCK))
+
 except ImportError:  # pragma: no cover - isal is a dependency, the fallback is for odd platforms
     _GzipFile = gzip.GzipFile  # type: ignore[misc,assignment]
     _GzipError = zlib.error  # type: ignore[misc,assignment]
+
+_GZIP_BLOCK = 128 * 1024
 
 FINGERPRINT_BYTES = 4096
 #: Bytes read per chunk (complete lines are parsed and committed chunk by chunk). Peak memory
@@ -45,12 +55,15 @@ FINGERPRINT_BYTES = 4096
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 #: Lines longer than this are rejected as ``line_too_long`` (nginx lines are a few KiB at most).
 DEFAULT_MAX_LINE_BYTES = 64 * 1024
-#: File names read from directories unless ``--include`` says otherwise.
+#: File names read from directories unless ``--include`` says otherwise (``*log-*``: names
+#: logrotate's ``dateext`` gives, such as ``access.log-20261001.gz``).
 DEFAULT_INCLUDE = (
     "*log",
     "*logs",
     "*log.*",
     "*logs.*",
+    "*log-*",
+    "*logs-*",
     "*.jsonl",
     "*.jsonl.*",
     "*.ndjson",
@@ -150,6 +163,12 @@ def _open_raw(source: InputFile) -> BinaryIO:
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         raise InputError(f"{source.path}: not a regular file; give a log file")
     try:
+        if stat.S_ISFIFO(mode):
+            # Opened without blocking, so a pipe nobody writes to reads as empty instead of
+            # waiting forever; then reads block again as usual while a writer is attached.
+            fd = os.open(source.path, os.O_RDONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return open(fd, "rb")
         return open(source.path, "rb")
     except OSError as exc:
         raise InputError(
@@ -186,7 +205,11 @@ class LineReader:
             )
         else:
             self.stream = raw
-        self.can_grow = self.compression == "none" and not source.is_stdin
+        is_pipe = source.is_stdin or stat.S_ISFIFO(os.fstat(raw.fileno()).st_mode)
+        self.can_grow = self.compression == "none" and not is_pipe
+        #: Set when the data is damaged (corrupt or truncated compression): the complete lines
+        #: before the damage are handed out, then this error is raised.
+        self.damage: InputError | None = None
         self.position = 0  # offset in the decompressed stream of the next byte of _pending
         self._pending = b""
         self._eof = False
@@ -202,23 +225,36 @@ class LineReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _read(self, size: int) -> bytes:
+    def _read(self, size: int, at: int) -> bytes:
+        """Up to ``size`` bytes from decompressed offset ``at``; ``b""`` at the end or at damage
+        (see :attr:`damage`). A compressed stream is read one decompressed block at a time
+        (``read1``), so a read that hits damage loses nothing decompressed before it."""
+        if self.damage is not None:
+            return b""
         try:
+            if self.compression != "none":
+                return self.stream.read1(size)  # type: ignore[attr-defined,no-any-return]
             return self.stream.read(size)
         except (OSError, EOFError, zlib.error, _GzipError, zstandard.ZstdError) as exc:
             what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
             detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
-            raise InputError(
-                f"{self.source.path}: {detail} after {self.position + len(self._pending)} "
-                "bytes; lines before the damage were kept, repair or remove the file"
-            ) from None
+            self.damage = InputError(
+                f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
+                "lines before the damage were kept, repair or remove the file"
+            )
+            return b""
 
     def _fill(self, size: int) -> None:
-        while not self._eof and len(self._pending) < size:
-            block = self._read(max(size - len(self._pending), 1 << 16))
+        blocks = [self._pending]
+        have = len(self._pending)
+        while not self._eof and have < size:
+            block = self._read(max(size - have, 1 << 16), self.position + have)
             if not block:
                 self._eof = True
-            self._pending += block
+            blocks.append(block)
+            have += len(block)
+        if len(blocks) > 1:
+            self._pending = b"".join(blocks)
 
     def fingerprint_candidates(self) -> list[str]:
         """Possible identities of this source, longest prefix first (empty: no complete line).
@@ -231,12 +267,13 @@ class LineReader:
         self._fill(FINGERPRINT_BYTES)
         head = self._pending[:FINGERPRINT_BYTES]
         ends = [index + 1 for index, byte in enumerate(head) if byte == 10]
-        if not ends and (len(head) >= FINGERPRINT_BYTES or (head and not self.can_grow)):
+        complete_at_end = not self.can_grow and self.damage is None
+        if not ends and (len(head) >= FINGERPRINT_BYTES or (head and complete_at_end)):
             ends = [len(head)]
         elif (
             head
             and not head.endswith(b"\n")
-            and not self.can_grow
+            and complete_at_end
             and self._eof
             and len(self._pending) == len(head)
         ):
@@ -281,9 +318,11 @@ class LineReader:
             self.position = offset
             return True
         while to_skip > 0:
-            block = self._read(min(to_skip, 1 << 20))
+            block = self._read(min(to_skip, 1 << 20), self.position)
             if not block:
                 self._eof = True
+                if self.damage is not None:
+                    raise self.damage
                 return False
             self.position += len(block)
             to_skip -= len(block)
@@ -295,6 +334,8 @@ class LineReader:
             self._fill(chunk_bytes)
             data = self._pending
             if not data:
+                if self.damage is not None:
+                    raise self.damage
                 return
             cut = (
                 data.rfind(b"\n", 0, chunk_bytes) if len(data) > chunk_bytes else data.rfind(b"\n")
@@ -306,6 +347,8 @@ class LineReader:
                     continue
             if cut < 0:
                 if self._eof:
+                    if self.damage is not None:
+                        raise self.damage  # the cut line at the damage is not a line
                     if self.can_grow:
                         self.partial_line_bytes = len(data)
                         return

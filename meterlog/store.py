@@ -20,12 +20,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
+import stat
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -47,6 +52,10 @@ EVENTS_TABLE = "events"
 REJECTS_TABLE = "rejects"
 SOURCES_TABLE = "sources"
 LOCK_FILE = ".meterlog.lock"
+#: Present while a run writes; left behind by a run that was stopped (killed, power loss).
+WRITING_MARKER = ".meterlog.writing"
+#: Files this much older than the marker are not considered the stopped run's (clock steps).
+_MARKER_SLACK_SECONDS = 2.0
 
 SOURCE_COLUMNS: dict[str, pl.DataType] = {
     "source_id": pl.String(),
@@ -113,6 +122,7 @@ class Store:
         self.uri = str(uri).rstrip("/") if "://" in str(uri) else str(Path(uri).expanduser())
         self.storage_options = storage_options
         self._tables: dict[str, DeltaTable] = {}
+        self._layout_checked = False
 
     # -- locations -------------------------------------------------------------------------
     @property
@@ -125,12 +135,47 @@ class Store:
     def exists(self) -> bool:
         return self._table(EVENTS_TABLE) is not None
 
+    @property
+    def root(self) -> Path:
+        """The local store's folder (only for local stores)."""
+        return Path(self.uri.removeprefix("file://"))
+
+    def check_layout(self) -> None:
+        """Refuse a local store path that is not a folder, or whose tables, their logs or the
+        lock file are symbolic links leading outside the store's folder (writes must not land
+        anywhere but under the store). A store folder that is itself a link is fine."""
+        if not self.is_local or self._layout_checked:
+            return
+        root = self.root
+        try:
+            is_folder = stat.S_ISDIR(root.stat().st_mode)
+        except FileNotFoundError:
+            is_folder = True  # a new store
+        except OSError as exc:
+            raise StoreError(
+                f"{root}: cannot open the store: {exc.strerror}; check the path"
+            ) from None
+        if not is_folder:
+            raise StoreError(f"{root}: is not a folder; give the store's folder with --store")
+        real_root = Path(os.path.realpath(root))
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, LOCK_FILE):
+            for path in (root / name, root / name / "_delta_log"):
+                target = Path(os.path.realpath(path))
+                if target != real_root and not target.is_relative_to(real_root):
+                    raise StoreError(
+                        f"{path}: is a symbolic link to {target}, outside the store; "
+                        "meterlog does not follow links out of the store: "
+                        "replace the link with the folder itself"
+                    )
+        self._layout_checked = True
+
     # -- reading ---------------------------------------------------------------------------
     def _table(self, name: str) -> DeltaTable | None:
         table = self._tables.get(name)
         if table is not None:
             table.update_incremental()
             return table
+        self.check_layout()
         try:
             table = DeltaTable(self.table_uri(name), storage_options=self.storage_options)
         except TableNotFoundError:
@@ -184,6 +229,17 @@ class Store:
             return pl.LazyFrame(schema=REJECT_COLUMNS)
         return pl.scan_delta(self.table_uri(REJECTS_TABLE), storage_options=self.storage_options)
 
+    def known_source_ids(self) -> set[str]:
+        """Ids of the sources the ``sources`` table has a row for."""
+        if self._table(SOURCES_TABLE) is None:
+            return set()
+        ids = (
+            pl.scan_delta(self.table_uri(SOURCES_TABLE), storage_options=self.storage_options)
+            .select(pl.col("source_id").unique())
+            .collect()
+        )
+        return set(ids.get_column("source_id").to_list())
+
     def sources(self) -> pl.DataFrame:
         """Every source ever read, latest path first seen, with its committed progress."""
         table = self._table(SOURCES_TABLE)
@@ -223,33 +279,35 @@ class Store:
         """
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                # Writing through the open table (brought up to date) saves reading its log.
-                write_deltalake(
-                    self._table(name) or self.table_uri(name),
-                    data,
-                    mode="append",
-                    partition_by=partition_by,
-                    schema_mode="merge",
-                    storage_options=self.storage_options,
-                    writer_properties=writer_properties,
-                    commit_properties=CommitProperties(
-                        app_transactions=transactions, custom_metadata=metadata
-                    ),
-                )
+                with _native_errors_held_back():
+                    # Writing through the open table (up to date) saves reading its log again.
+                    write_deltalake(
+                        self._table(name) or self.table_uri(name),
+                        data,
+                        mode="append",
+                        partition_by=partition_by,
+                        schema_mode="merge",
+                        storage_options=self.storage_options,
+                        writer_properties=writer_properties,
+                        commit_properties=CommitProperties(
+                            app_transactions=transactions, custom_metadata=metadata
+                        ),
+                    )
                 return
             except CommitFailedError as exc:
                 if attempt == COMMIT_ATTEMPTS or retry_if is None or not retry_if():
                     raise StoreError(
-                        f"{self.table_uri(name)}: cannot write: {exc}; another writer "
-                        "changed the table at the same time, run again"
+                        f"{self.table_uri(name)}: cannot write: {exc}; another writer changed "
+                        "the table at the same time and nothing of this chunk was committed: "
+                        "run again"
                     ) from None
                 time.sleep(0.05 * attempt)
             except OSError as exc:
                 raise StoreError(
-                    f"{self.table_uri(name)}: cannot write: {exc.strerror or exc}"
+                    _write_error(self.table_uri(name), exc.strerror or str(exc))
                 ) from None
             except DeltaError as exc:
-                raise StoreError(f"{self.table_uri(name)}: cannot write: {exc}") from None
+                raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
 
     def commit_events(
         self,
@@ -408,6 +466,77 @@ class Store:
             )
         return results
 
+    # -- interrupted writes ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[list[str]]:
+        """Mark the store as being written to, for the length of the block (hold the lock).
+
+        A run that is stopped before its end (killed, out of memory, power loss) leaves data
+        files that no commit refers to: readers never see them (Delta reads only committed
+        files), and the next run removes them here before writing (the list it yields). The
+        mark stays when the block raises, so files of a failed write are removed next time.
+        """
+        if not self.is_local:
+            yield []
+            return
+        marker = self.root / WRITING_MARKER
+        removed: list[str] = []
+        try:
+            since = marker.stat().st_mtime
+        except FileNotFoundError:
+            since = None
+        except OSError as exc:
+            raise StoreError(f"{marker}: cannot read: {exc.strerror}") from None
+        if since is not None:
+            removed = self.cleanup_orphans(since)
+        try:
+            marker.touch()
+            os.utime(marker)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.root}: cannot write to the store: {exc.strerror}; "
+                "check free space and permissions"
+            ) from None
+        yield removed
+        marker.unlink(missing_ok=True)
+
+    def cleanup_orphans(self, since: float) -> list[str]:
+        """Delete data files a stopped run wrote after ``since`` (a POSIX time) that no commit
+        refers to, and its unfinished commit files; return their paths. Local stores only;
+        call it holding the lock. Files committed and later removed by a commit (compaction)
+        are left to the retention-based vacuum."""
+        if not self.is_local:
+            return []
+        after = since - _MARKER_SLACK_SECONDS
+        removed: list[str] = []
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE):
+            folder = self.root / name
+            log = folder / "_delta_log"
+            if not folder.is_dir():
+                continue
+            referenced: set[str] = set()
+            for entry in os.scandir(log) if log.is_dir() else ():
+                if entry.name.endswith(".tmp") and entry.stat().st_mtime >= after:
+                    os.unlink(entry.path)  # a commit that was being written, never renamed
+                    removed.append(entry.path)
+                elif entry.name.endswith(".json") and entry.stat().st_mtime >= after:
+                    referenced |= _paths_in_commit(folder, Path(entry.path))
+            table = self._table(name)
+            if table is not None:
+                referenced |= {os.path.normpath(uri) for uri in table.file_uris()}
+            for directory, subfolders, files in os.walk(folder):
+                subfolders[:] = [d for d in subfolders if not d.startswith(("_", "."))]
+                for file_name in files:
+                    path = os.path.normpath(os.path.join(directory, file_name))
+                    if (
+                        file_name.endswith(".parquet")
+                        and path not in referenced
+                        and os.stat(path).st_mtime >= after
+                    ):
+                        os.unlink(path)
+                        removed.append(path)
+        return sorted(removed)
+
     # -- locking ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, timeout: float = 0.0) -> Iterator[None]:
@@ -419,13 +548,15 @@ class Store:
         if not self.is_local:
             yield
             return
-        root = Path(self.uri.removeprefix("file://"))
+        self.check_layout()
+        root = self.root
         try:
             root.mkdir(parents=True, exist_ok=True)
             fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             raise StoreError(
-                f"{root}: cannot create the store: {exc.strerror}; check the path and permissions"
+                f"{root}: cannot open the store for writing: {exc.strerror}; "
+                "check the path and permissions"
             ) from None
         deadline = time.monotonic() + timeout
         try:
@@ -457,6 +588,74 @@ class MaintenanceResult:
     files_compacted: int
     files_written: int
     files_deleted: int
+
+
+def _write_error(where: str, detail: str) -> str:
+    """One line for a failed write: what the system said, that nothing was committed, and
+    what to check. Known system errors are named plainly."""
+    plain = {
+        "os error 28": "no space left on the device",
+        "os error 30": "the file system is read-only",
+        "os error 13": "permission denied",
+        "os error 27": "file too large (a size limit)",
+    }
+    reason = next((text for code, text in plain.items() if code in detail), detail)
+    return (
+        f"{where}: cannot write: {reason}; nothing of this chunk was committed "
+        "(the store is as before): free space or fix permissions, then run again"
+    )
+
+
+@contextlib.contextmanager
+def _native_errors_held_back() -> Iterator[None]:
+    """Hold back what the Delta writer's native threads print on stderr during a write.
+
+    When a write fails (disk full), the writer's upload threads print a panic report while
+    they abort; the failure itself reaches Python as an exception and is reported as one line.
+    What was printed is passed on unless the write failed.
+    """
+    try:
+        capture = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    except OSError:
+        yield  # no room even for that: let native messages through
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = False
+    try:
+        os.dup2(capture.fileno(), 2)
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if not failed:
+            capture.seek(0)
+            held = capture.read()
+            if held:
+                os.write(2, held)
+        capture.close()
+
+
+def _paths_in_commit(folder: Path, commit: Path) -> set[str]:
+    """Data files a Delta commit file adds or removes, as normalised local paths."""
+    paths: set[str] = set()
+    try:
+        text = commit.read_text(encoding="utf-8")
+    except OSError:
+        return paths
+    for line in text.splitlines():
+        try:
+            action = json.loads(line)
+        except ValueError:
+            continue
+        for kind in ("add", "remove"):
+            if isinstance(action, dict) and isinstance(action.get(kind), dict):
+                relative = unquote(str(action[kind].get("path", "")))
+                paths.add(os.path.normpath(folder / relative))
+    return paths
 
 
 def now_utc() -> datetime:

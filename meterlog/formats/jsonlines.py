@@ -7,6 +7,7 @@ become ``_``). Nested values are kept as JSON text.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -80,9 +81,9 @@ class JsonLinesFormat(LogFormat):
         bad, objects, decoded = self._decode(lines)
         if objects.height == 0:
             return ParseResult(events=empty_events_frame(), rejects=bad)
-        keys = [field.name for field in decoded.dtype.fields]  # type: ignore[attr-defined]
+        keys = decoded.columns
         values = objects.select("line", "source_offset", "source_line").with_columns(
-            [self._value(decoded, key).alias(f"k__{i}") for i, key in enumerate(keys)]
+            [decoded.get_column(key).alias(f"k__{i}") for i, key in enumerate(keys)]
         )
         del objects, decoded  # the normalised JSON text and decoded values are not needed now
         key_column = {key: f"k__{i}" for i, key in enumerate(keys)}
@@ -109,6 +110,7 @@ class JsonLinesFormat(LogFormat):
             values = with_request_split(values, "__t_request", "__rq_")
 
         def text_of(column: str) -> pl.Expr:
+            # values are kept as logged ("" stays ""); identities treat "" and "-" as anonymous
             if f"__t_{column}" in values.columns:
                 return pl.col(f"__t_{column}")
             return pl.lit(None, pl.String)
@@ -171,21 +173,9 @@ class JsonLinesFormat(LogFormat):
         result.rejects = pl.concat([bad, result.rejects]).sort("source_offset")
         return result
 
-    @staticmethod
-    def _value(decoded: pl.Series, key: str) -> pl.Expr:
-        """A top-level value as text: scalars as written, nested values as JSON."""
-        field = decoded.struct.field(key)
-        if isinstance(field.dtype, (pl.Struct, pl.List, pl.Array)):
-            encoded = field.to_frame("v").select(
-                pl.when(pl.col("v").is_null())
-                .then(None)
-                .otherwise(pl.struct(pl.col("v")).struct.json_encode().str.slice(5).str.head(-1))
-            )
-            return pl.lit(encoded.to_series())
-        return pl.lit(field.cast(pl.String))
-
-    def _decode(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
-        """Lines that are not JSON objects (as rejects), the objects and their decoded values.
+    def _decode(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Lines that are not JSON objects (as rejects), the objects, and their values as text
+        columns (:func:`decode_objects`).
 
         Large chunks are checked and decoded in slices on parallel threads (Polars releases the
         GIL); when every slice infers the same schema, that is the chunk's schema and the values
@@ -202,15 +192,15 @@ class JsonLinesFormat(LogFormat):
                 checked = list(pool.map(self._check, pieces))
         bad = pl.concat([piece_bad for piece_bad, _, _ in checked])
         objects = pl.concat([piece_objects for _, piece_objects, _ in checked])
+        if objects.height == 0:
+            return bad, objects, pl.DataFrame()
         decoded = [piece for _, piece_objects, piece in checked if piece_objects.height]
         complete = [piece for piece in decoded if piece is not None]
-        if decoded and len(complete) == len(decoded):
-            if len(complete) == 1:
-                return bad, objects, complete[0]
-            if all(piece.dtype == complete[0].dtype for piece in complete):
-                return bad, objects, pl.concat(complete).rechunk()
-        text = objects.get_column("__json")
-        return bad, objects, text.str.json_decode(infer_schema_length=None)
+        uniform = all(piece.dtype == complete[0].dtype for piece in complete)
+        if decoded and len(complete) == len(decoded) and uniform:
+            values = pl.concat(complete).rechunk() if len(complete) > 1 else complete[0]
+            return bad, objects, _struct_as_text(values)
+        return bad, objects, decode_objects(objects.get_column("__json"))
 
     @staticmethod
     def _check(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series | None]:
@@ -276,3 +266,99 @@ class JsonLinesFormat(LogFormat):
             text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
             msec_to_datetime(text),
         )
+
+
+def _as_text(field: pl.Series) -> pl.Series:
+    """A decoded value column as text: scalars as written, nested values as JSON."""
+    if isinstance(field.dtype, (pl.Struct, pl.List, pl.Array)):
+        return (
+            field.to_frame("v")
+            .select(
+                pl.when(pl.col("v").is_null())
+                .then(None)
+                .otherwise(pl.struct(pl.col("v")).struct.json_encode().str.slice(5).str.head(-1))
+            )
+            .to_series()
+        )
+    return field.cast(pl.String)
+
+
+def _python_value_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode_group(texts: pl.Series) -> pl.DataFrame:
+    """Decode JSON objects into one text column per top-level key, vectorised.
+
+    Raises Polars' ComputeError when a key holds values of different kinds (text in one line,
+    an object in another) or an array mixes kinds.
+    """
+    return _struct_as_text(texts.str.json_decode(infer_schema_length=None))
+
+
+def _struct_as_text(decoded: pl.Series) -> pl.DataFrame:
+    """Decoded objects (a struct column) as one text column per top-level key."""
+    fields = decoded.dtype.fields  # type: ignore[attr-defined]
+    return pl.DataFrame([_as_text(decoded.struct.field(f.name)).alias(f.name) for f in fields])
+
+
+def _decode_mixed(texts: pl.Series) -> list[pl.DataFrame]:
+    """Decode lines whose values differ in kind between lines: halves are decoded on their own
+    until each part decodes; a single line Polars cannot decode (an array mixing objects and
+    scalars) is read with Python's json module. Each part keeps a ``__row`` index column."""
+    rows = texts.to_frame("text").with_row_index("__row")
+    parts: list[pl.DataFrame] = []
+    pending = [rows]
+    while pending:
+        part = pending.pop()
+        try:
+            decoded = _decode_group(part.get_column("text"))
+            parts.append(pl.DataFrame([part["__row"], *decoded.get_columns()]))
+            continue
+        except pl.exceptions.ComputeError:
+            if part.height > 1:
+                middle = part.height // 2
+                pending += [part.slice(middle), part.slice(0, middle)]
+                continue
+        value = json.loads(part.item(0, "text"))
+        parts.append(
+            pl.DataFrame(
+                {"__row": part["__row"]}
+                | {
+                    key: pl.Series([_python_value_text(v)], dtype=pl.String)
+                    for key, v in value.items()
+                }
+            )
+        )
+    return parts
+
+
+def decode_objects(texts: pl.Series) -> pl.DataFrame:
+    """JSON objects (one per element) as text columns, one per top-level key.
+
+    Scalars are kept as written, nested values as compact JSON. When one key holds values of
+    different kinds in different lines (``"error": "timeout"`` here, ``"error": {...}`` there),
+    the lines are grouped by the shape of their values and each group is decoded on its own.
+    """
+    try:
+        return _decode_group(texts)
+    except pl.exceptions.ComputeError:
+        pass
+    shape = texts.str.replace_all(r'"(?:[^"\\]|\\.)*"', '"').str.replace_all(r'[^"{}\[\],:]', "")
+    parts: list[pl.DataFrame] = []
+    for group in (
+        texts.to_frame("text")
+        .with_row_index("__index")
+        .with_columns(shape.alias("__shape"))
+        .partition_by("__shape", maintain_order=True)
+    ):
+        for part in _decode_mixed(group.get_column("text")):
+            rows = group.get_column("__index").gather(part.get_column("__row"))
+            parts.append(part.with_columns(rows.alias("__row")))
+    return pl.concat(parts, how="diagonal").sort("__row").drop("__row")

@@ -8,11 +8,12 @@ Apache's common/combined logs share nginx's layout (Apache escapes ``"`` as ``\\
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
 
-from meterlog.errors import FormatError, located
+from meterlog.errors import FormatError, located, read_text_file
 from meterlog.formats.base import (
     LogFormat,
     ParseResult,
@@ -66,6 +67,8 @@ KNOWN_VARIABLES = frozenset(
     upstream_bytes_sent upstream_cache_status upstream_queue_time proxy_host proxy_port
     proxy_add_x_forwarded_for realip_remote_addr realip_remote_port gzip_ratio geoip_country_code
     geoip_city geoip2_data_country_code request_length sent_http_content_type
+    proxy_upstream_name proxy_alternative_upstream_name req_id namespace ingress_name
+    service_name service_port the_real_ip
     """.split()
 )
 _VARIABLE_PREFIXES = (
@@ -127,7 +130,13 @@ class NginxLogFormat(LogFormat):
 
     lines_independent = True
 
-    def __init__(self, format_string: str, name: str = "custom", escape: str = "default") -> None:
+    def __init__(
+        self,
+        format_string: str,
+        name: str = "custom",
+        escape: str = "default",
+        defined_variables: Iterable[str] = (),
+    ) -> None:
         if escape not in ("default", "json", "none"):
             raise FormatError(f"log format {name}: escape={escape} is not default, json or none")
         self.name = name
@@ -137,11 +146,13 @@ class NginxLogFormat(LogFormat):
         variables = [text for kind, text in tokens if kind == "var"]
         if not variables:
             raise FormatError(f"log format {name!r} has no $variables: {format_string!r}")
-        unknown = [v for v in variables if not is_known_variable(v)]
+        defined = set(defined_variables)
+        unknown = [v for v in variables if not (is_known_variable(v) or v in defined)]
         if unknown:
             raise FormatError(
                 f"log format {name!r}: unknown nginx variable ${unknown[0]}; "
-                "check the spelling against the log_format in your nginx config"
+                "check the spelling against the log_format in your nginx config (a variable "
+                "your config defines with map or set is accepted with --nginx-conf)"
             )
         times = [v for v in variables if v in _TIME_VARIABLES]
         if not times:
@@ -183,7 +194,7 @@ class NginxLogFormat(LogFormat):
         if self.time_variable == "time_local":
             return text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
         if self.time_variable == "time_iso8601":
-            return text.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False)
+            return iso8601_to_datetime(text)
         return msec_to_datetime(text)
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
@@ -341,12 +352,38 @@ def _fast_regex(format_string: str) -> str | None:
 
 
 def msec_to_datetime(text: pl.Expr) -> pl.Expr:
-    """``$msec`` (seconds since the epoch with millisecond resolution) to a UTC datetime."""
-    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,12})(?:\.(?P<f>\d{1,6})\d*)?$")
-    seconds = pieces.struct.field("s").cast(pl.Int64, strict=False)
+    """Seconds since the epoch (``$msec``: ``1727740800.123``) to a UTC datetime.
+
+    A whole number of 13, 16 or 19 digits is read as milliseconds, microseconds or nanoseconds
+    since the epoch, as application logs often write them; anything else is null.
+    """
+    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,19})(?:\.(?P<f>\d{1,6})\d*)?$")
+    digits = pieces.struct.field("s")
+    whole = pieces.struct.field("f").is_null()
+    value = digits.cast(pl.Int64, strict=False)
+    width = digits.str.len_bytes()
     fraction = pieces.struct.field("f").fill_null("").str.pad_end(6, "0").cast(pl.Int64)
-    micros = seconds * 1_000_000 + fraction
+    micros = (
+        pl.when(width <= 12)
+        .then(value * 1_000_000 + fraction)
+        .when(whole & (width == 13))
+        .then(value * 1_000)
+        .when(whole & (width == 16))
+        .then(value)
+        .when(whole & (width == 19))
+        .then(value // 1_000)
+        .otherwise(None)
+    )
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def iso8601_to_datetime(text: pl.Expr) -> pl.Expr:
+    """``$time_iso8601`` (``2026-10-01T02:00:00+02:00``) to UTC; a ``Z`` suffix is UTC too."""
+    utc = pl.Datetime("us", "UTC")
+    return pl.coalesce(
+        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%:z", strict=False),
+        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
+    )
 
 
 # -- nginx configuration files ---------------------------------------------------------------
@@ -357,21 +394,40 @@ _CONF_TOKEN = re.compile(
 )
 
 
+#: Directives that define a variable, and the position of the variable among their words.
+_DEFINING_DIRECTIVES = {
+    "set": 1,
+    "perl_set": 1,
+    "js_set": 1,
+    "auth_request_set": 1,
+    "map": 2,
+    "split_clients": 2,
+    "geo": -1,  # geo [$address] $variable
+}
+
+
+def _defined_variables(directives: list[tuple[int, list[str]]]) -> set[str]:
+    """Variables a config defines itself (``map``, ``set``, ``geo``, ``split_clients``, ...,
+    and blocks such as ``geoip2`` whose entries start with a ``$variable``)."""
+    defined: set[str] = set()
+    for _, words in directives:
+        position = _DEFINING_DIRECTIVES.get(words[0])
+        if position is not None and len(words) > max(position, 1):
+            defined.add(words[position].lstrip("$"))
+        elif words[0].startswith("$"):
+            defined.add(words[0].lstrip("$"))
+    return defined
+
+
 def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
     """The ``log_format NAME [escape=...] 'string' 'string' ...;`` directive from an nginx config.
 
     Concatenated quoted strings (one per line, as nginx configs usually write long formats) are
-    joined; ``escape=default|json|none`` is honoured. ``include`` directives are not followed.
+    joined; ``escape=default|json|none`` is honoured. Variables the config defines (``map``,
+    ``set``, ``geo``, ...) are accepted in the format. ``include`` directives are not followed.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FormatError(
-            located(path, None, f"cannot read nginx config: {exc.strerror}")
-        ) from None
-    except UnicodeDecodeError:
-        raise FormatError(located(path, None, "nginx config is not UTF-8 text")) from None
+    text = read_text_file(path, "nginx config", FormatError)
     directives: list[tuple[int, list[str]]] = []
     current: list[str] = []
     start_line = 1
@@ -410,7 +466,12 @@ def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
                     escape = rest[0].removeprefix("escape=")
                     rest = rest[1:]
                 try:
-                    return NginxLogFormat("".join(rest), name=name, escape=escape)
+                    return NginxLogFormat(
+                        "".join(rest),
+                        name=name,
+                        escape=escape,
+                        defined_variables=_defined_variables(directives),
+                    )
                 except FormatError as exc:
                     raise FormatError(located(path, line, str(exc))) from None
     known = ", ".join(found) if found else "none"

@@ -1,0 +1,117 @@
+"""Dimensions (what to group by) and metrics (what to compute per group) of usage reports.
+
+Each is one entry in a registry: a name, a one-line description for ``--help`` and the README,
+and a Polars expression. Adding a dimension or a metric is adding one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from meterlog.endpoints import ENDPOINT_COLUMN
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A group key: ``key(tz)`` gives the expression for the column named ``name``."""
+
+    name: str
+    description: str
+    key: Callable[[str], pl.Expr]
+    is_time: bool = False  # a time bucket: the report is a time series
+    needs_endpoint: bool = False  # needs the ``endpoint`` column (see meterlog.endpoints)
+
+
+def _time_bucket(every: str) -> Callable[[str], pl.Expr]:
+    """Start of the bucket holding ``ts``, in the report's time zone.
+
+    The timestamp is converted to the zone first and truncated there, so days, weeks and months
+    follow local midnight across DST changes (a day may last 23 or 25 hours), and the two
+    local 02:00 hours of an autumn change stay apart (their offsets differ).
+    """
+
+    def key(tz: str) -> pl.Expr:
+        return pl.col("ts").dt.convert_time_zone(tz).dt.truncate(every)
+
+    return key
+
+
+def _column(name: str) -> Callable[[str], pl.Expr]:
+    return lambda _tz: pl.col(name)
+
+
+_DIMENSIONS = (
+    Dimension("hour", "start of the hour", _time_bucket("1h"), is_time=True),
+    Dimension("day", "start of the day (local midnight)", _time_bucket("1d"), is_time=True),
+    Dimension("week", "start of the ISO week (Monday)", _time_bucket("1w"), is_time=True),
+    Dimension("month", "start of the calendar month", _time_bucket("1mo"), is_time=True),
+    Dimension("account", "the paying customer (--account-field, --accounts)", _column("account")),
+    Dimension("user", "the end user (--user-field); empty for anonymous", _column("user")),
+    Dimension(
+        "endpoint",
+        "the path as a template, e.g. /v1/users/{id}",
+        _column(ENDPOINT_COLUMN),
+        needs_endpoint=True,
+    ),
+    Dimension("method", "the HTTP method", lambda _tz: pl.col("method").str.to_uppercase()),
+    Dimension("status", "the HTTP status code", _column("status")),
+    Dimension(
+        "status_class",
+        "1xx, 2xx, 3xx, 4xx or 5xx",
+        lambda _tz: (pl.col("status") // 100).cast(pl.String) + pl.lit("xx"),
+    ),
+)
+
+#: Every dimension of ``--by``, by name, in the order ``--help`` lists them.
+DIMENSIONS: dict[str, Dimension] = {dimension.name: dimension for dimension in _DIMENSIONS}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A value per group: ``aggregation`` gives the column named ``name``."""
+
+    name: str
+    description: str
+    aggregation: Callable[[], pl.Expr]
+    needs: str | None = None  # a stored column; the metric is left out when it has no values
+    additive: bool = True  # the sum over groups is the overall value
+
+
+def _latency(quantile: float) -> Callable[[], pl.Expr]:
+    """A quantile of ``request_time``, linearly interpolated between the two nearest requests
+    (numpy's default), in seconds rounded to the microsecond; requests without a request time
+    are ignored."""
+    column = pl.col(_REQUEST_TIME).cast(pl.Float64)
+    return lambda: column.quantile(quantile, interpolation="linear").round(6)
+
+
+def _status_count(first: int) -> Callable[[], pl.Expr]:
+    return lambda: pl.col("status").is_between(first, first + 99).sum().cast(pl.Int64)
+
+
+_REQUEST_TIME = "request_time"
+_METRICS = (
+    Metric("requests", "number of requests", lambda: pl.len().cast(pl.Int64)),
+    Metric("errors_4xx", "requests answered with a 4xx status", _status_count(400)),
+    Metric("errors_5xx", "requests answered with a 5xx status", _status_count(500)),
+    Metric(
+        "bytes_sent",
+        "bytes sent to clients",
+        lambda: pl.col("bytes_sent").sum().cast(pl.Int64),
+    ),
+    Metric(
+        "users",
+        "distinct non-anonymous users",
+        lambda: pl.col("user").drop_nulls().n_unique().cast(pl.Int64),
+        additive=False,
+    ),
+    Metric("latency_p50", "median request time (s)", _latency(0.50), _REQUEST_TIME, False),
+    Metric("latency_p95", "95th percentile request time (s)", _latency(0.95), _REQUEST_TIME, False),
+    Metric("latency_p99", "99th percentile request time (s)", _latency(0.99), _REQUEST_TIME, False),
+)
+
+#: Every metric, by name, in output column order.
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}

@@ -1,0 +1,239 @@
+"""The interface every billing meter implements, and what meters share.
+
+A meter turns the events of one billing period into one integer quantity per account. Events
+come in as a lazy frame with the canonical columns plus ``user`` and ``account`` (see
+:func:`meterlog.identity.with_identity`). A meter:
+
+* reads its parameters from a plan's charge table (:meth:`Meter.from_params`), refusing
+  unknown keys and bad values with :class:`~meterlog.validation.ParameterError`;
+* measures: :meth:`Meter.quantities` gives ``account, quantity, peak_start`` for every account
+  with at least one request in the period (``quantity`` 0 when none of them counts);
+* explains: :meth:`Meter.evidence` gives the inputs behind each quantity (the users counted,
+  the window series) so an invoice line can be checked by hand.
+
+Which requests count is set per meter with :class:`RequestFilter` (status, path, method).
+Adding a meter is adding a module with a :class:`Meter` subclass and an entry in
+:data:`meterlog.meters.METERS`.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import ClassVar, Self
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from meterlog.periods import Month, utc_days
+from meterlog.schema import PARTITION_COLUMN
+from meterlog.validation import ParameterError, text_list
+
+#: Output schema of :meth:`Meter.quantities`.
+QUANTITY_SCHEMA: dict[str, pl.DataType] = {
+    "account": pl.String(),
+    "quantity": pl.Int64(),
+    "peak_start": pl.Datetime("us", "UTC"),
+}
+
+_STATUS_CLASS = re.compile(r"^([1-5])xx$")
+_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A billing period: a calendar month in a time zone, ``[start, end)``."""
+
+    month: Month
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @cached_property
+    def start(self) -> datetime:
+        """First instant of the month in ``tz``, as an aware UTC datetime."""
+        return self.month.start(self.tz)
+
+    @cached_property
+    def end(self) -> datetime:
+        """First instant after the month in ``tz`` (exclusive), as an aware UTC datetime."""
+        return self.month.end(self.tz)
+
+    @property
+    def label(self) -> str:
+        return str(self.month)
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` in the period's time zone."""
+        return moment.astimezone(self.tz)
+
+
+def events_between(events: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
+    """Events with ``start <= ts < end``, reading only the partitions (UTC days) needed."""
+    selected = (pl.col("ts") >= start) & (pl.col("ts") < end)
+    if PARTITION_COLUMN in events.collect_schema().names():
+        selected = pl.col(PARTITION_COLUMN).is_in(utc_days(start, end)) & selected
+    return events.filter(selected)
+
+
+def events_in_period(events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    """Events of ``period`` (``start <= ts < end``), reading only the partitions needed."""
+    return events_between(events, period.start, period.end)
+
+
+def glob_to_regex(pattern: str) -> str:
+    """An anchored regex for a path glob: ``*`` is any run of characters (``/`` included),
+    ``?`` one character; everything else matches itself."""
+    parts = []
+    for char in pattern:
+        if char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        elif char in _REGEX_META:
+            parts.append("\\" + char)
+        else:
+            parts.append(char)
+    return "^(?s:" + "".join(parts) + ")$"
+
+
+def _parse_status(value: object, key: str) -> tuple[str, int, int]:
+    """``500`` or ``"5xx"`` -> (as written, lowest, highest)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 100 <= value <= 599:
+            raise ParameterError(key, f"status {value} is not an HTTP status (100-599)")
+        return str(value), value, value
+    if isinstance(value, str):
+        match = _STATUS_CLASS.match(value.strip().lower())
+        if match:
+            low = int(match.group(1)) * 100
+            return f"{match.group(1)}xx", low, low + 99
+    raise ParameterError(
+        key, f'cannot read {value!r} as a status: use a code (404) or a class ("5xx")'
+    )
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """Which requests a meter counts. By default every request counts.
+
+    * ``exclude_status``: codes (``404``) or classes (``"5xx"``) whose requests do not count;
+      a request without a status counts.
+    * ``exclude_paths``: path globs (``"/health"``, ``"/internal/*"``) whose requests do not
+      count; ``*`` matches any characters including ``/``, ``?`` one character. The path has
+      no query string.
+    * ``methods``: when given, only requests with one of these methods count (case-insensitive).
+    """
+
+    exclude_status: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+
+    KEYS: ClassVar[tuple[str, ...]] = ("exclude_status", "exclude_paths", "methods")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> RequestFilter:
+        statuses = params.get("exclude_status", [])
+        if not isinstance(statuses, list):
+            raise ParameterError(
+                "exclude_status", f'must be a list such as ["5xx", 404], not {statuses!r}'
+            )
+        parsed = [
+            _parse_status(value, f"exclude_status[{index}]") for index, value in enumerate(statuses)
+        ]
+        methods = tuple(method.upper() for method in text_list(params, "methods"))
+        return cls(
+            exclude_status=tuple(dict.fromkeys(written for written, _, _ in parsed)),
+            exclude_paths=tuple(dict.fromkeys(text_list(params, "exclude_paths"))),
+            methods=tuple(dict.fromkeys(methods)),
+        )
+
+    def expr(self) -> pl.Expr:
+        """True for requests that count."""
+        counts = pl.lit(True)
+        for written in self.exclude_status:
+            _, low, high = _parse_status(written, "exclude_status")
+            status = pl.col("status")
+            counts = counts & (status.is_null() | ~status.is_between(low, high))
+        if self.exclude_paths:
+            regex = "|".join(glob_to_regex(pattern) for pattern in self.exclude_paths)
+            path = pl.col("path")
+            counts = counts & (path.is_null() | ~path.str.contains(regex))
+        if self.methods:
+            counts = counts & pl.col("method").str.to_uppercase().is_in(list(self.methods))
+        return counts.fill_null(False)
+
+    def describe(self) -> str:
+        """E.g. ``not status 5xx; not paths /health; methods GET,POST`` (empty for none)."""
+        parts = []
+        if self.exclude_status:
+            parts.append("not status " + ",".join(self.exclude_status))
+        if self.exclude_paths:
+            parts.append("not paths " + ",".join(self.exclude_paths))
+        if self.methods:
+            parts.append("methods " + ",".join(self.methods))
+        return "; ".join(parts)
+
+
+class Meter(ABC):
+    """A billing meter (see the module doc). Instances are immutable and hashable, so equal
+    meters in several plans are measured once."""
+
+    #: The name used in plan files (``meter = "mau"``) and the registry.
+    kind: ClassVar[str]
+    #: Plan keys this meter reads besides the :class:`RequestFilter` keys.
+    keys: ClassVar[tuple[str, ...]] = ()
+
+    counting: RequestFilter
+
+    @classmethod
+    @abstractmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        """Build the meter from a plan charge table (only this meter's keys are passed)."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """What the meter measures, for invoice lines (e.g. ``peak requests/1h p95``)."""
+
+    @abstractmethod
+    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """``account, quantity, peak_start`` for accounts with counted requests.
+
+        ``counted`` holds the period's counted requests only.
+        """
+
+    @abstractmethod
+    def zero_peak_start(self, period: Period) -> datetime | None:
+        """``peak_start`` for an account with no counted request in the period."""
+
+    @abstractmethod
+    def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """The inputs behind each account's quantity (meter-specific columns, ``account``
+        first), for every account present in ``events`` during the period."""
+
+    def _describe(self, core: str) -> str:
+        filters = self.counting.describe()
+        return f"{core} ({filters})" if filters else core
+
+    def quantities(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """``account, quantity, peak_start`` for every account with a request in the period,
+        sorted by account (no account last)."""
+        in_period = events_in_period(events, period)
+        accounts = in_period.select("account").unique()
+        measured = self.measure(in_period.filter(self.counting.expr()), period)
+        return (
+            accounts.join(measured, on="account", how="left", nulls_equal=True)
+            .with_columns(
+                pl.col("quantity").fill_null(0).cast(pl.Int64),
+                pl.col("peak_start")
+                .cast(pl.Datetime("us", "UTC"))
+                .fill_null(pl.lit(self.zero_peak_start(period), pl.Datetime("us", "UTC"))),
+            )
+            .select(list(QUANTITY_SCHEMA))
+            .sort("account", nulls_last=True)
+        )

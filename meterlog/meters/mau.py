@@ -1,0 +1,62 @@
+"""MAU: the number of distinct users with at least one counted request in the period.
+
+Users come from the ``user`` column (see :mod:`meterlog.identity`); anonymous requests (no
+user) never make a user count, whatever they do. A user who uses several accounts counts once
+in each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Self
+
+import polars as pl
+
+from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.validation import check_keys
+
+
+@dataclass(frozen=True)
+class MauMeter(Meter):
+    """Monthly active users per account."""
+
+    counting: RequestFilter = field(default_factory=RequestFilter)
+
+    kind = "mau"
+    keys = ()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        check_keys(params, RequestFilter.KEYS, "a mau meter")
+        return cls(counting=RequestFilter.from_params(params))
+
+    @property
+    def description(self) -> str:
+        return self._describe("mau")
+
+    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        return counted.group_by("account").agg(
+            quantity=pl.col("user").drop_nulls().n_unique().cast(pl.Int64),
+            peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
+        )
+
+    def zero_peak_start(self, period: Period) -> datetime | None:
+        return None
+
+    def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """One row per account and user counted: ``account, user, first_seen, last_seen,
+        requests`` (counted requests only), sorted by account and user."""
+        counted = events_in_period(events, period).filter(
+            self.counting.expr() & pl.col("user").is_not_null()
+        )
+        return (
+            counted.group_by("account", "user")
+            .agg(
+                first_seen=pl.col("ts").min(),
+                last_seen=pl.col("ts").max(),
+                requests=pl.len().cast(pl.Int64),
+            )
+            .sort("account", "user", nulls_last=True)
+        )

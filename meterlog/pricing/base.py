@@ -1,0 +1,89 @@
+"""The interface every pricing model implements, and the charge terms around it.
+
+A pricing model turns a billable quantity (whole units) into an exact, unrounded
+:class:`~decimal.Decimal` amount with a short text saying how (``1000 @ 0 + 500 @ 0.01``).
+:func:`price_charge` adds what every charge has: ``included`` free units, a ``minimum``
+amount, and rounding half-even to the currency's minor unit.
+
+Adding a pricing model is adding a module with a :class:`PricingModel` subclass and an entry
+in :data:`meterlog.pricing.PRICING_MODELS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar, Self
+
+if TYPE_CHECKING:
+    from meterlog.pricing.currency import Currency
+
+#: Digits of precision for money arithmetic: far more than any quantity times price needs,
+#: so products and sums are exact and only the final rounding rounds.
+PRECISION = 100
+
+
+@contextlib.contextmanager
+def exact() -> Iterator[None]:
+    """A decimal context in which quantity-times-price arithmetic is exact."""
+    with decimal.localcontext() as context:
+        context.prec = PRECISION
+        context.traps[decimal.Inexact] = False
+        yield
+
+
+@dataclass(frozen=True)
+class Priced:
+    """An unrounded amount and how it was reached (for the invoice's ``unit_price``)."""
+
+    amount: Decimal
+    detail: str
+
+
+class PricingModel(ABC):
+    """A way to price a number of units (see the module doc)."""
+
+    #: The name used in plan files (``pricing = "graduated"``) and the registry.
+    kind: ClassVar[str]
+    #: Plan keys this model reads.
+    keys: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    @abstractmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        """Build the model from a plan charge table (only this model's keys are passed)."""
+
+    @abstractmethod
+    def price(self, units: int) -> Priced:
+        """The exact amount for ``units`` (>= 0) billable units."""
+
+
+@dataclass(frozen=True)
+class ChargeAmount:
+    """A priced invoice line: units billed, rounded amount, and how it was computed."""
+
+    billable_quantity: int
+    amount: Decimal
+    detail: str
+
+
+def price_charge(
+    model: PricingModel,
+    quantity: int,
+    currency: Currency,
+    included: int = 0,
+    minimum: Decimal = Decimal(0),
+) -> ChargeAmount:
+    """Price one charge: ``included`` units are free, the model prices the rest, the amount is
+    at least ``minimum``, and the result is rounded half-even to the currency's minor unit."""
+    billable = max(0, quantity - included)
+    with exact():
+        priced = model.price(billable)
+        amount, detail = priced.amount, priced.detail
+        if amount < minimum:
+            amount, detail = minimum, f"{detail}; minimum {minimum} applies"
+    return ChargeAmount(billable, currency.round(amount), detail)

@@ -1,0 +1,41 @@
+"""``graduated``: each tier prices the units that fall in it at its own rate.
+
+With tiers 0-1000 at 0 and above at 0.01, 1500 units cost 1000 x 0 + 500 x 0.01 = 5.00.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar, Self
+
+from meterlog.pricing.base import Priced, PricingModel, exact
+from meterlog.pricing.tiers import Tier, parse_tiers
+from meterlog.validation import check_keys
+
+
+@dataclass(frozen=True)
+class Graduated(PricingModel):
+    tiers: tuple[Tier, ...]
+
+    kind = "graduated"
+    keys: ClassVar[tuple[str, ...]] = ("tiers",)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        check_keys(params, cls.keys, "graduated pricing")
+        return cls(tiers=parse_tiers(params))
+
+    def price(self, units: int) -> Priced:
+        amount = Decimal(0)
+        parts = []
+        with exact():
+            for tier in self.tiers:
+                upper = units if tier.up_to is None else min(units, tier.up_to)
+                in_tier = upper - tier.start
+                if in_tier <= 0:
+                    break
+                amount += in_tier * tier.unit_price
+                parts.append(f"{in_tier} @ {tier.unit_price}")
+        return Priced(amount, " + ".join(parts) or f"0 @ {self.tiers[0].unit_price}")
