@@ -22,6 +22,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -91,6 +92,8 @@ EVENTS_WRITER_PROPERTIES = WriterProperties(
 #: How long old table versions stay readable by default (``meterlog maintain --retention``):
 #: time travel (``--as-of``) works this far back; files only older versions use are then deleted.
 DEFAULT_RETENTION = timedelta(days=30)
+#: How long Delta keeps log entries unless the table says otherwise.
+DELTA_LOG_RETENTION = timedelta(days=30)
 #: After an ingest, a day partition it wrote to that holds more files than this is compacted.
 AUTO_COMPACT_FILES = 16
 #: Tries of a commit that loses races with other writers (see ``Store._write``).
@@ -434,12 +437,9 @@ class Store:
                         MaintenanceResult(name, files_before, files_before, 0, 0, len(doomed))
                     )
                     continue
-                table.alter.set_table_properties(
-                    {
-                        "delta.logRetentionDuration": interval,
-                        "delta.deletedFileRetentionDuration": interval,
-                    }
-                )
+                if retention > DELTA_LOG_RETENTION and _log_retention(table) < retention:
+                    # log entries older than this go at checkpoints; --as-of needs them
+                    table.alter.set_table_properties({"delta.logRetentionDuration": interval})
                 metrics = table.optimize.compact(
                     target_size=COMPACT_TARGET_BYTES,
                     writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
@@ -576,6 +576,18 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+_INTERVAL = re.compile(r"^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$", re.I)
+
+
+def _log_retention(table: DeltaTable) -> timedelta:
+    """The table's ``delta.logRetentionDuration`` (Delta's default when unset or unreadable)."""
+    value = table.metadata().configuration.get("delta.logRetentionDuration") or ""
+    match = _INTERVAL.match(value)
+    if match is None:
+        return DELTA_LOG_RETENTION
+    return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
 
 
 @dataclass(frozen=True)
