@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import numpy as np
 import polars as pl
 
 from meterlog.errors import InputError
@@ -434,19 +433,18 @@ class _ChunkPlan:
 
 def _plan_chunk(start: int, data: bytes, slice_bytes: int) -> _ChunkPlan:
     """Count ``data``'s lines and cut it into slices of about ``slice_bytes`` at line ends
-    (one slice when ``slice_bytes`` is 0). Runs on the read-ahead thread; NumPy releases the
-    GIL while it scans."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    lines = len(newlines) + (0 if data.endswith(b"\n") else 1)
+    (one slice when ``slice_bytes`` is 0). Runs on the read-ahead thread."""
     slices: list[tuple[int, int, int]] = []
-    begin = 0
+    begin = newlines = 0
     while begin < len(data):
         end = len(data)
         if slice_bytes and begin + slice_bytes < len(data):
-            after = int(np.searchsorted(newlines, begin + slice_bytes - 1))
-            end = int(newlines[after]) + 1 if after < len(newlines) else len(data)
-        slices.append((begin, end, int(np.searchsorted(newlines, begin))))
+            cut = data.find(b"\n", begin + slice_bytes - 1)
+            end = len(data) if cut < 0 else cut + 1
+        slices.append((begin, end, newlines))
+        newlines += data.count(b"\n", begin, end)
         begin = end
+    lines = newlines + (0 if data.endswith(b"\n") else 1)
     return _ChunkPlan(start, data, lines, slices)
 
 
