@@ -1,4 +1,4 @@
-"""Seeded synthetic access logs for the benchmarks: nginx ``combined`` and the JSON-lines equivalent.
+"""Seeded synthetic access logs for benchmarks: nginx ``combined`` and the JSON-lines equivalent.
 
 Lines are generated in blocks of :data:`BLOCK` lines, each from its own seed, so the first N lines
 of a longer file are the same as a shorter file's: a 1M-line file is a prefix of the 10M-line file
@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,10 @@ START = datetime(2026, 8, 1, tzinfo=UTC)
 #: 10M lines span 92 days (August to October 2026): about 109,000 requests a day.
 SECONDS_PER_LINE = 92 * 86_400 / 10_000_000
 
-METHODS = (["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"], [0.75, 0.15, 0.05, 0.03, 0.01, 0.01])
+METHODS = (
+    ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"],
+    [0.75, 0.15, 0.05, 0.03, 0.01, 0.01],
+)
 STATUSES = (
     [200, 201, 204, 301, 304, 400, 401, 403, 404, 429, 500, 502, 503],
     [0.70, 0.04, 0.03, 0.01, 0.06, 0.02, 0.03, 0.01, 0.06, 0.01, 0.01, 0.01, 0.01],
@@ -56,7 +60,7 @@ USER_AGENTS = [
     "okhttp/4.12.0",
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "PostmanRuntime/7.39.0",
-    'Mozilla/5.0 (compatible; \\x22Acme\\x22 Monitor/1.0)',
+    "Mozilla/5.0 (compatible; \\x22Acme\\x22 Monitor/1.0)",
 ]
 UA_WEIGHTS = [0.15, 0.06, 0.06, 0.05, 0.20, 0.18, 0.12, 0.10, 0.03, 0.0499, 0.0001]
 REFERERS = ["-", "-", "-", "https://example.com/", "https://example.com/app/dashboard"]
@@ -195,3 +199,13 @@ def gzip_file(source: Path, target: Path, level: int = 6) -> Path:
         with open(source, "rb") as src, gzip.open(target, "wb", compresslevel=level) as out:
             shutil.copyfileobj(src, out, 1 << 20)
     return target
+
+
+if __name__ == "__main__":
+    # generate.py OUT LINES [combined|json] [SEED]   or   generate.py --gzip SOURCE TARGET
+    if sys.argv[1] == "--gzip":
+        gzip_file(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        kind = sys.argv[3] if len(sys.argv) > 3 else "combined"
+        seed = int(sys.argv[4]) if len(sys.argv) > 4 else 42
+        write_log(Path(sys.argv[1]), int(sys.argv[2]), kind, seed)
