@@ -19,8 +19,8 @@ from typing import Any
 import polars as pl
 
 from meterlog.formats import builtin_format
-from meterlog.ingest import _plan_chunk, _rejects_frame
-from meterlog.sources import DEFAULT_CHUNK_BYTES, InputFile, LineReader, split_lines
+from meterlog.ingest import IngestOptions, _chunk_bytes, _plan_chunk, _rejects_frame
+from meterlog.sources import InputFile, LineReader, split_lines
 from meterlog.store import Progress, Store
 
 spent: Counter[str] = Counter()
@@ -59,7 +59,7 @@ def main(path: str, log_format_name: str = "combined", max_lines: int = 1_000_00
     with tempfile.TemporaryDirectory() as folder, LineReader(InputFile(path)) as reader:
         store = Store(folder)
         slice_bytes = 8 * 1024 * 1024 if log_format.lines_independent else 0
-        chunks = reader.chunks(DEFAULT_CHUNK_BYTES)
+        chunks = reader.chunks(_chunk_bytes(IngestOptions(), log_format))
         while lines < max_lines:
             item = timed("read (and decompress)", next, chunks, None)
             if item is None:

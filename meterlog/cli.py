@@ -48,7 +48,7 @@ from meterlog.periods import parse_months
 from meterlog.plans import load_plan_file
 from meterlog.pseudonymize import DEFAULT_FIELDS, KEY_ENV, Pseudonymizer
 from meterlog.reports import resolve_settings
-from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from meterlog.store import DEFAULT_RETENTION, Store, resolve_store, store_status
 from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 from meterlog.usage import UsageQuery, run_usage
@@ -240,7 +240,7 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     "--chunk-size",
     type=click.IntRange(1024),
     default=None,
-    help="Bytes parsed and committed per chunk (default 32 MiB).",
+    help="Bytes parsed and committed per chunk (default 32 MiB; 16 MiB for JSON lines).",
 )
 @click.option(
     "--compact/--no-compact",
@@ -337,7 +337,7 @@ def ingest(
         exclude=exclude or DEFAULT_EXCLUDE,
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
-        chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
+        chunk_bytes=chunk_size,
         threads=threads,
         compact=compact,
         accept_window=_accept_window(accept_window),

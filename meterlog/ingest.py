@@ -46,6 +46,8 @@ from meterlog.timewindow import (
     parse_accept_window,
 )
 
+#: Default chunk size of formats parsed a whole chunk at a time (see ``IngestOptions``).
+WHOLE_CHUNK_BYTES = 16 * 1024 * 1024
 #: A chunk is parsed in slices of about this many bytes, cut at line ends, by parallel threads
 #: (Polars releases the GIL); commits stay one per chunk, with the same rows as before.
 SLICE_BYTES = 8 * 1024 * 1024
@@ -80,7 +82,9 @@ class IngestOptions:
     include: Sequence[str] = DEFAULT_INCLUDE
     exclude: Sequence[str] = DEFAULT_EXCLUDE
     max_reject_ratio: float = 0.5
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    #: Bytes per chunk; None: :data:`DEFAULT_CHUNK_BYTES`, or :data:`WHOLE_CHUNK_BYTES` for a
+    #: format parsed a whole chunk at a time (JSON lines), whose memory grows with the chunk.
+    chunk_bytes: int | None = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     lock_timeout: float = 60.0
     examples_per_source: int = 3
@@ -329,7 +333,7 @@ def _ingest_source(
         chunks = read_ahead(
             (
                 _plan_chunk(start, data, parser.slice_bytes)
-                for start, data in reader.chunks(options.chunk_bytes)
+                for start, data in reader.chunks(_chunk_bytes(options, log_format))
             ),
             wait=not source.is_stdin,
         )
@@ -354,6 +358,12 @@ def _ingest_source(
             if waiting is not None:
                 committer.commit(waiting)
         report.partial_line_bytes = reader.partial_line_bytes
+
+
+def _chunk_bytes(options: IngestOptions, log_format: LogFormat) -> int:
+    if options.chunk_bytes:
+        return options.chunk_bytes
+    return DEFAULT_CHUNK_BYTES if log_format.lines_independent else WHOLE_CHUNK_BYTES
 
 
 @dataclass
