@@ -69,22 +69,28 @@ SOURCE_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-#: Parquet settings for event files: zstd, and no dictionary for columns whose values rarely
-#: repeat (trying one costs time and saves nothing); files are about half the default size.
+#: Parquet settings for event files: zstd; no dictionary for columns whose values rarely
+#: repeat (trying one costs time and saves nothing), and no min/max statistics for long free
+#: text nobody filters files by. Files are about half the default size and faster to write.
+_NO_DICTIONARY = (
+    "ts",
+    "path",
+    "query",
+    "bytes_sent",
+    "request_time",
+    "source_offset",
+    "source_line",
+)
+_NO_STATISTICS = ("path", "query", "referer", "user_agent")
 EVENTS_WRITER_PROPERTIES = WriterProperties(
     compression="ZSTD",
     compression_level=1,
     column_properties={
-        name: ColumnProperties(dictionary_enabled=False)
-        for name in (
-            "ts",
-            "path",
-            "query",
-            "bytes_sent",
-            "request_time",
-            "source_offset",
-            "source_line",
+        name: ColumnProperties(
+            dictionary_enabled=False if name in _NO_DICTIONARY else None,
+            statistics_enabled="NONE" if name in _NO_STATISTICS else None,
         )
+        for name in (*_NO_DICTIONARY, *_NO_STATISTICS)
     },
 )
 
