@@ -31,7 +31,7 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .ruff_cache

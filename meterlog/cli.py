@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import gc
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,8 +48,8 @@ from meterlog.periods import parse_months
 from meterlog.plans import load_plan_file
 from meterlog.pseudonymize import DEFAULT_FIELDS, KEY_ENV, Pseudonymizer
 from meterlog.reports import resolve_settings
-from meterlog.sources import DEFAULT_CHUNK_BYTES, DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from meterlog.store import Store, resolve_store, store_status
+from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from meterlog.store import DEFAULT_RETENTION, Store, resolve_store, store_status
 from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 from meterlog.usage import UsageQuery, run_usage
 from meterlog.validation import ParameterError
@@ -236,7 +240,19 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     "--chunk-size",
     type=click.IntRange(1024),
     default=None,
-    help="Bytes parsed and committed per chunk (default 64 MiB).",
+    help="Bytes parsed and committed per chunk (default 32 MiB; 16 MiB for JSON lines).",
+)
+@click.option(
+    "--compact/--no-compact",
+    default=True,
+    show_default=True,
+    help="After the run, compact day partitions it wrote to that hold many small files.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(0),
+    default=0,
+    help="Threads parsing at once (default 0: one per CPU).",
 )
 @click.option(
     "--accept-window",
@@ -275,6 +291,8 @@ def ingest(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    compact: bool,
+    threads: int,
     accept_window: str,
     pseudonymize: bool,
     pseudonymize_fields: tuple[str, ...],
@@ -319,11 +337,16 @@ def ingest(
         exclude=exclude or DEFAULT_EXCLUDE,
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
-        chunk_bytes=chunk_size or DEFAULT_CHUNK_BYTES,
+        chunk_bytes=chunk_size,
+        threads=threads,
+        compact=compact,
         accept_window=_accept_window(accept_window),
         pseudonymizer=pseudonymizer,
     )
     target = resolve_store(store, config.store)
+    # Everything imported so far lives as long as the process: keep the garbage collector
+    # from scanning it again and again while chunks are parsed.
+    gc.freeze()
     show_progress = not quiet and sys.stderr.isatty()
     if show_progress:
         with Progress(transient=True) as progress:
@@ -916,3 +939,64 @@ def bill(
     else:
         report = invoice.lines
     write_report(report, fmt, output, title=f"Invoice {period}")
+
+
+# -- maintenance -------------------------------------------------------------------------------
+_DURATION = re.compile(r"^\s*(\d+)\s*([hdw]?)\s*$")
+
+
+def _parse_retention(value: str) -> timedelta:
+    match = _DURATION.match(value)
+    if match is None:
+        raise click.BadParameter(f"{value!r}: give hours, days or weeks, e.g. 36h, 30d or 2w")
+    amount, unit = int(match.group(1)), match.group(2) or "d"
+    hours = {"h": 1, "d": 24, "w": 24 * 7}[unit]
+    return timedelta(hours=amount * hours)
+
+
+@main.command()
+@store_option
+@config_option
+@click.option(
+    "--retention",
+    default=f"{DEFAULT_RETENTION.days}d",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep older table versions readable this long (36h, 30d, 2w); --as-of works this far "
+    "back. Files only older versions use are deleted.",
+)
+@click.option("--dry-run", is_flag=True, help="Only count the files that would be deleted.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a running ingest's lock on the store before giving up.",
+)
+@report_errors
+def maintain(
+    store: str | None, config_path: str | None, retention: str, dry_run: bool, lock_timeout: float
+) -> None:
+    """Compact small files, checkpoint and vacuum the store's tables.
+
+    Rewrites many small data files into few large ones (reads get faster), writes a log
+    checkpoint, and deletes data files and log entries only versions older than --retention
+    use. Rows and per-source progress are unchanged; run it daily or weekly, e.g. from cron.
+
+    \b
+    Example:
+        meterlog maintain --store /var/lib/meterlog --retention 30d
+    """
+    config = load_config(config_path)
+    target = resolve_store(store, config.store)
+    with target.lock(lock_timeout), target.writing():
+        results = target.maintain(_parse_retention(retention), dry_run=dry_run)
+    if not results:
+        click.echo(f"store: {target.uri}: empty, nothing to do")
+        return
+    frame = pl.DataFrame([dataclasses.asdict(result) for result in results]).rename(
+        lambda name: name.removeprefix("files_")
+    )
+    if dry_run:
+        frame = frame.select("table", "before", pl.col("deleted").alias("would delete"))
+    render_table(frame, title=f"{target.uri}: retention {retention}")

@@ -8,12 +8,14 @@ compressed files adds nothing; a grown file adds only its new lines.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
@@ -32,9 +34,10 @@ from meterlog.sources import (
     decode_for_display,
     discover_inputs,
     path_for_display,
+    read_ahead,
     split_lines,
 )
-from meterlog.store import SOURCE_COLUMNS, Progress, Store, now_utc
+from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Progress, Store, now_utc
 from meterlog.timewindow import (
     DEFAULT_ACCEPT_WINDOW,
     AcceptWindow,
@@ -42,6 +45,21 @@ from meterlog.timewindow import (
     outside_window,
     parse_accept_window,
 )
+
+#: Default chunk size of formats parsed a whole chunk at a time (see ``IngestOptions``).
+WHOLE_CHUNK_BYTES = 16 * 1024 * 1024
+#: A chunk is parsed in slices of about this many bytes, cut at line ends, by parallel threads
+#: (Polars releases the GIL); commits stay one per chunk, with the same rows as before.
+SLICE_BYTES = 8 * 1024 * 1024
+
+
+def default_threads() -> int:
+    """Threads parsing at once: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
 
 #: Statuses a source can end a run with.
 NEW, GROWN, UNCHANGED, DUPLICATE, WAITING, FAILED = (
@@ -64,10 +82,16 @@ class IngestOptions:
     include: Sequence[str] = DEFAULT_INCLUDE
     exclude: Sequence[str] = DEFAULT_EXCLUDE
     max_reject_ratio: float = 0.5
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    #: Bytes per chunk; None: :data:`DEFAULT_CHUNK_BYTES`, or :data:`WHOLE_CHUNK_BYTES` for a
+    #: format parsed a whole chunk at a time (JSON lines), whose memory grows with the chunk.
+    chunk_bytes: int | None = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     lock_timeout: float = 60.0
     examples_per_source: int = 3
+    #: Threads parsing slices of chunks at once (0: one per CPU).
+    threads: int = 0
+    #: Compact the day partitions written to when they hold many small files.
+    compact: bool = True
     #: Event times outside this window around the run's time are kept but flagged.
     accept_window: AcceptWindow | None = field(
         default_factory=lambda: parse_accept_window(DEFAULT_ACCEPT_WINDOW)
@@ -108,6 +132,8 @@ class IngestSummary:
     sources: list[SourceReport]
     seconds: float
     store_version: int | None
+    #: Day partitions compacted after the run (see ``IngestOptions.compact``).
+    compacted_days: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -161,7 +187,12 @@ def ingest(
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
-    with store.lock(options.lock_timeout), store.writing():
+    threads = options.threads or default_threads()
+    with (
+        store.lock(options.lock_timeout),
+        store.writing(),
+        ThreadPoolExecutor(threads, thread_name_prefix="meterlog-parse") as pool,
+    ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
         known = store.known_source_ids()
@@ -169,7 +200,7 @@ def ingest(
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
             try:
-                _ingest_source(store, source, options, report, seen, run_at, on_progress)
+                _ingest_source(store, source, options, report, seen, run_at, on_progress, pool)
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
@@ -193,7 +224,29 @@ def ingest(
                 )
         if registry:
             store.record_sources(pl.DataFrame(registry, schema=SOURCE_COLUMNS))
-    return IngestSummary(reports, time.monotonic() - started, store.version())
+        compacted = _compact_written_days(store, reports) if options.compact else 0
+    summary = IngestSummary(reports, time.monotonic() - started, store.version())
+    summary.compacted_days = compacted
+    return summary
+
+
+def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
+    """Compact the day partitions this run wrote to that now hold more than
+    :data:`AUTO_COMPACT_FILES` files (frequent runs add a few small files each); the number
+    of days compacted."""
+    days: set[date] = set()
+    for report in reports:
+        if report.status in (NEW, GROWN) and report.ts_min and report.ts_max:
+            first, last = report.ts_min.date(), report.ts_max.date()
+            if (last - first).days > 3660:  # odd timestamps: the ends only
+                days.update((first, last))
+                continue
+            days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    files = store.files_per_day(days)
+    crowded = [day for day, count in files.items() if count > AUTO_COMPACT_FILES]
+    if crowded:
+        store.compact(crowded)
+    return len(crowded)
 
 
 def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
@@ -228,6 +281,7 @@ def _ingest_source(
     seen: set[str],
     run_at: datetime,
     on_progress: ProgressCallback | None,
+    pool: ThreadPoolExecutor,
 ) -> None:
     with LineReader(source) as reader:
         report.compression = reader.compression
@@ -260,51 +314,225 @@ def _ingest_source(
                 "nothing read (was it truncated in place?)"
             )
             return
-        lines_done = progress.lines
-        for start, data in reader.chunks(options.chunk_bytes):
-            batch = split_lines(data, start, lines_done + 1, options.max_line_bytes)
-            result = log_format.parse(batch.lines)
-            line_count = int(data.count(b"\n")) + (0 if data.endswith(b"\n") else 1)
-            rejects = _rejects_frame(batch, result.rejects, source_id, report.path, run_at)
-            if line_count and rejects.height / line_count > options.max_reject_ratio:
-                report.status = FAILED
-                report.error = _format_hint(report.path, log_format)
-                break
-            end = Progress(start + len(data), lines_done + line_count)
-            if options.pseudonymizer is not None:
-                # a line that did not parse cannot be searched for identifiers: keep no text
-                rejects = rejects.with_columns(pl.lit(None, pl.String).alias("line"))
-            if rejects.height and rejects_offset < end.offset:
-                # A run stopped between the two commits may have stored part of these already.
-                rejects = rejects.filter(pl.col("source_offset") >= rejects_offset)
-                store.commit_rejects(rejects, source_id, end.offset)
-                rejects_offset = end.offset
-            events = result.events.with_columns(pl.lit(source_id).alias("source_id"))
-            if options.pseudonymizer is not None:
-                events = options.pseudonymizer.apply(events)
-            outside = outside_window(events, options.accept_window, options.now or run_at)
-            metadata = {"meterlog.source": report.path, "meterlog.format": log_format.name}
-            if outside.total:
-                metadata["meterlog.outside_window"] = str(outside.total)
-            if options.pseudonymizer is not None:
-                metadata["meterlog.pseudonymized"] = ",".join(options.pseudonymizer.fields)
-                metadata["meterlog.key_id"] = options.pseudonymizer.key_id
-            store.commit_events(events, source_id, end, metadata=metadata)
-            report.outside.add(outside)
-            lines_done = end.lines
-            report.status = GROWN if progress.offset else NEW
-            report.bytes_read += len(data)
-            report.parsed += events.height
-            _note_rejects(report, rejects, options.examples_per_source)
-            if events.height:
-                low, high = events.select(
-                    pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
-                ).row(0)
-                report.ts_min = low if report.ts_min is None else min(report.ts_min, low)
-                report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
-            if on_progress is not None:
-                on_progress(report.path, len(data))
+        # A pipeline: a thread reads (and decompresses) the next chunk, the pool parses the
+        # slices of the chunk after the one being committed, and this thread commits chunks
+        # in order, each with the source's progress, exactly as a sequential loop would.
+        parser = _ChunkParser(log_format, options, source_id, report.path, run_at, pool)
+        committer = _ChunkCommitter(
+            store,
+            source_id,
+            log_format,
+            options,
+            report,
+            progress,
+            rejects_offset,
+            on_progress,
+            options.now or run_at,
+        )
+        lines_read = progress.lines
+        chunks = read_ahead(
+            (
+                _plan_chunk(start, data, parser.slice_bytes)
+                for start, data in reader.chunks(_chunk_bytes(options, log_format))
+            ),
+            wait=not source.is_stdin,
+        )
+        with contextlib.closing(chunks):
+            waiting: _ParsedChunk | None = None
+            while True:
+                try:
+                    plan = next(chunks)
+                except StopIteration:
+                    break
+                except InputError:
+                    if waiting is not None:  # keep the lines before the damage
+                        committer.commit(waiting)
+                    raise
+                parsed = parser.submit(plan, lines_read)
+                lines_read += parsed.lines
+                if waiting is not None and not committer.commit(waiting):
+                    parsed.cancel()
+                    waiting = None
+                    break
+                waiting = parsed
+            if waiting is not None:
+                committer.commit(waiting)
         report.partial_line_bytes = reader.partial_line_bytes
+
+
+def _chunk_bytes(options: IngestOptions, log_format: LogFormat) -> int:
+    if options.chunk_bytes:
+        return options.chunk_bytes
+    return DEFAULT_CHUNK_BYTES if log_format.lines_independent else WHOLE_CHUNK_BYTES
+
+
+@dataclass
+class _ParsedChunk:
+    """A chunk whose slices are being parsed: where it starts, its bytes and lines."""
+
+    start: int
+    size: int
+    first_line: int
+    lines: int
+    slices: list[Future[tuple[pl.DataFrame, pl.DataFrame]]]
+
+    def cancel(self) -> None:
+        for future in self.slices:
+            future.cancel()
+
+    def result(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Events and rejects (in line order) of the whole chunk."""
+        parts = [future.result() for future in self.slices]
+        if len(parts) == 1:
+            return parts[0]
+        events = pl.concat([events for events, _ in parts], how="diagonal_relaxed")
+        return events, pl.concat([rejects for _, rejects in parts])
+
+
+class _ChunkParser:
+    """Parses chunks in slices on a thread pool."""
+
+    def __init__(
+        self,
+        log_format: LogFormat,
+        options: IngestOptions,
+        source_id: str,
+        path: str,
+        run_at: datetime,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.log_format = log_format
+        self.options = options
+        self.source_id = source_id
+        self.path = path
+        self.run_at = run_at
+        self.pool = pool
+        # A format whose result for a line depends on the other lines of the chunk (JSON's
+        # schema) is parsed a chunk at a time.
+        self.slice_bytes = SLICE_BYTES if log_format.lines_independent else 0
+
+    def submit(self, plan: _ChunkPlan, lines_before: int) -> _ParsedChunk:
+        chunk = _ParsedChunk(plan.start, len(plan.data), lines_before + 1, plan.lines, [])
+        view = memoryview(plan.data)
+        for begin, end, lines_in_front in plan.slices:
+            first_line = chunk.first_line + lines_in_front
+            chunk.slices.append(
+                self.pool.submit(self._parse, view[begin:end], plan.start + begin, first_line)
+            )
+        return chunk
+
+    def _parse(
+        self, data: memoryview, start: int, first_line: int
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        batch = split_lines(data, start, first_line, self.options.max_line_bytes)  # type: ignore[arg-type]
+        result = self.log_format.parse(batch.lines)
+        rejects = _rejects_frame(batch, result.rejects, self.source_id, self.path, self.run_at)
+        return result.events, rejects
+
+
+@dataclass
+class _ChunkPlan:
+    """A chunk read from a source: its lines, and the slices it is parsed in."""
+
+    start: int
+    data: bytes
+    lines: int
+    #: ``(begin, end, lines before begin)`` of each slice.
+    slices: list[tuple[int, int, int]]
+
+
+def _plan_chunk(start: int, data: bytes, slice_bytes: int) -> _ChunkPlan:
+    """Count ``data``'s lines and cut it into slices of about ``slice_bytes`` at line ends
+    (one slice when ``slice_bytes`` is 0). Runs on the read-ahead thread."""
+    slices: list[tuple[int, int, int]] = []
+    begin = newlines = 0
+    while begin < len(data):
+        end = len(data)
+        if slice_bytes and begin + slice_bytes < len(data):
+            cut = data.find(b"\n", begin + slice_bytes - 1)
+            end = len(data) if cut < 0 else cut + 1
+        slices.append((begin, end, newlines))
+        newlines += data.count(b"\n", begin, end)
+        begin = end
+    lines = newlines + (0 if data.endswith(b"\n") else 1)
+    return _ChunkPlan(start, data, lines, slices)
+
+
+class _ChunkCommitter:
+    """Commits a source's parsed chunks in order: rejects, then events with the progress."""
+
+    def __init__(
+        self,
+        store: Store,
+        source_id: str,
+        log_format: LogFormat,
+        options: IngestOptions,
+        report: SourceReport,
+        progress: Progress,
+        rejects_offset: int,
+        on_progress: ProgressCallback | None,
+        now: datetime,
+    ) -> None:
+        self.store = store
+        self.source_id = source_id
+        self.log_format = log_format
+        self.options = options
+        self.report = report
+        self.progress = progress
+        self.rejects_offset = rejects_offset
+        self.on_progress = on_progress
+        self.now = now
+
+    def commit(self, chunk: _ParsedChunk) -> bool:
+        """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
+        options, report, store = self.options, self.report, self.store
+        events, rejects = chunk.result()
+        if chunk.lines and rejects.height / chunk.lines > options.max_reject_ratio:
+            report.status = FAILED
+            report.error = _format_hint(report.path, self.log_format)
+            return False
+        end = Progress(chunk.start + chunk.size, chunk.first_line - 1 + chunk.lines)
+        if options.pseudonymizer is not None:
+            # a line that did not parse cannot be searched for identifiers: keep no text
+            rejects = rejects.with_columns(pl.lit(None, pl.String).alias("line"))
+        if rejects.height and self.rejects_offset < end.offset:
+            # A run stopped between the two commits may have stored part of these already.
+            rejects = rejects.filter(pl.col("source_offset") >= self.rejects_offset)
+            store.commit_rejects(
+                rejects, self.source_id, end.offset, start_offset=self.rejects_offset
+            )
+            self.rejects_offset = end.offset
+        events = events.with_columns(pl.lit(self.source_id).alias("source_id"))
+        if options.pseudonymizer is not None:
+            events = options.pseudonymizer.apply(events)
+        outside = outside_window(events, options.accept_window, self.now)
+        metadata = {"meterlog.source": report.path, "meterlog.format": self.log_format.name}
+        if outside.total:
+            metadata["meterlog.outside_window"] = str(outside.total)
+        if options.pseudonymizer is not None:
+            metadata["meterlog.pseudonymized"] = ",".join(options.pseudonymizer.fields)
+            metadata["meterlog.key_id"] = options.pseudonymizer.key_id
+        store.commit_events(
+            events,
+            self.source_id,
+            end,
+            metadata=metadata,
+            start=Progress(chunk.start, chunk.first_line - 1),
+        )
+        report.outside.add(outside)
+        report.status = GROWN if self.progress.offset else NEW
+        report.bytes_read += chunk.size
+        report.parsed += events.height
+        _note_rejects(report, rejects, options.examples_per_source)
+        if events.height:
+            low, high = events.select(
+                pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
+            ).row(0)
+            report.ts_min = low if report.ts_min is None else min(report.ts_min, low)
+            report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
+        if self.on_progress is not None:
+            self.on_progress(report.path, chunk.size)
+        return True
 
 
 def _rejects_frame(
@@ -403,6 +631,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
         f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s ({summary.seconds:.2f} s)"
     )
     lines.append(f"store version: {summary.store_version}")
+    if summary.compacted_days:
+        lines.append(f"compacted: {summary.compacted_days} day partitions with many small files")
     for source in summary.sources:
         detail = f"  {source.status:<9} {source.path}"
         if source.format:

@@ -22,20 +22,28 @@ import errno
 import fcntl
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake import (
+    ColumnProperties,
+    CommitProperties,
+    DeltaTable,
+    Transaction,
+    WriterProperties,
+    write_deltalake,
+)
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from meterlog.errors import StoreError
 from meterlog.schema import PARTITION_COLUMN, REJECT_COLUMNS
@@ -59,6 +67,45 @@ SOURCE_COLUMNS: dict[str, pl.DataType] = {
     "lines": pl.Int64(),
     "seen_at": pl.Datetime("us", "UTC"),
 }
+
+
+#: Parquet settings for event files: zstd; no dictionary for columns whose values rarely
+#: repeat (trying one costs time and saves nothing), and no min/max statistics for long free
+#: text nobody filters files by. Files are about half the default size and faster to write.
+_NO_DICTIONARY = (
+    "ts",
+    "path",
+    "query",
+    "bytes_sent",
+    "request_time",
+    "source_offset",
+    "source_line",
+)
+_NO_STATISTICS = ("path", "query", "referer", "user_agent")
+EVENTS_WRITER_PROPERTIES = WriterProperties(
+    compression="ZSTD",
+    compression_level=1,
+    column_properties={
+        name: ColumnProperties(
+            dictionary_enabled=False if name in _NO_DICTIONARY else None,
+            statistics_enabled="NONE" if name in _NO_STATISTICS else None,
+        )
+        for name in (*_NO_DICTIONARY, *_NO_STATISTICS)
+    },
+)
+
+
+#: How long old table versions stay readable by default (``meterlog maintain --retention``):
+#: time travel (``--as-of``) works this far back; files only older versions use are then deleted.
+DEFAULT_RETENTION = timedelta(days=30)
+#: How long Delta keeps log entries unless the table says otherwise.
+DELTA_LOG_RETENTION = timedelta(days=30)
+#: After an ingest, a day partition it wrote to that holds more files than this is compacted.
+AUTO_COMPACT_FILES = 16
+#: Tries of a commit that loses races with other writers (see ``Store._write``).
+COMMIT_ATTEMPTS = 10
+#: Size compaction aims for, per file.
+COMPACT_TARGET_BYTES = 128 * 1024 * 1024
 
 
 def _offset_app_id(source_id: str) -> str:
@@ -230,24 +277,46 @@ class Store:
         partition_by: list[str] | None = None,
         transactions: list[Transaction] | None = None,
         metadata: dict[str, str] | None = None,
+        writer_properties: WriterProperties | None = None,
+        retry_if: Callable[[], bool] | None = None,
     ) -> None:
-        try:
-            with _native_errors_held_back():
-                write_deltalake(
-                    self.table_uri(name),
-                    data,
-                    mode="append",
-                    partition_by=partition_by,
-                    schema_mode="merge",
-                    storage_options=self.storage_options,
-                    commit_properties=CommitProperties(
-                        app_transactions=transactions, custom_metadata=metadata
-                    ),
-                )
-        except OSError as exc:
-            raise StoreError(_write_error(self.table_uri(name), exc.strerror or str(exc))) from None
-        except DeltaError as exc:
-            raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
+        """Append ``data`` to table ``name`` in one commit.
+
+        Another writer committing first (several hosts writing to one object store) makes the
+        commit fail; it is tried again, up to :data:`COMMIT_ATTEMPTS` times, when ``retry_if``
+        (asked after reading the other writer's commit) says the data is still to be written.
+        """
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                with _native_errors_held_back():
+                    # Writing through the open table (up to date) saves reading its log again.
+                    write_deltalake(
+                        self._table(name) or self.table_uri(name),
+                        data,
+                        mode="append",
+                        partition_by=partition_by,
+                        schema_mode="merge",
+                        storage_options=self.storage_options,
+                        writer_properties=writer_properties,
+                        commit_properties=CommitProperties(
+                            app_transactions=transactions, custom_metadata=metadata
+                        ),
+                    )
+                return
+            except CommitFailedError as exc:
+                if attempt == COMMIT_ATTEMPTS or retry_if is None or not retry_if():
+                    raise StoreError(
+                        f"{self.table_uri(name)}: cannot write: {exc}; another writer changed "
+                        "the table at the same time and nothing of this chunk was committed: "
+                        "run again"
+                    ) from None
+                time.sleep(0.05 * attempt)
+            except OSError as exc:
+                raise StoreError(
+                    _write_error(self.table_uri(name), exc.strerror or str(exc))
+                ) from None
+            except DeltaError as exc:
+                raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
 
     def commit_events(
         self,
@@ -255,32 +324,153 @@ class Store:
         source_id: str,
         end: Progress,
         metadata: dict[str, str] | None = None,
+        start: Progress | None = None,
     ) -> None:
-        """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit."""
+        """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit.
+
+        With ``start`` (the progress the rows follow), a commit that loses a race with another
+        writer is retried as long as the source's progress is still ``start``.
+        """
         data = events.with_columns(pl.col("ts").dt.date().alias(PARTITION_COLUMN))
         self._write(
             EVENTS_TABLE,
-            data.to_arrow(),
+            # Arrow string views: Polars' own layout, handed over without copying the strings
+            data.to_arrow(compat_level=pl.CompatLevel.newest()),
             partition_by=[PARTITION_COLUMN],
+            writer_properties=EVENTS_WRITER_PROPERTIES,
             transactions=[
                 Transaction(_offset_app_id(source_id), end.offset),
                 Transaction(_lines_app_id(source_id), end.lines),
             ],
             metadata=metadata,
+            retry_if=None if start is None else (lambda: self.progress(source_id) == start),
         )
 
-    def commit_rejects(self, rejects: pl.DataFrame, source_id: str, end_offset: int) -> None:
-        """Append rejected lines and set the rejects table's progress for ``source_id``."""
+    def commit_rejects(
+        self,
+        rejects: pl.DataFrame,
+        source_id: str,
+        end_offset: int,
+        start_offset: int | None = None,
+    ) -> None:
+        """Append rejected lines and set the rejects table's progress for ``source_id`` (retried
+        after losing a race while that progress is still ``start_offset``)."""
         self._write(
             REJECTS_TABLE,
             rejects.select(list(REJECT_COLUMNS)).to_arrow(),
             transactions=[Transaction(_offset_app_id(source_id), end_offset)],
+            retry_if=None
+            if start_offset is None
+            else (lambda: self.rejects_offset(source_id) == start_offset),
         )
 
     def record_sources(self, rows: pl.DataFrame) -> None:
         """Append rows describing sources read in a run (informational: paths, formats)."""
         if rows.height:
-            self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
+            self._write(
+                SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow(), retry_if=lambda: True
+            )
+
+    # -- maintenance -----------------------------------------------------------------------
+    def files_per_day(self, days: Iterable[date] | None = None) -> dict[date, int]:
+        """How many data files each day partition of the events table holds."""
+        table = self._table(EVENTS_TABLE)
+        if table is None:
+            return {}
+        actions = pl.DataFrame(table.get_add_actions(flatten=True))
+        column = f"partition.{PARTITION_COLUMN}"
+        if actions.height == 0 or column not in actions.columns:
+            return {}
+        counts = actions.group_by(column).len()
+        wanted = None if days is None else set(days)
+        return {
+            day: count
+            for day, count in counts.iter_rows()
+            if day is not None and (wanted is None or day in wanted)
+        }
+
+    def compact(self, days: Iterable[date] | None = None) -> dict[str, int]:
+        """Rewrite the small files of the events table (of ``days`` only, if given) into files of
+        about :data:`COMPACT_TARGET_BYTES`. Rows, progress and older versions are unchanged."""
+        table = self._table(EVENTS_TABLE)
+        if table is None:
+            return {"files_added": 0, "files_removed": 0}
+        filters = None
+        if days is not None:
+            values = sorted({day.isoformat() for day in days})
+            if not values:
+                return {"files_added": 0, "files_removed": 0}
+            filters = [(PARTITION_COLUMN, "in", values)]
+        try:
+            metrics = table.optimize.compact(
+                partition_filters=filters,  # type: ignore[arg-type]
+                target_size=COMPACT_TARGET_BYTES,
+                writer_properties=EVENTS_WRITER_PROPERTIES,
+                commit_properties=CommitProperties(
+                    custom_metadata={"meterlog.operation": "compact"}
+                ),
+            )
+        except (DeltaError, OSError) as exc:
+            raise StoreError(f"{self.table_uri(EVENTS_TABLE)}: cannot compact: {exc}") from None
+        return {
+            "files_added": int(metrics.get("numFilesAdded", 0)),
+            "files_removed": int(metrics.get("numFilesRemoved", 0)),
+        }
+
+    def maintain(
+        self, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
+    ) -> list[MaintenanceResult]:
+        """Compact small files, checkpoint the log and delete what only versions older than
+        ``retention`` use (data files and log entries), in every table of the store.
+
+        Versions within ``retention`` stay readable (``--as-of``). Sources' progress is part of
+        each version and of the checkpoint, so nothing is ingested twice afterwards.
+        """
+        hours = max(0, int(retention.total_seconds() // 3600))
+        interval = f"interval {hours} hours"
+        results: list[MaintenanceResult] = []
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE):
+            table = self._table(name)
+            if table is None:
+                continue
+            files_before = len(table.file_uris())
+            try:
+                if dry_run:
+                    doomed = table.vacuum(
+                        retention_hours=hours, dry_run=True, enforce_retention_duration=False
+                    )
+                    results.append(
+                        MaintenanceResult(name, files_before, files_before, 0, 0, len(doomed))
+                    )
+                    continue
+                if retention > DELTA_LOG_RETENTION and _log_retention(table) < retention:
+                    # log entries older than this go at checkpoints; --as-of needs them
+                    table.alter.set_table_properties({"delta.logRetentionDuration": interval})
+                metrics = table.optimize.compact(
+                    target_size=COMPACT_TARGET_BYTES,
+                    writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "maintain"}
+                    ),
+                )
+                table.create_checkpoint()
+                deleted = table.vacuum(
+                    retention_hours=hours, dry_run=False, enforce_retention_duration=False
+                )
+                table.cleanup_metadata()
+            except (DeltaError, OSError) as exc:
+                raise StoreError(f"{self.table_uri(name)}: cannot maintain: {exc}") from None
+            results.append(
+                MaintenanceResult(
+                    name,
+                    files_before,
+                    len(table.file_uris()),
+                    int(metrics.get("numFilesRemoved", 0)),
+                    int(metrics.get("numFilesAdded", 0)),
+                    len(deleted),
+                )
+            )
+        return results
 
     # -- interrupted writes ----------------------------------------------------------------
     @contextlib.contextmanager
@@ -392,6 +582,30 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+_INTERVAL = re.compile(r"^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$", re.I)
+
+
+def _log_retention(table: DeltaTable) -> timedelta:
+    """The table's ``delta.logRetentionDuration`` (Delta's default when unset or unreadable)."""
+    value = table.metadata().configuration.get("delta.logRetentionDuration") or ""
+    match = _INTERVAL.match(value)
+    if match is None:
+        return DELTA_LOG_RETENTION
+    return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class MaintenanceResult:
+    """What ``maintain`` did to one table."""
+
+    table: str
+    files_before: int
+    files_after: int
+    files_compacted: int
+    files_written: int
+    files_deleted: int
 
 
 def _write_error(where: str, detail: str) -> str:

@@ -48,14 +48,19 @@ def data_files(table: Path) -> set[str]:
 
 
 def unreferenced(store: Path) -> set[str]:
-    """Data files on disk that no commit of the current version refers to."""
+    """Data files on disk that no commit refers to (files a compaction replaced stay, for
+    reading older versions, until ``meterlog maintain`` removes them)."""
     from deltalake import DeltaTable
+
+    from meterlog.store import _paths_in_commit
 
     orphans: set[str] = set()
     for name in ("events", "rejects", "sources"):
         table = store / name
         if (table / "_delta_log").is_dir():
             referenced = {os.path.normpath(u) for u in DeltaTable(str(table)).file_uris()}
+            for commit in (table / "_delta_log").glob("*.json"):
+                referenced |= _paths_in_commit(table, commit)
             orphans |= data_files(table) - referenced
     return orphans
 

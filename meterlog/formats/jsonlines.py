@@ -8,8 +8,10 @@ become ``_``). Nested values are kept as JSON text.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -22,8 +24,8 @@ from meterlog.formats.base import (
     parse_bytes,
     parse_seconds,
     parse_status,
-    split_request,
     split_target,
+    with_request_split,
 )
 from meterlog.formats.nginx import msec_to_datetime
 from meterlog.schema import CANONICAL_COLUMNS, PROVENANCE_COLUMNS, empty_events_frame
@@ -48,6 +50,10 @@ DEFAULT_JSON_FIELDS: dict[str, tuple[str, ...]] = {
 #: Lines with more opening brackets than this are rejected before decoding (deep nesting).
 MAX_BRACKETS = 256
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
+#: Threads checking and decoding slices of a large chunk (see JsonLinesFormat._decode).
+_DECODE_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+#: Lines in the smallest slice worth a thread.
+_MIN_DECODE_SLICE = 20_000
 
 
 def column_name_for_key(key: str) -> str:
@@ -72,33 +78,14 @@ class JsonLinesFormat(LogFormat):
             self.fields[column] = (key,)
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
-        text = pl.col("line").str.strip_chars()
-        shaped = (
-            text.str.starts_with("{")
-            & text.str.ends_with("}")
-            & (text.str.count_matches(r"[\[{]", literal=False) <= MAX_BRACKETS)
-        )
-        candidates = lines.filter(shaped).with_columns(
-            text.str.json_path_match("$").alias("__json")
-        )
-        objects = candidates.filter(
-            pl.col("__json").is_not_null() & pl.col("__json").str.starts_with("{")
-        )
-        bad = pl.concat(
-            [
-                lines.filter(~shaped),
-                candidates.filter(
-                    pl.col("__json").is_null() | ~pl.col("__json").str.starts_with("{")
-                ).drop("__json"),
-            ]
-        ).select("source_offset", "source_line", pl.lit("bad_json").alias("reason"), "line")
+        bad, objects, decoded = self._decode(lines)
         if objects.height == 0:
             return ParseResult(events=empty_events_frame(), rejects=bad)
-        decoded = decode_objects(objects.get_column("__json"))
         keys = decoded.columns
         values = objects.select("line", "source_offset", "source_line").with_columns(
             [decoded.get_column(key).alias(f"k__{i}") for i, key in enumerate(keys)]
         )
+        del objects, decoded  # the normalised JSON text and decoded values are not needed now
         key_column = {key: f"k__{i}" for i, key in enumerate(keys)}
 
         def first_present(column: str) -> pl.Expr | None:
@@ -111,16 +98,29 @@ class JsonLinesFormat(LogFormat):
         for column in self.fields:
             used.update(k for k in self.fields[column] if k in key_column)
 
+        # Each text value is computed once into a __t_ column (several columns may read it).
+        texts = {
+            f"__t_{column}": dash_to_null(expr)
+            for column in self.fields
+            if column not in ("ts", "status", "bytes_sent", "request_time")
+            and (expr := first_present(column)) is not None
+        }
+        values = values.with_columns(**texts)
+        if "__t_request" in values.columns:
+            values = with_request_split(values, "__t_request", "__rq_")
+
         def text_of(column: str) -> pl.Expr:
             # values are kept as logged ("" stays ""); identities treat "" and "-" as anonymous
-            expr = first_present(column)
-            return dash_to_null(expr) if expr is not None else pl.lit(None, pl.String)
+            if f"__t_{column}" in values.columns:
+                return pl.col(f"__t_{column}")
+            return pl.lit(None, pl.String)
 
         columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
         for column in ("remote_addr", "remote_user", "referer", "user_agent"):
             columns[column] = text_of(column)
         if first_present("request") is not None:
-            columns.update(split_request(text_of("request")))
+            parts = ("method", "path", "query", "protocol")
+            columns.update({part: pl.col(f"__rq_{part}") for part in parts})
         if first_present("request_uri") is not None:
             columns.update(split_target(text_of("request_uri")))
         for column in ("method", "path", "query", "protocol"):
@@ -142,7 +142,7 @@ class JsonLinesFormat(LogFormat):
         bytes_text = first_present("bytes_sent")
         time_text = first_present("request_time")
         typed = values.with_columns(
-            self._time(first_present("ts")).alias("__ts"),
+            self._times(values, first_present("ts")).alias("__ts"),
             (
                 parse_status(status_text) if status_text is not None else pl.lit(None, pl.Int16)
             ).alias("__status"),
@@ -172,6 +172,89 @@ class JsonLinesFormat(LogFormat):
         )
         result.rejects = pl.concat([bad, result.rejects]).sort("source_offset")
         return result
+
+    def _decode(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Lines that are not JSON objects (as rejects), the objects, and their values as text
+        columns (:func:`decode_objects`).
+
+        Large chunks are checked and decoded in slices on parallel threads (Polars releases the
+        GIL); when every slice infers the same schema, that is the chunk's schema and the values
+        are the same as decoding the chunk at once, which is done otherwise.
+        """
+        size = lines.height
+        slices = max(1, min(_DECODE_THREADS, size // _MIN_DECODE_SLICE))
+        bounds = [(size * i // slices, size * (i + 1) // slices) for i in range(slices)]
+        pieces = [lines[begin:end] for begin, end in bounds]
+        if slices == 1:
+            checked = [self._check(pieces[0])]
+        else:
+            with ThreadPoolExecutor(slices, thread_name_prefix="meterlog-json") as pool:
+                checked = list(pool.map(self._check, pieces))
+        bad = pl.concat([piece_bad for piece_bad, _, _ in checked])
+        objects = pl.concat([piece_objects for _, piece_objects, _ in checked])
+        if objects.height == 0:
+            return bad, objects, pl.DataFrame()
+        decoded = [piece for _, piece_objects, piece in checked if piece_objects.height]
+        complete = [piece for piece in decoded if piece is not None]
+        uniform = all(piece.dtype == complete[0].dtype for piece in complete)
+        if decoded and len(complete) == len(decoded) and uniform:
+            values = pl.concat(complete).rechunk() if len(complete) > 1 else complete[0]
+            return bad, objects, _struct_as_text(values)
+        return bad, objects, decode_objects(objects.get_column("__json"))
+
+    @staticmethod
+    def _check(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series | None]:
+        """Rejects, objects and decoded values (None when decoding failed) of some lines."""
+        text = pl.col("line").str.strip_chars()
+        shaped = (
+            text.str.starts_with("{")
+            & text.str.ends_with("}")
+            & (text.str.count_matches(r"[\[{]", literal=False) <= MAX_BRACKETS)
+        )
+        candidates = lines.filter(shaped).with_columns(
+            text.str.json_path_match("$").alias("__json")
+        )
+        objects = candidates.filter(
+            pl.col("__json").is_not_null() & pl.col("__json").str.starts_with("{")
+        )
+        bad = pl.concat(
+            [
+                lines.filter(~shaped),
+                candidates.filter(
+                    pl.col("__json").is_null() | ~pl.col("__json").str.starts_with("{")
+                ).drop("__json"),
+            ]
+        ).select("source_offset", "source_line", pl.lit("bad_json").alias("reason"), "line")
+        decoded = None
+        if objects.height:
+            try:
+                decoded = objects.get_column("__json").str.json_decode(infer_schema_length=None)
+            except pl.exceptions.PolarsError:
+                decoded = None  # the whole chunk is decoded at once instead (and may fail there)
+        return bad, objects, decoded
+
+    @staticmethod
+    def _times(values: pl.DataFrame, text: pl.Expr | None) -> pl.Series:
+        """:meth:`_time` of ``text`` over ``values``, each fallback parser run only on the
+        values the parsers before it left null (the same result, less work)."""
+        if text is None:
+            return pl.Series("__ts", [None] * values.height, dtype=pl.Datetime("us", "UTC"))
+        stripped = values.select(text.str.strip_chars().alias("t"))
+        ts = stripped.select(
+            pl.col("t").str.to_datetime(time_zone="UTC", time_unit="us", strict=False)
+        ).to_series()
+        rest = (ts.is_null() & stripped.get_column("t").is_not_null()).arg_true()
+        if rest.len():
+            later = stripped[rest].select(
+                pl.coalesce(
+                    pl.col("t").str.strptime(
+                        pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False
+                    ),
+                    msec_to_datetime(pl.col("t")),
+                )
+            )
+            ts = ts.scatter(rest, later.to_series())
+        return ts
 
     @staticmethod
     def _time(text: pl.Expr | None) -> pl.Expr:
@@ -216,7 +299,11 @@ def _decode_group(texts: pl.Series) -> pl.DataFrame:
     Raises Polars' ComputeError when a key holds values of different kinds (text in one line,
     an object in another) or an array mixes kinds.
     """
-    decoded = texts.str.json_decode(infer_schema_length=None)
+    return _struct_as_text(texts.str.json_decode(infer_schema_length=None))
+
+
+def _struct_as_text(decoded: pl.Series) -> pl.DataFrame:
+    """Decoded objects (a struct column) as one text column per top-level key."""
     fields = decoded.dtype.fields  # type: ignore[attr-defined]
     return pl.DataFrame([_as_text(decoded.struct.field(f.name)).alias(f.name) for f in fields])
 

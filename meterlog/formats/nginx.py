@@ -22,9 +22,9 @@ from meterlog.formats.base import (
     parse_bytes,
     parse_seconds,
     parse_status,
-    split_request,
     split_target,
     unescape,
+    with_request_split,
 )
 
 COMBINED = (
@@ -128,6 +128,8 @@ def _value_pattern(previous: str | None, following: str | None) -> str:
 class NginxLogFormat(LogFormat):
     """A parser compiled from an nginx ``log_format`` string."""
 
+    lines_independent = True
+
     def __init__(
         self,
         format_string: str,
@@ -178,6 +180,8 @@ class NginxLogFormat(LogFormat):
                 parts.append(f"(?P<v__{text}>{pattern})")
         parts.append("$")
         self.regex = "".join(parts)
+        self._match_regex = self.regex.replace("^(?P<m__>)", "^", 1)
+        self._fast_regex = _fast_regex(format_string)
 
     def describe(self) -> str:
         return f"{self.name} ({self.format_string})"
@@ -194,26 +198,28 @@ class NginxLogFormat(LogFormat):
         return msec_to_datetime(text)
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
-        fields = lines.with_columns(
-            pl.col("line").str.extract_groups(self.regex).alias("__fields")
-        ).unnest("__fields")
-
-        def text(name: str) -> pl.Expr:
-            return dash_to_null(unescape(self._field(name), self.escape))
-
         columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
         checks: list[pl.Expr] = []
+        text_names: list[str] = []  # variables whose text (unescaped, "-" as null) is used
+
+        def text_column(name: str) -> pl.Expr:
+            if name not in text_names:
+                text_names.append(name)
+            return pl.col(f"__t_{name}")
+
         for name in self.variables:
             if name in _TIME_VARIABLES:
                 continue
             if name == "request":
-                columns.update(split_request(text("request")))
+                text_column("request")
+                parts = ("method", "path", "query", "protocol")
+                columns.update({part: pl.col(f"__rq_{part}") for part in parts})
             elif name == "request_uri":
-                columns.update(split_target(text("request_uri")))
+                columns.update(split_target(text_column("request_uri")))
             elif name == "uri" and "request_uri" not in self.variables:
-                columns["path"] = text("uri")
+                columns["path"] = text_column("uri")
             elif name in ("args", "query_string") and "request_uri" not in self.variables:
-                columns["query"] = text(name)
+                columns["query"] = text_column(name)
             elif name == "status":
                 columns["status"] = pl.col("__status")
                 checks.append(pl.col("__status").is_not_null())
@@ -229,10 +235,11 @@ class NginxLogFormat(LogFormat):
                     | dash_to_null(self._field(name)).is_null()
                 )
             elif name in _CANONICAL_VARIABLES:
-                columns[_CANONICAL_VARIABLES[name]] = text(name)
+                columns[_CANONICAL_VARIABLES[name]] = text_column(name)
             else:
                 extra = "total_bytes_sent" if name == "bytes_sent" else name
-                columns[extra] = text(name)
+                columns[extra] = text_column(name)
+        fields = self._fields(lines, text_names)
         bytes_variable = "body_bytes_sent" if "body_bytes_sent" in self.variables else "bytes_sent"
         typed = fields.with_columns(
             self._time_expr().alias("__ts"),
@@ -251,11 +258,97 @@ class NginxLogFormat(LogFormat):
             numbers_ok = numbers_ok & check
         return classify(
             typed,
-            matched=pl.col("m__").is_not_null(),
+            matched=self._field(self.variables[0]).is_not_null(),
             timestamp_ok=pl.col("__ts").is_not_null(),
             numbers_ok=numbers_ok,
             event_columns=columns,
         )
+
+    def _fields(self, lines: pl.DataFrame, text_names: list[str]) -> pl.DataFrame:
+        """``lines`` with the raw fields (``v__*``, null when the line does not match), their
+        texts (``__t_*``) and, with ``$request``, its parts (``__rq_*``).
+
+        Lines without a backslash whose request line has the usual shape (nearly all) are
+        matched by a regex that also captures the request's parts and needs no unescaping; the
+        others get the general regex, unescaping and request split, and are put back in place.
+        """
+        if self._fast_regex is None:
+            return self._general_fields(lines, text_names)
+        fields = lines.with_columns(
+            pl.col("line").str.extract_groups(self._fast_regex).alias("__fields")
+        ).unnest("__fields")
+        fields = fields.rename(
+            {name: f"__rq_{name[4:]}" for name in fields.columns if name.startswith("rq__")}
+        ).with_columns(
+            [dash_to_null(self._field(name)).alias(f"__t_{name}") for name in text_names]
+        )
+        missed = fields.get_column(f"v__{self.variables[0]}").is_null().arg_true()
+        if missed.len() == 0:
+            return fields
+        others = self._general_fields(lines[missed], text_names)
+        return fields.with_columns(
+            fields.get_column(name).clone().scatter(missed, others.get_column(name))
+            for name in others.columns
+            if name.startswith(("v__", "__t_", "__rq_"))
+        )
+
+    def _general_fields(self, lines: pl.DataFrame, text_names: list[str]) -> pl.DataFrame:
+        fields = lines.with_columns(
+            pl.col("line").str.extract_groups(self._match_regex).alias("__fields")
+        ).unnest("__fields")
+        fields = fields.with_columns(
+            [
+                dash_to_null(unescape(self._field(name), self.escape)).alias(f"__t_{name}")
+                for name in text_names
+            ]
+        )
+        if "request" in self.variables:
+            fields = with_request_split(fields, "__t_request", "__rq_")
+        return fields
+
+
+def _fast_regex(format_string: str) -> str | None:
+    """A regex for the lines of ``format_string`` that hold no backslash (nothing to unescape),
+    with ``$request`` required in the usual ``METHOD TARGET PROTOCOL`` shape (target without
+    spaces) and captured in parts (``rq__method``, ``rq__path``, ``rq__query``,
+    ``rq__protocol``). Every line it matches gets the same fields from :attr:`regex`; lines it
+    does not match are parsed the general way. None when the format has no such regex (two
+    variables without text between them).
+    """
+    tokens = _tokens(format_string)
+    seen: set[str] = set()
+    parts = ["^"]
+    for index, (kind, text) in enumerate(tokens):
+        if kind == "lit":
+            parts.append(re.escape(text))
+            continue
+        previous = tokens[index - 1][1] if index > 0 and tokens[index - 1][0] == "lit" else None
+        following: str | None
+        if index + 1 < len(tokens):
+            following = tokens[index + 1][1] if tokens[index + 1][0] == "lit" else ""
+        else:
+            following = None
+        general = _value_pattern(previous, following)
+        if general == r'(?:[^"\\]|\\.)*':
+            pattern = r'[^"\\]*'
+            if text == "request" and text not in seen:
+                pattern = (
+                    r"(?P<rq__method>[A-Za-z]+) (?P<rq__path>[^?\s\\\"]+)"
+                    r"(?:\?(?P<rq__query>[^\s\\\"]*))? (?P<rq__protocol>[A-Za-z]+/[0-9.]+)"
+                )
+        elif general == ".*":
+            pattern = r"[^\\\n]*"
+        elif general.startswith("[^") and general.endswith("]*"):
+            pattern = general[:-2] + r"\\]*"
+        else:
+            return None
+        if text in seen:
+            parts.append(f"(?:{pattern})")
+        else:
+            seen.add(text)
+            parts.append(f"(?P<v__{text}>{pattern})")
+    parts.append("$")
+    return "".join(parts)
 
 
 def msec_to_datetime(text: pl.Expr) -> pl.Expr:
