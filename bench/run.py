@@ -299,7 +299,19 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--report-from", metavar="JSON", help="only write the report from a results.json"
+    )
     args = parser.parse_args()
+    if args.report_from:
+        saved = json.loads(Path(args.report_from).read_text())
+        fields = set(Timing.__dataclass_fields__)
+        timings = {
+            name: Timing(**{k: v for k, v in value.items() if k in fields})
+            for name, value in saved["timings"].items()
+        }
+        Path(args.output).write_text(report(saved, timings))
+        return
 
     big = 1_000_000 if args.quick else 10_000_000
     small = 1_000_000
