@@ -337,25 +337,19 @@ class LineReader:
                 if self.damage is not None:
                     raise self.damage
                 return
-            cut = (
-                data.rfind(b"\n", 0, chunk_bytes) if len(data) > chunk_bytes else data.rfind(b"\n")
-            )
-            if cut < 0 and len(data) > chunk_bytes and not self._eof:
-                cut = data.find(b"\n")  # a line longer than a chunk: take it whole
-                if cut < 0:
-                    self._fill(len(data) * 2)
-                    continue
+            cut = data.rfind(b"\n", 0, chunk_bytes)
             if cut < 0:
-                if self._eof:
-                    if self.damage is not None:
-                        raise self.damage  # the cut line at the damage is not a line
-                    if self.can_grow:
-                        self.partial_line_bytes = len(data)
-                        return
-                    cut = len(data) - 1
-                else:
-                    self._fill(len(data) + chunk_bytes)
+                cut = data.find(b"\n")  # a line longer than a chunk: take it whole
+            if cut < 0:
+                if not self._eof:
+                    self._fill(len(data) + max(chunk_bytes, len(data)))
                     continue
+                if self.damage is not None:
+                    raise self.damage  # the cut line at the damage is not a line
+                if self.can_grow:
+                    self.partial_line_bytes = len(data)
+                    return
+                cut = len(data) - 1
             start = self.position
             piece, self._pending = data[: cut + 1], data[cut + 1 :]
             self.position += len(piece)

@@ -597,3 +597,13 @@ def test_epoch_numbers_and_zulu_times() -> None:
         utc(2026, 10, 1, 0, 0, 0, 500000),
         utc(2026, 10, 1, 0, 0, 0, 123456),
     ]
+
+
+def test_times_outside_years_1_to_9999_are_bad_timestamps() -> None:
+    events, rejects = parse(
+        builtin_format("combined"),
+        '1.2.3.4 - - [01/Aug/-026:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
+        '1.2.3.4 - - [01/Aug/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n',
+    )
+    assert rejects == [(1, "bad_timestamp")]
+    assert [e["ts"] for e in events] == [utc(2026, 8, 1)]

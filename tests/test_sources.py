@@ -246,3 +246,14 @@ def test_split_lines_separates_invalid_utf8_and_too_long_lines() -> None:
         (3, b"\xa4\xa4\xb6\xb3 big5\n"),
     ]
     assert batch.too_long.get_column("source_line").to_list() == [4]
+
+
+def test_a_complete_last_line_longer_than_a_chunk_is_read(tmp_path: Path) -> None:
+    long_line = b"x" * 5000 + b"\n"
+    path = tmp_path / "a.log"
+    path.write_bytes(b"short\n" + long_line)
+    with LineReader(InputFile(str(path))) as reader:
+        pieces = list(reader.chunks(1024))
+        assert b"".join(piece for _, piece in pieces) == b"short\n" + long_line
+        assert [start for start, _ in pieces] == [0, 6]
+        assert reader.partial_line_bytes == 0

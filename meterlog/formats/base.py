@@ -11,6 +11,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -202,6 +203,16 @@ def parse_bytes(text: pl.Expr) -> pl.Expr:
 def parse_seconds(text: pl.Expr) -> pl.Expr:
     """Seconds as Float64 (``$request_time``); ``-`` is null."""
     return dash_to_null(text.str.strip_chars()).cast(pl.Float64, strict=False)
+
+
+#: Event times must fall in years 1 to 9999 (what every reader of the store can represent).
+_FIRST_TS = datetime(1, 1, 1, tzinfo=UTC)
+_LAST_TS = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def timestamp_in_range(ts: pl.Expr) -> pl.Expr:
+    """True where ``ts`` parsed and lies in years 1 to 9999 (e.g. ``01/Aug/-026`` does not)."""
+    return ts.is_between(_FIRST_TS, _LAST_TS).fill_null(False)
 
 
 def classify(

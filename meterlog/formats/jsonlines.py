@@ -25,6 +25,7 @@ from meterlog.formats.base import (
     parse_seconds,
     parse_status,
     split_target,
+    timestamp_in_range,
     with_request_split,
 )
 from meterlog.formats.nginx import msec_to_datetime
@@ -166,7 +167,7 @@ class JsonLinesFormat(LogFormat):
         result = classify(
             typed,
             matched=pl.lit(True),
-            timestamp_ok=pl.col("__ts").is_not_null(),
+            timestamp_ok=timestamp_in_range(pl.col("__ts")),
             numbers_ok=numbers_ok,
             event_columns=columns,
         )

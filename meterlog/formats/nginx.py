@@ -23,6 +23,7 @@ from meterlog.formats.base import (
     parse_seconds,
     parse_status,
     split_target,
+    timestamp_in_range,
     unescape,
     with_request_split,
 )
@@ -259,7 +260,7 @@ class NginxLogFormat(LogFormat):
         return classify(
             typed,
             matched=self._field(self.variables[0]).is_not_null(),
-            timestamp_ok=pl.col("__ts").is_not_null(),
+            timestamp_ok=timestamp_in_range(pl.col("__ts")),
             numbers_ok=numbers_ok,
             event_columns=columns,
         )
