@@ -117,6 +117,16 @@ def _tokens(format_string: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def _neighbours(tokens: list[tuple[str, str]], index: int) -> tuple[str | None, str | None]:
+    """The literal text before and after the variable at ``index``: None at either end of the
+    format, ``""`` after it when another variable follows directly."""
+    previous = tokens[index - 1][1] if index > 0 and tokens[index - 1][0] == "lit" else None
+    following: str | None = None
+    if index + 1 < len(tokens):
+        following = tokens[index + 1][1] if tokens[index + 1][0] == "lit" else ""
+    return previous, following
+
+
 def _value_pattern(previous: str | None, following: str | None) -> str:
     """The regex for a variable given the literal text before and after it."""
     if previous is not None and previous.endswith('"') and following and following[0] == '"':
@@ -167,13 +177,7 @@ class NginxLogFormat(LogFormat):
             if kind == "lit":
                 parts.append(re.escape(text))
                 continue
-            previous = tokens[index - 1][1] if index > 0 and tokens[index - 1][0] == "lit" else None
-            following: str | None
-            if index + 1 < len(tokens):
-                following = tokens[index + 1][1] if tokens[index + 1][0] == "lit" else ""
-            else:
-                following = None
-            pattern = _value_pattern(previous, following)
+            pattern = _value_pattern(*_neighbours(tokens, index))
             if text in self.variables:  # nginx allows a variable twice; the first one is kept
                 parts.append(f"(?:{pattern})")
             else:
@@ -323,12 +327,7 @@ def _fast_regex(format_string: str) -> str | None:
         if kind == "lit":
             parts.append(re.escape(text))
             continue
-        previous = tokens[index - 1][1] if index > 0 and tokens[index - 1][0] == "lit" else None
-        following: str | None
-        if index + 1 < len(tokens):
-            following = tokens[index + 1][1] if tokens[index + 1][0] == "lit" else ""
-        else:
-            following = None
+        previous, following = _neighbours(tokens, index)
         general = _value_pattern(previous, following)
         if general == r'(?:[^"\\]|\\.)*':
             pattern = r'[^"\\]*'
