@@ -646,6 +646,35 @@ def _settings(
 _OPTION_NAMES = {"exclude_status": "--exclude-status", "exclude_paths": "--exclude-path"}
 
 
+def meter_report_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``mau`` and ``peak`` share: ``--month``, ``--by``, what counts, identity,
+    store, config and output, with errors reported as one line."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--month",
+                required=True,
+                metavar="YYYY-MM[..YYYY-MM]",
+                help="Calendar month in the billing time zone, or an inclusive range.",
+            ),
+            click.option(
+                "--by",
+                type=click.Choice(["account"]),
+                default=None,
+                help="One row per account (without it, all traffic is the 'default' account).",
+            ),
+            filter_options,
+            identity_options,
+            store_option,
+            config_option,
+            output_options,
+            report_errors,
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
 def _meter(kind: str, params: Mapping[str, object]) -> Meter:
     """Build a meter from command options; a bad value is a usage error (exit 2)."""
     given = {
@@ -678,29 +707,12 @@ def _warn(message: str) -> None:
 
 
 @main.command()
-@click.option(
-    "--month",
-    required=True,
-    metavar="YYYY-MM[..YYYY-MM]",
-    help="Calendar month in the billing time zone, or an inclusive range.",
-)
-@click.option(
-    "--by",
-    type=click.Choice(["account"]),
-    default=None,
-    help="One row per account (without it, all traffic is the 'default' account).",
-)
+@meter_report_options
 @click.option(
     "--list-users",
     is_flag=True,
     help="List the users counted (account, month, user, first_seen, last_seen, requests).",
 )
-@filter_options
-@identity_options
-@store_option
-@config_option
-@output_options
-@report_errors
 def mau(
     month: str,
     by: str | None,
@@ -735,12 +747,7 @@ def mau(
 
 
 @main.command()
-@click.option(
-    "--month",
-    required=True,
-    metavar="YYYY-MM[..YYYY-MM]",
-    help="Calendar month in the billing time zone, or an inclusive range.",
-)
+@meter_report_options
 @click.option(
     "--window",
     type=click.Choice(list(WINDOWS)),
@@ -764,23 +771,11 @@ def mau(
     "ceil(0.95 * windows) in ascending order; empty windows are 0).",
 )
 @click.option(
-    "--by",
-    type=click.Choice(["account"]),
-    default=None,
-    help="One row per account (without it, all traffic is the 'default' account).",
-)
-@click.option(
     "--windows",
     "list_windows",
     is_flag=True,
     help="List every window (window_start, window_end, value, rank, is_peak).",
 )
-@filter_options
-@identity_options
-@store_option
-@config_option
-@output_options
-@report_errors
 def peak(
     month: str,
     window: str,

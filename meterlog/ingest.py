@@ -389,27 +389,22 @@ class _ParsedChunk:
         return events, pl.concat([rejects for _, rejects in parts])
 
 
+@dataclass
 class _ChunkParser:
     """Parses chunks in slices on a thread pool."""
 
-    def __init__(
-        self,
-        log_format: LogFormat,
-        options: IngestOptions,
-        source_id: str,
-        path: str,
-        run_at: datetime,
-        pool: ThreadPoolExecutor,
-    ) -> None:
-        self.log_format = log_format
-        self.options = options
-        self.source_id = source_id
-        self.path = path
-        self.run_at = run_at
-        self.pool = pool
+    log_format: LogFormat
+    options: IngestOptions
+    source_id: str
+    path: str
+    run_at: datetime
+    pool: ThreadPoolExecutor
+
+    @property
+    def slice_bytes(self) -> int:
         # A format whose result for a line depends on the other lines of the chunk (JSON's
         # schema) is parsed a chunk at a time.
-        self.slice_bytes = SLICE_BYTES if log_format.lines_independent else 0
+        return SLICE_BYTES if self.log_format.lines_independent else 0
 
     def submit(self, plan: _ChunkPlan, lines_before: int) -> _ParsedChunk:
         chunk = _ParsedChunk(plan.start, len(plan.data), lines_before + 1, plan.lines, [])
@@ -458,30 +453,19 @@ def _plan_chunk(start: int, data: bytes, slice_bytes: int) -> _ChunkPlan:
     return _ChunkPlan(start, data, lines, slices)
 
 
+@dataclass
 class _ChunkCommitter:
     """Commits a source's parsed chunks in order: rejects, then events with the progress."""
 
-    def __init__(
-        self,
-        store: Store,
-        source_id: str,
-        log_format: LogFormat,
-        options: IngestOptions,
-        report: SourceReport,
-        progress: Progress,
-        rejects_offset: int,
-        on_progress: ProgressCallback | None,
-        now: datetime,
-    ) -> None:
-        self.store = store
-        self.source_id = source_id
-        self.log_format = log_format
-        self.options = options
-        self.report = report
-        self.progress = progress
-        self.rejects_offset = rejects_offset
-        self.on_progress = on_progress
-        self.now = now
+    store: Store
+    source_id: str
+    log_format: LogFormat
+    options: IngestOptions
+    report: SourceReport
+    progress: Progress
+    rejects_offset: int
+    on_progress: ProgressCallback | None
+    now: datetime
 
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
