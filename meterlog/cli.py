@@ -10,24 +10,14 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 import polars as pl
-from rich.progress import Progress
 
 from meterlog import __version__
 from meterlog.aggregations import DIMENSIONS, METRICS
-from meterlog.billing import (
-    Identity,
-    adjustments,
-    compute_invoice,
-    explain_account,
-    identified_events,
-    load_previous_invoice,
-    resolve_version,
-)
 from meterlog.config import load_config
 from meterlog.errors import MeterlogError
 from meterlog.filters import status_predicate
@@ -39,13 +29,10 @@ from meterlog.formats import (
 )
 from meterlog.ingest import IngestOptions, summary_lines
 from meterlog.ingest import ingest as run_ingest
-from meterlog.metering import meter_evidence, meter_report
-from meterlog.meters import Meter, meter_from_params
 from meterlog.meters.peak import METRICS as PEAK_METRICS
 from meterlog.meters.peak import WINDOWS
 from meterlog.output import OUTPUT_FORMATS, render_table, resolve_output_format, write_report
 from meterlog.periods import parse_months
-from meterlog.plans import load_plan_file
 from meterlog.pseudonymize import DEFAULT_FIELDS, KEY_ENV, Pseudonymizer
 from meterlog.reports import resolve_settings
 from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
@@ -53,6 +40,13 @@ from meterlog.store import DEFAULT_RETENTION, Store, resolve_store, store_status
 from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 from meterlog.usage import UsageQuery, run_usage
 from meterlog.validation import ParameterError
+
+if TYPE_CHECKING:
+    from meterlog.billing import Identity
+    from meterlog.meters import Meter
+
+# Modules that only some commands need (billing, metering, plans, rich's progress bar) are
+# imported inside those commands, so that each command, ingest above all, starts faster.
 
 STORE_ENV = "METERLOG_STORE"
 
@@ -349,6 +343,8 @@ def ingest(
     gc.freeze()
     show_progress = not quiet and sys.stderr.isatty()
     if show_progress:
+        from rich.progress import Progress
+
         with Progress(transient=True) as progress:
             task = progress.add_task("ingesting", total=None)
 
@@ -624,6 +620,8 @@ def _settings(
     by_account: bool = True,
 ) -> _Settings:
     """Options, else meterlog.toml, else defaults (see meterlog.reports.resolve_settings)."""
+    from meterlog.billing import Identity
+
     settings = resolve_settings(
         load_config(config_path),
         store=store,
@@ -677,6 +675,8 @@ def meter_report_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _meter(kind: str, params: Mapping[str, object]) -> Meter:
     """Build a meter from command options; a bad value is a usage error (exit 2)."""
+    from meterlog.meters import meter_from_params
+
     given = {
         key: list(value) if isinstance(value, tuple) else value
         for key, value in params.items()
@@ -692,6 +692,9 @@ def _meter(kind: str, params: Mapping[str, object]) -> Meter:
 
 def _meter_frame(settings: _Settings, meter: Meter, month: str, *, evidence: bool) -> pl.DataFrame:
     """A meter's figures (or, with ``evidence``, what they were computed from) per month."""
+    from meterlog.billing import identified_events, resolve_version
+    from meterlog.metering import meter_evidence, meter_report
+
     events = identified_events(
         settings.store, settings.identity, resolve_version(settings.store, None)
     )
@@ -905,6 +908,14 @@ def bill(
         raise click.UsageError("use either --compare or --since-version, not both")
     if explain is not None and (compare or since_version is not None):
         raise click.UsageError("--explain writes evidence, not adjustments: drop --compare")
+    from meterlog.billing import (
+        adjustments,
+        compute_invoice,
+        explain_account,
+        load_previous_invoice,
+    )
+    from meterlog.plans import load_plan_file
+
     settings = _settings(config_path, store, tz, user_field, account_field, accounts_file)
     plans = load_plan_file(plan_path)
     if explain is not None:

@@ -38,7 +38,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import polars as pl
-import yaml
 
 from meterlog.errors import ConfigError, located, read_text_file
 
@@ -193,6 +192,8 @@ def load_openapi(path: str | Path) -> list[RouteTemplate]:
     """
     path = Path(path)
     text = read_text_file(path, "the OpenAPI document")
+    import yaml  # only for OpenAPI documents: kept out of every command's start-up
+
     try:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

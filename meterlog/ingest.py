@@ -430,13 +430,13 @@ class _ChunkPlan:
     """A chunk read from a source: its lines, and the slices it is parsed in."""
 
     start: int
-    data: bytes
+    data: bytes | bytearray
     lines: int
     #: ``(begin, end, lines before begin)`` of each slice.
     slices: list[tuple[int, int, int]]
 
 
-def _plan_chunk(start: int, data: bytes, slice_bytes: int) -> _ChunkPlan:
+def _plan_chunk(start: int, data: bytes | bytearray, slice_bytes: int) -> _ChunkPlan:
     """Count ``data``'s lines and cut it into slices of about ``slice_bytes`` at line ends
     (one slice when ``slice_bytes`` is 0). Runs on the read-ahead thread."""
     slices: list[tuple[int, int, int]] = []

@@ -18,14 +18,14 @@ import io
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import polars as pl
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from meterlog.errors import MeterlogError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 OUTPUT_FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 _EXTENSIONS = {
@@ -178,6 +178,11 @@ def render_table(
     ``total``. ``bar`` names a numeric column drawn as a bar in an extra last column (for time
     series).
     """
+    # rich is loaded for tables only: CSV, JSON and Parquet output start faster without it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = console or Console()
     bars: list[str] = []
     if bar is not None and frame.height:
@@ -240,6 +245,8 @@ def write_report(
             frame.write_parquet(_checked_path(output))
         return fmt
     if fmt == "table":
+        from rich.console import Console
+
         if to_stdout and stdout.isatty():
             render_table(
                 frame, title, totals, Console(file=stdout), total_values=total_values, bar=bar

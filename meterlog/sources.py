@@ -211,7 +211,7 @@ class LineReader:
         #: before the damage are handed out, then this error is raised.
         self.damage: InputError | None = None
         self.position = 0  # offset in the decompressed stream of the next byte of _pending
-        self._pending = b""
+        self._pending: bytes | bytearray = b""
         self._eof = False
         self.partial_line_bytes = 0
 
@@ -236,15 +236,49 @@ class LineReader:
                 return self.stream.read1(size)  # type: ignore[attr-defined,no-any-return]
             return self.stream.read(size)
         except (OSError, EOFError, zlib.error, _GzipError, zstandard.ZstdError) as exc:
-            what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
-            detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
-            self.damage = InputError(
-                f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
-                "lines before the damage were kept, repair or remove the file"
-            )
+            self._note_damage(exc, at)
             return b""
 
+    def _read_into(self, target: memoryview, at: int) -> int:
+        """Read uncompressed bytes from offset ``at`` into ``target``: how many (0 at the end or
+        at a read error, see :attr:`damage`)."""
+        if self.damage is not None:
+            return 0
+        try:
+            return self.stream.readinto(target) or 0  # type: ignore[attr-defined]
+        except OSError as exc:
+            self._note_damage(exc, at)
+            return 0
+
+    def _note_damage(self, exc: Exception, at: int) -> None:
+        what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
+        detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
+        self.damage = InputError(
+            f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
+            "lines before the damage were kept, repair or remove the file"
+        )
+
     def _fill(self, size: int) -> None:
+        """Have at least ``size`` bytes pending, unless the data ends first.
+
+        Uncompressed data is read straight into one buffer, which :meth:`chunks` hands out
+        without copying it again."""
+        if self.compression == "none":
+            have = len(self._pending)
+            if self._eof or have >= size:
+                return
+            buffer = bytearray(size)
+            buffer[:have] = self._pending
+            with memoryview(buffer) as view:
+                while have < size:
+                    count = self._read_into(view[have:], self.position + have)
+                    if not count:
+                        self._eof = True
+                        break
+                    have += count
+            del buffer[have:]
+            self._pending = buffer
+            return
         blocks = [self._pending]
         have = len(self._pending)
         while not self._eof and have < size:
@@ -328,7 +362,9 @@ class LineReader:
             to_skip -= len(block)
         return True
 
-    def chunks(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+    def chunks(
+        self, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> Iterator[tuple[int, bytes | bytearray]]:
         """``(start_offset, data)`` with ``data`` made of complete lines, until the end."""
         while True:
             self._fill(chunk_bytes)
@@ -351,7 +387,12 @@ class LineReader:
                     return
                 cut = len(data) - 1
             start = self.position
-            piece, self._pending = data[: cut + 1], data[cut + 1 :]
+            if isinstance(data, bytearray):  # hand the buffer itself out, without the tail
+                self._pending = bytes(data[cut + 1 :])
+                del data[cut + 1 :]
+                piece: bytes | bytearray = data
+            else:
+                piece, self._pending = data[: cut + 1], data[cut + 1 :]
             self.position += len(piece)
             yield start, piece
 

@@ -18,7 +18,7 @@ import meterlog.formats.jsonlines as jsonlines
 import meterlog.ingest as ingest_module
 from meterlog.formats import JsonLinesFormat, NginxLogFormat
 from meterlog.formats.base import split_request, with_request_split
-from meterlog.formats.nginx import COMBINED, MAIN
+from meterlog.formats.nginx import COMBINED, MAIN, TIME_LOCAL_FORMAT, time_local_to_datetime
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.sources import read_ahead
 from meterlog.store import AUTO_COMPACT_FILES, Store
@@ -113,6 +113,45 @@ def test_fast_regex_for_other_formats(format_string: str, line: str) -> None:
     assert got.events.equals(expected.events)
     assert got.rejects.equals(expected.rejects)
     assert got.events.height == 1
+
+
+TIME_PIECES = [
+    "0", "1", "2", "3", "5", "9", "10", "23", "24", "59", "60", "99", "2026", "-026", "12026", "/",
+    ":", " ", "  ", "+", "-", "Oct", "oct", "OCT", "Feb", "Foo", "ü", "Z", "\t", ":00",
+]  # fmt: skip
+
+
+def time_local_values() -> st.SearchStrategy[str]:
+    offsets = st.builds(
+        lambda sign, hours, minutes: f"{sign}{hours:02d}{minutes:02d}",
+        st.sampled_from(["+", "-", "", "++", " "]),
+        st.integers(0, 99),
+        st.integers(0, 99),
+    )
+    return st.one_of(
+        st.builds(
+            lambda day, month, year, clock, gap, offset: (
+                f"{day}/{month}/{year}:{clock}{gap}{offset}"
+            ),
+            st.sampled_from(["01", "1", "29", "31", "00", "32"]),
+            st.sampled_from(["Oct", "oct", "Feb", "Foo", "Mär"]),
+            st.sampled_from(["2026", "2024", "-026", "0000", "9999", "12026"]),
+            st.sampled_from(["00:00:00", "23:59:59", "24:00:00", "12:60:00", "00:00:60", "1:2:3"]),
+            st.sampled_from([" ", "  ", "", "\t"]),
+            st.one_of(offsets, text_from(TIME_PIECES, 3)),
+        ),
+        text_from(TIME_PIECES, 12),
+        st.sampled_from(TIMES),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), time_local_values()), max_size=30))
+def test_time_local_parses_like_strptime(values: list[str | None]) -> None:
+    texts = pl.Series("t", values, dtype=pl.String)
+    expected = texts.str.strptime(pl.Datetime("us", "UTC"), TIME_LOCAL_FORMAT, strict=False)
+    parsed = time_local_to_datetime(texts)
+    assert parsed.cast(pl.Int64).to_list() == expected.cast(pl.Int64).to_list()  # years < 1 too
 
 
 @settings(max_examples=300, deadline=None)

@@ -28,7 +28,7 @@ from meterlog.formats.base import (
     timestamp_in_range,
     with_request_split,
 )
-from meterlog.formats.nginx import msec_to_datetime
+from meterlog.formats.nginx import TIME_LOCAL_FORMAT, msec_to_datetime
 from meterlog.schema import CANONICAL_COLUMNS, PROVENANCE_COLUMNS, empty_events_frame
 
 #: Canonical column -> JSON keys tried in order (the first present in a line wins).
@@ -249,7 +249,7 @@ class JsonLinesFormat(LogFormat):
             later = stripped[rest].select(
                 pl.coalesce(
                     pl.col("t").str.strptime(
-                        pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False
+                        pl.Datetime("us", "UTC"), TIME_LOCAL_FORMAT, strict=False
                     ),
                     msec_to_datetime(pl.col("t")),
                 )
@@ -264,7 +264,7 @@ class JsonLinesFormat(LogFormat):
         text = text.str.strip_chars()
         return pl.coalesce(
             text.str.to_datetime(time_zone="UTC", time_unit="us", strict=False),
-            text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False),
+            text.str.strptime(pl.Datetime("us", "UTC"), TIME_LOCAL_FORMAT, strict=False),
             msec_to_datetime(text),
         )
 

@@ -194,13 +194,15 @@ class NginxLogFormat(LogFormat):
     def _field(self, name: str) -> pl.Expr:
         return pl.col(f"v__{name}")
 
-    def _time_expr(self) -> pl.Expr:
-        text = self._field(self.time_variable)
+    def _with_time(self, fields: pl.DataFrame) -> pl.DataFrame:
+        """``fields`` with the event time (UTC) in ``__ts``."""
         if self.time_variable == "time_local":
-            return text.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+            text = fields.get_column(f"v__{self.time_variable}")
+            return fields.with_columns(time_local_to_datetime(text).alias("__ts"))
+        text_expr = self._field(self.time_variable)
         if self.time_variable == "time_iso8601":
-            return iso8601_to_datetime(text)
-        return msec_to_datetime(text)
+            return fields.with_columns(iso8601_to_datetime(text_expr).alias("__ts"))
+        return fields.with_columns(msec_to_datetime(text_expr).alias("__ts"))
 
     def parse(self, lines: pl.DataFrame) -> ParseResult:
         columns: dict[str, pl.Expr] = {"ts": pl.col("__ts")}
@@ -246,8 +248,7 @@ class NginxLogFormat(LogFormat):
                 columns[extra] = text_column(name)
         fields = self._fields(lines, text_names)
         bytes_variable = "body_bytes_sent" if "body_bytes_sent" in self.variables else "bytes_sent"
-        typed = fields.with_columns(
-            self._time_expr().alias("__ts"),
+        typed = self._with_time(fields).with_columns(
             parse_status(self._field("status")).alias("__status")
             if "status" in self.variables
             else pl.lit(None, pl.Int16).alias("__status"),
@@ -375,6 +376,46 @@ def msec_to_datetime(text: pl.Expr) -> pl.Expr:
         .otherwise(None)
     )
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+#: ``$time_local``: ``01/Oct/2026:00:00:00 +0200``.
+TIME_LOCAL_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+_TIME_LOCAL_OFFSET = r"^ [+-](?:[01][0-9]|2[0-3])[0-5][0-9]$"
+
+
+def time_local_to_datetime(text: pl.Series) -> pl.Series:
+    """``$time_local`` values to UTC datetimes (null where they do not parse).
+
+    The same result as ``strptime`` with :data:`TIME_LOCAL_FORMAT`, in half the time: values
+    of the usual shape (an offset of ``+HHMM`` after 20 characters of date and time) are parsed
+    without their offset, which is then subtracted; only other values go through ``%z``.
+    """
+    utc = pl.Datetime("us", "UTC")
+    frame = text.to_frame("t").with_columns(
+        pl.col("t")
+        .str.slice(0, 20)
+        .str.strptime(pl.Datetime("us"), TIME_LOCAL_FORMAT[:-3], strict=False)
+        .alias("naive"),
+        pl.col("t").str.slice(20).alias("tail"),
+    )
+    frame = frame.with_columns(
+        (pl.col("tail").str.contains(_TIME_LOCAL_OFFSET) & pl.col("naive").is_not_null()).alias(
+            "usual"
+        ),
+        pl.col("tail").str.slice(1).cast(pl.Int32, strict=False).abs().alias("hhmm"),
+        pl.col("tail").str.starts_with(" -").alias("west"),
+    )
+    offset_minutes = pl.col("hhmm") // 100 * 60 + pl.col("hhmm") % 100
+    offset = pl.duration(
+        minutes=pl.when(pl.col("west")).then(-offset_minutes).otherwise(offset_minutes)
+    )
+    other = pl.when(pl.col("usual")).then(None).otherwise(pl.col("t"))
+    return frame.select(
+        pl.when(pl.col("usual"))
+        .then((pl.col("naive") - offset).dt.replace_time_zone("UTC"))
+        .otherwise(other.str.strptime(utc, TIME_LOCAL_FORMAT, strict=False))
+        .alias(text.name)
+    ).to_series()
 
 
 def iso8601_to_datetime(text: pl.Expr) -> pl.Expr:
