@@ -20,7 +20,7 @@ import polars as pl
 
 from meterlog.formats import builtin_format
 from meterlog.ingest import IngestOptions, _chunk_bytes, _plan_chunk, _rejects_frame
-from meterlog.sources import InputFile, LineReader, split_lines
+from meterlog.sources import DEFAULT_MAX_LINE_BYTES, InputFile, LineReader, split_lines
 from meterlog.store import Progress, Store
 
 spent: Counter[str] = Counter()
@@ -65,16 +65,18 @@ def main(path: str, log_format_name: str = "combined", max_lines: int = 1_000_00
             if item is None:
                 break
             start, data = item
-            plan = timed("count lines, plan slices", _plan_chunk, start, data, slice_bytes)
+            plan = timed("find lines, plan slices", _plan_chunk, start, data, slice_bytes)
             events, rejects = [], []
             view = memoryview(data)
-            for begin, end, before in plan.slices:
+            for (begin, end, before), ends in zip(plan.slices, plan.slice_ends, strict=True):
                 batch = timed(
                     "split lines, check UTF-8",
                     split_lines,
                     view[begin:end],
                     start + begin,
                     lines + before + 1,
+                    DEFAULT_MAX_LINE_BYTES,
+                    ends - begin,
                 )
                 result = timed("parse", log_format.parse, batch.lines)
                 rejects.append(

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from meterlog.errors import InputError
@@ -33,6 +34,7 @@ from meterlog.sources import (
     LineReader,
     decode_for_display,
     discover_inputs,
+    line_ends,
     path_for_display,
     read_ahead,
     split_lines,
@@ -409,17 +411,19 @@ class _ChunkParser:
     def submit(self, plan: _ChunkPlan, lines_before: int) -> _ParsedChunk:
         chunk = _ParsedChunk(plan.start, len(plan.data), lines_before + 1, plan.lines, [])
         view = memoryview(plan.data)
-        for begin, end, lines_in_front in plan.slices:
+        for (begin, end, lines_in_front), ends in zip(plan.slices, plan.slice_ends, strict=True):
             first_line = chunk.first_line + lines_in_front
             chunk.slices.append(
-                self.pool.submit(self._parse, view[begin:end], plan.start + begin, first_line)
+                self.pool.submit(
+                    self._parse, view[begin:end], plan.start + begin, first_line, ends - begin
+                )
             )
         return chunk
 
     def _parse(
-        self, data: memoryview, start: int, first_line: int
+        self, data: memoryview, start: int, first_line: int, ends: np.ndarray
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        batch = split_lines(data, start, first_line, self.options.max_line_bytes)  # type: ignore[arg-type]
+        batch = split_lines(data, start, first_line, self.options.max_line_bytes, ends)  # type: ignore[arg-type]
         result = self.log_format.parse(batch.lines)
         rejects = _rejects_frame(batch, result.rejects, self.source_id, self.path, self.run_at)
         return result.events, rejects
@@ -434,23 +438,26 @@ class _ChunkPlan:
     lines: int
     #: ``(begin, end, lines before begin)`` of each slice.
     slices: list[tuple[int, int, int]]
+    #: The line ends (:func:`line_ends`, offsets in ``data``) of each slice.
+    slice_ends: list[np.ndarray]
 
 
 def _plan_chunk(start: int, data: bytes | bytearray, slice_bytes: int) -> _ChunkPlan:
-    """Count ``data``'s lines and cut it into slices of about ``slice_bytes`` at line ends
-    (one slice when ``slice_bytes`` is 0). Runs on the read-ahead thread."""
+    """Find ``data``'s lines and cut it into slices of about ``slice_bytes`` at line ends (one
+    slice when ``slice_bytes`` is 0). Runs on the read-ahead thread; the line ends found here
+    are the ones the slices are split at."""
+    ends = line_ends(data)
     slices: list[tuple[int, int, int]] = []
-    begin = newlines = 0
+    slice_ends: list[np.ndarray] = []
+    begin = first = 0
     while begin < len(data):
-        end = len(data)
+        last = len(ends) - 1  # index of the slice's last line end
         if slice_bytes and begin + slice_bytes < len(data):
-            cut = data.find(b"\n", begin + slice_bytes - 1)
-            end = len(data) if cut < 0 else cut + 1
-        slices.append((begin, end, newlines))
-        newlines += data.count(b"\n", begin, end)
-        begin = end
-    lines = newlines + (0 if data.endswith(b"\n") else 1)
-    return _ChunkPlan(start, data, lines, slices)
+            last = min(last, int(np.searchsorted(ends, begin + slice_bytes)))
+        slices.append((begin, int(ends[last]), first))
+        slice_ends.append(ends[first : last + 1])
+        begin, first = int(ends[last]), last + 1
+    return _ChunkPlan(start, data, len(ends), slices, slice_ends)
 
 
 @dataclass

@@ -460,11 +460,21 @@ class LineBatch:
     too_long: pl.DataFrame
 
 
+def line_ends(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """The offset just past each line of ``data``: after each newline, and the end of ``data``
+    when its last line has no newline."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    if len(ends) == 0 or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    return ends
+
+
 def split_lines(
     data: bytes,
     start_offset: int,
     first_line_number: int,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ends: np.ndarray | None = None,
 ) -> LineBatch:
     """Cut ``data`` (complete lines) into a frame of lines without copying line by line.
 
@@ -472,10 +482,8 @@ def split_lines(
     buffer. UTF-8 is validated for the whole chunk at once; only a chunk that fails is checked
     line by line (with one vectorised regular expression over binary values).
     """
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buffer == 10) + 1
-    if len(ends) == 0 or ends[-1] != len(data):
-        ends = np.append(ends, len(data))
+    if ends is None:
+        ends = line_ends(data)
     starts = np.concatenate(([0], ends[:-1])).astype(np.int64)
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     binary = pa.LargeBinaryArray.from_buffers(

@@ -20,7 +20,7 @@ from meterlog.formats import JsonLinesFormat, NginxLogFormat
 from meterlog.formats.base import split_request, with_request_split
 from meterlog.formats.nginx import COMBINED, MAIN, TIME_LOCAL_FORMAT, time_local_to_datetime
 from meterlog.ingest import IngestOptions, ingest
-from meterlog.sources import read_ahead
+from meterlog.sources import line_ends, read_ahead
 from meterlog.store import AUTO_COMPACT_FILES, Store
 
 REQUEST_PIECES = [
@@ -290,3 +290,25 @@ def test_ingest_compacts_crowded_day_partitions(tmp_path: Path) -> None:
     assert summary.compacted_days >= 1
     assert max(store.files_per_day().values()) <= AUTO_COMPACT_FILES
     assert store.scan_events().select(pl.len()).collect().item() == summary.parsed
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"\n", b"a", b"bc", b"long line " * 3, b"\r\n"]), min_size=1, max_size=60
+    ).map(b"".join),
+    st.integers(0, 40),
+)
+def test_chunk_plan_cuts_at_line_ends(data: bytes, slice_bytes: int) -> None:
+    plan = ingest_module._plan_chunk(1000, data, slice_bytes)
+    assert plan.lines == data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    position = lines_before = 0
+    for (begin, end, before), ends in zip(plan.slices, plan.slice_ends, strict=True):
+        assert (begin, before) == (position, lines_before)
+        assert end == len(data) or data[end - 1 : end] == b"\n"
+        if slice_bytes and end < len(data):  # the first line end at or after the slice size
+            assert end >= begin + slice_bytes
+            assert b"\n" not in data[begin + slice_bytes - 1 : end - 1]
+        assert list(ends - begin) == list(line_ends(data[begin:end]))
+        position, lines_before = end, before + len(ends)
+    assert position == len(data) and lines_before == plan.lines
