@@ -1,3 +1,3 @@
-from meterlog.cli import main
+from meterlog.cli import run
 
-main()
+run()
