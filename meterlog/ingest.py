@@ -52,7 +52,7 @@ from meterlog.timewindow import (
 #: Default chunk size of formats parsed a whole chunk at a time (see ``IngestOptions``).
 WHOLE_CHUNK_BYTES = 16 * 1024 * 1024
 #: Chunks being parsed while the oldest parsed one is committed. Two keep both cores busy
-#: through a commit (4% faster than one on 10M lines) for about 0.1 GB more memory.
+#: through a commit (3% faster than one on 10M lines) for about 0.1 GB more memory.
 CHUNKS_IN_FLIGHT = 2
 
 #: A chunk is parsed in slices of about this many bytes, cut at line ends, by parallel threads
