@@ -460,10 +460,21 @@ class LineBatch:
     too_long: pl.DataFrame
 
 
+_NEWLINE_SCAN_BLOCK = 1 << 20
+
+
 def line_ends(data: bytes | bytearray | memoryview) -> np.ndarray:
     """The offset just past each line of ``data``: after each newline, and the end of ``data``
     when its last line has no newline."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    # a block at a time: the comparison's temporary array stays small and in cache
+    ends = np.concatenate(
+        [np.empty(0, dtype=np.int64)]
+        + [
+            np.flatnonzero(buffer[begin : begin + _NEWLINE_SCAN_BLOCK] == 10) + (begin + 1)
+            for begin in range(0, len(buffer), _NEWLINE_SCAN_BLOCK)
+        ]
+    )
     if len(ends) == 0 or ends[-1] != len(data):
         ends = np.append(ends, len(data))
     return ends
