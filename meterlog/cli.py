@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import gc
@@ -1009,6 +1010,28 @@ def maintain(
     render_table(frame, title=f"{target.uri}: retention {retention}")
 
 
+#: glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _reuse_freed_memory() -> None:
+    """Have glibc's malloc keep large freed blocks for reuse instead of handing them back.
+
+    Chunks are read into, and parsed and written through, blocks of tens of MiB; by default each
+    is mapped afresh and returned on free, so every chunk pays page faults for its memory again
+    (about 80,000 a million lines, 10% of an ingest's CPU time). Blocks up to 256 MiB then come
+    from the heap, which is trimmed only past 1 GiB free: peak memory stays about the same.
+    Without glibc (macOS, musl) nothing changes.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 256 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+
+
 def run() -> None:
     """The ``meterlog`` program: :func:`main`, then a quick exit with its exit code.
 
@@ -1016,6 +1039,7 @@ def run() -> None:
     process then ends without tearing the interpreter down (freeing every module, Polars' and
     the Delta writer's thread pools), which takes about 50 ms, a few percent of a short ingest.
     """
+    _reuse_freed_memory()
     code: int
     try:
         main()
