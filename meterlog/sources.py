@@ -261,34 +261,27 @@ class LineReader:
     def _fill(self, size: int) -> None:
         """Have at least ``size`` bytes pending, unless the data ends first.
 
-        Uncompressed data is read straight into one buffer, which :meth:`chunks` hands out
+        The data is read (or decompressed) into one buffer, which :meth:`chunks` hands out
         without copying it again."""
-        if self.compression == "none":
-            have = len(self._pending)
-            if self._eof or have >= size:
-                return
-            buffer = bytearray(size)
-            buffer[:have] = self._pending
-            with memoryview(buffer) as view:
-                while have < size:
-                    count = self._read_into(view[have:], self.position + have)
-                    if not count:
-                        self._eof = True
-                        break
-                    have += count
-            del buffer[have:]
-            self._pending = buffer
-            return
-        blocks = [self._pending]
         have = len(self._pending)
-        while not self._eof and have < size:
-            block = self._read(max(size - have, 1 << 16), self.position + have)
-            if not block:
-                self._eof = True
-            blocks.append(block)
-            have += len(block)
-        if len(blocks) > 1:
-            self._pending = b"".join(blocks)
+        if self._eof or have >= size:
+            return
+        buffer = bytearray(size)
+        buffer[:have] = self._pending
+        with memoryview(buffer) as view:
+            while have < size:
+                if self.compression == "none":
+                    count = self._read_into(view[have:], self.position + have)
+                else:
+                    block = self._read(size - have, self.position + have)
+                    count = len(block)
+                    view[have : have + count] = block
+                if not count:
+                    self._eof = True
+                    break
+                have += count
+        del buffer[have:]
+        self._pending = buffer
 
     def fingerprint_candidates(self) -> list[str]:
         """Possible identities of this source, longest prefix first (empty: no complete line).
@@ -391,7 +384,7 @@ class LineReader:
                 self._pending = bytes(data[cut + 1 :])
                 del data[cut + 1 :]
                 piece: bytes | bytearray = data
-            else:
+            else:  # a last piece left over when the data ended
                 piece, self._pending = data[: cut + 1], data[cut + 1 :]
             self.position += len(piece)
             yield start, piece
