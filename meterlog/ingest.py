@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,6 +24,8 @@ import polars as pl
 
 from meterlog.errors import InputError
 from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.formats.base import DROPPED_KEY, EMPTY_FIELD, NAIVE_TIME
+from meterlog.formats.jsonlines import MAX_EXTRA_KEYS
 from meterlog.pseudonymize import Pseudonymizer
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
@@ -86,6 +89,8 @@ class IngestOptions:
 
     log_format: LogFormat | None = None
     custom_format: LogFormat | None = None
+    #: The JSON lines format ``auto`` tries (a key mapping, preset or time zone for JSON logs).
+    json_format: LogFormat | None = None
     include: Sequence[str] = DEFAULT_INCLUDE
     exclude: Sequence[str] = DEFAULT_EXCLUDE
     max_reject_ratio: float = 0.5
@@ -128,6 +133,8 @@ class SourceReport:
     outside: OutsideWindow = field(default_factory=OutsideWindow)
     error: str | None = None
     note: str | None = None
+    #: What the format noted about the stored lines (``ParseResult.notes``), summed.
+    notes: Counter[str] = field(default_factory=Counter)
 
     @property
     def rejected_total(self) -> int:
@@ -258,11 +265,14 @@ def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
 
 def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
     """The format for a source, with how many of the sampled first lines it parses."""
-    head = split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines
+    sample = reader.head_lines()
+    head = split_lines(sample, 0, 1, options.max_line_bytes).lines
+    if not sample:  # no line to sample (an empty text still splits into one empty line)
+        head = head.clear()
     if options.log_format is not None:
         matched = options.log_format.parse(head).events.height if head.height else 0
         return options.log_format, matched, head.height
-    detection = detect_format(head, auto_candidates(options.custom_format))
+    detection = detect_format(head, auto_candidates(options.custom_format, options.json_format))
     return detection.format, detection.matched, detection.sampled
 
 
@@ -386,19 +396,22 @@ class _ParsedChunk:
     size: int
     first_line: int
     lines: int
-    slices: list[Future[tuple[pl.DataFrame, pl.DataFrame]]]
+    slices: list[Future[tuple[pl.DataFrame, pl.DataFrame, Counter[str]]]]
 
     def cancel(self) -> None:
         for future in self.slices:
             future.cancel()
 
-    def result(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Events and rejects (in line order) of the whole chunk."""
+    def result(self) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
+        """Events, rejects (in line order) and the format's notes of the whole chunk."""
         parts = [future.result() for future in self.slices]
         if len(parts) == 1:
             return parts[0]
-        events = pl.concat([events for events, _ in parts], how="diagonal_relaxed")
-        return events, pl.concat([rejects for _, rejects in parts])
+        events = pl.concat([events for events, _, _ in parts], how="diagonal_relaxed")
+        notes: Counter[str] = Counter()
+        for _, _, part_notes in parts:
+            notes.update(part_notes)
+        return events, pl.concat([rejects for _, rejects, _ in parts]), notes
 
 
 @dataclass
@@ -432,11 +445,11 @@ class _ChunkParser:
 
     def _parse(
         self, data: memoryview, start: int, first_line: int, ends: np.ndarray
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ) -> tuple[pl.DataFrame, pl.DataFrame, Counter[str]]:
         batch = split_lines(data, start, first_line, self.options.max_line_bytes, ends)  # type: ignore[arg-type]
         result = self.log_format.parse(batch.lines)
         rejects = _rejects_frame(batch, result.rejects, self.source_id, self.path, self.run_at)
-        return result.events, rejects
+        return result.events, rejects, result.notes
 
 
 @dataclass
@@ -487,7 +500,7 @@ class _ChunkCommitter:
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
         options, report, store = self.options, self.report, self.store
-        events, rejects = chunk.result()
+        events, rejects, notes = chunk.result()
         if chunk.lines and rejects.height / chunk.lines > options.max_reject_ratio:
             report.status = FAILED
             report.error = _format_hint(report.path, self.log_format)
@@ -524,6 +537,7 @@ class _ChunkCommitter:
         report.status = GROWN if self.progress.offset else NEW
         report.bytes_read += chunk.size
         report.parsed += events.height
+        report.notes.update(notes)
         _note_rejects(report, rejects, options.examples_per_source)
         if events.height:
             low, high = events.select(
@@ -597,6 +611,49 @@ def _count_line(summary: IngestSummary) -> str:
     return f"files: {len(summary.sources)} ({', '.join(parts)})"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` from a log with control characters shown as escapes (never sent as such)."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def note_lines(source: SourceReport) -> list[str]:
+    """Warnings about a source's stored lines from what its format noted (``notes``)."""
+    lines: list[str] = []
+    naive = {k: v for k, v in source.notes.items() if k.startswith(f"{NAIVE_TIME}:")}
+    for key, count in sorted(naive.items()):
+        zone = key.partition(":")[2]
+        advice = (
+            "give --json-tz ZONE if the log was written in local time"
+            if zone == "UTC"
+            else "as --json-tz says"
+        )
+        lines.append(
+            f"warning: {source.path}: {count:,} lines have a time without a UTC offset, "
+            f"read as {zone} time ({advice})"
+        )
+    for key, count in sorted(source.notes.items()):
+        if key.startswith(EMPTY_FIELD) and source.parsed and count * 2 > source.parsed:
+            column, _, json_key = _printable(key.removeprefix(EMPTY_FIELD)).partition("=")
+            lines.append(
+                f"warning: {source.path}: column {column} (JSON key {json_key}) is empty in "
+                f"{count:,} of {source.parsed:,} stored lines; check the key against the log "
+                "(--json-field COLUMN=KEY, nested keys as a.b)"
+            )
+    dropped = sorted(k.removeprefix(DROPPED_KEY) for k in source.notes if k.startswith(DROPPED_KEY))
+    if dropped:
+        shown = ", ".join(_printable(key[:80]) for key in dropped[:5])
+        shown += ", ..." if len(dropped) > 5 else ""
+        lines.append(
+            f"warning: {source.path}: {len(dropped):,} JSON keys were not stored ({shown}): a "
+            f"chunk keeps {MAX_EXTRA_KEYS} keys besides the mapped ones; store one with "
+            "--json-field COLUMN=KEY"
+        )
+    return lines
+
+
 def summary_lines(summary: IngestSummary) -> list[str]:
     """The run's summary as plain text lines (fit for a terminal or cron mail)."""
     rejected = summary.rejected
@@ -625,6 +682,8 @@ def summary_lines(summary: IngestSummary) -> list[str]:
             f"({'; '.join(parts)}); they were stored: check the clock and time zone of "
             "those logs, or set --accept-window"
         )
+    for source in summary.sources:
+        lines += note_lines(source)
     seconds = max(summary.seconds, 1e-9)
     read = summary.parsed + sum(rejected.values())
     lines.append(

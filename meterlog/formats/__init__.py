@@ -40,10 +40,15 @@ def builtin_format(name: str) -> LogFormat:
     raise FormatError(f"unknown log format {name!r}: use auto, {', '.join(BUILTIN_FORMAT_NAMES)}")
 
 
-def auto_candidates(custom: LogFormat | None = None) -> list[LogFormat]:
-    """Formats ``--format auto`` tries, most specific first (a custom format comes first)."""
+def auto_candidates(
+    custom: LogFormat | None = None, json_format: LogFormat | None = None
+) -> list[LogFormat]:
+    """Formats ``--format auto`` tries, most specific first (a custom format comes first);
+    ``json_format`` is the JSON lines format to try (with its key mapping), by default
+    :class:`JsonLinesFormat` with the default mapping."""
     candidates: list[LogFormat] = [custom] if custom is not None else []
-    candidates += [builtin_format(name) for name in ("json", "main", "combined", "common")]
+    candidates.append(json_format if json_format is not None else JsonLinesFormat())
+    candidates += [builtin_format(name) for name in ("main", "combined", "common")]
     return candidates
 
 

@@ -23,9 +23,14 @@ from meterlog.formats.base import (
     parse_seconds,
     parse_status,
     split_target,
-    timestamp_in_range,
     unescape,
     with_request_split,
+)
+from meterlog.formats.times import (
+    iso8601_to_datetime,
+    msec_to_datetime,
+    time_local_to_datetime,
+    timestamp_in_range,
 )
 
 COMBINED = (
@@ -350,81 +355,6 @@ def _fast_regex(format_string: str) -> str | None:
             parts.append(f"(?P<v__{text}>{pattern})")
     parts.append("$")
     return "".join(parts)
-
-
-def msec_to_datetime(text: pl.Expr) -> pl.Expr:
-    """Seconds since the epoch (``$msec``: ``1727740800.123``) to a UTC datetime.
-
-    A whole number of 13, 16 or 19 digits is read as milliseconds, microseconds or nanoseconds
-    since the epoch, as application logs often write them; anything else is null.
-    """
-    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,19})(?:\.(?P<f>\d{1,6})\d*)?$")
-    digits = pieces.struct.field("s")
-    whole = pieces.struct.field("f").is_null()
-    value = digits.cast(pl.Int64, strict=False)
-    width = digits.str.len_bytes()
-    fraction = pieces.struct.field("f").fill_null("").str.pad_end(6, "0").cast(pl.Int64)
-    micros = (
-        pl.when(width <= 12)
-        .then(value * 1_000_000 + fraction)
-        .when(whole & (width == 13))
-        .then(value * 1_000)
-        .when(whole & (width == 16))
-        .then(value)
-        .when(whole & (width == 19))
-        .then(value // 1_000)
-        .otherwise(None)
-    )
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
-#: ``$time_local``: ``01/Oct/2026:00:00:00 +0200``.
-TIME_LOCAL_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-_TIME_LOCAL_OFFSET = r"^ [+-](?:[01][0-9]|2[0-3])[0-5][0-9]$"
-
-
-def time_local_to_datetime(text: pl.Series) -> pl.Series:
-    """``$time_local`` values to UTC datetimes (null where they do not parse).
-
-    The same result as ``strptime`` with :data:`TIME_LOCAL_FORMAT`, in half the time: values
-    of the usual shape (an offset of ``+HHMM`` after 20 characters of date and time) are parsed
-    without their offset, which is then subtracted; only other values go through ``%z``.
-    """
-    utc = pl.Datetime("us", "UTC")
-    frame = text.to_frame("t").with_columns(
-        pl.col("t")
-        .str.slice(0, 20)
-        .str.strptime(pl.Datetime("us"), TIME_LOCAL_FORMAT[:-3], strict=False)
-        .alias("naive"),
-        pl.col("t").str.slice(20).alias("tail"),
-    )
-    frame = frame.with_columns(
-        (pl.col("tail").str.contains(_TIME_LOCAL_OFFSET) & pl.col("naive").is_not_null()).alias(
-            "usual"
-        ),
-        pl.col("tail").str.slice(1).cast(pl.Int32, strict=False).abs().alias("hhmm"),
-        pl.col("tail").str.starts_with(" -").alias("west"),
-    )
-    offset_minutes = pl.col("hhmm") // 100 * 60 + pl.col("hhmm") % 100
-    offset = pl.duration(
-        minutes=pl.when(pl.col("west")).then(-offset_minutes).otherwise(offset_minutes)
-    )
-    other = pl.when(pl.col("usual")).then(None).otherwise(pl.col("t"))
-    return frame.select(
-        pl.when(pl.col("usual"))
-        .then((pl.col("naive") - offset).dt.replace_time_zone("UTC"))
-        .otherwise(other.str.strptime(utc, TIME_LOCAL_FORMAT, strict=False))
-        .alias(text.name)
-    ).to_series()
-
-
-def iso8601_to_datetime(text: pl.Expr) -> pl.Expr:
-    """``$time_iso8601`` (``2026-10-01T02:00:00+02:00``) to UTC; a ``Z`` suffix is UTC too."""
-    utc = pl.Datetime("us", "UTC")
-    return pl.coalesce(
-        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%:z", strict=False),
-        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
-    )
 
 
 # -- nginx configuration files ---------------------------------------------------------------
