@@ -7,6 +7,7 @@ Apache's common/combined logs share nginx's layout (Apache escapes ``"`` as ``\\
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -293,6 +294,9 @@ class NginxLogFormat(LogFormat):
         ).with_columns(
             [dash_to_null(self._field(name)).alias(f"__t_{name}") for name in text_names]
         )
+        if "request" in self.variables and "__rq_method" not in fields.columns:
+            # an unquoted $request (e.g. tab-separated) is not split by the fast regex
+            fields = with_request_split(fields, "__t_request", "__rq_")
         missed = fields.get_column(f"v__{self.variables[0]}").is_null().arg_true()
         if missed.len() == 0:
             return fields
@@ -359,12 +363,6 @@ def _fast_regex(format_string: str) -> str | None:
 
 # -- nginx configuration files ---------------------------------------------------------------
 
-_CONF_TOKEN = re.compile(
-    r"""\s*(?:(?P<comment>\#[^\n]*)|'(?P<single>(?:[^'\\]|\\.)*)'|"(?P<double>(?:[^"\\]|\\.)*)"|(?P<semi>;)|(?P<brace>[{}])|(?P<word>[^\s;{}'"#]+))""",
-    re.S,
-)
-
-
 #: Directives that define a variable, and the position of the variable among their words.
 _DEFINING_DIRECTIVES = {
     "set": 1,
@@ -377,75 +375,137 @@ _DEFINING_DIRECTIVES = {
 }
 
 
-def _defined_variables(directives: list[tuple[int, list[str]]]) -> set[str]:
+#: nginx's escapes in configuration words (``ngx_conf_read_token``); any other backslash stays.
+_CONF_ESCAPE = re.compile(r"\\([\"'\\tnr])")
+_CONF_ESCAPED = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def _unescape_conf(word: str) -> str:
+    """A configuration word as nginx reads it: ``\\t`` is a tab, ``\\n`` a newline, ``\\r`` a
+    carriage return; ``\\"``, ``\\'`` and ``\\\\`` the character itself."""
+    return _CONF_ESCAPE.sub(lambda match: _CONF_ESCAPED[match.group(1)], word)
+
+
+Directive = tuple[str, int, str, list[str]]  # (file, line, name, arguments)
+
+
+def _walk(config: dict[str, object], payload: dict[str, object]) -> list[Directive]:
+    """Directives of one parsed file (crossplane's payload), blocks and included files in the
+    order nginx reads them."""
+    found: list[Directive] = []
+    files: list[dict[str, object]] = payload["config"]  # type: ignore[assignment]
+
+    def visit(file: str, directives: list[dict[str, object]]) -> None:
+        for directive in directives:
+            name = str(directive["directive"])
+            args = [_unescape_conf(str(arg)) for arg in directive.get("args", [])]  # type: ignore[attr-defined]
+            found.append((file, int(directive["line"]), name, args))  # type: ignore[call-overload]
+            for index in directive.get("includes", []):  # type: ignore[attr-defined]
+                included = files[index]
+                visit(str(included["file"]), included["parsed"])  # type: ignore[arg-type]
+            if "block" in directive:
+                visit(file, directive["block"])  # type: ignore[arg-type]
+
+    visit(str(config["file"]), config["parsed"])  # type: ignore[arg-type]
+    return found
+
+
+def _defined_variables(directives: list[Directive]) -> set[str]:
     """Variables a config defines itself (``map``, ``set``, ``geo``, ``split_clients``, ...,
     and blocks such as ``geoip2`` whose entries start with a ``$variable``)."""
     defined: set[str] = set()
-    for _, words in directives:
-        position = _DEFINING_DIRECTIVES.get(words[0])
+    for _, _, name, args in directives:
+        words = [name, *args]
+        position = _DEFINING_DIRECTIVES.get(name)
         if position is not None and len(words) > max(position, 1):
             defined.add(words[position].lstrip("$"))
-        elif words[0].startswith("$"):
-            defined.add(words[0].lstrip("$"))
+        elif name.startswith("$"):
+            defined.add(name.lstrip("$"))
     return defined
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line of a quote that is never closed (comments and escapes skipped)."""
+    quote, start, position = "", 0, 0
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif char == "#":
+            end = text.find("\n", position)
+            position = len(text) if end < 0 else end
+            continue
+        elif char in "\"'":
+            quote, start = char, position
+        position += 1
+    return text.count("\n", 0, start) + 1 if quote else None
 
 
 def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
     """The ``log_format NAME [escape=...] 'string' 'string' ...;`` directive from an nginx config.
 
-    Concatenated quoted strings (one per line, as nginx configs usually write long formats) are
-    joined; ``escape=default|json|none`` is honoured. Variables the config defines (``map``,
-    ``set``, ``geo``, ...) are accepted in the format. ``include`` directives are not followed.
+    The config is read with crossplane, nginx's own tokenising: ``include`` directives are
+    followed (globs, relative paths from the main config's directory, as nginx does), escapes
+    in quoted strings are nginx's (``\\t``, ``\\n``, ``\\"``, ...), and every error names the
+    file and line of the directive. Concatenated strings are joined; ``escape=`` is honoured;
+    variables the config defines (``map``, ``set``, ``geo``, ...) are accepted in the format.
     """
+    import crossplane  # type: ignore[import-untyped]  # no type information published
+
     path = Path(path)
-    text = read_text_file(path, "nginx config", FormatError)
-    directives: list[tuple[int, list[str]]] = []
-    current: list[str] = []
-    start_line = 1
-    position = 0
-    while position < len(text):
-        match = _CONF_TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            if text[position:].strip():
-                line = text.count("\n", 0, position) + 1
-                raise FormatError(located(path, line, "cannot read the nginx config here"))
-            break
-        position = match.end()
-        if match.group("comment") is not None:
-            continue
-        if match.group("semi") or match.group("brace"):
-            if current:
-                directives.append((start_line, current))
-            current = []
-            continue
-        if not current:
-            start_line = text.count("\n", 0, match.start()) + 1
-        value = match.group("single")
-        if value is None:
-            value = match.group("double")
-        if value is not None:
-            value = re.sub(r"\\(.)", r"\1", value)
-        current.append(value if value is not None else match.group("word"))
+    read_text_file(path, "nginx config", FormatError)  # readable UTF-8, or a clear error
+    try:
+        payload = crossplane.parse(
+            str(path), check_ctx=False, check_args=False, comments=False, catch_errors=True
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(located(path, None, f"cannot read the nginx config: {exc}")) from None
+    files = payload["config"]
+    directives = _walk(files[0], payload) if files else []
     found = []
-    for line, words in directives:
-        if words[0] == "log_format" and len(words) >= 3:
-            found.append(words[1])
-            if words[1] == name:
-                escape = "default"
-                rest = words[2:]
-                if rest and rest[0].startswith("escape="):
-                    escape = rest[0].removeprefix("escape=")
-                    rest = rest[1:]
-                try:
-                    return NginxLogFormat(
-                        "".join(rest),
-                        name=name,
-                        escape=escape,
-                        defined_variables=_defined_variables(directives),
-                    )
-                except FormatError as exc:
-                    raise FormatError(located(path, line, str(exc))) from None
+    for file, line, directive, args in directives:
+        if directive != "log_format" or len(args) < 2:
+            continue
+        found.append(args[0])
+        if args[0] != name:
+            continue
+        escape = "default"
+        rest = args[1:]
+        if rest and rest[0].startswith("escape="):
+            escape = rest[0].removeprefix("escape=")
+            rest = rest[1:]
+        try:
+            return NginxLogFormat(
+                "".join(rest),
+                name=name,
+                escape=escape,
+                defined_variables=_defined_variables(directives),
+            )
+        except FormatError as exc:
+            raise FormatError(located(file, line, str(exc))) from None
+    for error in payload["errors"]:
+        message = re.sub(r" in \S+:\d+$", "", str(error["error"]))
+        error_line: int | None = error.get("line")
+        if not message:  # crossplane's lexer ran out of text inside a quoted string
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text = Path(error["file"]).read_text(encoding="utf-8")
+                error_line = _unclosed_quote_line(text)
+            message = "a quoted string that starts here is never closed"
+        raise FormatError(
+            located(
+                error["file"],
+                error_line,
+                f"cannot read the nginx config: {message} (looking for log_format {name})",
+            )
+        )
     known = ", ".join(found) if found else "none"
     raise FormatError(
-        located(path, None, f"no log_format named {name!r} (log formats in the file: {known})")
+        located(
+            path,
+            None,
+            f"no log_format named {name!r} (log formats in the config and its includes: {known})",
+        )
     )
