@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from meterlog.errors import InputError
-from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.formats import LogFormat, auto_candidates, detect_format, detection_guess
 from meterlog.formats.base import DROPPED_KEY, EMPTY_FIELD, NAIVE_TIME
 from meterlog.formats.jsonlines import MAX_EXTRA_KEYS
 from meterlog.pseudonymize import Pseudonymizer
@@ -44,6 +43,7 @@ from meterlog.sources import (
     split_lines,
 )
 from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Progress, Store, now_utc
+from meterlog.text import printable
 from meterlog.timewindow import (
     DEFAULT_ACCEPT_WINDOW,
     AcceptWindow,
@@ -135,6 +135,8 @@ class SourceReport:
     note: str | None = None
     #: What the format noted about the stored lines (``ParseResult.notes``), summed.
     notes: Counter[str] = field(default_factory=Counter)
+    #: Warnings about how the source was read (e.g. a detected format that is a guess).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:
@@ -263,8 +265,11 @@ def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
     return len(crowded)
 
 
-def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
-    """The format for a source, with how many of the sampled first lines it parses."""
+def _choose_format(
+    reader: LineReader, options: IngestOptions, report: SourceReport
+) -> tuple[LogFormat, int, int]:
+    """The format for a source, with how many of the sampled first lines it parses; a
+    detected format that is a guess is named in ``report.warnings``."""
     sample = reader.head_lines()
     head = split_lines(sample, 0, 1, options.max_line_bytes).lines
     if not sample:  # no line to sample (an empty text still splits into one empty line)
@@ -273,6 +278,9 @@ def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogForma
         matched = options.log_format.parse(head).events.height if head.height else 0
         return options.log_format, matched, head.height
     detection = detect_format(head, auto_candidates(options.custom_format, options.json_format))
+    guess = detection_guess(detection.format, head)
+    if guess is not None:
+        report.warnings.append(guess)
     return detection.format, detection.matched, detection.sampled
 
 
@@ -316,7 +324,7 @@ def _ingest_source(
         source_id = next((c for c in candidates if store.progress(c).offset), candidates[0])
         report.source_id = source_id
         seen.add(source_id)
-        log_format, matched, sampled = _choose_format(reader, options)
+        log_format, matched, sampled = _choose_format(reader, options, report)
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
             report.status = FAILED
@@ -611,32 +619,26 @@ def _count_line(summary: IngestSummary) -> str:
     return f"files: {len(summary.sources)} ({', '.join(parts)})"
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _printable(text: str) -> str:
-    """``text`` from a log with control characters shown as escapes (never sent as such)."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
-
-
 def note_lines(source: SourceReport) -> list[str]:
     """Warnings about a source's stored lines from what its format noted (``notes``)."""
-    lines: list[str] = []
+    lines = [f"warning: {source.path}: {warning}" for warning in source.warnings]
     naive = {k: v for k, v in source.notes.items() if k.startswith(f"{NAIVE_TIME}:")}
     for key, count in sorted(naive.items()):
         zone = key.partition(":")[2]
-        advice = (
-            "give --json-tz ZONE if the log was written in local time"
-            if zone == "UTC"
-            else "as --json-tz says"
-        )
-        lines.append(
-            f"warning: {source.path}: {count:,} lines have a time without a UTC offset, "
-            f"read as {zone} time ({advice})"
-        )
+        have = "1 line has" if count == 1 else f"{count:,} lines have"
+        if zone == "UTC":
+            lines.append(
+                f"warning: {source.path}: {have} a time without a UTC offset, read as UTC; "
+                "give --json-tz ZONE (or tz in [json] of meterlog.toml) if the log was "
+                "written in local time"
+            )
+        else:
+            lines.append(
+                f"note: {source.path}: {have} a time without a UTC offset, read as {zone} time"
+            )
     for key, count in sorted(source.notes.items()):
         if key.startswith(EMPTY_FIELD) and source.parsed and count * 2 > source.parsed:
-            column, _, json_key = _printable(key.removeprefix(EMPTY_FIELD)).partition("=")
+            column, _, json_key = printable(key.removeprefix(EMPTY_FIELD)).partition("=")
             lines.append(
                 f"warning: {source.path}: column {column} (JSON key {json_key}) is empty in "
                 f"{count:,} of {source.parsed:,} stored lines; check the key against the log "
@@ -644,7 +646,7 @@ def note_lines(source: SourceReport) -> list[str]:
             )
     dropped = sorted(k.removeprefix(DROPPED_KEY) for k in source.notes if k.startswith(DROPPED_KEY))
     if dropped:
-        shown = ", ".join(_printable(key[:80]) for key in dropped[:5])
+        shown = ", ".join(printable(key[:80]) for key in dropped[:5])
         shown += ", ..." if len(dropped) > 5 else ""
         lines.append(
             f"warning: {source.path}: {len(dropped):,} JSON keys were not stored ({shown}): a "

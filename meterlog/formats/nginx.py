@@ -11,6 +11,7 @@ import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -389,24 +390,23 @@ def _unescape_conf(word: str) -> str:
 Directive = tuple[str, int, str, list[str]]  # (file, line, name, arguments)
 
 
-def _walk(config: dict[str, object], payload: dict[str, object]) -> list[Directive]:
-    """Directives of one parsed file (crossplane's payload), blocks and included files in the
+def _walk(payload: dict[str, Any]) -> list[Directive]:
+    """The directives of crossplane's parse of a config, blocks and included files in the
     order nginx reads them."""
     found: list[Directive] = []
-    files: list[dict[str, object]] = payload["config"]  # type: ignore[assignment]
+    files: list[dict[str, Any]] = payload["config"]
 
-    def visit(file: str, directives: list[dict[str, object]]) -> None:
+    def visit(file: str, directives: list[dict[str, Any]]) -> None:
         for directive in directives:
-            name = str(directive["directive"])
-            args = [_unescape_conf(str(arg)) for arg in directive.get("args", [])]  # type: ignore[attr-defined]
-            found.append((file, int(directive["line"]), name, args))  # type: ignore[call-overload]
-            for index in directive.get("includes", []):  # type: ignore[attr-defined]
-                included = files[index]
-                visit(str(included["file"]), included["parsed"])  # type: ignore[arg-type]
+            args = [_unescape_conf(str(arg)) for arg in directive.get("args", [])]
+            found.append((file, int(directive["line"]), str(directive["directive"]), args))
+            for index in directive.get("includes", []):
+                visit(str(files[index]["file"]), files[index]["parsed"])
             if "block" in directive:
-                visit(file, directive["block"])  # type: ignore[arg-type]
+                visit(file, directive["block"])
 
-    visit(str(config["file"]), config["parsed"])  # type: ignore[arg-type]
+    if files:
+        visit(str(files[0]["file"]), files[0]["parsed"])
     return found
 
 
@@ -453,7 +453,7 @@ def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
     file and line of the directive. Concatenated strings are joined; ``escape=`` is honoured;
     variables the config defines (``map``, ``set``, ``geo``, ...) are accepted in the format.
     """
-    import crossplane  # type: ignore[import-untyped]  # no type information published
+    import crossplane
 
     path = Path(path)
     read_text_file(path, "nginx config", FormatError)  # readable UTF-8, or a clear error
@@ -463,8 +463,7 @@ def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
         )
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(located(path, None, f"cannot read the nginx config: {exc}")) from None
-    files = payload["config"]
-    directives = _walk(files[0], payload) if files else []
+    directives = _walk(payload)
     found = []
     for file, line, directive, args in directives:
         if directive != "log_format" or len(args) < 2:
