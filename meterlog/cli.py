@@ -36,9 +36,9 @@ from meterlog.meters.peak import WINDOWS
 from meterlog.output import OUTPUT_FORMATS, render_table, resolve_output_format, write_report
 from meterlog.periods import parse_months
 from meterlog.pseudonymize import DEFAULT_FIELDS, KEY_ENV, Pseudonymizer
-from meterlog.reports import resolve_settings
+from meterlog.reports import resolve_settings, store_status
 from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from meterlog.store import DEFAULT_RETENTION, Store, resolve_store, store_status
+from meterlog.store import DEFAULT_RETENTION, Store, resolve_store
 from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 from meterlog.usage import UsageQuery, run_usage
 from meterlog.validation import ParameterError
