@@ -116,3 +116,44 @@ def test_json_option_mistakes_are_usage_errors(tmp_path: Path) -> None:
         "did you mean Europe/Berlin"
         in cli("ingest", "--store", store, "--json-tz", "Europe/Berln", str(log)).stderr
     )
+
+
+TRAEFIK_LINES = [
+    '{"ClientHost":"192.0.2.7","ClientUsername":"-","DownstreamContentSize":512,'
+    f'"DownstreamStatus":200,"Duration":{1_500_000 * (i + 1)},"RequestHost":"api.example.com",'
+    f'"RequestMethod":"GET","RequestPath":"/v1/items/{i}","RequestProtocol":"HTTP/1.1",'
+    f'"StartUTC":"2026-09-30T23:59:5{i}.5Z","level":"info","msg":"",'
+    '"time":"2026-10-01T00:00:01Z"}'
+    for i in range(3)
+]
+
+
+def test_auto_recognises_traefik_and_caddy_access_logs(tmp_path: Path) -> None:
+    traefik = tmp_path / "traefik.jsonl"
+    traefik.write_text("\n".join(TRAEFIK_LINES) + "\n")
+    result = cli("ingest", "--store", str(tmp_path / "t"), str(traefik))
+    assert result.exit_code == 0, result.stderr
+    assert "[json/traefik]" in result.stdout
+    stored = events(tmp_path / "t")
+    assert stored.get_column("ts").dt.day().to_list() == [30, 30, 30]  # the request's day
+    assert stored.get_column("request_time").to_list() == [0.0015, 0.003, 0.0045]
+    caddy = tmp_path / "access.log"
+    caddy.write_text(
+        '{"level":"info","ts":1790812800.25,"logger":"http.log.access","msg":"handled request",'
+        '"request":{"remote_ip":"10.0.0.1","client_ip":"203.0.113.5","proto":"HTTP/2.0",'
+        '"method":"POST","host":"api.example.com","uri":"/v1/orders?x=1","headers":{}},'
+        '"user_id":"","duration":0.25,"size":42,"status":201}\n'
+    )
+    result = cli("ingest", "--store", str(tmp_path / "c"), str(caddy))
+    assert result.exit_code == 0, result.stderr
+    assert "[json/caddy]" in result.stdout
+    row = events(tmp_path / "c").select("ts", "remote_addr", "method", "path", "query", "host")
+    assert row.row(0) == (
+        utc(2026, 10, 1, 0, 0, 0, 250000), "203.0.113.5", "POST", "/v1/orders", "x=1",
+        "api.example.com",
+    )  # fmt: skip
+    plain = tmp_path / "app.jsonl"
+    plain.write_text('{"time":"2026-10-01T00:00:00Z","request":"GET /a HTTP/1.1"}\n')
+    result = cli("ingest", "--store", str(tmp_path / "p"), str(plain))
+    assert result.exit_code == 0, result.stderr
+    assert "[json]" in result.stdout

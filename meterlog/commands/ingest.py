@@ -210,15 +210,18 @@ def command(
         custom = NginxLogFormat(config.log_format, name="custom")
     elif config.nginx_conf and config.log_format_name:
         custom = read_log_format_from_config(config.nginx_conf, config.log_format_name)
+    # JSON settings: options win over meterlog.toml ([json]); a mapping adds to its fields
+    fields = {**config.json_fields, **json_mapping}
+    preset = json_preset or config.json_preset
     zone = json_tz or config.json_tz
-    try:
-        json_format = JsonLinesFormat(
-            {**config.json_fields, **json_mapping},
-            preset=json_preset or config.json_preset,
-            naive_zone=parse_tz(zone).key if zone else "UTC",
-        )
-    except FormatError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--json-field'") from None
+    json_format: LogFormat | None = None  # None: auto also recognises Caddy and Traefik logs
+    if fields or preset or zone or input_format == "json":
+        try:
+            json_format = JsonLinesFormat(
+                fields, preset=preset, naive_zone=parse_tz(zone).key if zone else "UTC"
+            )
+        except FormatError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--json-field'") from None
     forced: LogFormat | None = None
     if input_format == "json":
         forced = json_format

@@ -34,6 +34,8 @@ __all__ = [
     "read_log_format_from_config",
 ]
 
+#: JSON presets ``--format auto`` recognises (their lines without a request do not parse).
+AUTO_JSON_PRESETS = ("caddy", "traefik")
 #: Names accepted by ``--format`` besides ``auto``.
 BUILTIN_FORMAT_NAMES = ("combined", "common", "main", "json")
 
@@ -50,10 +52,15 @@ def auto_candidates(
     custom: LogFormat | None = None, json_format: LogFormat | None = None
 ) -> list[LogFormat]:
     """Formats ``--format auto`` tries, most specific first (a custom format comes first);
-    ``json_format`` is the JSON lines format to try (with its key mapping), by default
-    :class:`JsonLinesFormat` with the default mapping."""
+    ``json_format`` is the JSON lines format to try (with its key mapping). Without one, the
+    presets whose logs have a recognisable request key (Caddy, Traefik) come before the
+    default mapping: on a tie (every sampled line parses) the preset wins."""
     candidates: list[LogFormat] = [custom] if custom is not None else []
-    candidates.append(json_format if json_format is not None else JsonLinesFormat())
+    if json_format is not None:
+        candidates.append(json_format)
+    else:
+        candidates += [JsonLinesFormat(preset=name) for name in AUTO_JSON_PRESETS]
+        candidates.append(JsonLinesFormat())
     candidates += [builtin_format(name) for name in ("main", "combined", "common")]
     return candidates
 

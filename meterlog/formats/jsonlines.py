@@ -73,8 +73,8 @@ class JsonPreset:
     #: A column every request line of this log has; lines without it are not requests
     #: (``no_match``), e.g. the server's own messages in the same stream.
     required: str | None = None
-    #: Multiplier turning the ``request_time`` value into seconds.
-    request_time_scale: float = 1.0
+    #: Units of the ``request_time`` value per second (1e9: nanoseconds).
+    request_time_per_second: int = 1
 
 
 #: ``--json-preset`` names and what they map.
@@ -136,7 +136,7 @@ JSON_PRESETS: dict[str, JsonPreset] = {
             "host": ("RequestHost",),
         },
         required="method",
-        request_time_scale=1e-9,
+        request_time_per_second=1_000_000_000,
     ),
 }
 #: Keys kept as columns of their own per chunk besides the mapped ones; the others are
@@ -318,10 +318,12 @@ class JsonLinesFormat(LogFormat):
         status_text = raw.get("status")
         bytes_text = raw.get("bytes_sent")
         time_text = raw.get("request_time")
-        scale = self.preset.request_time_scale if self.preset is not None else 1.0
+        per_second = self.preset.request_time_per_second if self.preset is not None else 1
         seconds = parse_seconds(time_text) if time_text is not None else None
-        if seconds is not None and scale != 1.0:
-            seconds = seconds * scale
+        if time_text is not None and per_second != 1:
+            # in decimal, then to float once: 4500000 ns is 0.0045 s, not 0.0045000000000000005
+            units = dash_to_null(time_text.str.strip_chars()).cast(pl.Decimal(38, 9), strict=False)
+            seconds = (units / pl.lit(per_second, pl.Decimal(38, 0))).cast(pl.Float64)
         ts, naive = self._times(values, raw.get("ts"))
         typed = values.with_columns(
             ts.alias("__ts"),
