@@ -434,30 +434,36 @@ class JsonLinesFormat(LogFormat):
     def _times(self, values: pl.DataFrame, text: pl.Expr | None) -> tuple[pl.Series, pl.Series]:
         """Event times (UTC) of ``text`` over ``values``, and whether each had no offset.
 
-        ISO 8601 times first (without an offset: in :attr:`naive_zone`), then, only for the
-        values still null, ``$time_local`` and epoch numbers (``$msec``, milliseconds, ...).
+        ``2026-10-01T02:00:00+02:00`` first; only for the values left null, other ISO 8601
+        forms (without an offset: in :attr:`naive_zone`), ``$time_local`` and epoch numbers
+        (``$msec``, milliseconds, ...).
         """
         if text is None:
             return (
                 pl.Series("__ts", [None] * values.height, dtype=pl.Datetime("us", "UTC")),
                 pl.Series("__naive", [False] * values.height, dtype=pl.Boolean),
             )
+        utc = pl.Datetime("us", "UTC")
         stripped = values.select(text.str.strip_chars().alias("t"))
-        iso, naive = iso_to_datetime(pl.col("t"), self.naive_zone)
-        parsed = stripped.select(iso.alias("ts"), naive.fill_null(False).alias("naive"))
-        ts = parsed.get_column("ts")
+        # the usual shape first (nginx's $time_iso8601, with or without a fraction), fast
+        ts = stripped.select(
+            pl.col("t").str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
+        ).to_series()
+        naive = pl.Series("naive", [False] * values.height, dtype=pl.Boolean)
         rest = (ts.is_null() & stripped.get_column("t").is_not_null()).arg_true()
         if rest.len():
+            iso, without_offset = iso_to_datetime(pl.col("t"), self.naive_zone)
             later = stripped[rest].select(
                 pl.coalesce(
-                    pl.col("t").str.strptime(
-                        pl.Datetime("us", "UTC"), TIME_LOCAL_FORMAT, strict=False
-                    ),
+                    iso,
+                    pl.col("t").str.strptime(utc, TIME_LOCAL_FORMAT, strict=False),
                     msec_to_datetime(pl.col("t")),
-                )
+                ).alias("ts"),
+                without_offset.fill_null(False).alias("naive"),
             )
-            ts = ts.scatter(rest, later.to_series())
-        return ts, parsed.get_column("naive")
+            ts = ts.scatter(rest, later.get_column("ts"))
+            naive = naive.scatter(rest, later.get_column("naive"))
+        return ts, naive
 
 
 def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
