@@ -335,3 +335,23 @@ def test_a_five_thousand_key_file_keeps_a_bounded_set_of_columns(tmp_path: Path)
     assert stored.get_column("wanted").drop_nulls().to_list() == ["99"]
     text = "\n".join(summary_lines(summary))
     assert f"{5000 - MAX_EXTRA_KEYS - 1:,} JSON keys were not stored (k100, k1000," in text
+
+
+def test_presets_warn_only_about_columns_every_request_has(tmp_path: Path) -> None:
+    log = tmp_path / "traefik.jsonl"
+    log.write_text(TRAEFIK + "\n")  # no referer logged: not worth a warning
+    summary = ingest(
+        Store(tmp_path / "store"),
+        [str(log)],
+        IngestOptions(log_format=JsonLinesFormat(preset="traefik")),
+    )
+    assert not any("is empty" in line for line in summary_lines(summary))
+    wrong = tmp_path / "nginx.jsonl"
+    wrong.write_text('{"StartUTC":"2026-10-01T00:00:00Z","RequestMethod":"GET","status":200}\n')
+    summary = ingest(
+        Store(tmp_path / "other"),
+        [str(wrong)],
+        IngestOptions(log_format=JsonLinesFormat(preset="traefik"), accept_window=None),
+    )
+    text = "\n".join(summary_lines(summary))
+    assert "column status (JSON key DownstreamStatus) is empty in 1 of 1" in text

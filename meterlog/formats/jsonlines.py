@@ -139,6 +139,8 @@ JSON_PRESETS: dict[str, JsonPreset] = {
         request_time_per_second=1_000_000_000,
     ),
 }
+#: Columns a preset's log has in every request line (an empty one means the wrong preset).
+_ALWAYS_LOGGED = ("remote_addr", "method", "status")
 #: Keys kept as columns of their own per chunk besides the mapped ones; the others are
 #: counted and dropped (a line with thousands of distinct keys must not add thousands of
 #: permanent columns to the store).
@@ -199,8 +201,11 @@ class JsonLinesFormat(LogFormat):
         base = self.preset.fields if self.preset is not None else DEFAULT_JSON_FIELDS
         self.fields: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in base.items()}
         #: Columns mapped explicitly (a preset or an override): warned about when mostly empty.
+        # (of a preset, the columns every request has; a missing referer is no mistake)
         self.explicit: dict[str, str] = {
-            column: "/".join(keys) for column, keys in base.items() if self.preset is not None
+            column: "/".join(keys)
+            for column, keys in base.items()
+            if self.preset is not None and column in _ALWAYS_LOGGED
         }
         for column, key in (field_overrides or {}).items():
             if not _COLUMN_NAME.match(column) or column in _RESERVED_TARGETS:
