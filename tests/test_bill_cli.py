@@ -14,12 +14,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from meterlog.cli import main
-from meterlog.store import SOURCE_COLUMNS
 from tests.billing_support import append_events, build_store
 
 ACCOUNTS_CSV = (
@@ -314,31 +312,6 @@ def test_completeness_guard_warns_and_can_refuse(setup: Path) -> None:
     append_events(store, [{"ts": "2026-11-01T00:00:00", "http_x_api_key": "key-acme"}])
     assert bill(setup, "--require-complete", "-o", str(output)).stderr == ""
     assert output.exists()
-
-
-def test_completeness_guard_sees_a_lagging_source(setup: Path) -> None:
-    store = build_store(setup / "store", OCTOBER)
-    log = setup / "access.log"
-    held = store.progress("test-source").offset
-    log.write_bytes(b"x" * (held + 250))
-    store.record_sources(
-        pl.DataFrame(
-            {
-                "source_id": ["test-source"],
-                "path": [str(log)],
-                "format": ["combined"],
-                "compression": [None],
-                "offset": [0],
-                "lines": [0],
-                "seen_at": [datetime(2026, 11, 1, tzinfo=UTC)],
-            },
-            schema=SOURCE_COLUMNS,
-        )
-    )
-    result = bill(setup, "--require-complete", expect=1)
-    assert f"meterlog: warning: source {log} has 250 bytes not ingested yet" in result.stderr
-    # Reproducing an old invoice does not look at today's sources.
-    assert bill(setup, "--as-of", "0", "--require-complete").stderr == ""
 
 
 def test_explain_exports_the_inputs_of_an_account(setup: Path) -> None:
