@@ -156,7 +156,9 @@ def test_a_rotated_file_with_unread_october_lines_blocks_naming_it(live: Path) -
 
 def test_a_file_never_ingested_with_october_lines_blocks(live: Path) -> None:
     logs = live / "logs"
-    (logs / "access.log").write_bytes(lines("2026-11-01T00:00:05", 3, "nov"))
+    (logs / "access.log").write_bytes(
+        lines("2026-10-31T23:59:00", 1, "oct") + lines("2026-11-01T00:00:05", 3, "nov")
+    )
     cli(live, "ingest", "-q", str(logs / "access.log"))
     (logs / "access.log-20261101.gz").write_bytes(
         gzip.compress(lines("2026-10-30T10:00:00", 4, "oct"))
@@ -175,7 +177,9 @@ def test_a_file_never_ingested_with_october_lines_blocks(live: Path) -> None:
 
 def test_reproducing_an_old_invoice_does_not_look_at_todays_files(live: Path) -> None:
     logs = live / "logs"
-    (logs / "access.log").write_bytes(lines("2026-11-01T00:00:05", 3, "nov"))
+    (logs / "access.log").write_bytes(
+        lines("2026-10-31T23:59:00", 1, "oct") + lines("2026-11-01T00:00:05", 3, "nov")
+    )
     ingest(live)
     (logs / "access.log.1").write_bytes(lines("2026-10-30T10:00:00", 4, "oct"))
     bill(live, expect=1)
@@ -195,3 +199,16 @@ def test_reproducing_an_old_invoice_does_not_look_at_todays_files(live: Path) ->
         ).stderr
         == ""
     )
+
+
+def test_a_period_without_requests_says_where_the_data_is(live: Path) -> None:
+    (live / "logs" / "access.log").write_bytes(lines("2026-11-01T00:00:05", 3, "nov"))
+    ingest(live)
+    result = bill(live)  # complete (the store reaches past October), but October is empty
+    assert result.stderr == (
+        "meterlog: warning: no requests in the billing period 2026-10 "
+        "(2026-10-01T00:00:00+00:00 to 2026-11-01T00:00:00+00:00): the store's data begins at "
+        "2026-11-01T00:00:05+00:00 and ends at 2026-11-01T00:14:05+00:00; check --period, or "
+        "ingest the logs of that month\n"
+    )
+    assert result.stdout.count("\n") == 1  # the header: nobody to bill

@@ -111,7 +111,7 @@ def replaced(old: str, new: str) -> str:
 MISTAKES = [
     pytest.param(
         replaced('meter = "peak"', 'meter = "peek"'),
-        "plans.pro.charges[1].meter: unknown meter 'peek'; use one of mau, peak",
+        "plans.pro.charges[1].meter: unknown meter 'peek'; use one of mau, peak, count, sum, unique",
         id="unknown meter",
     ),
     pytest.param(
@@ -179,8 +179,8 @@ MISTAKES = [
     pytest.param(
         replaced("included = 10", "included = 10\nincluded_users = 5"),
         "plans.pro.charges[0].included_users: unknown key for a mau charge with per_unit "
-        "pricing; known keys: exclude_paths, exclude_status, included, meter, methods, minimum, "
-        "name, pricing, unit_price",
+        "pricing; known keys: endpoints, exclude_paths, exclude_status, included, maximum, meter, "
+        "methods, minimum, name, per, pricing, unit_price",
         id="unknown charge key",
     ),
     pytest.param(

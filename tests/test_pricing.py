@@ -206,6 +206,6 @@ def test_tier_mistakes_are_named() -> None:
         "tiers[0].unit_price: must not be negative, got '-1'"
     )
     assert tiers_error([{"unit_price": "1", "price": "2"}]).startswith(
-        "tiers[0].price: unknown key for a tier; known keys: from, unit_price, up_to"
+        "tiers[0].price: unknown key for a tier; known keys: flat_amount, from, unit_price, up_to"
     )
     assert tiers_error([]) == "tiers: must be a non-empty list of tables"
