@@ -21,6 +21,7 @@ from meterlog.billing.invoice import (
     compute_invoice,
     identity_warnings,
     invoice_frame,
+    invoice_json,
 )
 from meterlog.billing.previous import load_previous_invoice
 from meterlog.billing.quality import Quality, data_quality
@@ -42,6 +43,7 @@ __all__ = [
     "identified_events",
     "identity_warnings",
     "invoice_frame",
+    "invoice_json",
     "load_previous_invoice",
     "resolve_version",
 ]

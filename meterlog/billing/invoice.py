@@ -190,6 +190,18 @@ def _plan_lines(
     return lines
 
 
+def invoice_json(invoice: Invoice) -> str:
+    """``--format json``: ``{"lines": [...], "quality": {...}}``; amounts are decimal strings
+    (a JSON number is read as a binary float by most readers and loses trailing zeros)."""
+    import json
+
+    document = {
+        "lines": json.loads(invoice.lines.write_json()),
+        "quality": invoice.quality.as_dict() if invoice.quality is not None else None,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def invoice_frame(lines: list[dict[str, object]]) -> pl.DataFrame:
     return pl.DataFrame(lines, schema=INVOICE_COLUMNS)
 
