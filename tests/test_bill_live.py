@@ -212,3 +212,21 @@ def test_a_period_without_requests_says_where_the_data_is(live: Path) -> None:
         "ingest the logs of that month\n"
     )
     assert result.stdout.count("\n") == 1  # the header: nobody to bill
+
+
+def test_status_shows_where_each_source_is_now(live: Path) -> None:
+    logs = live / "logs"
+    log = logs / "access.log"
+    log.write_bytes(lines("2026-10-31T21:00:00", 3, "oct"))
+    ingest(live)
+    log.rename(logs / "access.log.1")  # logrotate, then nothing new in the rotated file
+    (logs / "access.log.2.gz").write_bytes(gzip.compress((logs / "access.log.1").read_bytes()))
+    (logs / "access.log.1").unlink()
+    log.write_bytes(lines("2026-11-01T00:00:05", 2, "nov"))
+    ingest(live)
+    status = cli(live, "status", "--format", "csv").stdout
+    header, *rows = status.strip().splitlines()
+    paths = sorted(
+        dict(zip(header.split(","), row.split(","), strict=True))["path"] for row in rows
+    )
+    assert paths == [str(log), str(logs / "access.log.2.gz")]
