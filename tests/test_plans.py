@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterlog.errors import ConfigError
-from meterlog.meters import MauMeter, PeakMeter
+from meterlog.meters import METERS, MauMeter, PeakMeter
 from meterlog.plans import load_plan_file
 from meterlog.pricing import PRICING_MODELS, Currency, Graduated, PerUnit
 
@@ -88,10 +88,14 @@ def test_the_sample_plan_file_covers_every_pricing_model() -> None:
     plans = load_plan_file(SAMPLE_PLANS)
     used = {charge.pricing.kind for plan in plans.plans.values() for charge in plan.charges}
     assert used == set(PRICING_MODELS)
+    meters = {charge.meter.kind for plan in plans.plans.values() for charge in plan.charges}
+    assert meters == set(METERS)
     assert set(plans.accounts) == {"acme", "globex", "initech", "umbrella", "hooli"}
     charges = [charge for plan in plans.plans.values() for charge in plan.charges]
     assert any(charge.included for charge in charges)
     assert any(charge.minimum for charge in charges)
+    assert any(charge.maximum for charge in charges)
+    assert any(assignment.start for assignment in plans.accounts.values())
     assert any(plan.base_fee for plan in plans.plans.values())
 
 
