@@ -202,7 +202,7 @@ def ingest(
     ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
-        paths = store.source_paths()
+        last_paths = store.source_paths()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
@@ -219,10 +219,10 @@ def ingest(
                 progress = store.progress(report.source_id)
                 path = source.path if source.is_stdin else os.path.abspath(source.path)
                 if not progress.offset or (
-                    not report.bytes_read and paths.get(report.source_id) == path
+                    not report.bytes_read and last_paths.get(report.source_id) == path
                 ):
                     continue
-                paths[report.source_id] = path
+                last_paths[report.source_id] = path
                 registry.append(
                     {
                         "source_id": report.source_id,
