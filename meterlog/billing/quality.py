@@ -126,11 +126,11 @@ def _rejected_between(store: Store, spans: pl.DataFrame) -> int:
 
 def _outside_window(store: Store, version: int) -> int:
     """Lines flagged outside the accept window by the ingest commits up to ``version``."""
-    from deltalake import DeltaTable
-
     from meterlog.store import EVENTS_TABLE
 
-    table = DeltaTable(store.table_uri(EVENTS_TABLE), storage_options=store.storage_options)
+    table = store.table(EVENTS_TABLE)
+    if table is None:
+        return 0
     total = 0
     for commit in table.history():
         flagged = commit.get(OUTSIDE_WINDOW_KEY)
