@@ -230,3 +230,36 @@ def test_status_shows_where_each_source_is_now(live: Path) -> None:
         dict(zip(header.split(","), row.split(","), strict=True))["path"] for row in rows
     )
     assert paths == [str(log), str(logs / "access.log.2.gz")]
+
+
+def test_files_last_written_long_before_the_period_are_not_opened(live: Path) -> None:
+    import os
+
+    logs = live / "logs"
+    (logs / "access.log").write_bytes(
+        lines("2026-10-31T23:59:00", 1, "oct") + lines("2026-11-01T00:00:05", 3, "nov")
+    )
+    ingest(live)
+    old = logs / "access.log.9"  # unread lines, but written in August: not October's
+    old.write_bytes(lines("2026-08-30T10:00:00", 4, "aug"))
+    august = datetime(2026, 8, 30, 12, tzinfo=UTC).timestamp()
+    os.utime(old, (august, august))
+    assert bill(live).stderr == ""
+    os.utime(old, None)  # touched now: it is read, and its lines (timed in August) block
+    assert "access.log.9 was never ingested and holds lines from 2026-08-30" in (
+        bill(live, expect=1).stderr
+    )
+
+
+def test_a_gzip_file_of_several_members_is_read_to_its_end(live: Path) -> None:
+    logs = live / "logs"
+    first = lines("2026-10-30T10:00:00", 3, "a")
+    (logs / "access.log.2.gz").write_bytes(gzip.compress(first))
+    (logs / "access.log").write_bytes(lines("2026-11-01T00:00:05", 1, "nov"))
+    ingest(live)
+    # more October lines appended as a second gzip member: the trailer records only its length
+    with (logs / "access.log.2.gz").open("ab") as handle:
+        handle.write(gzip.compress(lines("2026-10-31T10:00:00", 2, "b")))
+    assert "access.log.2.gz has lines from 2026-10-31T10:00:00+00:00 not ingested" in (
+        bill(live, expect=1).stderr
+    )

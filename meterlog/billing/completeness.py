@@ -21,6 +21,11 @@ Two checks, both reported as one line each (see :func:`completeness_problems`):
      is read with the formats ``--format auto`` detects; when it cannot be read, the file
      blocks).
 
+  Two shortcuts keep this fast on folders full of old rotated files: a file last modified
+  more than two days before the period began cannot hold its lines and is not opened, and a
+  gzip file whose recorded length (its trailer) equals what the store holds of it is not
+  decompressed.
+
   So lines still being appended after the period, a rotation between the ingest and the bill
   and a half-written last line do not block, and a rotated file holding unread lines of the
   period, or one never ingested at all, does, naming the file.
@@ -54,6 +59,9 @@ from meterlog.store import Store
 _PEEK_BYTES = 64 * 1024
 #: Lines of those whose times are read.
 _PEEK_LINES = 100
+#: A file last modified this long before the period began cannot hold its lines (time zones
+#: and clock slack included).
+_MTIME_SLACK = timedelta(days=2)
 
 
 def completeness_problems(
@@ -202,8 +210,11 @@ def lagging_sources(store: Store, version: int, period: Period) -> list[LaggingS
     reached = _reaching_sources(store, version, period.end)
     checked: set[str] = set()
     lagging = []
+    too_old = (period.whole_month.start - _MTIME_SLACK).timestamp()
     for path in _candidate_files(sources):
         try:
+            if os.stat(path).st_mtime < too_old:
+                continue
             lag = _check_file(store, version, path, period, reached, checked)
         except (InputError, OSError):
             continue  # unreadable now (rotated away, permissions): ingest would say so
@@ -232,6 +243,8 @@ def _check_file(
         if source_id in reached:
             return None
         offset = store.progress(source_id).offset if known else 0
+        if offset and reader.compression == "gzip" and _gzip_length(path) == offset % 2**32:
+            return None  # read to its end already
         if not reader.skip_to(offset):
             return None  # shorter than what is stored: not this source's continuation
         unread = next(iter(_first_chunk(reader)), b"")
@@ -249,6 +262,17 @@ def _check_file(
             first_unread=first_unread,
             stored_until=stored_until,
         )
+
+
+def _gzip_length(path: str) -> int | None:
+    """The uncompressed length a gzip file records in its trailer (modulo 2**32; of its last
+    member only, so a file of several members is decompressed instead)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < 18:
+            return None
+        handle.seek(-4, os.SEEK_END)
+        return int.from_bytes(handle.read(4), "little")
 
 
 def _first_chunk(reader: LineReader) -> Iterable[bytes | bytearray]:
