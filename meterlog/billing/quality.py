@@ -52,7 +52,7 @@ class Quality:
 
     def lines(self) -> list[str]:
         """The block as short lines for people (under the invoice table)."""
-        complete = "yes" if not self.incomplete else f"no ({self.incomplete} warnings above)"
+        complete = "yes" if not self.incomplete else f"no ({self.incomplete} completeness warnings)"
         return [
             f"data quality: store version {self.store_version}; "
             f"{self.requests:,} requests in the period, "
