@@ -339,3 +339,17 @@ def test_maintain_quiet(setup: Path) -> None:
     assert loud.exit_code == 0 and loud.stdout
     quiet = CliRunner().invoke(main, ["maintain", "-q", "--store", store])
     assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
+def test_as_of_reproduces_an_invoice_of_the_new_meters(setup: Path) -> None:
+    before = bill(setup, "-f", "csv").stdout
+    from meterlog.store import Store
+    from tests.billing_support import append_events
+
+    append_events(
+        Store(setup / "store"),
+        [row("2026-10-20T13:00:00", remote_addr="10.0.0.77", bytes_sent=5000)],
+    )
+    after = bill(setup, "-f", "csv").stdout
+    assert after != before
+    assert bill(setup, "-f", "csv", "--as-of", "0").stdout == before
