@@ -353,3 +353,19 @@ def test_as_of_reproduces_an_invoice_of_the_new_meters(setup: Path) -> None:
     after = bill(setup, "-f", "csv").stdout
     assert after != before
     assert bill(setup, "-f", "csv", "--as-of", "0").stdout == before
+
+
+def test_mau_and_peak_take_endpoint_templates(tmp_path: Path) -> None:
+    rows = [
+        row("2026-10-02T10:00:00", path="/v1/items/1", remote_user="a"),
+        row("2026-10-02T10:00:00", path="/v1/items/1/parts", remote_user="b"),
+        row("2026-10-02T10:30:00", path="/v1/items/2", remote_user="c"),
+    ]
+    build_store(tmp_path / "store", rows)
+    common = ["--month", "2026-10", "--store", str(tmp_path / "store"), "-f", "csv"]
+    mau = CliRunner().invoke(main, ["mau", *common, "--endpoint", "/v1/items/{id}"])
+    assert mau.stdout.splitlines()[1] == "default,2026-10,2"
+    peak = CliRunner().invoke(main, ["peak", *common, "--endpoint", "/v1/items/{id}/parts"])
+    assert peak.stdout.splitlines()[1].startswith("default,2026-10,1h,requests,1,")
+    bad = CliRunner().invoke(main, ["mau", *common, "--endpoint", "items"])
+    assert bad.exit_code == 2 and "'--endpoint': 'items' is not a path template" in bad.output
