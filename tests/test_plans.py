@@ -281,3 +281,20 @@ def test_toml_syntax_errors_name_the_file(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml: cannot read plan file: No such file"):
         load_plan_file(tmp_path / "nope.toml")
+
+
+def test_readme_plan_examples_are_valid(tmp_path: Path) -> None:
+    from tests.test_docs import code_blocks
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("### Plan files")
+    section = text[start : text.index("### Monthly billing with cron")]
+    blocks = [block for block in code_blocks("toml") if block in section]
+    plan_file, charges = blocks[:2]
+    plans = load_plan_file(write(tmp_path, plan_file + "\n" + charges))
+    used = {charge.meter.kind for plan in plans.plans.values() for charge in plan.charges}
+    assert used == set(METERS)
+    pricing = {charge.pricing.kind for plan in plans.plans.values() for charge in plan.charges}
+    assert pricing == set(PRICING_MODELS)
+    assert plans.accounts["initech"].start is not None
+    assert plans.accounts["umbrella"].end is not None
