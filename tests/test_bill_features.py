@@ -369,3 +369,15 @@ def test_mau_and_peak_take_endpoint_templates(tmp_path: Path) -> None:
     assert peak.stdout.splitlines()[1].startswith("default,2026-10,1h,requests,1,")
     bad = CliRunner().invoke(main, ["mau", *common, "--endpoint", "items"])
     assert bad.exit_code == 2 and "'--endpoint': 'items' is not a path template" in bad.output
+
+
+def test_a_charge_on_a_column_the_store_lacks_is_warned_about(setup: Path) -> None:
+    plan = PLANS.replace('column = "bytes_sent"', 'column = "upstream_bytes"')
+    (setup / "other.toml").write_text(plan, encoding="utf-8")
+    result = bill(setup, "-f", "csv", plan="other.toml")
+    assert (
+        "meterlog: warning: plan pro, charge kilobytes: the store has no column upstream_bytes; "
+        "the charge's quantity is 0"
+    ) in result.stderr
+    got = lines(result.stdout)
+    assert got["key-umbrella", "requests"]["amount"] == "0.20"  # the rest is billed as usual
