@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -437,7 +438,7 @@ def write_report(
             table_writer(frame, console=Console(file=stdout))
             return fmt
         text = io.StringIO()
-        console = Console(file=text, width=160, force_terminal=False)
+        console = Console(file=text, width=_file_table_width(), force_terminal=False)
         table_writer(frame, console=console)
         content = text.getvalue()
     elif fmt == "csv":
@@ -452,6 +453,12 @@ def write_report(
     else:
         _checked_path(output).write_text(content, encoding="utf-8", newline="")
     return fmt
+
+
+def _file_table_width() -> int:
+    """Width of a table written to a file or pipe: ``$COLUMNS`` when set, else 160."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 40 else 160
 
 
 def _checked_path(output: str | Path | None) -> Path:
