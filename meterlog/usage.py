@@ -41,6 +41,9 @@ from meterlog.identity import identity_expr, with_identity
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
 
+#: How tables show blank group values (CSV and JSON keep them empty).
+BLANK_LABELS = {"account": "(no key)", "user": "(anonymous)"}
+
 #: How many unmapped account keys a warning lists before saying "and N more".
 MAX_KEYS_LISTED = 20
 
@@ -115,6 +118,12 @@ class UsageReport:
         grouping = f" by {', '.join(self.group_columns)}" if self.group_columns else ""
         when = self.time_range.describe(ZoneInfo(tz_name))
         return f"Usage{grouping} ({tz_name}{', ' + when if when else ''})"
+
+    @property
+    def essential_columns(self) -> tuple[str, ...]:
+        """Columns a narrow table keeps: the group keys, requests and the ``--sort`` metric."""
+        metrics = ("requests", self.sort_metric) if self.sort_metric else ("requests",)
+        return (*self.group_columns, *(m for m in metrics if m in self.metric_columns))
 
     @property
     def summed_columns(self) -> tuple[str, ...]:

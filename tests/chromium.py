@@ -195,3 +195,27 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.chromium PAGE.html SHOT.png``: a 1280x900 screenshot of a page once
+    its charts are drawn (``make demo`` uses it)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m tests.chromium PAGE.html SHOT.png", file=sys.stderr)
+        return 2
+    executable = chromium_path()
+    if executable is None:
+        print("chromium not found", file=sys.stderr)
+        return 1
+    with Browser(executable) as browser:
+        browser.open(Path(args[0]).resolve().as_uri())
+        browser.settle(1.0)
+        browser.screenshot(Path(args[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
