@@ -279,7 +279,7 @@ def run_usage(
     fill = len(time_dimensions) == 1 and plan.grouped is not None
     plans = {"report": plan.grouped if fill and plan.grouped is not None else plan.report}
     if fill:
-        plans["span"] = plan.requests.select(
+        plans["span"] = plan.scoped.select(
             pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
         )
     if with_totals and query.dimensions:
@@ -325,8 +325,8 @@ def _fill_time_series(
     query: UsageQuery,
     tz_name: str,
 ) -> pl.DataFrame:
-    """Zero-filled over ``--since``/``--until`` (or the selected requests' time span), then
-    ordered as asked; nothing to fill when no request was selected."""
+    """Zero-filled over ``--since``/``--until`` (or, where not given, the stored requests'
+    time span), then ordered as asked; nothing to fill when no request was selected."""
     first, last = span.row(0)
     if grouped.height and first is not None and last is not None:
         start = plan.time_range.start or first

@@ -376,3 +376,15 @@ def test_plan_filters_the_partition_column(store_path: Path) -> None:
     assert "day=2026-10-01" not in plan
     assert "day=2026-10-05" not in plan
     assert grouped.collect().get_column("day").to_list() == [local("2026-10-02")]
+
+
+def test_zero_filled_over_the_stored_range_whatever_the_filters(store_path: Path) -> None:
+    frame = report(store_path, by=("day",), users=("cid",))
+    # cid's two requests are on 2 October; the store holds 1 to 5 October
+    assert rows(frame, ("day", "requests")) == [
+        (local("2026-10-01"), 0),
+        (local("2026-10-02"), 2),
+        (local("2026-10-03"), 0),
+        (local("2026-10-04"), 0),
+        (local("2026-10-05"), 0),
+    ]

@@ -676,7 +676,7 @@ def _anomalies_section(
 ) -> None:
     """Findings of ``meterlog anomalies`` over the same range, when that module exists."""
     try:
-        from meterlog.anomalies.runner import (  # type: ignore[import-not-found,unused-ignore]
+        from meterlog.anomalies.runner import (  # type: ignore[import-not-found,unused-ignore]  # optional module
             AnomalyQuery,
             run_anomalies,
         )
