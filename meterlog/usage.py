@@ -224,6 +224,11 @@ def order_rows(grouped: pl.LazyFrame, query: UsageQuery) -> pl.LazyFrame:
 
 #: Polars' ``truncate`` / ``datetime_range`` interval of each time dimension.
 _BUCKET_EVERY = {"hour": "1h", "day": "1d", "week": "1w", "month": "1mo"}
+#: About how long each bucket is, to size a zero-filled report before building it.
+_BUCKET_SECONDS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 28 * 86_400}
+#: A time series is zero-filled only when it then has at most this many rows (an hourly
+#: report over years for every user would not fit in memory); a note says when it is not.
+MAX_FILLED_ROWS = 2_000_000
 
 
 def zero_filled(
@@ -289,8 +294,9 @@ def run_usage(
         plans["unmapped"] = unmapped_plan
     results = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
     frame = results["report"]
+    fill_note = None
     if fill:
-        frame = _fill_time_series(frame, results["span"], plan, query, settings.tz_name)
+        frame, fill_note = _fill_time_series(frame, results["span"], plan, query, settings.tz_name)
     if not query.dimensions and frame.item(0, "requests") == 0:
         frame = frame.clear()
     dropped = _empty_optional_metrics(frame, plan.metrics)
@@ -313,6 +319,8 @@ def run_usage(
     if "unmapped" in results and results["unmapped"].height:
         keys = results["unmapped"].get_column("key").to_list()
         report.warnings.append(_unmapped_warning(keys, settings))
+    if fill_note is not None:
+        report.notes.append(fill_note)
     if frame.height == 0:
         report.notes.append(explain_empty(plan, settings.tz))
     return report
@@ -324,7 +332,7 @@ def _fill_time_series(
     plan: UsagePlan,
     query: UsageQuery,
     tz_name: str,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, str | None]:
     """Zero-filled over ``--since``/``--until`` (or, where not given, the stored requests'
     time span), then ordered as asked; nothing to fill when no request was selected."""
     first, last = span.row(0)
@@ -336,8 +344,17 @@ def _fill_time_series(
             else last
         )
         time_dimension = next(name for name in query.dimensions if DIMENSIONS[name].is_time)
+        others = [name for name in query.dimensions if name != time_dimension]
+        combinations = grouped.select(others).n_unique() if others else 1
+        buckets = (end - start).total_seconds() / _BUCKET_SECONDS[time_dimension] + 1
+        if buckets * combinations > MAX_FILLED_ROWS:
+            note = (
+                f"time buckets without requests are left out: zero-filled, the report would "
+                f"have about {int(buckets * combinations):,} rows; narrow --since/--until"
+            )
+            return order_rows(grouped.lazy(), query).collect(), note
         grouped = zero_filled(grouped, time_dimension, (start, end), tz_name, plan.metrics)
-    return order_rows(grouped.lazy(), query).collect()
+    return order_rows(grouped.lazy(), query).collect(), None
 
 
 def _empty_optional_metrics(frame: pl.DataFrame, metrics: Sequence[Metric]) -> list[str]:

@@ -388,3 +388,10 @@ def test_zero_filled_over_the_stored_range_whatever_the_filters(store_path: Path
         (local("2026-10-04"), 0),
         (local("2026-10-05"), 0),
     ]
+
+
+def test_a_huge_zero_filled_series_is_refused_with_a_note(store_path: Path) -> None:
+    result = run_usage(settings_for(store_path), UsageQuery(by=("hour",), since="1700-01-01"))
+    # 1700 to 2026 is about 2.9 million hours: only the ten hours with requests are rows
+    assert result.frame.get_column("requests").to_list() == [1] * 10
+    assert any("left out" in note and "--since/--until" in note for note in result.notes)
