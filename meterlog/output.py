@@ -84,11 +84,13 @@ def frame_to_csv(frame: pl.DataFrame) -> str:
     )
 
 
-def _format_cell(value: object, dtype: pl.DataType) -> str:
+def _format_cell(value: object, dtype: pl.DataType, plain: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
         return value
+    if dtype.is_integer() and plain:
+        return str(value)
     if dtype.is_integer():
         return f"{value:,}"
     if dtype.is_float():
@@ -270,6 +272,7 @@ def render_table(
     bar: str | None = None,
     keep: Sequence[str] = (),
     blank_labels: Mapping[str, str] | None = None,
+    plain: Sequence[str] = (),
 ) -> None:
     """Print ``frame`` as a rich table that fits the console's width.
 
@@ -278,7 +281,8 @@ def render_table(
     rows) and wins over the sums; a text value for the first column replaces the label
     ``total``. ``bar`` names a numeric column drawn as a bar in an extra last column (for time
     series). ``blank_labels`` shows null or empty values of text columns as a label such as
-    ``(anonymous)``.
+    ``(anonymous)``. Integer columns named in ``plain`` (line numbers, versions) have no
+    thousands separators.
 
     Numbers and times are never wrapped: columns are chosen to fit (see :class:`TableLayout`;
     the first column and ``keep`` stay), and a caption names the columns left out.
@@ -303,7 +307,7 @@ def render_table(
     sums.update(total_values)
     dtypes = dict(frame.schema)
     cells = {
-        name: [_format_cell(v, dtype) for v in frame.get_column(name).to_list()]
+        name: [_format_cell(v, dtype, name in plain) for v in frame.get_column(name).to_list()]
         for name, dtype in dtypes.items()
     }
     footers: dict[str, str] = {}
@@ -398,11 +402,12 @@ def write_report(
     bar: str | None = None,
     keep: Sequence[str] = (),
     blank_labels: Mapping[str, str] | None = None,
+    plain: Sequence[str] = (),
     time_format: str = "iso",
 ) -> str:
     """Write ``frame`` to ``output`` (a path; stdout for None or ``-``); return the format used.
 
-    ``title``, ``totals``, ``total_values``, ``bar``, ``keep`` and ``blank_labels`` only shape
+    ``title``, ``totals``, ``total_values``, ``bar``, ``keep``, ``blank_labels`` and ``plain`` shape
     tables (see :func:`render_table`); the other formats hold the rows alone. ``time_format``
     (see :func:`format_times`) applies to CSV, JSON and NDJSON.
     """
@@ -419,6 +424,7 @@ def write_report(
         bar=bar,
         keep=keep,
         blank_labels=blank_labels,
+        plain=plain,
     )
     if fmt == "parquet":
         if to_stdout:

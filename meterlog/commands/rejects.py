@@ -93,6 +93,7 @@ def command(
         output,
         title=f"Rejected lines ({found.matched:,})",
         keep=("file", "line_number", "reason", "text"),
+        plain=("line_number",),
         time_format=time_format,
     )
     for message in found.notes:
