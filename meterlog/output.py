@@ -199,8 +199,9 @@ class TableLayout:
     """Which columns a table shows at a console width, and how wide its text columns may be.
 
     A number or a time is never wrapped or cut. When the columns do not fit, the bar column is
-    left out first, then the columns that are not ``keep`` (from the last one), then text
-    columns are cut with an ellipsis, down to :data:`MIN_TEXT_WIDTH`.
+    left out first, then the columns that are not ``keep`` (the first column when ``keep`` is
+    empty), from the last one, then text columns are cut with an ellipsis, down to
+    :data:`MIN_TEXT_WIDTH`.
     """
 
     columns: list[str]
@@ -226,7 +227,7 @@ class TableLayout:
         show_bar = bar_width is not None
         if show_bar and needed(columns, True, widths) > width:
             show_bar = False
-        protected = set(keep) | set(columns[:1])
+        protected = set(keep) if keep else set(columns[:1])
         for name in reversed(list(widths)):
             if needed(columns, show_bar, widths) <= width:
                 break
@@ -268,7 +269,7 @@ def render_table(
     thousands separators.
 
     Numbers and times are never wrapped: columns are chosen to fit (see :class:`TableLayout`;
-    the first column and ``keep`` stay), and a caption names the columns left out.
+    ``keep``, or else the first column, stay), and a caption names the columns left out.
     """
     # rich is loaded for tables only: CSV, JSON and Parquet output start faster without it
     from rich.cells import cell_len

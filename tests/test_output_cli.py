@@ -25,8 +25,7 @@ ISOLATED: dict[str, str | None] = {"METERLOG_CONFIG": None, "METERLOG_STORE": No
 
 def run(*args: str, columns: int | None = None) -> Result:
     env = dict(ISOLATED)
-    if columns is not None:
-        env["COLUMNS"] = str(columns)
+    env["COLUMNS"] = None if columns is None else str(columns)  # pytest-xdist sets COLUMNS
     return CliRunner().invoke(main, list(args), env=env)
 
 

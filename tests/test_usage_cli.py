@@ -60,7 +60,8 @@ def test_store_comes_from_the_environment(store_path: Path) -> None:
 
 
 def test_table_on_request_has_totals_and_a_bar(store_path: Path) -> None:
-    result = run("--store", str(store_path), "--by", "day", "-f", "table")
+    # a table written to a pipe is as wide as $COLUMNS (160 without it): room for every column
+    result = run("--store", str(store_path), "--by", "day", "-f", "table", env={"COLUMNS": "160"})
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
 
