@@ -69,10 +69,17 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
+        self.session = ""
+        try:
+            self._start_page(width, height)
+        except BaseException:
+            self.close()  # no browser left running when it does not answer
+            raise
+
+    def _start_page(self, width: int, height: int) -> None:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
+        attached = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})
+        self.session = attached["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             self.send(f"{domain}.enable", session=True)
         self.send(
