@@ -13,6 +13,7 @@ from meterlog.commands.options import (
     output_options,
     quiet_option,
     store_option,
+    time_format_option,
     warn,
 )
 
@@ -83,6 +84,7 @@ PERIOD_FIELD = "{period}"
 @store_option
 @config_option
 @output_options
+@time_format_option
 @quiet_option
 def command(
     period: str,
@@ -101,6 +103,7 @@ def command(
     fmt: str | None,
     output: str | None,
     quality_path: str | None,
+    time_format: str,
     quiet: bool,
 ) -> None:
     """Invoice lines per account and charge, and a TOTAL line per account.
@@ -110,7 +113,9 @@ def command(
     decimal text with the currency's own decimals. A data-quality block follows the table
     (the "quality" object in JSON, --quality FILE for CSV). The same command gives the same
     bytes as long as the store version is the same (see --as-of). {period} in -o and
-    --quality is replaced by the billed month.
+    --quality is replaced by the billed month. On a terminal the invoice is a compact table
+    (account, charge, quantity, unit price, amount; period and currency in the title); CSV
+    and JSON have every column.
 
     \b
     Example:
@@ -144,7 +149,13 @@ def command(
         evidence = explain_account(
             settings.store, plans, explain, period, settings.tz, settings.identity, as_of
         )
-        write_report(evidence, fmt, output, title=f"Evidence for {explain}, {period}")
+        write_report(
+            evidence,
+            fmt,
+            output,
+            title=f"Evidence for {explain}, {month}",
+            time_format=time_format,
+        )
         return
     previous = load_previous_invoice(compare) if compare else None
     invoice = compute_invoice(settings.store, plans, period, settings.tz, settings.identity, as_of)
@@ -167,11 +178,11 @@ def command(
             earlier.lines.iter_rows(named=True), invoice.lines, f"store version {since_version}"
         )
     else:
-        _write_invoice(invoice, fmt, output, f"Invoice {month}")
+        _write_invoice(invoice, fmt, output, f"Invoice {month}", time_format)
         if quality_path is not None and invoice.quality is not None:
             write_report(invoice.quality.frame(), None, quality_path)
         return
-    write_report(report, fmt, output, title=f"Adjustments {month}")
+    write_report(report, fmt, output, title=f"Adjustments {month}", time_format=time_format)
 
 
 def _filled(path: str | None, month: str) -> str | None:
@@ -179,15 +190,17 @@ def _filled(path: str | None, month: str) -> str | None:
     return None if path is None else path.replace(PERIOD_FIELD, month)
 
 
-def _write_invoice(invoice: Invoice, fmt: str | None, output: str | None, title: str) -> None:
+def _write_invoice(
+    invoice: Invoice, fmt: str | None, output: str | None, title: str, time_format: str
+) -> None:
     """The invoice lines in ``fmt``; JSON is an object with the lines and the quality block,
-    a table is followed by the quality block's lines."""
+    a table is the compact invoice followed by the quality block's lines."""
     from pathlib import Path
 
     from meterlog.billing import invoice_json
     from meterlog.commands.options import writes_to_terminal
     from meterlog.errors import MeterlogError
-    from meterlog.output import resolve_output_format, write_report
+    from meterlog.output import compact_invoice, resolve_output_format, write_report
 
     to_stdout = output is None or output == "-"
     chosen = resolve_output_format(fmt, None if to_stdout else output, writes_to_terminal(output))
@@ -203,8 +216,20 @@ def _write_invoice(invoice: Invoice, fmt: str | None, output: str | None, title:
                 )
             target.write_text(text, encoding="utf-8", newline="")
         return
-    write_report(invoice.lines, chosen, output, title=title)
-    if chosen == "table" and invoice.quality is not None:
+    if chosen != "table":
+        write_report(invoice.lines, chosen, output, title=title, time_format=time_format)
+        return
+    # people read a compact invoice; CSV and JSON keep every column
+    view = compact_invoice(invoice.lines)
+    write_report(
+        view.frame,
+        chosen,
+        output,
+        title=f"{title} ({view.describe()})",
+        keep=("account", "charge", "quantity", "amount"),  # unit_price goes first
+        time_format=time_format,
+    )
+    if invoice.quality is not None:
         footer = "\n".join(invoice.quality.lines()) + "\n"
         if to_stdout:
             click.echo(footer, nl=False)

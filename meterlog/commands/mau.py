@@ -35,6 +35,7 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
 ) -> None:
     """Monthly active users: distinct users with at least one counted request in the month.
 
@@ -57,4 +58,4 @@ def command(
         "endpoints": endpoints,
     }
     frame = meter_frame(settings, meter_from_options("mau", filters), month, evidence=list_users)
-    write_report(frame, fmt, output, title=f"MAU {month}")
+    write_report(frame, fmt, output, title=f"MAU {month}", time_format=time_format)
