@@ -381,3 +381,24 @@ def test_a_charge_on_a_column_the_store_lacks_is_warned_about(setup: Path) -> No
     ) in result.stderr
     got = lines(result.stdout)
     assert got["key-umbrella", "requests"]["amount"] == "0.20"  # the rest is billed as usual
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_amounts_in_tables_are_whole_and_right_aligned(setup: Path, width: int) -> None:
+    from meterlog.output import compact_invoice, render_table
+
+    result = bill(setup, "--accounts", str(_accounts(setup)), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    import polars as pl
+
+    frame = pl.read_csv(io.StringIO(result.stdout), infer_schema=False).with_columns(
+        pl.col("quantity", "included", "billable_quantity", "store_version").cast(pl.Int64)
+    )
+    console = Console(record=True, width=width, force_terminal=False)
+    keep = ("account", "charge", "quantity", "amount")  # as bill does
+    render_table(compact_invoice(frame).frame, "Invoice", console=console, keep=keep)
+    text = console.export_text()
+    amount_width = max(len(row["amount"]) for row in rows)
+    for row in rows:
+        # every amount shown in full, ending at the column's right edge
+        assert f" {row['amount'].rjust(amount_width)} │" in text, row["amount"]
