@@ -228,24 +228,37 @@ class JsonLinesFormat(LogFormat):
         if objects.height == 0:
             return ParseResult(events=empty_events_frame(), rejects=bad)
         keys = decoded.columns
-        values = objects.select("line", "source_offset", "source_line").with_columns(
-            [decoded.get_column(key).alias(f"k__{i}") for i, key in enumerate(keys)]
+        used = self._used_keys(keys)
+        notes: Counter[str] = Counter()
+        extra = [key for key in keys if key not in used]
+        if len(extra) > self.max_extra_keys:
+            # the first keys seen: by the first line holding a value, then by name
+            first = decoded.select(
+                pl.col(key).is_not_null().arg_max().alias(key) for key in extra
+            ).row(0)
+            ranked = sorted(zip(first, extra, strict=True))
+            kept = {key for _, key in ranked[: self.max_extra_keys]}
+            extra = [key for key in extra if key in kept]
+            notes.update(f"{DROPPED_KEY}{key}" for _, key in ranked[self.max_extra_keys :])
+        needed = [key for key in keys if key in used or key in extra]
+        # only the values used become text columns (a line may hold thousands of keys)
+        schema = decoded.schema
+        key_texts = decoded.select(
+            _text_expr(key, schema[key]).alias(f"k__{i}") for i, key in enumerate(needed)
         )
+        values = objects.select("line", "source_offset", "source_line").hstack(key_texts)
         del objects, decoded  # the normalised JSON text and decoded values are not needed now
-        key_column = {key: f"k__{i}" for i, key in enumerate(keys)}
-        used: set[str] = set()
+        key_column = {key: f"k__{i}" for i, key in enumerate(needed)}
 
         def lookup(key: str) -> pl.Expr | None:
             """The text of ``key`` per line: a top-level key, else a dotted path into a nested
             object (an array found there gives its first element, as headers are lists)."""
             if key in key_column:
-                used.add(key)
                 return pl.col(key_column[key])
             parts = key.split(".")
             for cut in range(len(parts) - 1, 0, -1):
                 top = ".".join(parts[:cut])
                 if top in key_column:
-                    used.add(top)
                     path = "$" + "".join(f"['{part}']" for part in parts[cut:])
                     found = pl.col(key_column[top]).str.json_path_match(path)
                     return (
@@ -302,19 +315,8 @@ class JsonLinesFormat(LogFormat):
         for column in self.fields:  # mapped to a column of its own, e.g. http_x_api_key=api_key
             if column not in CANONICAL_COLUMNS and column not in ("request", "request_uri"):
                 columns[column] = text_of(f"__t_{column}")
-        notes: Counter[str] = Counter()
         reserved = set(CANONICAL_COLUMNS) | set(PROVENANCE_COLUMNS) | {"day"}
-        unused = [key for key in keys if key not in used]
-        if len(unused) > self.max_extra_keys:
-            # the first keys seen: by the first line holding a value, then by name
-            first = values.select(
-                pl.col(key_column[key]).is_not_null().arg_max().alias(key) for key in unused
-            ).row(0)
-            ranked = sorted(zip(first, unused, strict=True))
-            kept = {key for _, key in ranked[: self.max_extra_keys]}
-            unused = [key for key in unused if key in kept]
-            notes.update(f"{DROPPED_KEY}{key}" for _, key in ranked[self.max_extra_keys :])
-        for key in unused:
+        for key in extra:
             name = column_name_for_key(key)
             if name in reserved or name in columns:
                 name = f"json_{name}"
@@ -376,9 +378,26 @@ class JsonLinesFormat(LogFormat):
         result.notes = notes
         return result
 
+    def _used_keys(self, keys: list[str]) -> set[str]:
+        """The top-level ``keys`` the mapping reads (a nested key reads its top-level key)."""
+        present = set(keys)
+        used: set[str] = set()
+        for wanted in self.fields.values():
+            for key in wanted:
+                if key in present:
+                    used.add(key)
+                    continue
+                parts = key.split(".")
+                for cut in range(len(parts) - 1, 0, -1):
+                    if ".".join(parts[:cut]) in present:
+                        used.add(".".join(parts[:cut]))
+                        break
+        return used
+
     def _decode(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """Lines that are not JSON objects (as rejects), the objects, and their values as text
-        columns (:func:`decode_objects`).
+        """Lines that are not JSON objects (as rejects), the objects, and their values: one
+        column per top-level key, as decoded (turned into text by :func:`_text_expr` when used;
+        :func:`decode_objects` gives text already).
 
         Large chunks are checked and decoded in slices on parallel threads (Polars releases the
         GIL); when every slice infers the same schema, that is the chunk's schema and the values
@@ -402,7 +421,7 @@ class JsonLinesFormat(LogFormat):
         uniform = all(piece.dtype == complete[0].dtype for piece in complete)
         if decoded and len(complete) == len(decoded) and uniform:
             values = pl.concat(complete).rechunk() if len(complete) > 1 else complete[0]
-            return bad, objects, _struct_as_text(values)
+            return bad, objects, values.struct.unnest()
         return bad, objects, decode_objects(objects.get_column("__json"))
 
     @staticmethod
