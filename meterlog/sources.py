@@ -55,6 +55,10 @@ FINGERPRINT_BYTES = 4096
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 #: Lines longer than this are rejected as ``line_too_long`` (nginx lines are a few KiB at most).
 DEFAULT_MAX_LINE_BYTES = 64 * 1024
+#: A chunk holds at most one line per this many bytes (``LineReader.chunks``): a line costs
+#: about a hundred bytes of memory once cut and parsed whatever its length, so chunks of very
+#: short lines (say megabytes of newlines) would otherwise take many times their size.
+MIN_BYTES_PER_LINE = 128
 #: File names read from directories unless ``--include`` says otherwise (``*log-*``: names
 #: logrotate's ``dateext`` gives, such as ``access.log-20261001.gz``).
 DEFAULT_INCLUDE = (
@@ -356,9 +360,21 @@ class LineReader:
         return True
 
     def chunks(
-        self, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+        self,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_lines: int | None = None,
     ) -> Iterator[tuple[int, bytes | bytearray]]:
-        """``(start_offset, data)`` with ``data`` made of complete lines, until the end."""
+        """``(start_offset, data)`` with ``data`` made of complete lines, until the end.
+
+        A chunk holds at most ``chunk_bytes`` bytes (more only for a single line of up to
+        ``max_line_bytes``) and at most ``max_lines`` lines (default: one per
+        :data:`MIN_BYTES_PER_LINE` bytes of the chunk), so the memory a chunk takes once cut into
+        lines stays bounded whatever the content. A line longer than ``max_line_bytes`` is
+        handed out on its own as a :class:`CutLine` (its first bytes, and the bytes it spans),
+        read past without being held in memory."""
+        if max_lines is None:
+            max_lines = max(1024, chunk_bytes // MIN_BYTES_PER_LINE)
         while True:
             self._fill(chunk_bytes)
             data = self._pending
@@ -367,18 +383,27 @@ class LineReader:
                     raise self.damage
                 return
             cut = data.rfind(b"\n", 0, chunk_bytes)
-            if cut < 0:
-                cut = data.find(b"\n")  # a line longer than a chunk: take it whole
-            if cut < 0:
-                if not self._eof:
-                    self._fill(len(data) + max(chunk_bytes, len(data)))
+            if cut < 0:  # a line longer than a chunk: take it whole up to max_line_bytes
+                if len(data) <= max_line_bytes and not self._eof:
+                    self._fill(max_line_bytes + 1)
+                    data = self._pending
+                cut = data.find(b"\n", 0, max_line_bytes + 1)
+                if cut < 0 and len(data) > max_line_bytes:
+                    cut_line = self._cut_line(max_line_bytes)
+                    if cut_line is None:
+                        return
+                    yield cut_line
                     continue
+            if cut < 0:
                 if self.damage is not None:
                     raise self.damage  # the cut line at the damage is not a line
                 if self.can_grow:
                     self.partial_line_bytes = len(data)
                     return
                 cut = len(data) - 1
+            if data.count(b"\n", 0, cut + 1) > max_lines:
+                with memoryview(data) as view:
+                    cut = int(line_ends(view[: cut + 1])[max_lines - 1]) - 1
             start = self.position
             if isinstance(data, bytearray):  # hand the buffer itself out, without the tail
                 self._pending = bytes(data[cut + 1 :])
@@ -388,6 +413,60 @@ class LineReader:
                 piece, self._pending = data[: cut + 1], data[cut + 1 :]
             self.position += len(piece)
             yield start, piece
+
+    def _cut_line(self, max_line_bytes: int) -> tuple[int, CutLine] | None:
+        """The over-long line starting at :attr:`position` (longer than ``max_line_bytes``):
+        read to its end a block at a time, keeping only its first ``max_line_bytes + 1`` bytes
+        (or up to three more, to end at a character boundary). None when it has no end yet in a
+        source that can grow (it waits for the next run, as any incomplete last line)."""
+        start = self.position
+        pending = self._pending
+        keep = min(len(pending), max_line_bytes + 4)
+        while keep < len(pending) and keep > max_line_bytes + 1 and pending[keep] & 0xC0 == 0x80:
+            keep -= 1  # not inside a UTF-8 character
+        head = bytes(pending[:keep])
+        span, block = 0, bytes(pending)
+        self._pending = b""
+        while True:
+            found = block.find(b"\n")
+            if found >= 0:
+                span += found + 1
+                self._pending = block[found + 1 :]
+                break
+            span += len(block)
+            block = self._read(_CUT_LINE_BLOCK, start + span)
+            if block:
+                continue
+            self._eof = True
+            if self.damage is not None:
+                raise self.damage
+            if self.can_grow:
+                self.partial_line_bytes = span
+                self.position = start
+                return None
+            break
+        self.position = start + span
+        return start, CutLine(head + b"\n", span)
+
+
+class CutLine(bytes):
+    """A line longer than the longest line kept (``max_line_bytes``): its first bytes with a
+    newline, and ``size``, the bytes the whole line spans in the source."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> CutLine:
+        line = super().__new__(cls, head)
+        line.size = size
+        return line
+
+
+def span_of(data: bytes | bytearray) -> int:
+    """The bytes of the source a chunk from :meth:`LineReader.chunks` covers."""
+    return data.size if isinstance(data, CutLine) else len(data)
+
+
+_CUT_LINE_BLOCK = 1 << 20
 
 
 T = TypeVar("T")
@@ -526,6 +605,14 @@ def split_lines(
     else:  # the usual case: no line to take out
         too_long = frame.clear().select("source_offset", "source_line", "line")
     return LineBatch(lines=frame.drop("length"), invalid=invalid, too_long=too_long)
+
+
+def drop_blank_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``lines`` (a :class:`LineBatch`'s) without the empty ones, and how many there were."""
+    blank = lines.select((pl.col("line").str.len_bytes() == 0).sum()).item()
+    if not blank:
+        return lines, 0
+    return lines.filter(pl.col("line").str.len_bytes() > 0), int(blank)
 
 
 def decode_for_display(raw: bytes | None, limit: int = 4096) -> str:

@@ -31,6 +31,8 @@ class SourceReport:
     compression: str = "none"
     bytes_read: int = 0
     parsed: int = 0
+    #: Empty lines, skipped: they hold nothing to store or explain.
+    blank_lines: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     examples: list[tuple[int, str, str]] = field(default_factory=list)
     ts_min: datetime | None = None
@@ -66,6 +68,10 @@ class IngestSummary:
         for source in self.sources:
             total.update(source.rejected)
         return total
+
+    @property
+    def blank_lines(self) -> int:
+        return sum(s.blank_lines for s in self.sources)
 
     @property
     def bytes_read(self) -> int:

@@ -40,6 +40,7 @@ from meterlog.sources import (
     InputFile,
     LineReader,
     discover_inputs,
+    drop_blank_lines,
     path_for_display,
     read_ahead,
     split_lines,
@@ -124,7 +125,7 @@ def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
 
 def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
     """The format for a source, with how many of the sampled first lines it parses."""
-    head = split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines
+    head, _ = drop_blank_lines(split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines)
     if options.log_format is not None:
         matched = options.log_format.parse(head).events.height if head.height else 0
         return options.log_format, matched, head.height
@@ -193,7 +194,9 @@ def _ingest_source(
         chunks = read_ahead(
             (
                 _plan_chunk(start, data, parser.slice_bytes)
-                for start, data in reader.chunks(_chunk_bytes(options, log_format))
+                for start, data in reader.chunks(
+                    _chunk_bytes(options, log_format), options.max_line_bytes
+                )
             ),
             wait=not source.is_stdin,
         )

@@ -1,0 +1,178 @@
+"""Hostile input that used to exhaust memory, block a file or crash a run: decompression bombs,
+megabytes of blank lines, lines longer than a chunk, file names that are not UTF-8, glob loops,
+terminal escape sequences, a gzip file still being written."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+from meterlog.ingest import IngestOptions, ingest
+from meterlog.sources import InputFile, LineReader, span_of
+from meterlog.store import Store
+from tests.conftest import combined, events, process_env, progress_table, rejects, write_lines
+
+MIB = 1 << 20
+
+
+def peak_rss_of(*args: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``python -m meterlog ARGS`` through a small parent that reports the peak resident
+    memory of that one child (``ru_maxrss`` of RUSAGE_CHILDREN, in bytes)."""
+    parent = (
+        "import json, resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'meterlog', *sys.argv[1:]],"
+        " capture_output=True, text=True)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
+        "print(json.dumps([done.returncode, done.stdout, done.stderr, peak]))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", parent, *args],
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    code, out, err, peak = json.loads(ran.stdout)
+    return subprocess.CompletedProcess(args, code, out, err), peak
+
+
+def gzip_bomb(path: Path, head: list[str], zero_mib: int, tail: list[str]) -> Path:
+    """A gzip file: ``head`` lines, ``zero_mib`` MiB of zero bytes (no newline), a newline and
+    the ``tail`` lines. The zeros are compressed once and the compressed block repeated (a full
+    flush makes each block independent), so a GiB takes a second to write, not a minute."""
+    first = ("\n".join(head) + "\n").encode()
+    last = ("\n" + "\n".join(tail) + "\n").encode()
+    zeros = bytes(MIB)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(first)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    with path.open("wb") as out:
+        out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")
+        out.write(packer.compress(first) + packer.flush(zlib.Z_FULL_FLUSH))
+        for _ in range(zero_mib):
+            out.write(block)
+            crc = zlib.crc32(zeros, crc)
+        out.write(packer.compress(last) + packer.flush())
+        crc = zlib.crc32(last, crc)
+        size = len(first) + zero_mib * MIB + len(last)
+        out.write(crc.to_bytes(4, "little") + (size % (1 << 32)).to_bytes(4, "little"))
+    return path
+
+
+def test_the_bomb_helper_writes_a_valid_gzip(tmp_path: Path) -> None:
+    bomb = gzip_bomb(tmp_path / "b.gz", ["a", "b"], 3, ["c"])
+    assert gzip.decompress(bomb.read_bytes()) == b"a\nb\n" + bytes(3 * MIB) + b"\nc\n"
+
+
+def test_gzip_bomb_keeps_memory_bounded_and_stores_every_valid_line(tmp_path: Path) -> None:
+    bomb = gzip_bomb(
+        tmp_path / "access.log.gz",
+        [combined(i) for i in range(300)],
+        1024,  # 1 GiB of zeros: one line of a GiB
+        [combined(i) for i in range(300, 310)],
+    )
+    assert bomb.stat().st_size < 2 * MIB
+    done, peak = peak_rss_of("ingest", "--store", str(tmp_path / "store"), str(bomb))
+    assert done.returncode == 0, done.stderr
+    assert peak < 1 << 30, f"peak RSS {peak / MIB:.0f} MiB"
+    assert events(tmp_path / "store").height == 310
+    stored = rejects(tmp_path / "store")
+    assert stored.select("source_line", "reason").rows() == [(301, "line_too_long")]
+    assert stored.item(0, "line") == "\x00" * 4096  # kept, cut to 4 KiB
+    [(_, offset, lines)] = progress_table(tmp_path / "store")
+    assert (offset, lines) == (len(gzip.decompress(bomb.read_bytes())), 311)
+
+
+def test_megabytes_of_blank_lines_keep_memory_bounded_and_lose_no_line(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    with log.open("wb") as out:
+        out.write(("\n".join(combined(i) for i in range(300)) + "\n").encode())
+        out.write(b"\n" * (4 * MIB))
+        out.write(("\n".join(combined(i) for i in range(300, 600)) + "\n").encode())
+    done, peak = peak_rss_of("ingest", "--store", str(tmp_path / "store"), str(log))
+    assert done.returncode == 0, done.stderr
+    assert peak < 1 << 30, f"peak RSS {peak / MIB:.0f} MiB"
+    assert events(tmp_path / "store").height == 600
+    assert f"lines: {600 + 4 * MIB:,} read, 600 stored, 0 rejected, {4 * MIB:,} blank" in (
+        done.stdout
+    )
+    assert progress_table(tmp_path / "store")[0][2] == 600 + 4 * MIB  # line numbers stay true
+
+
+def test_chunks_hold_a_bounded_number_of_lines(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x\n" * 5000)
+    with LineReader(InputFile(str(log))) as reader:
+        pieces = list(reader.chunks(1 << 20, max_lines=1024))
+    assert [piece.count(b"\n") for _, piece in pieces] == [1024] * 4 + [904]
+    assert b"".join(piece for _, piece in pieces) == log.read_bytes()
+
+
+# -- lines longer than a chunk ----------------------------------------------------------------
+
+
+def test_a_line_longer_than_the_chunk_is_rejected_and_the_rest_of_the_file_read(
+    tmp_path: Path,
+) -> None:
+    lines = [combined(i) for i in range(10)]
+    huge = "A" * (3 * MIB)
+    log = write_lines(tmp_path / "a.log", [*lines, huge, *(combined(i) for i in range(10, 20))])
+    store = Store(tmp_path / "store")
+    summary = ingest(store, [str(log)], IngestOptions(chunk_bytes=MIB))
+    assert [s.status for s in summary.sources] == ["new"]
+    assert events(store).height == 20
+    stored = rejects(store)
+    assert stored.select("source_line", "reason").rows() == [(11, "line_too_long")]
+    assert stored.item(0, "line") == "A" * 4096
+    # a later run goes on after it
+    write_lines(log, [*lines, huge, *(combined(i) for i in range(10, 25))])
+    summary = ingest(store, [str(log)], IngestOptions(chunk_bytes=MIB))
+    assert [s.status for s in summary.sources] == ["grown"]
+    assert events(store).height == 25
+
+
+def test_max_line_bytes_option(tmp_path: Path) -> None:
+    long = combined(1, agent="x" * 3000)
+    log = write_lines(tmp_path / "a.log", [combined(0), long, combined(2)])
+    store = Store(tmp_path / "store")
+    ingest(store, [str(log)], IngestOptions(max_line_bytes=2048, chunk_bytes=1024))
+    assert events(store).height == 2
+    assert rejects(store).select("source_line", "reason").rows() == [(2, "line_too_long")]
+    store2 = Store(tmp_path / "store2")
+    ingest(store2, [str(log)], IngestOptions(max_line_bytes=4096, chunk_bytes=1024))
+    assert events(store2).height == 3  # longer than the chunk but allowed: read whole
+
+
+def test_an_over_long_last_line_of_a_growing_file_waits_and_is_read_once_complete(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes((combined(0) + "\n").encode() + b"B" * (200 * 1024))
+    store = Store(tmp_path / "store")
+    summary = ingest(store, [str(log)], IngestOptions(chunk_bytes=64 * 1024))
+    assert summary.sources[0].partial_line_bytes == 200 * 1024
+    assert events(store).height == 1
+    with log.open("ab") as out:
+        out.write(b"B\n" + (combined(1) + "\n").encode())
+    ingest(store, [str(log)], IngestOptions(chunk_bytes=64 * 1024))
+    assert events(store).height == 2
+    assert rejects(store).select("source_line", "reason").rows() == [(2, "line_too_long")]
+    assert progress_table(store)[0][1:] == (log.stat().st_size, 3)
+
+
+def test_a_cut_line_spans_its_bytes_and_ends_at_a_character_boundary(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"ok\n" + "\u00e9".encode() * 50_000 + b"\nend\n")
+    with LineReader(InputFile(str(log))) as reader:
+        pieces = list(reader.chunks(1024, max_line_bytes=1001))
+    assert [start for start, _ in pieces] == [0, 3, 100_004]
+    assert [span_of(piece) for _, piece in pieces] == [3, 100_001, 4]
+    head = pieces[1][1]
+    assert 1003 <= len(head) <= 1006 and head.endswith(b"\n")
+    head[:-1].decode("utf-8")  # no character cut in two
