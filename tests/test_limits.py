@@ -14,7 +14,7 @@ from pathlib import Path
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.sources import InputFile, LineReader, span_of
 from meterlog.store import Store
-from tests.conftest import combined, events, process_env, progress_table, rejects, write_lines
+from tests.conftest import cli, combined, events, process_env, progress_table, rejects, write_lines
 
 MIB = 1 << 20
 
@@ -176,3 +176,12 @@ def test_a_cut_line_spans_its_bytes_and_ends_at_a_character_boundary(tmp_path: P
     head = pieces[1][1]
     assert 1003 <= len(head) <= 1006 and head.endswith(b"\n")
     head[:-1].decode("utf-8")  # no character cut in two
+
+
+def test_max_line_bytes_from_the_command_line(tmp_path: Path) -> None:
+    log = write_lines(tmp_path / "a.log", [combined(0), combined(1, agent="y" * 5000)])
+    result = cli("ingest", "--store", str(tmp_path / "s"), "--max-line-bytes", "2048", str(log))
+    assert result.exit_code == 0, result.stderr
+    assert "rejected by reason: line_too_long 1" in result.stdout
+    result = cli("ingest", "--store", str(tmp_path / "s"), "--max-line-bytes", "10", str(log))
+    assert result.exit_code == 2

@@ -85,6 +85,13 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     help="Bytes parsed and committed per chunk (default 32 MiB; 16 MiB for JSON lines).",
 )
 @click.option(
+    "--max-line-bytes",
+    type=click.IntRange(1024),
+    default=64 * 1024,
+    show_default=True,
+    help="Longer lines are rejected as line_too_long (kept cut to 4 KiB) and read past.",
+)
+@click.option(
     "--compact/--no-compact",
     default=True,
     show_default=True,
@@ -132,6 +139,7 @@ def command(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    max_line_bytes: int,
     compact: bool,
     threads: int,
     accept_window: str,
@@ -199,6 +207,7 @@ def command(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size,
+        max_line_bytes=max_line_bytes,
         threads=threads,
         compact=compact,
         accept_window=window,
