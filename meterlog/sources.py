@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import os
 import queue
+import re
 import stat
 import sys
 import threading
@@ -140,9 +141,9 @@ def discover_inputs(
         elif os.path.lexists(path):
             add(path)
         elif glob.has_magic(path):
-            matches = sorted(glob.glob(path, recursive=True))
+            matches = _glob(path)
             if not matches:
-                raise InputError(f"{path}: no file matches this pattern; check the path")
+                raise InputError(f"{path_text(path)}: no file matches this pattern; check the path")
             for match in matches:
                 if os.path.isdir(match):
                     walk(match)
@@ -151,21 +152,68 @@ def discover_inputs(
                 else:
                     add(match)
         else:
-            raise InputError(f"{path}: no such file or directory; check the path")
+            raise InputError(f"{path_text(path)}: no such file or directory; check the path")
     return found
+
+
+def _glob(pattern: str) -> list[str]:
+    """The paths ``pattern`` matches, sorted, as ``glob.glob(pattern, recursive=True)`` gives
+    them except that ``**`` does not follow symbolic links to directories (``glob`` does, so a
+    link such as ``dir/l1 -> .`` made ``'dir/**'`` run for ever): the rule directories follow.
+    Hidden names match only a pattern segment that starts with a dot, as in ``glob``."""
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    parts = pattern.split(os.sep)
+    fixed = 0
+    while fixed < len(parts) and not glob.has_magic(parts[fixed]):
+        fixed += 1
+    base = os.sep.join(parts[:fixed]) or (os.sep if pattern.startswith(os.sep) else "")
+    wanted = [part for part in parts[fixed:] if part]
+    if not wanted or not os.path.isdir(base or os.curdir):
+        return sorted(glob.glob(pattern))  # nothing recursive below a directory to walk
+    dotted = any(part.startswith(".") for part in wanted)
+    found = [base] if all(part == "**" for part in wanted) and base else []
+    for root, dirs, files in os.walk(base or os.curdir, followlinks=False):
+        if not dotted:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        relative = os.path.relpath(root, base or os.curdir)
+        prefix = [] if relative == os.curdir else relative.split(os.sep)
+        for name in (*dirs, *files):
+            if _segments_match([*prefix, name], wanted):
+                found.append(os.path.join(base, *prefix, name))
+    return sorted(found)
+
+
+def _segments_match(names: list[str], patterns: list[str]) -> bool:
+    """Whether the path segments ``names`` match the glob segments ``patterns`` (``**``: any
+    number of segments)."""
+    if not patterns:
+        return not names
+    head, rest = patterns[0], patterns[1:]
+    if head == "**":
+        for skip in range(len(names) + 1):
+            if skip and names[skip - 1].startswith("."):
+                return False
+            if _segments_match(names[skip:], rest):
+                return True
+        return False
+    if not names or (names[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], head) and _segments_match(names[1:], rest)
 
 
 def _open_raw(source: InputFile) -> BinaryIO:
     if source.is_stdin:
         return sys.stdin.buffer
+    shown = path_for_display(source.path)
     try:
         mode = os.stat(source.path).st_mode
     except OSError as exc:
-        raise InputError(f"{source.path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{source.path}: is a directory")
+        raise InputError(f"{shown}: is a directory")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise InputError(f"{source.path}: not a regular file; give a log file")
+        raise InputError(f"{shown}: not a regular file; give a log file")
     try:
         if stat.S_ISFIFO(mode):
             # Opened without blocking, so a pipe nobody writes to reads as empty instead of
@@ -176,7 +224,7 @@ def _open_raw(source: InputFile) -> BinaryIO:
         return open(source.path, "rb")
     except OSError as exc:
         raise InputError(
-            f"{source.path}: cannot read: {exc.strerror}; check the file's permissions"
+            f"{shown}: cannot read: {exc.strerror}; check the file's permissions"
         ) from None
 
 
@@ -623,4 +671,39 @@ def decode_for_display(raw: bytes | None, limit: int = 4096) -> str:
 
 
 def path_for_display(path: str) -> str:
-    return "<stdin>" if path == STDIN else str(Path(path))
+    """How a source is named in the store and in messages (see :func:`path_text`)."""
+    return "<stdin>" if path == STDIN else path_text(str(Path(path)))
+
+
+_PATH_ESCAPE = re.compile(r"\\\\|\\x([0-9a-f]{2})")
+
+
+def path_text(path: str) -> str:
+    """A file name as valid UTF-8 text, losslessly.
+
+    Names are bytes on Linux and Python holds the bytes that are not UTF-8 as lone surrogates
+    (``surrogateescape``), which no UTF-8 column, JSON document or terminal takes. Such a name
+    is written with those bytes as ``\\xHH`` and each backslash doubled; a name that is valid
+    UTF-8 and has no backslash (nearly all) is unchanged. :func:`path_from_text` undoes it.
+    """
+    try:
+        path.encode("utf-8")
+        if "\\" not in path:
+            return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        raw = path.encode("utf-8", "backslashreplace")
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+def path_from_text(text: str) -> str:
+    """The file name :func:`path_text` wrote as ``text``."""
+    if "\\" not in text:
+        return text
+    # a byte that is not UTF-8 (0x80 and up) is the lone surrogate U+DC80.. (surrogateescape)
+    return _PATH_ESCAPE.sub(
+        lambda m: "\\" if m.group(1) is None else chr(0xDC00 + int(m.group(1), 16)), text
+    )

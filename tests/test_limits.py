@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 import zlib
 from pathlib import Path
 
 from meterlog.ingest import IngestOptions, ingest
-from meterlog.sources import InputFile, LineReader, span_of
+from meterlog.sources import InputFile, LineReader, path_from_text, path_text, span_of
 from meterlog.store import Store
 from tests.conftest import cli, combined, events, process_env, progress_table, rejects, write_lines
 
@@ -185,3 +186,73 @@ def test_max_line_bytes_from_the_command_line(tmp_path: Path) -> None:
     assert "rejected by reason: line_too_long 1" in result.stdout
     result = cli("ingest", "--store", str(tmp_path / "s"), "--max-line-bytes", "10", str(log))
     assert result.exit_code == 2
+
+
+# -- file names -------------------------------------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_ingested_stored_losslessly_and_shown_escaped(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    bad = os.fsdecode(bytes(logs) + b"/a\xff\\x.log")
+    write_lines(Path(bad), [combined(0)])
+    write_lines(logs / "b.log", [combined(1)])
+    result = cli("ingest", "--store", str(tmp_path / "store"), str(logs))
+    assert result.exit_code == 0, result.stderr
+    assert f"new       {logs}/a\\xff\\\\x.log [combined] +1 rows" in result.stdout
+    assert f"new       {logs}/b.log" in result.stdout
+    assert events(tmp_path / "store").height == 2
+    paths = Store(tmp_path / "store").sources().get_column("path").to_list()
+    assert sorted(paths) == [f"{logs}/a\\xff\\\\x.log", f"{logs}/b.log"]
+    assert path_from_text(paths[0] if "xff" in paths[0] else paths[1]) == bad
+    again = cli("ingest", "--store", str(tmp_path / "store"), str(logs))
+    assert again.exit_code == 0
+    assert "files: 2 (0 new, 0 grown, 2 unchanged, 0 duplicate)" in again.stdout
+
+
+def test_path_text_round_trips() -> None:
+    for raw in [b"plain.log", b"a\\b.log", b"caf\xc3\xa9.log", b"x\xff\xfe.log", b"\\xff.log"]:
+        name = os.fsdecode(raw)
+        text = path_text(name)
+        text.encode("utf-8")  # any UTF-8 column or terminal takes it
+        assert path_from_text(text) == name
+    assert path_text("plain.log") == "plain.log"
+    assert path_text("caf\u00e9.log") == "caf\u00e9.log"
+
+
+# -- globs --------------------------------------------------------------------------------------
+
+
+def test_a_glob_over_symbolic_link_loops_ends(tmp_path: Path) -> None:
+    logs = tmp_path / "dir"
+    (logs / "sub").mkdir(parents=True)
+    write_lines(logs / "a.log", [combined(0)])
+    write_lines(logs / "sub" / "b.log", [combined(1)])
+    (logs / "l1").symlink_to(".")
+    (logs / "sub" / "up").symlink_to("..")
+    (logs / "sub" / "l2").symlink_to(logs)
+    script = (
+        "import sys\n"
+        "from meterlog.sources import discover_inputs\n"
+        "for pattern in sys.argv[1:]:\n"
+        "    print(sorted(i.path for i in discover_inputs([pattern])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, f"{logs}/**", f"{logs}/**/*.log", "dir/**/b.log"],
+        cwd=tmp_path,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        str(sorted([f"{logs}/a.log", f"{logs}/sub/b.log"])),
+        str(sorted([f"{logs}/a.log", f"{logs}/sub/b.log"])),
+        str(["dir/sub/b.log"]),
+    ]
+    result = cli("ingest", "--store", str(tmp_path / "store"), f"{logs}/**")
+    assert result.exit_code == 0, result.stderr
+    assert events(tmp_path / "store").height == 2

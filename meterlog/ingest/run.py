@@ -42,6 +42,7 @@ from meterlog.sources import (
     discover_inputs,
     drop_blank_lines,
     path_for_display,
+    path_text,
     read_ahead,
     split_lines,
 )
@@ -88,7 +89,9 @@ def ingest(
                 registry.append(
                     {
                         "source_id": report.source_id,
-                        "path": source.path if source.is_stdin else os.path.abspath(source.path),
+                        "path": source.path
+                        if source.is_stdin
+                        else path_text(os.path.abspath(source.path)),
                         "format": report.format,
                         "compression": report.compression,
                         "offset": progress.offset,
