@@ -101,21 +101,67 @@ def _name_matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
+@dataclass
+class Discovery:
+    """The inputs found, and for each directory or glob given from which no file is read
+    although it holds files, those files with why each was skipped."""
+
+    inputs: list[InputFile]
+    #: ``(argument, [(file, reason), ...])``, in the order the arguments were given.
+    unread: list[tuple[str, list[tuple[str, str]]]]
+
+    def unread_messages(
+        self, include: Sequence[str], exclude: Sequence[str], limit: int = 4
+    ) -> list[str]:
+        """One line per :attr:`unread` argument: what was skipped, why, and what to do."""
+        messages = []
+        for argument, skipped in self.unread:
+            shown = [
+                f"{path_text(os.path.relpath(path, argument) if os.path.isdir(argument) else path)}"
+                f" ({reason})"
+                for path, reason in skipped[:limit]
+            ]
+            if len(skipped) > limit:
+                shown.append(f"and {len(skipped) - limit} more")
+            messages.append(
+                f"{path_text(argument)}: no file read; {len(skipped)} skipped: "
+                + ", ".join(shown)
+                + f"; files in directories are read when their names match --include "
+                f"({' '.join(include)}) and not --exclude ({' '.join(exclude)}): "
+                "give --include GLOB or name the files"
+            )
+        return messages
+
+
 def discover_inputs(
     paths: Sequence[str],
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
 ) -> list[InputFile]:
+    """Expand files, directories (recursively) and glob patterns into input files (see
+    :func:`discover`)."""
+    return discover(paths, include, exclude).inputs
+
+
+def discover(
+    paths: Sequence[str],
+    include: Sequence[str] = DEFAULT_INCLUDE,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+) -> Discovery:
     """Expand files, directories (recursively) and glob patterns into input files.
 
-    Files named explicitly are always read; files found in directories or by a glob must match
-    ``include`` and not ``exclude``. Hidden files and folders are skipped. Symbolic links to
-    directories are not followed (no loops). Order is deterministic: sorted per directory.
+    Files named explicitly are always read; files found in directories must match ``include``
+    and not ``exclude``, files matched by a glob must not match ``exclude``. Hidden files and
+    folders are skipped. Symbolic links to directories are not followed (no loops). Order is
+    deterministic: sorted per directory.
     """
     found: list[InputFile] = []
     seen: set[str] = set()
+    skipped: list[tuple[str, str]] = []
+    chosen = [0]  # files of the current argument that pass the filters (even if seen before)
 
     def add(path: str) -> None:
+        chosen[0] += 1
         key = path if path == STDIN else os.path.realpath(path)
         if key not in seen:
             seen.add(key)
@@ -125,15 +171,22 @@ def discover_inputs(
         for root, dirs, files in os.walk(directory, onerror=None, followlinks=False):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                if name.startswith(".") or not _name_matches(name, include):
-                    continue
-                if _name_matches(name, exclude):
-                    continue
                 full = os.path.join(root, name)
-                if os.path.isfile(full):
+                if name.startswith("."):
+                    skipped.append((full, "hidden"))
+                elif not _name_matches(name, include):
+                    skipped.append((full, "not matching --include"))
+                elif _name_matches(name, exclude):
+                    skipped.append((full, "matches --exclude"))
+                elif not os.path.isfile(full):
+                    skipped.append((full, "not a regular file"))
+                else:
                     add(full)
 
+    unread: list[tuple[str, list[tuple[str, str]]]] = []
     for path in paths:
+        chosen[0] = 0
+        skipped = []
         if path == STDIN:
             add(STDIN)
         elif os.path.isdir(path):
@@ -148,12 +201,14 @@ def discover_inputs(
                 if os.path.isdir(match):
                     walk(match)
                 elif _name_matches(os.path.basename(match), exclude):
-                    continue
+                    skipped.append((match, "matches --exclude"))
                 else:
                     add(match)
         else:
             raise InputError(f"{path_text(path)}: no such file or directory; check the path")
-    return found
+        if not chosen[0] and skipped:
+            unread.append((path, skipped))
+    return Discovery(found, unread)
 
 
 def _glob(pattern: str) -> list[str]:

@@ -256,3 +256,35 @@ def test_a_glob_over_symbolic_link_loops_ends(tmp_path: Path) -> None:
     result = cli("ingest", "--store", str(tmp_path / "store"), f"{logs}/**")
     assert result.exit_code == 0, result.stderr
     assert events(tmp_path / "store").height == 2
+
+
+# -- a directory where nothing matches ----------------------------------------------------------
+
+
+def test_a_directory_where_no_file_matches_fails_and_names_the_skipped_files(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_lines(logs / "access.txt", [combined(0)])
+    write_lines(logs / "error.log", [combined(1)])
+    result = cli("ingest", "-q", "--store", str(tmp_path / "store"), str(logs))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"meterlog: error: {logs}: no file read; 2 skipped: ")
+    assert "access.txt (not matching --include)" in line
+    assert "error.log (matches --exclude)" in line
+    assert "give --include GLOB" in line
+    ok = cli("ingest", "-q", "--store", str(tmp_path / "s2"), "--include", "*.txt", str(logs))
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.stderr == ""
+    # a directory whose files were read through another argument is not an error
+    (tmp_path / "other").mkdir()
+    write_lines(tmp_path / "other" / "a.log", [combined(2)])
+    twice = cli("ingest", "-q", "--store", str(tmp_path / "s3"), *[str(tmp_path / "other")] * 2)
+    assert twice.exit_code == 0, twice.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = cli("ingest", "-q", "--store", str(tmp_path / "s4"), str(empty))
+    assert nothing.exit_code == 0  # an empty directory skipped nothing: logs not written yet

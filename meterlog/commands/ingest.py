@@ -232,5 +232,7 @@ def command(
         click.echo("\n".join(printable(line) for line in summary_lines(summary)))
     for failed in summary.failed:
         click.echo(error_line(str(failed.error)), err=True)
-    if summary.failed:
+    for message in summary.unread:
+        click.echo(error_line(message), err=True)
+    if not summary.ok:
         sys.exit(1)

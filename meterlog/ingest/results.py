@@ -54,6 +54,9 @@ class IngestSummary:
     store_version: int | None
     #: Day partitions compacted after the run (see ``IngestOptions.compact``).
     compacted_days: int = 0
+    #: One message per directory or glob given from which no file was read because every
+    #: file in it was skipped by name (``--include``/``--exclude``): a run that fails.
+    unread: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -83,6 +86,11 @@ class IngestSummary:
         for source in self.sources:
             total.add(source.outside)
         return total
+
+    @property
+    def ok(self) -> bool:
+        """No source failed and every directory given had a file to read."""
+        return not self.failed and not self.unread
 
     @property
     def failed(self) -> list[SourceReport]:

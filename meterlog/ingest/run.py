@@ -39,7 +39,7 @@ from meterlog.ingest.summary import _format_hint
 from meterlog.sources import (
     InputFile,
     LineReader,
-    discover_inputs,
+    discover,
     drop_blank_lines,
     path_for_display,
     path_text,
@@ -58,7 +58,8 @@ def ingest(
     """Ingest ``paths`` (files, directories, globs, ``-``) into ``store``; never raises for a
     bad line or a bad file (those are reported in the summary), only for a store failure."""
     options = options or IngestOptions()
-    inputs = discover_inputs(paths, options.include, options.exclude)
+    discovery = discover(paths, options.include, options.exclude)
+    inputs = discovery.inputs
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
@@ -104,6 +105,7 @@ def ingest(
         compacted = _compact_written_days(store, reports) if options.compact else 0
     summary = IngestSummary(reports, time.monotonic() - started, store.version())
     summary.compacted_days = compacted
+    summary.unread = discovery.unread_messages(options.include, options.exclude)
     return summary
 
 
