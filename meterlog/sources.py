@@ -359,10 +359,19 @@ class LineReader:
 
     def _note_damage(self, exc: Exception, at: int) -> None:
         what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
-        detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
+        shown = path_for_display(self.source.path)
+        if not what:
+            self.damage = InputError(
+                f"{shown}: read error ({exc}) after {at} bytes; lines before it were kept; "
+                "check the disk and the file, a later run reads on from there"
+            )
+            return
+        # logrotate compressing a file (or a copy still arriving) looks the same as damage:
+        # nothing must be lost by following the advice
         self.damage = InputError(
-            f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
-            "lines before the damage were kept, repair or remove the file"
+            f"{shown}: corrupt or truncated {what} data after {at} bytes; lines before it were "
+            "kept; if the file is still being written (logrotate compressing it, a copy "
+            "arriving) a later run reads the rest, so leave it; otherwise repair or replace it"
         )
 
     def _fill(self, size: int) -> None:

@@ -288,3 +288,27 @@ def test_a_directory_where_no_file_matches_fails_and_names_the_skipped_files(
     empty.mkdir()
     nothing = cli("ingest", "-q", "--store", str(tmp_path / "s4"), str(empty))
     assert nothing.exit_code == 0  # an empty directory skipped nothing: logs not written yet
+
+
+# -- a compressed file still being written ------------------------------------------------------
+
+
+def test_a_gzip_file_still_being_written_is_read_on_by_a_later_run(tmp_path: Path) -> None:
+    text = "".join(combined(i) + "\n" for i in range(4000)).encode()
+    packed = gzip.compress(text)
+    path = tmp_path / "access.log.1.gz"
+    path.write_bytes(packed[: len(packed) // 3])  # logrotate is compressing it
+    store = tmp_path / "store"
+    first = cli("ingest", "--store", str(store), str(path))
+    assert first.exit_code == 1
+    assert "if the file is still being written" in first.stderr
+    assert "a later run reads the rest, so leave it" in first.stderr
+    kept = events(store).height
+    assert 0 < kept < 4000
+    path.write_bytes(packed)  # compression done
+    second = cli("ingest", "--store", str(store), str(path))
+    assert second.exit_code == 0, second.stderr
+    assert f"grown     {path} [combined] +{4000 - kept:,} rows" in second.stdout
+    stored = events(store)
+    assert stored.get_column("source_line").to_list() == list(range(1, 4001))
+    assert stored.get_column("path").to_list() == [f"/v1/items/{i}" for i in range(4000)]
