@@ -312,3 +312,90 @@ def test_a_gzip_file_still_being_written_is_read_on_by_a_later_run(tmp_path: Pat
     stored = events(store)
     assert stored.get_column("source_line").to_list() == list(range(1, 4001))
     assert stored.get_column("path").to_list() == [f"/v1/items/{i}" for i in range(4000)]
+
+
+# -- terminal escape sequences ------------------------------------------------------------------
+
+ESCAPES = ["\x1b]0;pwned\x07", "\x1b[2J", "\x9b31m", "\u202e"]
+
+
+def assert_no_escapes(text: str) -> None:
+    for bad in ["\x1b", "\x07", "\x9b", "\u202e"]:
+        assert bad not in text, f"{bad!r} reached the terminal: {text!r}"
+
+
+def test_escape_sequences_from_logs_and_names_never_reach_the_terminal(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    named = logs / "a\x1b]0;pwned\x07.log"
+    write_lines(named, [combined(0), "\x1b[2J\x1b]0;title\x07 not a log line", combined(1)])
+    junk = logs / "b\x1b[2J.log"
+    write_lines(junk, ["\x1b]0;x\x07 junk"] * 5)
+    result = cli("ingest", "--store", str(tmp_path / "store"), str(logs))
+    assert result.exit_code == 1  # b...log does not match any format
+    assert_no_escapes(result.stdout)
+    assert_no_escapes(result.stderr)
+    assert "a\ufffd]0;pwned\ufffd.log [combined] +2 rows, 1 rejected" in result.stdout
+    assert "line 2: no_match: \ufffd[2J\ufffd]0;title\ufffd not a log line" in result.stdout
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"meterlog: error: {logs}/b\ufffd[2J.log: ")
+    # usage: a warning naming raw account keys taken from the logs
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("key,account\ncurl/8.0,curl\n")
+    write_lines(logs / "c.log", [combined(i, agent=f"evil{ESCAPES[i % 4]}") for i in range(2, 9)])
+    cli("ingest", "--store", str(tmp_path / "store"), str(logs / "c.log"))
+    usage = cli(
+        "usage", "--store", str(tmp_path / "store"), "--by", "account",
+        "--account-field", "user_agent", "--accounts", str(accounts), "--format", "csv",
+    )  # fmt: skip
+    assert usage.exit_code == 0, usage.stderr
+    assert "not in" in usage.stderr and "evil\ufffd" in usage.stderr
+    assert_no_escapes(usage.stderr)
+
+
+def test_escape_sequences_in_bill_warnings(tmp_path: Path) -> None:
+    from tests.billing_support import build_store
+
+    rows = [
+        {"ts": "2026-10-10T12:00:00", "remote_user": "u1", "http_x_api_key": "key-acme"},
+        {"ts": "2026-10-10T12:00:00", "remote_user": "u2", "http_x_api_key": "\x1b]2;x\x07"},
+    ]
+    build_store(tmp_path / "store", rows)
+    (tmp_path / "accounts.csv").write_text("key,account\nkey-acme,acme\n")
+    (tmp_path / "plans.toml").write_text(
+        'default_plan = "p"\ncurrency = "EUR"\n[plans.p]\n[[plans.p.charges]]\n'
+        'name = "users"\nmeter = "mau"\npricing = "per_unit"\nunit_price = "1.00"\n'
+    )
+    result = cli(
+        "bill", "--period", "2026-10", "--plan", str(tmp_path / "plans.toml"),
+        "--store", str(tmp_path / "store"), "--account-field", "http_x_api_key",
+        "--accounts", str(tmp_path / "accounts.csv"), "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "not in the accounts file (\ufffd]2;x\ufffd...)" in result.stderr
+    assert_no_escapes(result.stderr)
+
+
+def test_report_text_to_a_terminal_is_cleaned_but_files_keep_the_data(tmp_path: Path) -> None:
+    import io
+
+    import polars as pl
+
+    from meterlog.output import write_report
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    frame = pl.DataFrame({"user_agent": ["ok", "a\x1b[2Jb\u202e"], "requests": [1, 2]})
+    for fmt in ("csv", "json", "ndjson", "table"):
+        screen = Terminal()
+        write_report(frame, fmt, stdout=screen)
+        if fmt == "table":  # rich styles the header itself; the data must not
+            assert "\x1b[2J" not in screen.getvalue() and "\u202e" not in screen.getvalue()
+        else:
+            assert_no_escapes(screen.getvalue())
+        shown = "a\\u001b[2Jb\ufffd" if "json" in fmt else "a\ufffd[2Jb\ufffd"  # JSON escapes ESC
+        assert shown in screen.getvalue()
+    write_report(frame, "csv", tmp_path / "out.csv")
+    assert "a\x1b[2Jb\u202e" in (tmp_path / "out.csv").read_text()
