@@ -322,6 +322,16 @@ class LineReader:
         self._eof = False
         self.partial_line_bytes = 0
 
+    def raw_position(self) -> int:
+        """Bytes of the file read so far (compressed bytes for a compressed file, a little ahead
+        of the chunks handed out); for a progress display."""
+        if self.compression == "none":
+            return self.position
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):  # a pipe
+            return self.position
+
     def close(self) -> None:
         if not self.source.is_stdin:
             self._raw.close()

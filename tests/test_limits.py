@@ -5,12 +5,16 @@ terminal escape sequences, a gzip file still being written."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zlib
 from pathlib import Path
+
+import pytest
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.sources import InputFile, LineReader, path_from_text, path_text, span_of
@@ -399,3 +403,74 @@ def test_report_text_to_a_terminal_is_cleaned_but_files_keep_the_data(tmp_path: 
         assert shown in screen.getvalue()
     write_report(frame, "csv", tmp_path / "out.csv")
     assert "a\x1b[2Jb\u202e" in (tmp_path / "out.csv").read_text()
+
+
+# -- the progress bar ---------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def screen_text(console_file: io.StringIO) -> list[str]:
+    """The frames a terminal was sent, without colours and cursor moves."""
+    return [ANSI.sub("", frame) for frame in console_file.getvalue().split("\r")]
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_progress_bar_shows_bytes_of_the_total_percentage_rate_and_time_left(
+    tmp_path: Path, width: int
+) -> None:
+    from rich.console import Console
+
+    from meterlog.commands.progress import IngestProgressBar
+
+    plain = write_lines(tmp_path / "access.log", [combined(i) for i in range(4000)])
+    packed = tmp_path / "access.log.1.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes().replace(b"/v1/", b"/v2/")))
+    total = plain.stat().st_size + packed.stat().st_size
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=width, color_system="standard")
+    with IngestProgressBar(console) as bar:
+        ingest(
+            Store(tmp_path / "s"),
+            [str(tmp_path)],
+            IngestOptions(chunk_bytes=64 * 1024),
+            progress=bar,
+        )
+        assert bar.progress is not None and bar.task is not None
+        task = bar.progress.tasks[0]
+        assert (task.total, task.completed) == (total, total)
+        assert task.fields["lines"] == 8000
+        bar.progress.refresh()
+    frames = [f for f in screen_text(out) if "lines/s" in f]
+    assert frames, out.getvalue()
+    last = frames[-1].strip()
+    assert len(last) <= width
+    assert re.search(r"\d+\.\d/\d+\.\d KiB", last), last
+    assert "100%" in last
+    assert re.search(r"[\d,]+ lines/s", last)
+    assert re.search(r"\d:\d\d:\d\d", last)  # time left
+
+
+def test_progress_bar_for_standard_input_shows_bytes_and_rate() -> None:
+    from rich.console import Console
+
+    from meterlog.commands.progress import IngestProgressBar
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, color_system="standard")
+    with IngestProgressBar(console) as bar:
+        bar.start(None)
+        bar.advance("<stdin>", 3 * MIB, 20_000)
+        assert bar.progress is not None
+        bar.progress.refresh()
+    last = [f for f in screen_text(out) if "lines/s" in f][-1]
+    assert "<stdin>" in last and "3.0 MiB" in last
+    assert re.search(r"[\d.,]+ (bytes|[KMG]iB)/s", last)  # bytes per second
+    assert "%" not in last
+
+
+def test_progress_bar_names_are_escaped_for_rich_and_the_terminal() -> None:
+    from meterlog.commands.progress import short_name
+
+    assert short_name("/var/log/[bold]x\x1b[2J.log", 40) == "/var/log/[bold]x\ufffd[2J.log"
+    assert short_name("/" + "a" * 50 + "/access.log", 20) == "\u2026" + "a" * 8 + "/access.log"

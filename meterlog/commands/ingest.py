@@ -215,17 +215,13 @@ def command(
     )
     target = resolve_store(store, config.store)
     tune_for_batch_work()
-    show_progress = not quiet and sys.stderr.isatty()
-    if show_progress:
-        from rich.progress import Progress
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
 
-        with Progress(transient=True) as progress:
-            task = progress.add_task("ingesting", total=None)
+        from meterlog.commands.progress import IngestProgressBar
 
-            def advance(path: str, done: int) -> None:
-                progress.update(task, advance=done, description=printable(path[-40:]))
-
-            summary = run_ingest(target, list(paths), options, on_progress=advance)
+        with IngestProgressBar(Console(stderr=True)) as bar:
+            summary = run_ingest(target, list(paths), options, progress=bar)
     else:
         summary = run_ingest(target, list(paths), options)
     if not quiet:

@@ -4,6 +4,7 @@ in order, each with the source's progress, exactly as a sequential loop would.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ import polars as pl
 
 from meterlog.formats import LogFormat
 from meterlog.ingest.options import IngestOptions
-from meterlog.ingest.results import FAILED, GROWN, NEW, ProgressCallback, SourceReport
+from meterlog.ingest.results import FAILED, GROWN, NEW, SourceReport
 from meterlog.ingest.summary import _format_hint
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
@@ -169,7 +170,8 @@ class _ChunkCommitter:
     report: SourceReport
     progress: Progress
     rejects_offset: int
-    on_progress: ProgressCallback | None
+    #: Called after each commit with the chunk's end offset and its lines.
+    on_committed: Callable[[int, int], None] | None
     now: datetime
 
     def commit(self, chunk: _ParsedChunk) -> bool:
@@ -222,8 +224,8 @@ class _ChunkCommitter:
             ).row(0)
             report.ts_min = low if report.ts_min is None else min(report.ts_min, low)
             report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
-        if self.on_progress is not None:
-            self.on_progress(report.path, chunk.size)
+        if self.on_committed is not None:
+            self.on_committed(end.offset, chunk.lines)
         return True
 
 

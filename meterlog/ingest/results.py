@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from meterlog.timewindow import OutsideWindow
 
@@ -103,4 +104,16 @@ class IngestSummary:
         return (min(starts) if starts else None, max(ends) if ends else None)
 
 
+#: Called after each committed chunk with the source's name and the chunk's bytes.
 ProgressCallback = Callable[[str, int], None]
+
+
+class IngestProgress(Protocol):
+    """Follows a run for a progress display: ``start`` once with the bytes on disk of all
+    inputs (None when one is standard input or a pipe), then ``advance`` with the bytes on
+    disk done (compressed bytes for a compressed file) and the lines read, after each chunk and
+    when a source is done (its skipped or unchanged bytes)."""
+
+    def start(self, total_bytes: int | None) -> None: ...
+
+    def advance(self, path: str, size: int, lines: int) -> None: ...

@@ -6,8 +6,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
@@ -31,6 +32,7 @@ from meterlog.ingest.results import (
     NEW,
     UNCHANGED,
     WAITING,
+    IngestProgress,
     IngestSummary,
     ProgressCallback,
     SourceReport,
@@ -54,12 +56,17 @@ def ingest(
     paths: Sequence[str],
     options: IngestOptions | None = None,
     on_progress: ProgressCallback | None = None,
+    progress: IngestProgress | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` (files, directories, globs, ``-``) into ``store``; never raises for a
-    bad line or a bad file (those are reported in the summary), only for a store failure."""
+    bad line or a bad file (those are reported in the summary), only for a store failure.
+
+    ``on_progress`` is called after each committed chunk; ``progress`` follows the whole run in
+    bytes on disk and lines (for a progress bar)."""
     options = options or IngestOptions()
     discovery = discover(paths, options.include, options.exclude)
     inputs = discovery.inputs
+    tracker = _Tracker(inputs, on_progress, progress)
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
@@ -76,15 +83,16 @@ def ingest(
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
             try:
-                _ingest_source(store, source, options, report, seen, run_at, on_progress, pool)
+                _ingest_source(store, source, options, report, seen, run_at, tracker, pool)
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
+            tracker.finish(source)
             if report.source_id and report.status != DUPLICATE:
                 # Registered after reading new data, and also when an earlier run that was
                 # stopped before its end committed the data but not the registration.
-                progress = store.progress(report.source_id)
-                if not progress.offset or (not report.bytes_read and report.source_id in known):
+                stored = store.progress(report.source_id)
+                if not stored.offset or (not report.bytes_read and report.source_id in known):
                     continue
                 known.add(report.source_id)
                 registry.append(
@@ -95,8 +103,8 @@ def ingest(
                         else path_text(os.path.abspath(source.path)),
                         "format": report.format,
                         "compression": report.compression,
-                        "offset": progress.offset,
-                        "lines": progress.lines,
+                        "offset": stored.offset,
+                        "lines": stored.lines,
                         "seen_at": run_at,
                     }
                 )
@@ -107,6 +115,64 @@ def ingest(
     summary.compacted_days = compacted
     summary.unread = discovery.unread_messages(options.include, options.exclude)
     return summary
+
+
+class _Tracker:
+    """Turns committed chunks into calls of the ``on_progress`` callback and of an
+    :class:`IngestProgress`, counting bytes on disk."""
+
+    def __init__(
+        self,
+        inputs: Sequence[InputFile],
+        on_progress: ProgressCallback | None,
+        progress: IngestProgress | None,
+    ) -> None:
+        self.on_progress, self.progress = on_progress, progress
+        self.sizes: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        total: int | None = 0
+        for source in inputs:
+            try:
+                info = None if source.is_stdin else os.stat(source.path)
+            except OSError:
+                continue  # reported when the source is read
+            if info is None or not stat.S_ISREG(info.st_mode):
+                total = None
+            else:
+                self.sizes[source.path] = info.st_size
+                total = None if total is None else total + info.st_size
+        if progress is not None:
+            progress.start(total)
+
+    def follow(
+        self, source: InputFile, shown: str, reader: LineReader
+    ) -> Callable[[int, int], None] | None:
+        """The committer's callback for ``source``: (end offset, lines) of each chunk."""
+        if self.on_progress is None and self.progress is None:
+            return None
+        last_end = [reader.position]
+
+        def committed(end: int, lines: int) -> None:
+            if self.on_progress is not None:
+                self.on_progress(shown, end - last_end[0])
+            last_end[0] = end
+            if self.progress is not None:
+                done = end if reader.compression == "none" else reader.raw_position()
+                self._advance(source.path, shown, done, lines)
+
+        return committed
+
+    def finish(self, source: InputFile) -> None:
+        """A source is done: the rest of its bytes (skipped, unchanged, failed) count as done."""
+        if self.progress is not None and source.path in self.sizes:
+            self._advance(source.path, path_for_display(source.path), self.sizes[source.path], 0)
+
+    def _advance(self, path: str, shown: str, done: int, lines: int) -> None:
+        assert self.progress is not None
+        done = min(done, self.sizes.get(path, done))
+        step = max(0, done - self.done.get(path, 0))
+        self.done[path] = max(done, self.done.get(path, 0))
+        self.progress.advance(shown, step, lines)
 
 
 def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
@@ -145,7 +211,7 @@ def _ingest_source(
     report: SourceReport,
     seen: set[str],
     run_at: datetime,
-    on_progress: ProgressCallback | None,
+    tracker: _Tracker,
     pool: ThreadPoolExecutor,
 ) -> None:
     with LineReader(source) as reader:
@@ -192,7 +258,7 @@ def _ingest_source(
             report,
             progress,
             rejects_offset,
-            on_progress,
+            tracker.follow(source, report.path, reader),
             options.now or run_at,
         )
         lines_read = progress.lines
