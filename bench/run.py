@@ -465,6 +465,7 @@ def main() -> None:
             "bill": ("bill", "--period", month, "--plan", str(plan), "-f", "csv"),
             "usage one day": ("usage", "--since", day, "--until", day, "--by", "hour", "-f", "csv"),
             "usage all": ("usage", "--by", "month", "-f", "csv"),
+            "usage by endpoint": ("usage", "--by", "endpoint", "-f", "csv"),
         }
         if events_store.exists():
             results["query_store"] = store_stats(events_store, month, day)
@@ -675,6 +676,7 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
         "meterlog bill",
         "meterlog usage one day",
         "meterlog usage all",
+        "meterlog usage by endpoint",
     ):
         timing = timings.get(name)
         if timing is None:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.aggregations import DIMENSIONS, METRICS, Metric
+from meterlog.aggregations import DIMENSIONS, METRICS, Metric, with_quantiles
 from meterlog.endpoints import with_endpoint
 from meterlog.errors import MeterlogError, UsageError
 from meterlog.filters import (
@@ -181,13 +181,14 @@ def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery
     if any(d.needs_endpoint for d in dimensions):
         requests = with_endpoint(requests, settings.endpoint_templates())
     metrics = tuple(available_metrics(events.collect_schema().names()))
-    aggregations = [m.aggregation().alias(m.name) for m in metrics]
-    totals = requests.select(aggregations)
+    # quantiles come from counts of distinct values (see quantiles_from_counts): memory bounded
+    aggregations = [m.aggregation().alias(m.name) for m in metrics if m.quantile is None]
+    totals = with_quantiles(requests.select(aggregations), requests, [], metrics)
     plan = UsagePlan(scoped, requests, totals, totals, time_range, filters, metrics)
     if not dimensions:
         return plan
     keys = [d.key(settings.tz_name).alias(d.name) for d in dimensions]
-    grouped = requests.group_by(keys).agg(aggregations)
+    grouped = with_quantiles(requests.group_by(keys).agg(aggregations), requests, keys, metrics)
     key_names = [d.name for d in dimensions]
     sort_metric = query.sort_metric
     if sort_metric is None:
@@ -203,6 +204,11 @@ def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery
         nulls_last=True,
     )
     return replace(plan, report=ranked.head(query.top) if query.top is not None else ranked)
+
+
+#: Each plan reads the store on its own: a scan shared between plans is held in memory whole,
+#: which for millions of requests is most of a report's memory.
+_NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
 
 
 def run_usage(
@@ -225,7 +231,15 @@ def run_usage(
     unmapped_plan = _unmapped_keys_plan(plan.requests, settings, columns)
     if unmapped_plan is not None:
         plans["unmapped"] = unmapped_plan
-    results = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
+    results = dict(
+        zip(
+            plans,
+            pl.collect_all(
+                list(plans.values()), engine="streaming", optimizations=_NO_SHARED_SCANS
+            ),
+            strict=True,
+        )
+    )
     frame = results["report"]
     if not query.dimensions and frame.item(0, "requests") == 0:
         frame = frame.clear()

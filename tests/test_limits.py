@@ -474,3 +474,47 @@ def test_progress_bar_names_are_escaped_for_rich_and_the_terminal() -> None:
 
     assert short_name("/var/log/[bold]x\x1b[2J.log", 40) == "/var/log/[bold]x\ufffd[2J.log"
     assert short_name("/" + "a" * 50 + "/access.log", 20) == "\u2026" + "a" * 8 + "/access.log"
+
+
+# -- report memory: quantiles from counts -------------------------------------------------------
+
+
+def test_quantiles_from_counts_equal_numpy_percentiles_per_group() -> None:
+    import numpy as np
+    import polars as pl
+
+    from meterlog.aggregations import METRICS, with_quantiles
+
+    rng = np.random.default_rng(7)
+    rows = 5000
+    times = np.round(rng.lognormal(-2, 1, rows), 3)  # millisecond resolution, many repeats
+    frame = pl.DataFrame(
+        {
+            "account": rng.choice(["a", "b", "c", None], rows).tolist(),
+            "request_time": [None if i % 11 == 0 else float(t) for i, t in enumerate(times)],
+        }
+    ).vstack(pl.DataFrame({"account": ["only"], "request_time": [0.25]}))
+    frame = frame.vstack(pl.DataFrame({"account": ["none"], "request_time": [None]}))
+    metrics = [METRICS["requests"], METRICS["latency_p50"], METRICS["latency_p95"]]
+    metrics.append(METRICS["latency_p99"])
+    keys = [pl.col("account")]
+    grouped = frame.lazy().group_by(keys).agg(pl.len().cast(pl.Int64).alias("requests"))
+    result = with_quantiles(grouped, frame.lazy(), keys, metrics).collect()
+    assert result.columns == ["account", "requests", "latency_p50", "latency_p95", "latency_p99"]
+    for account, _, *got in result.iter_rows():
+        values = frame.filter(pl.col("account").eq_missing(account))["request_time"].drop_nulls()
+        if values.is_empty():
+            assert got == [None, None, None]
+            continue
+        expected = np.round(np.percentile(values.to_numpy(), [50, 95, 99]), 6)  # linear
+        assert got == pytest.approx(expected.tolist(), abs=1e-9), account
+    totals = with_quantiles(
+        frame.lazy().select(pl.len().cast(pl.Int64).alias("requests")), frame.lazy(), [], metrics
+    ).collect()
+    everything = frame["request_time"].drop_nulls().to_numpy()
+    assert totals.row(0)[1:] == pytest.approx(
+        np.round(np.percentile(everything, [50, 95, 99]), 6).tolist(), abs=1e-9
+    )
+    empty = frame.clear().lazy()
+    none = with_quantiles(empty.select(pl.len().alias("requests")), empty, [], metrics).collect()
+    assert none.rows() == [(0, None, None, None)]
