@@ -154,7 +154,3 @@ def with_quantiles(
         quantiles_from_counts(frame, keys, quantiles), on=names, how="left", nulls_equal=True
     )
     return joined.select(*[n for n in names if n != "_all"], *[m.name for m in metrics])
-
-
-#: Every metric, by name, in output column order.
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}

@@ -20,10 +20,10 @@ import stat
 import sys
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import numpy as np
 import polars as pl
@@ -46,9 +46,11 @@ try:  # ISA-L's gzip decompresses two to three times faster than zlib's; zlib is
 
 except ImportError:  # pragma: no cover - isal is a dependency, the fallback is for odd platforms
     _GzipFile = gzip.GzipFile  # type: ignore[misc,assignment]
-    _GzipError = zlib.error  # type: ignore[misc,assignment]
+    _GzipError = zlib.error  # type: ignore[assignment]
 
 _GZIP_BLOCK = 128 * 1024
+#: ISA-L's stubs declare its ``error`` as an instance; it is an exception class.
+_GZIP_ERROR: type[Exception] = cast("type[Exception]", _GzipError)
 
 FINGERPRINT_BYTES = 4096
 #: Bytes read per chunk (complete lines are parsed and committed chunk by chunk). Peak memory
@@ -307,9 +309,7 @@ class LineReader:
         elif self.compression == "bzip2":
             self.stream = bz2.BZ2File(raw, mode="rb")  # type: ignore[assignment]
         elif self.compression == "zstd":
-            self.stream = zstandard.ZstdDecompressor().stream_reader(  # type: ignore[assignment]
-                raw, read_across_frames=True
-            )
+            self.stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         else:
             self.stream = raw
         is_pipe = source.is_stdin or stat.S_ISFIFO(os.fstat(raw.fileno()).st_mode)
@@ -350,9 +350,9 @@ class LineReader:
             return b""
         try:
             if self.compression != "none":
-                return self.stream.read1(size)  # type: ignore[attr-defined,no-any-return]
+                return self.stream.read1(size)  # type: ignore[attr-defined]
             return self.stream.read(size)
-        except (OSError, EOFError, zlib.error, _GzipError, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error, _GZIP_ERROR, zstandard.ZstdError) as exc:
             self._note_damage(exc, at)
             return b""
 
@@ -452,7 +452,7 @@ class LineReader:
                 break
             cut = found
             position = found + 1
-        return head[: cut + 1] if cut >= 0 else b""
+        return bytes(head[: cut + 1]) if cut >= 0 else b""
 
     def skip_to(self, offset: int) -> bool:
         """Move to decompressed ``offset``; False if the source is shorter than that."""
@@ -594,7 +594,7 @@ _CUT_LINE_BLOCK = 1 << 20
 T = TypeVar("T")
 
 
-def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Generator[T, None, None]:
     """``items``, produced by a background thread at most ``depth`` items ahead of the consumer.
 
     Reading and decompressing the next chunk then overlaps parsing and committing the current
