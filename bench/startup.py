@@ -90,7 +90,7 @@ def measure(command: list[str], runs: int, before: object = None) -> dict[str, o
 
 def import_time() -> dict[str, object]:
     """``-X importtime`` of ``import meterlog.cli``: its cumulative microseconds, the slowest
-    top-level imports below it, and which heavy libraries it loads."""
+    modules it imports directly, and which heavy libraries it loads."""
     done = subprocess.run(
         [
             sys.executable,
@@ -108,12 +108,19 @@ def import_time() -> dict[str, object]:
         found = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
         if found:
             rows.append((int(found.group(2)), len(found.group(3)), found.group(4)))
-    total = next((cumulative for cumulative, _, name in rows if name == "meterlog.cli"), 0)
-    # imports directly below the top level (one level of indentation), slowest first
-    top = sorted(
-        ((cumulative, name) for cumulative, depth, name in rows if depth <= 2),
-        reverse=True,
-    )
+    # A module's imports are printed before it, one level deeper, so the rows just above
+    # meterlog.cli that are deeper than it are what it imports.
+    index = next((i for i, row in enumerate(rows) if row[2] == "meterlog.cli"), None)
+    total = rows[index][0] if index is not None else 0
+    below: list[tuple[int, str]] = []
+    if index is not None:
+        depth = rows[index][1]
+        for cumulative, level, name in reversed(rows[:index]):
+            if level <= depth:
+                break
+            if level == depth + 2:
+                below.append((cumulative, name))
+    top = sorted(below, reverse=True)
     return {
         "meterlog_cli_us": total,
         "slowest": [{"module": name, "us": us} for us, name in top[:10]],
