@@ -6,11 +6,12 @@ usage: python bench/duckdb_parquet.py ACCESS_LOG OUT.parquet   (prints the row c
 
 It extracts what meterlog stores of a combined line, typed the same way: ``ts`` parsed to a UTC
 timestamp (``strptime`` with the line's offset), ``status`` as a 16-bit and ``bytes_sent`` as a
-64-bit integer, the request line split into method, path, query and protocol, ``-`` as null for
-the user and referer. A line the pattern does not match is kept whole in ``bad_line`` (its other
-columns null), so no line is lost silently. Within one file and one run only: no record of what
-was read before (a second run reads everything again), no per-line source offsets, no nginx
-``\\xHH`` unescaping, no transactional table, no partitioning by day.
+64-bit integer (``-`` as 0, as meterlog reads it), the request line split into method, path,
+query and protocol, ``-`` as null for the user and referer. A line the pattern does not match is
+kept whole in ``bad_line`` (its other columns null), so no line is lost silently. Within one
+file and one run only: no record of what was read before (a second run reads everything again),
+no per-line source offsets, no nginx ``\\xHH`` unescaping, no transactional table, no
+partitioning by day.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ COPY (
         nullif(f.query, '') AS query,
         nullif(f.protocol, '') AS protocol,
         try_cast(nullif(f.status, '') AS SMALLINT) AS status,
-        try_cast(nullif(nullif(f.bytes, '-'), '') AS BIGINT) AS bytes_sent,
+        CASE f.bytes WHEN '-' THEN 0 ELSE try_cast(nullif(f.bytes, '') AS BIGINT) END
+            AS bytes_sent,
         nullif(nullif(f.referer, '-'), '') AS referer,
         nullif(f.user_agent, '') AS user_agent,
         CASE WHEN f.time_local = '' OR ts IS NULL THEN line END AS bad_line
