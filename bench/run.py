@@ -53,10 +53,16 @@ class Timing:
     failed: str = ""
     #: the start of the earlier run a figure is carried over from ("" when measured now)
     run: str = ""
+    #: CPU seconds (user + system, of the command and its children) of each run
+    cpus: list[float] = field(default_factory=list)
 
     @property
     def wall(self) -> float:
         return statistics.median(self.walls) if self.walls else float("nan")
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus) if self.cpus else float("nan")
 
     @property
     def lines_per_s(self) -> float:
@@ -78,9 +84,9 @@ def say(message: str) -> None:
 TIME = "/usr/bin/time"  # GNU time: the peak RSS of exactly the command, not of this process
 
 
-def time_command(command: list[str]) -> tuple[float, int, str, str, int]:
+def time_command(command: list[str]) -> tuple[float, int, str, str, int, float]:
     """Wall seconds, peak RSS in bytes (of the command and its children), stdout, stderr, exit
-    code. GNU time measures the command as a child of its own; without it, the rusage of the
+    code, CPU seconds (user + system, of the command and its children). GNU time measures the command as a child of its own; without it, the rusage of the
     waited-for child is used (after fork, it includes this process's own size)."""
     with (
         tempfile.TemporaryFile("w+") as out,
@@ -101,7 +107,8 @@ def time_command(command: list[str]) -> tuple[float, int, str, str, int]:
         if gnu_time:
             text = rss.read().split()
             peak = int(text[-1]) * 1024 if text and text[-1].isdigit() else 0
-        return wall, peak, out.read(), err.read(), process.returncode
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, peak, out.read(), err.read(), process.returncode, cpu
 
 
 def meterlog(*args: str) -> list[str]:
@@ -112,7 +119,7 @@ def measure(timing: Timing, command: list[str], runs: int, before: object = None
     for number in range(runs):
         if callable(before):
             before()
-        wall, peak, out, err, code = time_command(command)
+        wall, peak, out, err, code, cpu = time_command(command)
         if code != 0:
             last = (err.strip() or out.strip()).splitlines()
             timing.failed = last[-1] if last else f"exit {code}"
@@ -120,12 +127,22 @@ def measure(timing: Timing, command: list[str], runs: int, before: object = None
             break
         timing.walls.append(wall)
         timing.rss.append(peak)
-        say(f"  {timing.name} run {number + 1}/{runs}: {wall:.2f} s, {peak / 2**20:.0f} MiB")
+        timing.cpus.append(cpu)
+        say(
+            f"  {timing.name} run {number + 1}/{runs}: {wall:.2f} s, CPU {cpu:.2f} s, "
+            f"{peak / 2**20:.0f} MiB"
+        )
     return timing
+
+
+REUSE_INPUTS = False
 
 
 def generate(path: Path, lines: int, kind: str, seed: int) -> Path:
     """Generate a log in a child process (this one stays small)."""
+    if REUSE_INPUTS and path.exists():
+        say(f"  reusing {path}")
+        return path
     subprocess.run(
         [sys.executable, str(HERE / "generate.py"), str(path), str(lines), kind, str(seed)],
         check=True,
@@ -144,6 +161,8 @@ def count_lines(path: Path) -> int:
 def prefix_file(source: Path, target: Path, lines: int) -> Path:
     """The first ``lines`` lines of ``source`` (the generator's blocks make it the same as
     generating ``lines`` lines)."""
+    if REUSE_INPUTS and target.exists():
+        return target
     left = lines
     with open(source, "rb") as data, open(target, "wb") as out:
         while left > 0:
@@ -267,7 +286,8 @@ def carry_goaccess_10m(results: dict[str, object], timings: dict[str, Timing]) -
         saved = load_timings(recorded)
         goaccess = saved["goaccess combined_10m"]
         meter = saved["meterlog ingest combined_10m"]
-        goaccess.run = meter.run = str(recorded["started"])
+        goaccess.run = goaccess.run or str(recorded["started"])
+        meter.run = meter.run or str(recorded["started"])
         timings[goaccess.name] = goaccess
     results["goaccess_10m_recorded"] = {
         "run": goaccess.run,
@@ -414,6 +434,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--dir", help="work folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--reuse-inputs",
+        action="store_true",
+        help="keep generated logs already in --dir (from an earlier run with the same seed)",
+    )
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
@@ -443,6 +468,8 @@ def main() -> None:
         saved = json.loads(Path(args.report_from).read_text())
         Path(args.output).write_text(report(saved, load_timings(saved)))
         return
+    global REUSE_INPUTS
+    REUSE_INPUTS = args.reuse_inputs and bool(args.dir)
     wanted = set(SECTIONS) if not args.only else {x.strip() for x in args.only.split(",")}
     unknown = wanted - set(SECTIONS)
     if unknown:
@@ -468,7 +495,15 @@ def main() -> None:
         timings = load_timings(results)
         for timing in timings.values():
             timing.run = timing.run or str(results["started"])
-        base = {key: results.get(key) for key in ("started", "finished", "load_before", "quick")}
+        base = {
+            key: results.get(key) for key in ("started", "finished", "load_before", "load_after")
+        }
+        # each section keeps the run it was measured in, through any number of merges
+        kept = results.setdefault("sections", {})
+        assert isinstance(kept, dict)
+        for name in SECTIONS:
+            if name not in wanted and name not in kept:
+                kept[name] = dict(base)
         results["merged_from"] = {**base, "path": Path(args.merge).name}
         for key in ("load_before", "load_after"):
             results.pop(key, None)  # this run's own are written below
@@ -876,8 +911,8 @@ def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
         "(`python bench/duckdb_parquet.py FILE OUT.parquet`), alternating, "
         f"{len(next(iter(section['files'].values()))['meterlog']['walls'])} runs each; medians.",
         "",
-        "| file | lines | meterlog s | DuckDB s | meterlog lines/s | DuckDB lines/s | meterlog / DuckDB | peak RSS meterlog / DuckDB | output MB: Delta events / Parquet |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| file | lines | meterlog s | DuckDB s | meterlog lines/s | DuckDB lines/s | meterlog / DuckDB | CPU s meterlog / DuckDB | peak RSS meterlog / DuckDB | output MB: Delta events / Parquet |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     checks = []
     for name, item in section["files"].items():
@@ -889,7 +924,8 @@ def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
         lines.append(
             f"| {name} | {meter.lines:,} | {meter.wall:.2f} | {duck.wall:.2f} | "
             f"{fmt_rate(meter.lines_per_s)} | {fmt_rate(duck.lines_per_s)} | "
-            f"**{meter.lines_per_s / duck.lines_per_s:.2f}x** | {meter.peak_rss / 2**20:,.0f} / "
+            f"**{meter.lines_per_s / duck.lines_per_s:.2f}x** | {meter.cpu:.1f} / {duck.cpu:.1f} | "
+            f"{meter.peak_rss / 2**20:,.0f} / "
             f"{duck.peak_rss / 2**20:,.0f} MiB | {item['store_bytes'] / MB:,.0f} / "
             f"{item['parquet_bytes'] / MB:,.0f} |"
         )
@@ -907,7 +943,10 @@ def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
             checks.append(f"{name}: the comparison failed ({compared.get('error')})")
     lines += [
         "",
-        "A ratio above 1 means meterlog is faster. Same output: " + "; ".join(checks) + ".",
+        "A ratio above 1 means meterlog is faster (wall time; the CPU seconds, user plus system "
+        "of the whole process, are less sensitive to other work on the machine). Same output: "
+        + "; ".join(checks)
+        + ".",
         "",
         DUCKDB_PROSE,
     ]
@@ -946,7 +985,7 @@ def report_startup(
         )
     imported = section.get("import") or {}
     heavy = imported.get("heavy_loaded") or []
-    slowest = imported.get("slowest", [])[:5]
+    slowest = [x for x in imported.get("slowest", []) if x["us"] >= 1000][:4]
     lines += [
         "",
         f'`python -X importtime -c "import meterlog.cli"`: {imported.get("meterlog_cli_us", 0) / 1000:.0f} ms '
@@ -1073,16 +1112,20 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
 
     def section_run(section: str) -> str:
         """The start of the run a section's figures come from ("" for this run)."""
-        return "" if section in sections_run or not merged else str(merged["started"])
+        if section in sections_run or not merged:
+            return ""
+        info = sections.get(section) or merged
+        return str(info["started"])
 
     def measured(section: str, always: bool = False) -> list[str]:
         """One sentence on when a section was measured, under what load (as a list of lines)."""
         if section not in sections_run:
-            if not merged:
+            info = sections.get(section) or merged
+            if not info:
                 return []
             return [
-                f"Carried over from the run of {merged['started']} (load average before it "
-                f"{merged['load_before']}), not re-run this time.",
+                f"Carried over from the run of {info['started']} (load average before it "
+                f"{info['load_before']}), not re-run this time.",
                 "",
             ]
         info = sections.get(section)
@@ -1100,9 +1143,9 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
         origin = results.get("recorded_from")
         run_line = (
             f"Run: {results['started']} .. {results['finished']}, {mode}, sections "
-            f"{', '.join(sections_run)}; the other figures are carried over from the run of "
-            f"{merged['started']} .. {merged['finished']} ([bench/{merged['path']}](bench/{merged['path']})"
-            + (f": {origin}" if origin else "")
+            f"{', '.join(sections_run)}; the other figures are carried over from earlier runs "
+            f"([bench/{merged['path']}](bench/{merged['path']})"
+            + (f"; those of 2026-11-25 are {origin}" if origin else "")
             + "), as each section says."
         )
     else:
