@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.meters import MauMeter, Meter, PeakMeter, Period
+from meterlog.meters import Meter, Period, events_between
 from meterlog.periods import Month
 
 
@@ -35,23 +35,12 @@ def meter_report(
 ) -> pl.DataFrame:
     """One row per account and month.
 
-    MAU meters give ``account, month, mau``; peak meters ``account, month, window, metric,
-    peak, peak_start``.
+    The meter names its columns (:meth:`~meterlog.meters.Meter.report_columns`): MAU gives
+    ``account, month, mau``; peak ``account, month, window, metric, peak, peak_start``.
     """
     frames = [meter.quantities(events, Period(month, tz)) for month in months]
     report = _monthly(frames, months, tz).sort("account", "month", nulls_last=True)
-    if isinstance(meter, PeakMeter):
-        return report.select(
-            "account",
-            "month",
-            pl.lit(meter.window).alias("window"),
-            pl.lit(meter.metric).alias("metric"),
-            pl.col("quantity").alias("peak"),
-            "peak_start",
-        )
-    if isinstance(meter, MauMeter):
-        return report.select("account", "month", pl.col("quantity").alias("mau"))
-    return report.select("account", "month", "quantity", "peak_start")
+    return report.select("account", "month", *meter.report_columns())
 
 
 def meter_evidence(
@@ -70,5 +59,26 @@ def meter_evidence(
         "month",
         *(name for name in evidence.columns if name not in ("account", "month")),
     ]
-    first_key = "user" if isinstance(meter, MauMeter) else "window_start"
-    return evidence.select(order).sort("account", "month", first_key, nulls_last=True)
+    return evidence.select(order).sort("account", "month", meter.evidence_order, nulls_last=True)
+
+
+def empty_note(events: pl.LazyFrame, meter: Meter, months: Sequence[Month], tz: ZoneInfo) -> str:
+    """Why a meter report (or its evidence) has no rows, in one sentence: the months hold no
+    request (and where the store's data begins and ends), or none of them counts."""
+    label = str(months[0]) if len(months) == 1 else f"{months[0]}..{months[-1]}"
+    start, end = Period(months[0], tz).start, Period(months[-1], tz).end
+    stored = events_between(events, start, end).select(pl.len()).collect().item()
+    if not stored:
+        first, last = (
+            events.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+            .collect()
+            .row(0)
+        )
+        if first is None:
+            return "the store holds no requests"
+        return (
+            f"no requests stored in {label} ({tz.key}): the store's data begins at "
+            f"{first.astimezone(tz).isoformat()} and ends at {last.astimezone(tz).isoformat()}; "
+            "check --month and --tz"
+        )
+    return f"none of the {stored:,} requests in {label} ({tz.key}) counts for {meter.description}"

@@ -31,7 +31,8 @@ def command(
     """
     from meterlog.config import load_config
     from meterlog.output import render_table, resolve_output_format, write_report
-    from meterlog.store import resolve_store, store_status
+    from meterlog.reports import store_status
+    from meterlog.store import resolve_store
     from meterlog.text import printable
 
     config = load_config(config_path)
@@ -50,6 +51,8 @@ def command(
     if info.ts_min is not None and info.ts_max is not None:
         click.echo(f"time range: {info.ts_min.isoformat()} .. {info.ts_max.isoformat()}")
     click.echo(f"rejected lines: {int(info.rejects['lines'].sum()):,}")
-    render_table(info.sources.drop("seen_at"), title="sources")
+    render_table(
+        info.sources.drop("seen_at"), title="sources", keep=("path", "format", "offset", "lines")
+    )
     if info.rejects.height:
         render_table(info.rejects, title="rejected lines by reason", totals=["lines"])

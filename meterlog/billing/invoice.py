@@ -1,0 +1,333 @@
+"""Invoices: plans applied to the metered usage of one billing period.
+
+One line per account and charge (in the plan's order, a ``base_fee`` line first when the plan
+has one) and a ``TOTAL`` line per account, the sum of its rounded lines. Accounts are those
+with a request in their billing period plus those listed in the plan file (and active in the
+period), sorted by name.
+
+Each account is billed in its own time zone (the account's, else its plan's, else the default
+``tz``); the period (``2026-10``, ``previous``, ``current``) is a calendar month there, so
+``period_start``/``period_end`` are written with that zone's offset.
+
+An account listed with ``start``/``end`` dates is billed for the days it is active in the
+month: ``period_start``/``period_end`` are those of the active days, usage is measured over
+them only, and the base fee, minimums and maximums are prorated: multiplied by the active
+days over the days of the month (then rounded half-even to the currency's minor unit).
+
+Amounts are decimal text with exactly the currency's decimals (``14.96`` EUR next to ``1000``
+JPY and ``1.235`` KWD): a typed decimal column would give every line the same number of
+decimals.
+
+Reproducible: the invoice is computed from one version of the store's events table and records
+it in ``store_version``; :func:`compute_invoice` with ``as_of`` reads that version again, so
+the same command gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from meterlog.billing.completeness import completeness_problems
+from meterlog.billing.quality import Quality, data_quality
+from meterlog.events import identified_events, resolve_version
+from meterlog.identity import Identity, unmapped_account_keys
+from meterlog.meters import Meter, Period, events_between, events_in_period
+from meterlog.periods import parse_period
+from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
+from meterlog.pricing.base import exact
+from meterlog.store import Store
+
+#: Columns of an invoice, in order. ``amount`` is decimal text in the currency's minor units.
+INVOICE_COLUMNS: dict[str, pl.DataType] = {
+    "account": pl.String(),
+    "plan": pl.String(),
+    "charge": pl.String(),
+    "meter": pl.String(),
+    "period_start": pl.String(),
+    "period_end": pl.String(),
+    "quantity": pl.Int64(),
+    "included": pl.Int64(),
+    "billable_quantity": pl.Int64(),
+    "unit_price": pl.String(),
+    "amount": pl.String(),
+    "currency": pl.String(),
+    "peak_start": pl.String(),
+    "store_version": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class Invoice:
+    lines: pl.DataFrame
+    store_version: int
+    periods: tuple[Period, ...]
+    #: Requests that cannot be billed to a known account, columns a meter lacks, an empty period.
+    warnings: tuple[str, ...] = ()
+    #: Why the store may not hold the whole period yet (see :func:`completeness_problems`).
+    incomplete: tuple[str, ...] = ()
+    #: What the invoice rests on (see :mod:`meterlog.billing.quality`).
+    quality: Quality | None = None
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Accounts billed over the same period: the same time zone and active days."""
+
+    period: Period
+    listed: tuple[str, ...]  # accounts of the plan file in this group
+    takes_unlisted: bool  # whether unlisted accounts (default plan) are billed here
+
+    def selects(self, all_listed: Sequence[str]) -> pl.Expr:
+        account = pl.col("account")
+        chosen = account.is_in(list(self.listed))
+        if self.takes_unlisted:
+            chosen = chosen | ~account.is_in(list(all_listed))
+        return account.is_not_null() & chosen
+
+
+def _groups(
+    plans: PlanFile, period_text: str, default_tz: ZoneInfo, now: datetime | None
+) -> list[_Group]:
+    unlisted_zone = plans.plans[plans.default_plan].tz or default_tz
+    GroupKey = tuple[str, date | None, date | None]
+    zones: dict[GroupKey, ZoneInfo] = {(unlisted_zone.key, None, None): unlisted_zone}
+    listed: dict[GroupKey, list[str]] = {(unlisted_zone.key, None, None): []}
+    for account in sorted(plans.accounts):
+        zone = plans.tz_for(account, default_tz)
+        assignment = plans.accounts[account]
+        key = (zone.key, assignment.start, assignment.end)
+        zones.setdefault(key, zone)
+        listed.setdefault(key, []).append(account)
+    groups = []
+    for key, zone in sorted(zones.items(), key=lambda item: _sort_key(item[0])):
+        _, first_day, end_day = key
+        period = Period(parse_period(period_text, zone, now), zone, first_day, end_day)
+        if period.days() == 0:
+            continue  # the accounts are not active in this month
+        groups.append(
+            _Group(
+                period=period,
+                listed=tuple(listed[key]),
+                takes_unlisted=key == (unlisted_zone.key, None, None),
+            )
+        )
+    return groups
+
+
+def _sort_key(key: tuple[str, date | None, date | None]) -> tuple[str, str, str]:
+    zone, first_day, end_day = key
+    return zone, str(first_day or ""), str(end_day or "")
+
+
+def _share(period: Period) -> Fraction:
+    """The part of the month the period covers, in days (1 for a whole month)."""
+    return Fraction(period.days(), period.whole_month.days())
+
+
+def _prorated(amount: Decimal, share: Fraction) -> Decimal:
+    with exact():
+        return amount * share.numerator / share.denominator
+
+
+def _plan_lines(
+    account: str,
+    plan: Plan,
+    period: Period,
+    quantities: Mapping[Meter, Mapping[str, tuple[int, datetime | None]]],
+    version: int,
+) -> list[dict[str, object]]:
+    common = {
+        "account": account,
+        "plan": plan.name,
+        "period_start": period.iso(period.start),
+        "period_end": period.iso(period.end),
+        "currency": plan.currency.code,
+        "store_version": version,
+    }
+    share = _share(period)
+    days = f" x {period.days()}/{period.whole_month.days()} days" if share != 1 else ""
+    amounts: list[Decimal] = []
+    lines: list[dict[str, object]] = []
+    if plan.base_fee:
+        fee = plan.currency.round(_prorated(plan.base_fee, share))
+        amounts.append(fee)
+        lines.append(
+            {
+                **common,
+                "charge": BASE_FEE_CHARGE,
+                "unit_price": f"flat {plan.base_fee}{days}" if days else "flat",
+                "amount": plan.currency.text(fee),
+            }
+        )
+    for charge in plan.charges:
+        quantity, peak_start = quantities[charge.meter].get(
+            account, (0, charge.meter.zero_peak_start(period))
+        )
+        priced = charge.price(quantity, plan.currency, share)
+        amounts.append(priced.amount)
+        lines.append(
+            {
+                **common,
+                "charge": charge.name,
+                "meter": charge.meter.description,
+                "quantity": quantity,
+                "included": charge.included,
+                "billable_quantity": priced.billable_quantity,
+                "unit_price": priced.detail,
+                "amount": plan.currency.text(priced.amount),
+                "peak_start": period.iso(peak_start),
+            }
+        )
+    total = sum(amounts, Decimal(0))
+    lines.append({**common, "charge": TOTAL_CHARGE, "amount": plan.currency.text(total)})
+    return lines
+
+
+def invoice_json(invoice: Invoice) -> str:
+    """``--format json``: ``{"lines": [...], "quality": {...}}``; amounts are decimal strings
+    (a JSON number is read as a binary float by most readers and loses trailing zeros)."""
+    import json
+
+    document = {
+        "lines": json.loads(invoice.lines.write_json()),
+        "quality": invoice.quality.as_dict() if invoice.quality is not None else None,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def invoice_frame(lines: list[dict[str, object]]) -> pl.DataFrame:
+    return pl.DataFrame(lines, schema=INVOICE_COLUMNS)
+
+
+def compute_invoice(
+    store: Store,
+    plans: PlanFile,
+    period_text: str,
+    default_tz: ZoneInfo,
+    identity: Identity,
+    as_of: int | None = None,
+    now: datetime | None = None,
+    check_sources: bool = True,
+) -> Invoice:
+    """The invoice for ``period_text`` from the store at ``as_of`` (default: current)."""
+    version = resolve_version(store, as_of)
+    events = identified_events(store, identity, version)
+    groups = _groups(plans, period_text, default_tz, now)
+    all_listed = sorted(plans.accounts)
+    lines: list[dict[str, object]] = []
+    for group in groups:
+        group_events = events.filter(group.selects(all_listed))
+        reachable = {plans.accounts[account].plan for account in group.listed}
+        if group.takes_unlisted:
+            reachable.add(plans.default_plan)
+        meters = list(
+            dict.fromkeys(
+                charge.meter for name in sorted(reachable) for charge in plans.plans[name].charges
+            )
+        )
+        seen = events_in_period(group_events, group.period).select("account").unique()
+        frames = pl.collect_all(
+            [seen, *(meter.quantities(group_events, group.period) for meter in meters)]
+        )
+        quantities = {
+            meter: {
+                account: (quantity, peak_start)
+                for account, quantity, peak_start in frame.iter_rows()
+            }
+            for meter, frame in zip(meters, frames[1:], strict=True)
+        }
+        accounts = sorted(set(frames[0].get_column("account").to_list()) | set(group.listed))
+        for account in accounts:
+            plan = plans.plan_for(account)
+            lines += _plan_lines(account, plan, group.period, quantities, version)
+    lines.sort(key=lambda line: str(line["account"]))  # stable: keeps each account's order
+    months = tuple(dict.fromkeys(group.period.whole_month for group in groups))
+    incomplete = tuple(
+        completeness_problems(store, version, months, check_sources and as_of is None)
+    )
+    return Invoice(
+        lines=invoice_frame(lines),
+        store_version=version,
+        periods=months,
+        warnings=(
+            *identity_warnings(events, identity, groups),
+            *column_warnings(events, plans),
+            *empty_period_warnings(events, months),
+        ),
+        incomplete=incomplete,
+        quality=data_quality(store, events, version, months, incomplete),
+    )
+
+
+def column_warnings(events: pl.LazyFrame, plans: PlanFile) -> list[str]:
+    """Charges whose meter reads a column the store does not have (their quantity is 0)."""
+    names = set(events.collect_schema().names())
+    warnings = []
+    for plan in plans.plans.values():
+        for charge in plan.charges:
+            missing = [column for column in charge.meter.needs() if column not in names]
+            if missing:
+                warnings.append(
+                    f"plan {plan.name}, charge {charge.name}: the store has no column "
+                    f"{', '.join(missing)}; the charge's quantity is 0 (check the plan's "
+                    "column, or ingest logs that carry it)"
+                )
+    return warnings
+
+
+def empty_period_warnings(events: pl.LazyFrame, months: Sequence[Period]) -> list[str]:
+    """A warning when no request at all falls in the billing period, saying where the store's
+    data begins and ends (an invoice of base fees alone is rarely what was meant)."""
+    start = min(period.start for period in months)
+    end = max(period.end for period in months)
+    if events_between(events, start, end).select(pl.len()).collect().item():
+        return []
+    first, last = (
+        events.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+        .collect()
+        .row(0)
+    )
+    period = months[0]
+    where = (
+        "the store holds no requests"
+        if first is None
+        else f"the store's data begins at {period.iso(first)} and ends at {period.iso(last)}"
+    )
+    return [
+        f"no requests in the billing period {period.label} ({period.iso(start)} to "
+        f"{period.iso(end)}): {where}; check --period, or ingest the logs of that month"
+    ]
+
+
+def identity_warnings(
+    events: pl.LazyFrame, identity: Identity, groups: Sequence[_Group]
+) -> list[str]:
+    """Requests during the billing periods that cannot be billed to a known account."""
+    if identity.account_field is None or not groups:
+        return []
+    start = min(group.period.start for group in groups)
+    end = max(group.period.end for group in groups)
+    in_periods = events_between(events, start, end)
+    warnings = []
+    no_account = in_periods.filter(pl.col("account").is_null()).select(pl.len()).collect().item()
+    if no_account:
+        warnings.append(
+            f"{no_account} requests in the billing period have no {identity.account_field}; "
+            "they are not billed to anyone"
+        )
+    if identity.accounts:
+        unmapped = unmapped_account_keys(in_periods, identity.account_field, identity.accounts)
+        if unmapped:
+            shown = ", ".join(key[:6] + "..." for key in unmapped[:3])
+            warnings.append(
+                f"{len(unmapped)} {identity.account_field} values are not in the accounts "
+                f"file ({shown}); they are billed under the raw value on the default plan"
+            )
+    return warnings
