@@ -102,6 +102,13 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     help="Bytes parsed and committed per chunk (default 32 MiB; 16 MiB for JSON lines).",
 )
 @click.option(
+    "--max-line-bytes",
+    type=click.IntRange(1024),
+    default=64 * 1024,
+    show_default=True,
+    help="Longer lines are rejected as line_too_long (kept cut to 4 KiB) and read past.",
+)
+@click.option(
     "--compact/--no-compact",
     default=True,
     show_default=True,
@@ -151,6 +158,7 @@ def command(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    max_line_bytes: int,
     compact: bool,
     threads: int,
     accept_window: str,
@@ -238,6 +246,7 @@ def command(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size,
+        max_line_bytes=max_line_bytes,
         threads=threads,
         compact=compact,
         accept_window=window,
@@ -245,22 +254,20 @@ def command(
     )
     target = resolve_store(store, config.store)
     tune_for_batch_work()
-    show_progress = not quiet and sys.stderr.isatty()
-    if show_progress:
-        from rich.progress import Progress
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
 
-        with Progress(transient=True) as progress:
-            task = progress.add_task("ingesting", total=None)
+        from meterlog.commands.progress import IngestProgressBar
 
-            def advance(path: str, done: int) -> None:
-                progress.update(task, advance=done, description=printable(path[-40:]))
-
-            summary = run_ingest(target, list(paths), options, on_progress=advance)
+        with IngestProgressBar(Console(stderr=True)) as bar:
+            summary = run_ingest(target, list(paths), options, progress=bar)
     else:
         summary = run_ingest(target, list(paths), options)
     if not quiet:
         click.echo("\n".join(printable(line) for line in summary_lines(summary)))
     for failed in summary.failed:
         click.echo(error_line(str(failed.error)), err=True)
-    if summary.failed:
+    for message in summary.unread:
+        click.echo(error_line(message), err=True)
+    if not summary.ok:
         sys.exit(1)
