@@ -29,9 +29,6 @@ from meterlog.formats.base import (
     ParseResult,
     classify,
     dash_to_null,
-    parse_bytes,
-    parse_seconds,
-    parse_status,
     with_request_split,
 )
 from meterlog.formats.times import (
@@ -217,6 +214,15 @@ class JsonLinesFormat(LogFormat):
             self.explicit[column] = key
         self.naive_zone = naive_zone
         self.max_extra_keys = max_extra_keys
+        #: Top-level keys read as numbers, and of those as integers (:func:`_numbers_as_written`).
+        self._number_keys = frozenset(
+            key
+            for column in ("status", "bytes_sent", "request_time")
+            for key in self.fields.get(column, ())
+        )
+        self._integer_keys = frozenset(
+            key for column in ("status", "bytes_sent") for key in self.fields.get(column, ())
+        )
         if self.preset is not None:
             self.name = f"json/{self.preset.name}"
 
@@ -245,6 +251,19 @@ class JsonLinesFormat(LogFormat):
         schema = decoded.schema
         key_texts = decoded.select(
             _text_expr(key, schema[key]).alias(f"k__{i}") for i, key in enumerate(needed)
+        )
+        number_columns = {
+            f"k__{i}": key for i, key in enumerate(needed) if key in self._number_keys
+        }
+        key_texts = _numbers_as_written(
+            key_texts,
+            objects.get_column("__json"),
+            number_columns,
+            {
+                name
+                for name, key in number_columns.items()
+                if key in self._integer_keys and schema[key] != pl.Int64
+            },
         )
         values = objects.select("line", "source_offset", "source_line").hstack(key_texts)
         del objects, decoded  # the normalised JSON text and decoded values are not needed now
@@ -275,6 +294,13 @@ class JsonLinesFormat(LogFormat):
             return pl.coalesce(present) if len(present) > 1 else present[0]
 
         raw = {column: first_present(column) for column in self.fields}
+
+        def decoded_as_integers(column: str) -> bool:
+            """Whether every key ``column`` reads was decoded as integers in this chunk (its
+            text then needs no float reading)."""
+            keys = [key for key in self.fields.get(column, ()) if lookup(key) is not None]
+            return all(key in schema and schema[key] == pl.Int64 for key in keys)
+
         # Each text value is computed once into a __t_ column (several columns may read it).
         texts = {
             f"__t_{column}": dash_to_null(expr)
@@ -326,21 +352,27 @@ class JsonLinesFormat(LogFormat):
         bytes_text = raw.get("bytes_sent")
         time_text = raw.get("request_time")
         per_second = self.preset.request_time_per_second if self.preset is not None else 1
-        seconds = parse_seconds(time_text) if time_text is not None else None
+        seconds = _json_seconds(time_text) if time_text is not None else None
         if time_text is not None and per_second != 1:
             # in decimal, then to float once: 4500000 ns is 0.0045 s, not 0.0045000000000000005
             units = dash_to_null(time_text.str.strip_chars()).cast(pl.Decimal(38, 9), strict=False)
             seconds = (units / pl.lit(per_second, pl.Decimal(38, 0))).cast(pl.Float64)
+            if seconds is not None:  # a value beyond Decimal(38, 9) is a bad number of its own
+                seconds = pl.when(seconds.is_finite()).then(seconds).otherwise(None)
         ts, naive = self._times(values, raw.get("ts"))
         typed = values.with_columns(
             ts.alias("__ts"),
             naive.alias("__naive"),
             (
-                parse_status(status_text) if status_text is not None else pl.lit(None, pl.Int16)
+                _json_status(status_text, decoded_as_integers("status"))
+                if status_text is not None
+                else pl.lit(None, pl.Int16)
             ).alias("__status"),
-            (parse_bytes(bytes_text) if bytes_text is not None else pl.lit(None, pl.Int64)).alias(
-                "__bytes"
-            ),
+            (
+                _json_bytes(bytes_text, decoded_as_integers("bytes_sent"))
+                if bytes_text is not None
+                else pl.lit(None, pl.Int64)
+            ).alias("__bytes"),
             (seconds if seconds is not None else pl.lit(None, pl.Float64)).alias("__request_time"),
         )
         numbers_ok = pl.lit(True)
@@ -395,7 +427,8 @@ class JsonLinesFormat(LogFormat):
         return used
 
     def _decode(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """Lines that are not JSON objects (as rejects), the objects, and their values: one
+        """Lines that are not JSON objects (as rejects), the objects (with ``__json``, each
+        line's JSON text, compact), and their values: one
         column per top-level key, as decoded (turned into text by :func:`_text_expr` when used;
         :func:`decode_objects` gives text already).
 
@@ -488,6 +521,99 @@ class JsonLinesFormat(LogFormat):
             ts = ts.scatter(rest, later.get_column("ts"))
             naive = naive.scatter(rest, later.get_column("naive"))
         return ts, naive
+
+
+#: Integers a float holds exactly (2**53): an integral JSON number written with a fraction or an
+#: exponent (``200.0``, ``2e2``) is taken as that integer up to this size.
+_EXACT_FLOAT_INTEGER = 2**53
+
+
+def _json_integer(text: pl.Expr, integers: bool = False) -> pl.Expr:
+    """A JSON number's text as Int64, judged per line whatever the other lines hold.
+
+    An integer as written (``-0`` is 0); else an integral number written as a float
+    (``200.0``, ``2e2``, ``-0.0``: a neighbouring line's fraction makes every value of the
+    chunk's column a float) when a float holds it exactly; null (a bad number) otherwise:
+    a fraction, a value beyond 64 bits or 2**53 as a float, ``true``, ``inf``, ``NaN``.
+    ``integers``: the values were decoded as integers (nothing else to read).
+    """
+    text = text.str.strip_chars()
+    whole = text.cast(pl.Int64, strict=False)
+    if integers:
+        return whole
+    number = text.cast(pl.Float64, strict=False)
+    integral = (
+        number.is_finite() & (number == number.floor()) & (number.abs() < _EXACT_FLOAT_INTEGER)
+    )
+    return pl.coalesce(whole, pl.when(integral).then(number).otherwise(None).cast(pl.Int64))
+
+
+def _json_status(text: pl.Expr, integers: bool = False) -> pl.Expr:
+    """HTTP status as Int16 (:func:`_json_integer`); null when not from 0 to 999."""
+    value = _json_integer(text, integers)
+    return pl.when(value.is_between(0, 999)).then(value).otherwise(None).cast(pl.Int16)
+
+
+def _json_bytes(text: pl.Expr, integers: bool = False) -> pl.Expr:
+    """A byte count (:func:`_json_integer`); ``-`` (an empty nginx variable) is 0."""
+    if integers:
+        return _json_integer(text, integers)
+    return (
+        pl.when(text.str.strip_chars() == "-")
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(_json_integer(text))
+    )
+
+
+def _json_seconds(text: pl.Expr) -> pl.Expr:
+    """Seconds as Float64; ``-`` is null; null (a bad number) when not a finite number."""
+    value = dash_to_null(text.str.strip_chars()).cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value).otherwise(None)
+
+
+def _numbers_as_written(
+    texts: pl.DataFrame, json_texts: pl.Series, columns: dict[str, str], integers: set[str]
+) -> pl.DataFrame:
+    """``texts`` with the numbers a neighbouring line changed read again as written.
+
+    Polars decodes a key into one column per chunk: when one line writes
+    ``"bytes_sent": 1.5`` the key is a float in every line, and an integer beyond 2**53 in
+    another (``9007199254740993``) comes back rounded; when one line writes ``true`` among
+    numbers it comes back as ``1``. Only those lines (an integer column's text that is not an
+    integer and at least 2**53; a line with ``"KEY":true`` or ``false``) are read again from
+    their own JSON text, so each keeps its own value. ``columns``: text column -> top-level
+    key; ``integers``: the text columns read as integers.
+    """
+    quoted = {key: json.dumps(key, ensure_ascii=False) for key in columns.values()}
+    written = [f"{quoted[key]}:{value}" for key in columns.values() for value in ("true", "false")]
+    # fast literal searches first: most lines hold no boolean at all
+    with_booleans = (
+        json_texts.str.contains(":true", literal=True)
+        | json_texts.str.contains(":false", literal=True)
+    ).arg_true()
+    if with_booleans.len() and written:
+        near = json_texts.gather(with_booleans).str.contains_any(written)
+        with_booleans = with_booleans.filter(near)
+    for name, key in columns.items():
+        if "'" in key or "\\" in key:
+            continue  # not expressible in the JSON path (and no key of a number in practice)
+        rows = pl.Series(dtype=pl.UInt32)
+        if name in integers:
+            text = pl.col(name).str.strip_chars()
+            rows = texts.select(
+                (
+                    text.cast(pl.Int64, strict=False).is_null()
+                    & (text.cast(pl.Float64, strict=False).abs() >= _EXACT_FLOAT_INTEGER)
+                ).arg_true()
+            ).to_series()
+        if with_booleans.len():
+            pattern = f"[{{,]{pl.escape_regex(quoted[key])}:(?:true|false)[,}}]"
+            boolean = json_texts.gather(with_booleans).str.contains(pattern)
+            rows = pl.concat([rows, with_booleans.filter(boolean)]).unique(maintain_order=True)
+        if rows.len():
+            found = json_texts.gather(rows).str.json_path_match(f"$['{key}']")
+            texts = texts.with_columns(texts.get_column(name).scatter(rows, found))
+    return texts
 
 
 def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
