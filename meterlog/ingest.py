@@ -107,6 +107,9 @@ class IngestOptions:
     now: datetime | None = None
     #: Replace user identifiers by keyed digests before anything is committed.
     pseudonymizer: Pseudonymizer | None = None
+    #: Called after each commit with the rows just committed (events as stored, after
+    #: pseudonymisation, with ``source_id``) and the lines rejected with them.
+    on_commit: CommitCallback | None = None
 
 
 @dataclass
@@ -179,6 +182,7 @@ class IngestSummary:
 
 
 ProgressCallback = Callable[[str, int], None]
+CommitCallback = Callable[[pl.DataFrame, pl.DataFrame], None]
 
 
 def ingest(
@@ -191,6 +195,23 @@ def ingest(
     bad line or a bad file (those are reported in the summary), only for a store failure."""
     options = options or IngestOptions()
     inputs = discover_inputs(paths, options.include, options.exclude)
+    return ingest_inputs(store, inputs, options, on_progress)
+
+
+def ingest_inputs(
+    store: Store,
+    inputs: Sequence[InputFile],
+    options: IngestOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    registered: set[tuple[str, str]] | None = None,
+) -> IngestSummary:
+    """Ingest ``inputs`` (found by :func:`discover_inputs`, or given one by one as ``watch``
+    does) into ``store``, holding the store's lock for the length of the call.
+
+    ``registered`` (kept by a caller that ingests again and again) holds the ``(source_id,
+    path)`` pairs already recorded in the ``sources`` table: they are not recorded again.
+    """
+    options = options or IngestOptions()
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
@@ -204,7 +225,7 @@ def ingest(
         registry: list[dict[str, object]] = []
         known = store.known_source_ids()
         for source in inputs:
-            report = SourceReport(path=path_for_display(source.path))
+            report = SourceReport(path=path_for_display(source.display))
             reports.append(report)
             try:
                 _ingest_source(store, source, options, report, seen, run_at, on_progress, pool)
@@ -217,11 +238,16 @@ def ingest(
                 progress = store.progress(report.source_id)
                 if not progress.offset or (not report.bytes_read and report.source_id in known):
                     continue
+                path = source.path if source.is_stdin else os.path.abspath(source.display)
+                if registered is not None:
+                    if (report.source_id, path) in registered and report.source_id in known:
+                        continue
+                    registered.add((report.source_id, path))
                 known.add(report.source_id)
                 registry.append(
                     {
                         "source_id": report.source_id,
-                        "path": source.path if source.is_stdin else os.path.abspath(source.path),
+                        "path": path,
                         "format": report.format,
                         "compression": report.compression,
                         "offset": progress.offset,
@@ -533,6 +559,8 @@ class _ChunkCommitter:
             report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
         if self.on_progress is not None:
             self.on_progress(report.path, chunk.size)
+        if options.on_commit is not None:
+            options.on_commit(events, rejects)
         return True
 
 

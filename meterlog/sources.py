@@ -83,13 +83,22 @@ STDIN = "-"
 
 @dataclass(frozen=True)
 class InputFile:
-    """A path to read (``-`` is standard input)."""
+    """A path to read (``-`` is standard input). ``name``, when given, is the path shown and
+    recorded for it instead (``watch`` reads a file through its open descriptor,
+    ``/proc/self/fd/N``, so that a file deleted after it was seen can still be read to its end).
+    """
 
     path: str
+    name: str | None = None
 
     @property
     def is_stdin(self) -> bool:
         return self.path == STDIN
+
+    @property
+    def display(self) -> str:
+        """The path shown and recorded for this input."""
+        return self.name or self.path
 
 
 def _name_matches(name: str, patterns: Sequence[str]) -> bool:
@@ -157,11 +166,11 @@ def _open_raw(source: InputFile) -> BinaryIO:
     try:
         mode = os.stat(source.path).st_mode
     except OSError as exc:
-        raise InputError(f"{source.path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{source.display}: cannot read: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{source.path}: is a directory")
+        raise InputError(f"{source.display}: is a directory")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise InputError(f"{source.path}: not a regular file; give a log file")
+        raise InputError(f"{source.display}: not a regular file; give a log file")
     try:
         if stat.S_ISFIFO(mode):
             # Opened without blocking, so a pipe nobody writes to reads as empty instead of
@@ -172,7 +181,7 @@ def _open_raw(source: InputFile) -> BinaryIO:
         return open(source.path, "rb")
     except OSError as exc:
         raise InputError(
-            f"{source.path}: cannot read: {exc.strerror}; check the file's permissions"
+            f"{source.display}: cannot read: {exc.strerror}; check the file's permissions"
         ) from None
 
 
@@ -254,7 +263,7 @@ class LineReader:
         what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
         detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
         self.damage = InputError(
-            f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
+            f"{path_for_display(self.source.display)}: {detail} after {at} bytes; "
             "lines before the damage were kept, repair or remove the file"
         )
 
