@@ -227,7 +227,9 @@ class LiveStats:
             p50 = p95 = None
             if self._latency:
                 times = np.concatenate([values for _, values in self._latency])
-                p50, p95 = (float(v) for v in np.quantile(times, [0.5, 0.95]))
+                p50, p95 = (
+                    float(v) for v in np.quantile(times, [0.5, 0.95], method="inverted_cdf")
+                )
             accounts: list[tuple[str, int]] = []
             endpoints: list[tuple[str, int]] = []
             if self._hot:

@@ -340,6 +340,18 @@ class Watcher:
             accounts = list(self.mtd.requests())
             for account in accounts:
                 plan = plan_file.plan_for(account or "")
+                if plan.base_fee:
+                    rows.append(
+                        PlanUsage(
+                            account,
+                            plan.name,
+                            "base_fee",
+                            0,
+                            0,
+                            plan.base_fee,
+                            plan.currency.code,
+                        )
+                    )
                 for charge in plan.charges:
                     quantity = self.mtd.quantity(charge.meter, account)
                     priced = charge.price(quantity, plan.currency)
