@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from meterlog.errors import InputError
 from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, InputFile, discover_inputs
 
+#: gzip, bzip2 and zstd files start with these bytes (see :mod:`meterlog.sources`).
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd")
 #: Reading a file through its descriptor works where ``/proc/self/fd`` exists (Linux).
 _PROC_FD = "/proc/self/fd"
 
@@ -186,12 +188,22 @@ class Follower:
 
     # -- helpers ---------------------------------------------------------------------------
     def _open(self, path: str) -> int | None:
+        """A descriptor held open for a plain file (compressed files cannot grow: they are
+        read by name, so a folder of old rotated logs holds no descriptors)."""
         if not self.hold_open:
             return None
         try:
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
+        try:
+            head = os.pread(fd, 4, 0)
+        except OSError:
+            head = b""
+        if head.startswith(_COMPRESSED_MAGIC):
+            os.close(fd)
+            return None
+        return fd
 
     def _fstat(self, tracked: _Tracked) -> os.stat_result | None:
         if tracked.fd is None:
