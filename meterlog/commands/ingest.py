@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from meterlog.commands.options import config_option, quiet_option, store_option
+
+if TYPE_CHECKING:
+    from meterlog.ingest import IngestOptions
 
 
 def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
@@ -151,59 +155,32 @@ def command(
         meterlog ingest --nginx-conf /etc/nginx/nginx.conf --log-format-name api logs/
         zcat old.log.gz | meterlog ingest -
     """
-    if log_format and nginx_conf:
-        raise click.UsageError("give either --log-format or --nginx-conf, not both")
-    if bool(nginx_conf) != bool(log_format_name):
-        raise click.UsageError("--nginx-conf and --log-format-name go together")
-    json_mapping = _parse_json_fields(json_fields)
+    options = ingest_options(
+        input_format=input_format,
+        log_format=log_format,
+        nginx_conf=nginx_conf,
+        log_format_name=log_format_name,
+        json_fields=json_fields,
+        include=include,
+        exclude=exclude,
+        max_reject_ratio=max_reject_ratio,
+        lock_timeout=lock_timeout,
+        chunk_size=chunk_size,
+        compact=compact,
+        threads=threads,
+        accept_window=accept_window,
+        pseudonymize=pseudonymize,
+        pseudonymize_fields=pseudonymize_fields,
+    )
 
     from meterlog.commands.base import error_line, tune_for_batch_work
     from meterlog.config import load_config
-    from meterlog.formats import (
-        JsonLinesFormat,
-        LogFormat,
-        NginxLogFormat,
-        builtin_format,
-        read_log_format_from_config,
-    )
-    from meterlog.ingest import IngestOptions, summary_lines
     from meterlog.ingest import ingest as run_ingest
-    from meterlog.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
-    from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+    from meterlog.ingest import summary_lines
     from meterlog.store import resolve_store
     from meterlog.text import printable
-    from meterlog.timewindow import parse_accept_window
 
-    window = parse_accept_window(accept_window)
-    pseudonymizer = None
-    if pseudonymize or pseudonymize_fields:
-        pseudonymizer = Pseudonymizer.from_environment(pseudonymize_fields or DEFAULT_FIELDS)
     config = load_config(config_path)
-    custom = None
-    if log_format:
-        custom = NginxLogFormat(log_format, name="custom")
-    elif nginx_conf and log_format_name:
-        custom = read_log_format_from_config(nginx_conf, log_format_name)
-    forced: LogFormat | None = None
-    if input_format == "json":
-        forced = JsonLinesFormat(json_mapping)
-    elif input_format != "auto":
-        if custom is not None:
-            raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
-        forced = builtin_format(input_format)
-    options = IngestOptions(
-        log_format=forced,
-        custom_format=custom,
-        include=include or DEFAULT_INCLUDE,
-        exclude=exclude or DEFAULT_EXCLUDE,
-        max_reject_ratio=max_reject_ratio,
-        lock_timeout=lock_timeout,
-        chunk_bytes=chunk_size,
-        threads=threads,
-        compact=compact,
-        accept_window=window,
-        pseudonymizer=pseudonymizer,
-    )
     target = resolve_store(store, config.store)
     tune_for_batch_work()
     show_progress = not quiet and sys.stderr.isatty()
@@ -225,3 +202,93 @@ def command(
         click.echo(error_line(str(failed.error)), err=True)
     if summary.failed:
         sys.exit(1)
+
+
+#: The options of ``ingest`` that say what to read and how; ``watch`` takes the same ones.
+INPUT_OPTION_NAMES = (
+    "store",
+    "config_path",
+    "input_format",
+    "log_format",
+    "nginx_conf",
+    "log_format_name",
+    "json_fields",
+    "include",
+    "exclude",
+    "max_reject_ratio",
+    "lock_timeout",
+    "chunk_size",
+    "compact",
+    "threads",
+    "accept_window",
+    "pseudonymize",
+    "pseudonymize_fields",
+)
+
+
+def ingest_options(
+    *,
+    input_format: str,
+    log_format: str | None,
+    nginx_conf: str | None,
+    log_format_name: str | None,
+    json_fields: tuple[str, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    max_reject_ratio: float,
+    lock_timeout: float,
+    chunk_size: int | None,
+    compact: bool,
+    threads: int,
+    accept_window: str,
+    pseudonymize: bool,
+    pseudonymize_fields: tuple[str, ...],
+) -> IngestOptions:
+    """The library's ingest options from the command's input options (shared with ``watch``)."""
+    if log_format and nginx_conf:
+        raise click.UsageError("give either --log-format or --nginx-conf, not both")
+    if bool(nginx_conf) != bool(log_format_name):
+        raise click.UsageError("--nginx-conf and --log-format-name go together")
+    json_mapping = _parse_json_fields(json_fields)
+
+    from meterlog.formats import (
+        JsonLinesFormat,
+        LogFormat,
+        NginxLogFormat,
+        builtin_format,
+        read_log_format_from_config,
+    )
+    from meterlog.ingest import IngestOptions
+    from meterlog.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
+    from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+    from meterlog.timewindow import parse_accept_window
+
+    window = parse_accept_window(accept_window)
+    pseudonymizer = None
+    if pseudonymize or pseudonymize_fields:
+        pseudonymizer = Pseudonymizer.from_environment(pseudonymize_fields or DEFAULT_FIELDS)
+    custom = None
+    if log_format:
+        custom = NginxLogFormat(log_format, name="custom")
+    elif nginx_conf and log_format_name:
+        custom = read_log_format_from_config(nginx_conf, log_format_name)
+    forced: LogFormat | None = None
+    if input_format == "json":
+        forced = JsonLinesFormat(json_mapping)
+    elif input_format != "auto":
+        if custom is not None:
+            raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
+        forced = builtin_format(input_format)
+    return IngestOptions(
+        log_format=forced,
+        custom_format=custom,
+        include=include or DEFAULT_INCLUDE,
+        exclude=exclude or DEFAULT_EXCLUDE,
+        max_reject_ratio=max_reject_ratio,
+        lock_timeout=lock_timeout,
+        chunk_bytes=chunk_size,
+        threads=threads,
+        compact=compact,
+        accept_window=window,
+        pseudonymizer=pseudonymizer,
+    )

@@ -9,7 +9,6 @@ so a log line cannot send escape sequences or markup to the terminal.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,8 +20,8 @@ from rich.text import Text
 from meterlog.live.mtd import PeakFigure
 from meterlog.live.stats import Recent
 from meterlog.live.watch import Health, PlanUsage, Watcher
+from meterlog.text import printable
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -87,7 +86,7 @@ def dashboard_data(watcher: Watcher, now: float | None = None) -> DashboardData:
 
 def plain(value: object) -> Text:
     """A value from the logs as text that cannot style or control the terminal."""
-    text = "(none)" if value is None else _CONTROL.sub("\ufffd", str(value))
+    text = "(none)" if value is None else printable(str(value)).replace("\t", " ")
     return Text(text, no_wrap=True, overflow="ellipsis")
 
 

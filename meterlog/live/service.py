@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from meterlog.live.watch import Watcher
+from meterlog.text import printable
 
 
 def serve(
@@ -41,7 +42,7 @@ def serve(
             return
         if message.startswith("error:"):
             message = "meterlog: " + message
-        print(message, file=stream, flush=True)
+        print(printable(message), file=stream, flush=True)
 
     watcher.log = log
     server = None
