@@ -279,6 +279,7 @@ def mau_memory(users: int) -> dict[str, object]:
         adds.append(time.perf_counter() - began)
     held = mtd._mau[0].pairs
     rss_after, _ = rss_and_cpu(os.getpid())
+    counted = mtd.mau()["acme"]
     # a batch of 40,000 requests (2 s at 20,000 lines/s) from known and new users
     frame = pl.DataFrame(
         {

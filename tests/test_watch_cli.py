@@ -70,7 +70,9 @@ def test_help_lists_the_options() -> None:
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text(combined(1) + "\n")
-    bad_port = meterlog_process("watch", "--store", "s", "--metrics", ":http", "a.log", cwd=tmp_path)
+    bad_port = meterlog_process(
+        "watch", "--store", "s", "--metrics", ":http", "a.log", cwd=tmp_path
+    )
     assert bad_port.returncode == 2
     assert "--metrics" in bad_port.stderr and "Traceback" not in bad_port.stderr
     stdin = meterlog_process("watch", "--store", "s", "-", cwd=tmp_path)
@@ -145,8 +147,16 @@ def test_sigkill_at_several_moments_with_cron_ingest(tmp_path: Path) -> None:
             if kill % 2:
                 crons.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "meterlog", "ingest", "--store", str(store), "-q"]
-                        + [str(logs)],
+                        [
+                            sys.executable,
+                            "-m",
+                            "meterlog",
+                            "ingest",
+                            "--store",
+                            str(store),
+                            "-q",
+                            str(logs),
+                        ],
                         cwd=REPO,
                         env=process_env(),
                         stdout=subprocess.DEVNULL,
