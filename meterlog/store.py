@@ -389,9 +389,11 @@ class Store:
             if day is not None and (wanted is None or day in wanted)
         }
 
-    def compact(self, days: Iterable[date] | None = None) -> dict[str, int]:
+    def compact(
+        self, days: Iterable[date] | None = None, target_size: int = COMPACT_TARGET_BYTES
+    ) -> dict[str, int]:
         """Rewrite the small files of the events table (of ``days`` only, if given) into files of
-        about :data:`COMPACT_TARGET_BYTES`. Rows, progress and older versions are unchanged."""
+        about ``target_size`` bytes. Rows, progress and older versions are unchanged."""
         table = self._table(EVENTS_TABLE)
         if table is None:
             return {"files_added": 0, "files_removed": 0}
@@ -404,7 +406,7 @@ class Store:
         try:
             metrics = table.optimize.compact(
                 partition_filters=filters,  # type: ignore[arg-type]
-                target_size=COMPACT_TARGET_BYTES,
+                target_size=target_size,
                 writer_properties=EVENTS_WRITER_PROPERTIES,
                 commit_properties=CommitProperties(
                     custom_metadata={"meterlog.operation": "compact"}

@@ -12,6 +12,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.live import Watcher, WatchOptions
 from meterlog.store import Store
@@ -245,3 +247,47 @@ def test_month_to_date_figures_follow_foreign_commits(tmp_path: Path) -> None:
     stored = Store(store).scan_events().collect()
     assert stored.height == 201
     assert stored.get_column("remote_user").n_unique() == 18
+
+
+def test_a_held_lock_delays_the_batch_and_is_reported_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    store = tmp_path / "store"
+    writer = Writer(logs / "access.log")
+    said: list[str] = []
+    watch = Watcher(
+        Store(store), [str(logs)], IngestOptions(), WatchOptions(interval=0.2), log=said.append
+    )
+    writer.write(10)
+    with Store(store).lock():  # a long cron ingest, say
+        assert watch.step() is None
+        assert watch.step() is None
+        health = watch.health()
+        assert health.lag_seconds > 0 and "another meterlog run" in (health.last_error or "")
+    assert len([line for line in said if "another meterlog run" in line]) == 1
+    batch = watch.step()
+    assert batch is not None and batch.events.height == 10
+    assert watch.health().lag_seconds == 0 and watch.health().last_error is None
+    watch.close()
+    assert_exactly(store, writer.written)
+
+
+def test_small_files_are_compacted_once_in_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import meterlog.live.watch as live_watch
+
+    monkeypatch.setattr(live_watch, "COMPACT_SECONDS", 0.0)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    store = tmp_path / "store"
+    writer = Writer(logs / "access.log")
+    watch = watcher(store, logs)
+    for _ in range(24):  # one commit, so one small file, per batch
+        writer.write(5)
+        watch.step()
+    watch.close()
+    files = Store(store).files_per_day()
+    assert files and max(files.values()) <= 16
+    assert watch.health().store_version == Store(store).version()
+    assert_exactly(store, writer.written)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ from meterlog.live.stats import DEFAULT_MAX_ACCOUNTS, LiveStats
 from meterlog.meters import MauMeter, Meter, PeakMeter
 from meterlog.plans import PlanFile
 from meterlog.schema import REJECT_COLUMNS
-from meterlog.store import Store
+from meterlog.store import AUTO_COMPACT_FILES, Store
 
 DEFAULT_INTERVAL = 2.0
 DEFAULT_BATCH_LINES = 100_000
@@ -45,6 +45,11 @@ DEFAULT_BATCH_LINES = 100_000
 POLL_SECONDS = 0.25
 #: While idle, how often the store is checked for other writers' commits.
 STORE_CHECK_SECONDS = 10.0
+#: How often the day partitions written to are checked for many small files (one per batch).
+COMPACT_SECONDS = 60.0
+#: Size watch compacts files to: files this large are not rewritten again by watch, so a
+#: busy day is not rewritten over and over (``meterlog maintain`` makes larger files).
+WATCH_COMPACT_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,8 @@ class Watcher:
         self._last_error: str | None = None
         self._reported: set[str] = set()
         self._started = False
+        self._days_written: set[date] = set()
+        self._last_compaction = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -192,6 +199,7 @@ class Watcher:
         options = dataclasses.replace(
             self.ingest_options,
             on_commit=lambda events, rejects: committed.append((events, rejects)),
+            compact=False,  # done by _compact once in a while, after the figures are current
             # waiting for another run's lock happens between batches (so a stop is seen)
             lock_timeout=min(self.ingest_options.lock_timeout, self.options.interval),
         )
@@ -199,7 +207,8 @@ class Watcher:
         try:
             summary = ingest_inputs(self.store, result.inputs, options, registered=self._registered)
         except MeterlogError as exc:
-            self._error(str(exc))
+            # e.g. a long cron ingest holds the lock: said once, tried again next interval
+            self._error(str(exc), once=True)
             self._account(committed, None, before, retry=True)
             return None
         self.follower.done(result)
@@ -210,7 +219,48 @@ class Watcher:
                 self._error(report.error, once=True)
         batch = self._account(committed, summary, before, retry=False)
         self._pending_since = None
+        self._last_error = None
+        self._reported.clear()  # a failure seen again after a success is said again
+        if self.ingest_options.compact:
+            self._compact(summary)
         return batch
+
+    def _compact(self, summary: IngestSummary) -> None:
+        """Compact the day partitions written to that hold many small files (as ``ingest``
+        does after a run), at most every :data:`COMPACT_SECONDS`."""
+        for report in summary.sources:
+            if report.bytes_read and report.ts_min and report.ts_max:
+                first, last = report.ts_min.date(), report.ts_max.date()
+                if (last - first).days > 31:  # odd timestamps: the ends only
+                    self._days_written.update((first, last))
+                else:
+                    self._days_written.update(
+                        first + timedelta(days=n) for n in range((last - first).days + 1)
+                    )
+        if time.monotonic() - self._last_compaction < COMPACT_SECONDS:
+            return
+        self._last_compaction = time.monotonic()
+        days, self._days_written = self._days_written, set()
+        try:
+            with self.store.lock(min(self.ingest_options.lock_timeout, self.options.interval)):
+                before = self.store.version()
+                crowded = [
+                    day
+                    for day, files in self.store.files_per_day(days).items()
+                    if files > AUTO_COMPACT_FILES
+                ]
+                if not crowded:
+                    return
+                self.store.compact(crowded, target_size=WATCH_COMPACT_BYTES)
+                after = self.store.version()
+        except MeterlogError as exc:
+            self._error(str(exc), once=True)
+            self._days_written |= days
+            return
+        if before != self._version:
+            self._reload(after)  # another writer committed since the last batch
+        else:
+            self._version = after
 
     def _account(
         self,
@@ -233,7 +283,7 @@ class Watcher:
         identified = self._identify(events.lazy()).collect()
         self.stats.add(identified, rejects, now)
         version = summary.store_version if summary is not None else self._store_version()
-        commits = len(committed) + (1 if summary is not None and summary.compacted_days else 0)
+        commits = len(committed)
         if before is None or version != before + commits or retry:
             self._reload(version)  # another writer committed too: read the figures again
         else:
