@@ -198,3 +198,63 @@ def test_sigkill_at_several_moments_with_cron_ingest(tmp_path: Path) -> None:
     assert bills[0].returncode == 0, bills[0].stderr
     strip = re.compile(r",\d+\r?$", re.M)  # the store version column differs
     assert strip.sub("", bills[0].stdout) == strip.sub("", bills[1].stdout)
+
+
+def test_dashboard_on_a_terminal(tmp_path: Path) -> None:
+    """On a (pseudo) terminal watch draws the dashboard, sized to it, and SIGTERM ends it."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writer = Writer(logs / "access.log")
+    writer.write(300)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = process_env({"TERM": "xterm-256color"})
+    env.pop("COLUMNS", None)  # the size comes from the terminal
+    env.pop("LINES", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meterlog",
+            "watch",
+            "--store",
+            str(tmp_path / "store"),
+            "--interval",
+            "0.3",
+            str(logs),
+        ],
+        cwd=REPO,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    screen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and b"lines 300 " not in screen:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    screen += os.read(master, 65536)
+                except OSError:
+                    break
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert process.returncode == 0
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", screen).decode("utf-8", "replace")
+    assert "month to date" in text and "busiest accounts" in text
+    assert "lines 300 " in text  # the status line: all 300 lines committed
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert_exactly(tmp_path / "store", writer.written)
