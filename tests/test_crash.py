@@ -52,7 +52,7 @@ def unreferenced(store: Path) -> set[str]:
     reading older versions, until ``meterlog maintain`` removes them)."""
     from deltalake import DeltaTable
 
-    from meterlog.store import _paths_in_commit
+    from meterlog.store import paths_in_commit
 
     orphans: set[str] = set()
     for name in ("events", "rejects", "sources"):
@@ -60,7 +60,7 @@ def unreferenced(store: Path) -> set[str]:
         if (table / "_delta_log").is_dir():
             referenced = {os.path.normpath(u) for u in DeltaTable(str(table)).file_uris()}
             for commit in (table / "_delta_log").glob("*.json"):
-                referenced |= _paths_in_commit(table, commit)
+                referenced |= paths_in_commit(table, commit)
             orphans |= data_files(table) - referenced
     return orphans
 

@@ -107,7 +107,10 @@ def test_quiet_prints_nothing_without_errors(tmp_path: Path) -> None:
     writer = Writer(logs / "access.log")
     writer.write(10)
     process = start_watch(tmp_path / "store", "--quiet", "--interval", "0.2", str(logs))
-    time.sleep(3)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "store" / "sources").exists():
+        time.sleep(0.1)  # the first batch is committed (with its source registered)
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0
