@@ -149,6 +149,7 @@ def command(
             templates=settings.endpoint_templates(),
         ),
     )
+    _return_freed_memory()
     stop = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
@@ -168,6 +169,31 @@ def command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _return_freed_memory() -> None:
+    """When meterlog is the program, it keeps freed memory for reuse (good for a batch ingest,
+    see :func:`meterlog.cli.run`); watch runs for weeks, so glibc's defaults are restored and
+    freed memory goes back to the system (RSS stays flat). Nothing changes for a library user.
+    """
+    import ctypes
+
+    from meterlog.commands.base import PROGRAM
+
+    if not PROGRAM["running"]:
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT_THRESHOLD)
+
+
+#: glibc's mallopt parameters (malloc.h) and their default value.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_GLIBC_DEFAULT_THRESHOLD = 128 * 1024
 
 
 # The input options of ``ingest`` (store, config, formats, include/exclude, reject ratio,
