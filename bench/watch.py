@@ -451,8 +451,11 @@ def main() -> None:
         default=[],
     )
     parser.add_argument("--output", default=str(HERE / "watch.md"))
+    parser.add_argument(
+        "--report-only", action="store_true", help="Rewrite the report from the saved results."
+    )
     args = parser.parse_args()
-    wanted = args.only or ["latency", "batch", "idle", "soak", "mau"]
+    wanted = [] if args.report_only else args.only or ["latency", "batch", "idle", "soak", "mau"]
     out = HERE / "out"
     out.mkdir(exist_ok=True)
     previous = out / "watch.json"

@@ -291,3 +291,36 @@ def test_small_files_are_compacted_once_in_a_while(
     assert files and max(files.values()) <= 16
     assert watch.health().store_version == Store(store).version()
     assert_exactly(store, writer.written)
+
+
+def test_many_lines_waiting_commit_before_the_interval(tmp_path: Path) -> None:
+    """With --interval 600, only --batch-lines can make watch commit while it runs."""
+    import time
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    store = tmp_path / "store"
+    writer = Writer(logs / "access.log")
+    writer.write(50)
+    watch = Watcher(
+        Store(store), [str(logs)], IngestOptions(), WatchOptions(interval=600, batch_lines=100)
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=watch.run, args=(stop,))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 60
+        while watch.health().commits < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first batch, at start
+        writer.write(20)  # fewer than 100 lines: waits for the interval
+        time.sleep(1.5)
+        assert watch.health().commits == 1
+        writer.write(500)  # many lines: committed without waiting for the interval
+        while watch.health().commits < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watch.health().commits == 2
+    finally:
+        stop.set()
+        loop.join(60)
+        watch.close()
+    assert_exactly(store, writer.written)
