@@ -324,3 +324,22 @@ def test_many_lines_waiting_commit_before_the_interval(tmp_path: Path) -> None:
         loop.join(60)
         watch.close()
     assert_exactly(store, writer.written)
+
+
+def test_a_file_in_another_format_is_reported_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    store = tmp_path / "store"
+    writer = Writer(logs / "access.log")
+    said: list[str] = []
+    watch = Watcher(Store(store), [str(logs)], IngestOptions(), WatchOptions(), log=said.append)
+    for round_ in range(3):
+        writer.write(10)
+        with (logs / "other.log").open("a") as handle:
+            handle.write("".join(f"not a log line {round_} {i}\n" for i in range(20)))
+        watch.step()
+    watch.close()
+    errors = [line for line in said if line.startswith("error:")]
+    assert len(errors) == 1 and "other.log" in errors[0], said
+    assert "other.log" in (watch.health().last_error or "")
+    assert_exactly(store, writer.written)

@@ -36,7 +36,6 @@ from meterlog.live.mtd import MonthToDate
 from meterlog.live.stats import DEFAULT_MAX_ACCOUNTS, LiveStats
 from meterlog.meters import MauMeter, Meter, PeakMeter
 from meterlog.plans import PlanFile
-from meterlog.schema import REJECT_COLUMNS
 from meterlog.store import AUTO_COMPACT_FILES, Store
 
 DEFAULT_INTERVAL = 2.0
@@ -154,6 +153,7 @@ class Watcher:
         self._lines_read = 0
         self._last_error: str | None = None
         self._reported: set[str] = set()
+        self._failed_files: set[str] = set()
         self._started = False
         self._days_written: set[date] = set()
         self._last_compaction = time.monotonic()
@@ -214,13 +214,17 @@ class Watcher:
         self.follower.done(result)
         self._bytes_read += summary.bytes_read
         self._lines_read += summary.parsed + sum(summary.rejected.values())
-        for report in summary.sources:
-            if report.status == FAILED and report.error:
-                self._error(report.error, once=True)
         batch = self._account(committed, summary, before, retry=False)
         self._pending_since = None
         self._last_error = None
-        self._reported.clear()  # a failure seen again after a success is said again
+        self._reported.clear()  # a store failure seen again after a success is said again
+        for report in summary.sources:
+            if report.status == FAILED and report.error:
+                # a file in another format: said once (not at each line written to it)
+                self._last_error = report.error
+                if report.error not in self._failed_files:
+                    self._failed_files.add(report.error)
+                    self._error(report.error)
         if self.ingest_options.compact:
             self._compact(summary)
         return batch
@@ -275,11 +279,7 @@ class Watcher:
         if not committed:
             return None
         events = pl.concat([e for e, _ in committed], how="diagonal_relaxed")
-        rejects = (
-            pl.concat([r for _, r in committed])
-            if committed
-            else pl.DataFrame(schema=REJECT_COLUMNS)
-        )
+        rejects = pl.concat([r for _, r in committed])
         identified = self._identify(events.lazy()).collect()
         self.stats.add(identified, rejects, now)
         version = summary.store_version if summary is not None else self._store_version()
