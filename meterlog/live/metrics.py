@@ -1,10 +1,13 @@
 """Prometheus metrics of a running ``watch``, served with ``prometheus-client``.
 
 The metrics live in a registry of their own (never the library's global default registry),
-filled by a collector that reads the watcher's figures at scrape time. Names and labels follow
-prometheus-nginxlog-exporter where they overlap (``*_http_requests_total`` by status and
-method, ``*_http_response_bytes_total``, ``*_http_request_duration_seconds``), with the
-account as the main label.
+filled by a collector that reads the watcher's figures at scrape time. They correspond to
+prometheus-nginxlog-exporter's (``<namespace>_http_response_count_total{method,status}``,
+``_http_response_size_bytes``, ``_http_response_time_seconds``, ``_parse_errors_total``) under
+Prometheus' naming conventions (``meterlog_http_requests_total``,
+``meterlog_http_response_bytes_total``, ``meterlog_http_request_duration_seconds``,
+``meterlog_rejected_lines_total``), with the account as the main label and the status as its
+class (``2xx``...) so that the number of series stays bounded.
 """
 
 from __future__ import annotations
