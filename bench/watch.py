@@ -360,11 +360,22 @@ def mib(value: object) -> str:
     return f"{int(value) / 2**20:,.0f} MiB" if isinstance(value, int | float) else "-"
 
 
+def _settled(soak_result: dict[str, object]) -> str:
+    """RSS range of the soak's samples after the first two minutes (start-up, first batches)."""
+    samples = soak_result.get("samples") or []
+    values = [rss for seconds, rss in samples if seconds >= 120]  # type: ignore[union-attr]
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    return f"{mib(min(values))} to {mib(max(values))}, median {mib(median)}"
+
+
 def report(results: dict[str, dict[str, object]]) -> str:
     lines = [
         "## `meterlog watch`",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python bench/watch.py` on "
+        f"Measured on {datetime.now(UTC):%Y-%m-%d} with `python bench/watch.py` on "
         f"{platform.node()} ({os.cpu_count()} CPUs, shared with other work and loaded while "
         "measured, so the figures are pessimistic). Each figure is from a real `meterlog watch "
         "--metrics ... --no-dashboard` process with the default `--interval 2`.",
@@ -407,7 +418,8 @@ def report(results: dict[str, dict[str, object]]) -> str:
             "| RSS flat (the issue asks for an hour; this is shorter) | RSS max "
             f"{mib(soak_result['rss_first_half_max'])} in the first half, "
             f"{mib(soak_result['rss_second_half_max'])} in the second; last "
-            f"{mib(soak_result['rss_last'])} |"
+            f"{mib(soak_result['rss_last'])}; every 10 s after the first two minutes: "
+            f"{_settled(soak_result)} |"
         )
     mau = results.get("mau")
     if mau:
