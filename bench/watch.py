@@ -377,8 +377,9 @@ def report(results: dict[str, dict[str, object]]) -> str:
         "",
         f"Measured on {datetime.now(UTC):%Y-%m-%d} with `python bench/watch.py` on "
         f"{platform.node()} ({os.cpu_count()} CPUs, shared with other work and loaded while "
-        "measured, so the figures are pessimistic). Each figure is from a real `meterlog watch "
-        "--metrics ... --no-dashboard` process with the default `--interval 2`.",
+        "measured, so the figures are pessimistic). The latency, idle and soak figures are from a "
+        "real `meterlog watch --metrics ... --no-dashboard` process with the default "
+        "`--interval 2`; the batch and MAU figures are taken in-process.",
         "",
         "| what | target | measured |",
         "| --- | --- | --- |",
