@@ -89,6 +89,13 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     help="Bytes parsed and committed per chunk (default 32 MiB; 16 MiB for JSON lines).",
 )
 @click.option(
+    "--max-line-bytes",
+    type=click.IntRange(1024),
+    default=64 * 1024,
+    show_default=True,
+    help="Longer lines are rejected as line_too_long (kept cut to 4 KiB) and read past.",
+)
+@click.option(
     "--compact/--no-compact",
     default=True,
     show_default=True,
@@ -136,6 +143,7 @@ def command(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    max_line_bytes: int,
     compact: bool,
     threads: int,
     accept_window: str,
@@ -166,6 +174,7 @@ def command(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
         compact=compact,
         threads=threads,
         accept_window=accept_window,
@@ -183,24 +192,22 @@ def command(
     config = load_config(config_path)
     target = resolve_store(store, config.store)
     tune_for_batch_work()
-    show_progress = not quiet and sys.stderr.isatty()
-    if show_progress:
-        from rich.progress import Progress
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
 
-        with Progress(transient=True) as progress:
-            task = progress.add_task("ingesting", total=None)
+        from meterlog.commands.progress import IngestProgressBar
 
-            def advance(path: str, done: int) -> None:
-                progress.update(task, advance=done, description=printable(path[-40:]))
-
-            summary = run_ingest(target, list(paths), options, on_progress=advance)
+        with IngestProgressBar(Console(stderr=True)) as bar:
+            summary = run_ingest(target, list(paths), options, progress=bar)
     else:
         summary = run_ingest(target, list(paths), options)
     if not quiet:
         click.echo("\n".join(printable(line) for line in summary_lines(summary)))
     for failed in summary.failed:
         click.echo(error_line(str(failed.error)), err=True)
-    if summary.failed:
+    for message in summary.unread:
+        click.echo(error_line(message), err=True)
+    if not summary.ok:
         sys.exit(1)
 
 
@@ -218,6 +225,7 @@ INPUT_OPTION_NAMES = (
     "max_reject_ratio",
     "lock_timeout",
     "chunk_size",
+    "max_line_bytes",
     "compact",
     "threads",
     "accept_window",
@@ -238,6 +246,7 @@ def ingest_options(
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    max_line_bytes: int,
     compact: bool,
     threads: int,
     accept_window: str,
@@ -287,6 +296,7 @@ def ingest_options(
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size,
+        max_line_bytes=max_line_bytes,
         threads=threads,
         compact=compact,
         accept_window=window,

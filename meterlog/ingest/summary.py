@@ -31,10 +31,12 @@ def _count_line(summary: IngestSummary) -> str:
 def summary_lines(summary: IngestSummary) -> list[str]:
     """The run's summary as plain text lines (fit for a terminal or cron mail)."""
     rejected = summary.rejected
+    blank = summary.blank_lines
     lines = [
         _count_line(summary),
-        f"lines: {summary.parsed + sum(rejected.values()):,} read, {summary.parsed:,} stored, "
-        f"{sum(rejected.values()):,} rejected",
+        f"lines: {summary.parsed + sum(rejected.values()) + blank:,} read, "
+        f"{summary.parsed:,} stored, {sum(rejected.values()):,} rejected"
+        + (f", {blank:,} blank (skipped)" if blank else ""),
     ]
     if rejected:
         lines.append(
@@ -57,7 +59,7 @@ def summary_lines(summary: IngestSummary) -> list[str]:
             "those logs, or set --accept-window"
         )
     seconds = max(summary.seconds, 1e-9)
-    read = summary.parsed + sum(rejected.values())
+    read = summary.parsed + sum(rejected.values()) + blank
     lines.append(
         f"throughput: {read / seconds:,.0f} lines/s, "
         f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s ({summary.seconds:.2f} s)"
