@@ -450,9 +450,22 @@ class LineReader:
         return candidates[::-1]
 
     def head_lines(self, max_lines: int = 200, max_bytes: int = 1 << 20) -> bytes:
-        """The first complete lines (for format detection); does not consume them."""
+        """The first complete lines (for format detection); does not consume them.
+
+        A last line without a newline counts as complete when the source cannot grow (standard
+        input, a compressed file), as it does when the lines are read."""
         self._fill(max_bytes)
         head = self._pending[:max_bytes]
+        if (
+            head
+            and self._eof
+            and not self.can_grow
+            and self.damage is None
+            and len(head) == len(self._pending)
+            and head.count(b"\n") < max_lines
+            and not head.endswith(b"\n")
+        ):
+            return bytes(head)
         cut = -1
         position = 0
         for _ in range(max_lines):

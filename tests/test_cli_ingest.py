@@ -137,7 +137,8 @@ def test_bad_nginx_config(tmp_path: Path, log: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert error_lines(result.stderr) == [
-        f"meterlog: error: {conf}: no log_format named 'api' (log formats in the file: main)"
+        f"meterlog: error: {conf}: no log_format named 'api' "
+        "(log formats in the config and its includes: main)"
     ]
     conf.write_text("log_format main '$remote_addr [$time_local]' \"unterminated;\n")
     broken = cli(
@@ -146,7 +147,8 @@ def test_bad_nginx_config(tmp_path: Path, log: Path) -> None:
     )  # fmt: skip
     assert broken.exit_code == 1
     assert error_lines(broken.stderr) == [
-        f"meterlog: error: {conf}:1: cannot read the nginx config here"
+        f"meterlog: error: {conf}:1: cannot read the nginx config: a quoted string that starts "
+        "here is never closed (looking for log_format main)"
     ]
 
 

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from meterlog.commands.options import config_option, quiet_option, store_option
+from meterlog.commands.options import LibraryChoice, config_option, quiet_option, store_option
 
 if TYPE_CHECKING:
+    from meterlog.config import Config
     from meterlog.ingest import IngestOptions
 
 
@@ -19,7 +20,9 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
         column, sep, key = value.partition("=")
         if not sep or not column or not key:
             raise click.BadParameter(
-                f"{value!r}: use COLUMN=KEY, e.g. ts=@timestamp", param_hint="'--json-field'"
+                f"{value!r}: use COLUMN=KEY, e.g. ts=@timestamp, http_x_api_key=api_key or "
+                "path=request.uri",
+                param_hint="'--json-field'",
             )
         fields[column] = key
     return fields
@@ -53,7 +56,22 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     "json_fields",
     multiple=True,
     metavar="COLUMN=KEY",
-    help="Map a JSON key to a canonical column, e.g. ts=@timestamp (repeatable).",
+    help="Store the JSON key KEY as column COLUMN (a canonical column or any name), e.g. "
+    "ts=@timestamp, http_x_api_key=api_key; KEY may be nested: path=request.uri "
+    "(repeatable; --format json and auto).",
+)
+@click.option(
+    "--json-preset",
+    type=LibraryChoice("meterlog.formats.jsonlines:JSON_PRESETS", "caddy|traefik|nginx"),
+    default=None,
+    help="Map the keys of a known JSON access log: caddy, traefik, or nginx (an escape=json "
+    "log_format keyed by variable names).",
+)
+@click.option(
+    "--json-tz",
+    metavar="ZONE",
+    default=None,
+    help="Time zone of JSON times written without an offset (default UTC), e.g. Europe/Berlin.",
 )
 @click.option(
     "--include",
@@ -138,6 +156,8 @@ def command(
     nginx_conf: str | None,
     log_format_name: str | None,
     json_fields: tuple[str, ...],
+    json_preset: str | None,
+    json_tz: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     max_reject_ratio: float,
@@ -161,14 +181,26 @@ def command(
     Examples:
         meterlog ingest --store /var/lib/meterlog /var/log/nginx/
         meterlog ingest --nginx-conf /etc/nginx/nginx.conf --log-format-name api logs/
+        meterlog ingest --json-preset caddy /var/log/caddy/access.log
         zcat old.log.gz | meterlog ingest -
     """
+    from meterlog.commands.base import error_line, tune_for_batch_work
+    from meterlog.config import load_config
+    from meterlog.ingest import ingest as run_ingest
+    from meterlog.ingest import summary_lines
+    from meterlog.store import resolve_store
+    from meterlog.text import printable
+
+    config = load_config(config_path)
     options = ingest_options(
+        config,
         input_format=input_format,
         log_format=log_format,
         nginx_conf=nginx_conf,
         log_format_name=log_format_name,
         json_fields=json_fields,
+        json_preset=json_preset,
+        json_tz=json_tz,
         include=include,
         exclude=exclude,
         max_reject_ratio=max_reject_ratio,
@@ -181,15 +213,6 @@ def command(
         pseudonymize=pseudonymize,
         pseudonymize_fields=pseudonymize_fields,
     )
-
-    from meterlog.commands.base import error_line, tune_for_batch_work
-    from meterlog.config import load_config
-    from meterlog.ingest import ingest as run_ingest
-    from meterlog.ingest import summary_lines
-    from meterlog.store import resolve_store
-    from meterlog.text import printable
-
-    config = load_config(config_path)
     target = resolve_store(store, config.store)
     tune_for_batch_work()
     if not quiet and sys.stderr.isatty():
@@ -220,6 +243,8 @@ INPUT_OPTION_NAMES = (
     "nginx_conf",
     "log_format_name",
     "json_fields",
+    "json_preset",
+    "json_tz",
     "include",
     "exclude",
     "max_reject_ratio",
@@ -235,12 +260,15 @@ INPUT_OPTION_NAMES = (
 
 
 def ingest_options(
+    config: Config,
     *,
     input_format: str,
     log_format: str | None,
     nginx_conf: str | None,
     log_format_name: str | None,
     json_fields: tuple[str, ...],
+    json_preset: str | None,
+    json_tz: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     max_reject_ratio: float,
@@ -253,13 +281,15 @@ def ingest_options(
     pseudonymize: bool,
     pseudonymize_fields: tuple[str, ...],
 ) -> IngestOptions:
-    """The library's ingest options from the command's input options (shared with ``watch``)."""
+    """The library's ingest options from the command's input options and the config file
+    (shared with ``watch``)."""
     if log_format and nginx_conf:
         raise click.UsageError("give either --log-format or --nginx-conf, not both")
     if bool(nginx_conf) != bool(log_format_name):
         raise click.UsageError("--nginx-conf and --log-format-name go together")
     json_mapping = _parse_json_fields(json_fields)
 
+    from meterlog.errors import FormatError
     from meterlog.formats import (
         JsonLinesFormat,
         LogFormat,
@@ -268,6 +298,7 @@ def ingest_options(
         read_log_format_from_config,
     )
     from meterlog.ingest import IngestOptions
+    from meterlog.periods import parse_tz
     from meterlog.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
     from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
     from meterlog.timewindow import parse_accept_window
@@ -281,9 +312,25 @@ def ingest_options(
         custom = NginxLogFormat(log_format, name="custom")
     elif nginx_conf and log_format_name:
         custom = read_log_format_from_config(nginx_conf, log_format_name)
+    elif config.log_format:  # meterlog.toml names the format for every run
+        custom = NginxLogFormat(config.log_format, name="custom")
+    elif config.nginx_conf and config.log_format_name:
+        custom = read_log_format_from_config(config.nginx_conf, config.log_format_name)
+    # JSON settings: options win over meterlog.toml ([json]); a mapping adds to its fields
+    fields = {**config.json_fields, **json_mapping}
+    preset = json_preset or config.json_preset
+    zone = json_tz or config.json_tz
+    json_format: LogFormat | None = None  # None: auto also recognises Caddy and Traefik logs
+    if fields or preset or zone or input_format == "json":
+        try:
+            json_format = JsonLinesFormat(
+                fields, preset=preset, naive_zone=parse_tz(zone).key if zone else "UTC"
+            )
+        except FormatError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--json-field'") from None
     forced: LogFormat | None = None
     if input_format == "json":
-        forced = JsonLinesFormat(json_mapping)
+        forced = json_format
     elif input_format != "auto":
         if custom is not None:
             raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
@@ -291,6 +338,7 @@ def ingest_options(
     return IngestOptions(
         log_format=forced,
         custom_format=custom,
+        json_format=json_format,
         include=include or DEFAULT_INCLUDE,
         exclude=exclude or DEFAULT_EXCLUDE,
         max_reject_ratio=max_reject_ratio,

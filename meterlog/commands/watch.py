@@ -121,9 +121,10 @@ def command(
     from meterlog.store import Store
 
     store, config_path = ingest_args.pop("store"), ingest_args.pop("config_path")
-    options = ingest_options(**ingest_args)
+    config = load_config(config_path)
+    options = ingest_options(config, **ingest_args)
     settings = resolve_settings(
-        load_config(config_path),
+        config,
         store=store,
         tz=tz,
         user_field=user_field,

@@ -4,6 +4,7 @@ in order, each with the source's progress, exactly as a sequential loop would.""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,22 +67,28 @@ class _ParsedChunk:
         parts = [future.result() for future in self.slices]
         if len(parts) == 1:
             return parts[0]
+        notes: Counter[str] = Counter()
+        for part in parts:
+            notes.update(part.notes)
         return _SliceResult(
             pl.concat([part.events for part in parts], how="diagonal_relaxed"),
             pl.concat([part.rejects for part in parts]),
             sum(part.blank for part in parts),
             sum(part.too_long for part in parts),
+            notes,
         )
 
 
 class _SliceResult(NamedTuple):
     """A parsed slice (or chunk): its events, its rejected lines, how many lines were blank
-    (skipped) and how many were too long (rejected)."""
+    (skipped), how many were too long (rejected), and what the format noted
+    (``ParseResult.notes``)."""
 
     events: pl.DataFrame
     rejects: pl.DataFrame
     blank: int
     too_long: int
+    notes: Counter[str]
 
 
 @dataclass
@@ -120,7 +127,7 @@ class _ChunkParser:
         lines, blank = drop_blank_lines(batch.lines)
         result = self.log_format.parse(lines)
         rejects = _rejects_frame(batch, result.rejects, self.source_id, self.path, self.run_at)
-        return _SliceResult(result.events, rejects, blank, batch.too_long.height)
+        return _SliceResult(result.events, rejects, blank, batch.too_long.height, result.notes)
 
 
 @dataclass
@@ -177,7 +184,7 @@ class _ChunkCommitter:
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
         options, report, store = self.options, self.report, self.store
-        events, rejects, blank, too_long = chunk.result()
+        events, rejects, blank, too_long, notes = chunk.result()
         # Blank lines and over-long lines (counted apart) do not make a file the wrong format.
         judged = chunk.lines - blank - too_long
         if judged and (rejects.height - too_long) / judged > options.max_reject_ratio:
@@ -217,6 +224,7 @@ class _ChunkCommitter:
         report.bytes_read += chunk.size
         report.parsed += events.height
         report.blank_lines += blank
+        report.notes.update(notes)
         _note_rejects(report, rejects, options.examples_per_source)
         if events.height:
             low, high = events.select(

@@ -42,6 +42,10 @@ class SourceReport:
     outside: OutsideWindow = field(default_factory=OutsideWindow)
     error: str | None = None
     note: str | None = None
+    #: What the format noted about the stored lines (``ParseResult.notes``), summed.
+    notes: Counter[str] = field(default_factory=Counter)
+    #: Warnings about how the source was read (e.g. a detected format that is a guess).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from meterlog.errors import InputError
-from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.formats import LogFormat, auto_candidates, detect_format, detection_guess
 from meterlog.ingest.options import IngestOptions, default_threads
 from meterlog.ingest.pipeline import (
     CHUNKS_IN_FLIGHT,
@@ -224,13 +224,19 @@ def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
     return len(crowded)
 
 
-def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
-    """The format for a source, with how many of the sampled first lines it parses."""
+def _choose_format(
+    reader: LineReader, options: IngestOptions, report: SourceReport
+) -> tuple[LogFormat, int, int]:
+    """The format for a source, with how many of the sampled first lines it parses; a
+    detected format that is a guess is named in ``report.warnings``."""
     head, _ = drop_blank_lines(split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines)
     if options.log_format is not None:
         matched = options.log_format.parse(head).events.height if head.height else 0
         return options.log_format, matched, head.height
-    detection = detect_format(head, auto_candidates(options.custom_format))
+    detection = detect_format(head, auto_candidates(options.custom_format, options.json_format))
+    guess = detection_guess(detection.format, head)
+    if guess is not None:
+        report.warnings.append(guess)
     return detection.format, detection.matched, detection.sampled
 
 
@@ -260,7 +266,7 @@ def _ingest_source(
         source_id = next((c for c in candidates if store.progress(c).offset), candidates[0])
         report.source_id = source_id
         seen.add(source_id)
-        log_format, matched, sampled = _choose_format(reader, options)
+        log_format, matched, sampled = _choose_format(reader, options, report)
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
             report.status = FAILED
