@@ -89,7 +89,8 @@ def maintain(
     store: Store, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
 ) -> list[MaintenanceResult]:
     """Compact small files, checkpoint the log and delete what only versions older than
-    ``retention`` use (data files and log entries), in every table of the store.
+    ``retention`` use (data files and log entries), in every table of the store, and data files
+    no commit refers to (left by a stopped run) once they are older than ``retention``.
 
     Versions within ``retention`` stay readable (``--as-of``). Sources' progress is part of
     each version and of the checkpoint, so nothing is ingested twice afterwards.
@@ -105,7 +106,10 @@ def maintain(
         try:
             if dry_run:
                 doomed = table.vacuum(
-                    retention_hours=hours, dry_run=True, enforce_retention_duration=False
+                    retention_hours=hours,
+                    dry_run=True,
+                    enforce_retention_duration=False,
+                    full=True,
                 )
                 results.append(
                     MaintenanceResult(name, files_before, files_before, 0, 0, len(doomed))
@@ -122,8 +126,10 @@ def maintain(
                 ),
             )
             table.create_checkpoint()
+            # Full mode: also data files no commit refers to (a run stopped between writing
+            # a file and committing it), once older than the retention, on every store kind.
             deleted = table.vacuum(
-                retention_hours=hours, dry_run=False, enforce_retention_duration=False
+                retention_hours=hours, dry_run=False, enforce_retention_duration=False, full=True
             )
             table.cleanup_metadata()
         except (DeltaError, OSError) as exc:
