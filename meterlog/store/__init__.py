@@ -38,7 +38,7 @@ from meterlog.store.layout import (
 )
 from meterlog.store.maintenance import MaintenanceResult
 from meterlog.store.recovery import paths_in_commit
-from meterlog.store.tables import Store, now_utc, resolve_store
+from meterlog.store.tables import ProgressMoved, Store, now_utc, resolve_store
 
 __all__ = [
     "AUTO_COMPACT_FILES",
@@ -56,6 +56,7 @@ __all__ = [
     "WRITING_MARKER",
     "MaintenanceResult",
     "Progress",
+    "ProgressMoved",
     "Store",
     "now_utc",
     "paths_in_commit",

@@ -117,18 +117,10 @@ class Store:
 
     def progress(self, source_id: str) -> Progress:
         """What the events table holds of ``source_id`` (zero for a new source)."""
-        table = self.table(EVENTS_TABLE)
-        if table is None:
-            return Progress()
-        offset = table.transaction_version(offset_app_id(source_id)) or 0
-        lines = table.transaction_version(lines_app_id(source_id)) or 0
-        return Progress(offset, lines)
+        return _progress_in(self.table(EVENTS_TABLE), source_id)
 
     def rejects_offset(self, source_id: str) -> int:
-        table = self.table(REJECTS_TABLE)
-        if table is None:
-            return 0
-        return table.transaction_version(offset_app_id(source_id)) or 0
+        return _offset_in(self.table(REJECTS_TABLE), source_id)
 
     def scan_events(self, version: int | None = None) -> pl.LazyFrame:
         """The events as a lazy frame (at ``version`` for time travel)."""
@@ -192,45 +184,58 @@ class Store:
         transactions: list[Transaction] | None = None,
         metadata: dict[str, str] | None = None,
         writer_properties: WriterProperties | None = None,
-        retry_if: Callable[[], bool] | None = None,
+        expect: Callable[[DeltaTable | None], Progress | None] | None = None,
     ) -> None:
         """Append ``data`` to table ``name`` in one commit.
 
-        Another writer committing first (several hosts writing to one object store) makes the
-        commit fail; it is tried again, up to :data:`COMMIT_ATTEMPTS` times, when ``retry_if``
-        (asked after reading the other writer's commit) says the data is still to be written.
+        ``expect``, when given, is asked about the snapshot the commit will be based on (the
+        table brought up to date just before writing): None when the data is still to be
+        written there, else the progress found instead, and :class:`ProgressMoved` is raised
+        without writing. A commit is based on that snapshot: Delta refuses it when another
+        writer committed in between a transaction of the same application id (the same
+        source), so what was checked is what is committed on. Another writer's commit that
+        conflicts in another way (several hosts writing to one object store) makes the commit
+        fail; it is checked and tried again, up to :data:`COMMIT_ATTEMPTS` times.
         """
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            table = self.table(name)
+            if expect is not None:
+                found = expect(table)
+                if found is not None:
+                    raise ProgressMoved(self.table_uri(name), found)
             try:
                 with _native_errors_held_back():
-                    # Writing through the open table (up to date) saves reading its log again.
                     write_deltalake(
-                        self.table(name) or self.table_uri(name),
+                        table if table is not None else self.table_uri(name),
                         data,
                         mode="append",
                         partition_by=partition_by,
                         schema_mode="merge",
                         storage_options=self.storage_options,
-                        writer_properties=writer_properties,
+                        writer_properties=writer_properties,  # type: ignore[arg-type]  # None: defaults
                         commit_properties=CommitProperties(
                             app_transactions=transactions, custom_metadata=metadata
                         ),
                     )
                 return
-            except CommitFailedError as exc:
-                if attempt == COMMIT_ATTEMPTS or retry_if is None or not retry_if():
+            except (CommitFailedError, DeltaError) as exc:
+                # Lost a race: another writer committed first (or created the table first).
+                lost = isinstance(exc, CommitFailedError) or (
+                    table is None and self.table(name) is not None
+                )
+                if not lost:
+                    raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
+                if attempt == COMMIT_ATTEMPTS:
                     raise StoreError(
-                        f"{self.table_uri(name)}: cannot write: {exc}; another writer changed "
-                        "the table at the same time and nothing of this chunk was committed: "
-                        "run again"
+                        f"{self.table_uri(name)}: cannot write: {exc}; other writers changed "
+                        f"the table {COMMIT_ATTEMPTS} times while this one tried and nothing "
+                        "of this chunk was committed: run again"
                     ) from None
                 time.sleep(0.05 * attempt)
             except OSError as exc:
                 raise StoreError(
                     _write_error(self.table_uri(name), exc.strerror or str(exc))
                 ) from None
-            except DeltaError as exc:
-                raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
 
     def commit_events(
         self,
@@ -242,10 +247,17 @@ class Store:
     ) -> None:
         """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit.
 
-        With ``start`` (the progress the rows follow), a commit that loses a race with another
-        writer is retried as long as the source's progress is still ``start``.
+        With ``start`` (the progress the rows follow), the commit is made only on a snapshot
+        in which the source's progress is ``start``; otherwise (another writer committed
+        these lines, or some of them, first) :class:`ProgressMoved` is raised with the progress
+        found, nothing is written, and the caller re-plans from there.
         """
         data = events.with_columns(pl.col("ts").dt.date().alias(PARTITION_COLUMN))
+
+        def moved(table: DeltaTable | None) -> Progress | None:
+            found = _progress_in(table, source_id)
+            return None if found == start else found
+
         self._write(
             EVENTS_TABLE,
             # Arrow string views: Polars' own layout, handed over without copying the strings
@@ -257,7 +269,7 @@ class Store:
                 Transaction(lines_app_id(source_id), end.lines),
             ],
             metadata=metadata,
-            retry_if=None if start is None else (lambda: self.progress(source_id) == start),
+            expect=None if start is None else moved,
         )
 
     def commit_rejects(
@@ -267,23 +279,25 @@ class Store:
         end_offset: int,
         start_offset: int | None = None,
     ) -> None:
-        """Append rejected lines and set the rejects table's progress for ``source_id`` (retried
-        after losing a race while that progress is still ``start_offset``)."""
+        """Append rejected lines and set the rejects table's progress for ``source_id``; with
+        ``start_offset``, only on a snapshot where that progress is ``start_offset`` (else
+        :class:`ProgressMoved` with the offset found, as for :meth:`commit_events`)."""
+
+        def moved(table: DeltaTable | None) -> Progress | None:
+            found = _offset_in(table, source_id)
+            return None if found == start_offset else Progress(found)
+
         self._write(
             REJECTS_TABLE,
             rejects.select(list(REJECT_COLUMNS)).to_arrow(),
             transactions=[Transaction(offset_app_id(source_id), end_offset)],
-            retry_if=None
-            if start_offset is None
-            else (lambda: self.rejects_offset(source_id) == start_offset),
+            expect=None if start_offset is None else moved,
         )
 
     def record_sources(self, rows: pl.DataFrame) -> None:
         """Append rows describing sources read in a run (informational: paths, formats)."""
         if rows.height:
-            self._write(
-                SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow(), retry_if=lambda: True
-            )
+            self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
 
     # -- maintenance (meterlog.store.maintenance) ------------------------------------------
     def files_per_day(self, days: Iterable[date] | None = None) -> dict[date, int]:
@@ -323,6 +337,34 @@ class Store:
         self.check_layout()
         with hold_lock(self.root, timeout):
             yield
+
+
+class ProgressMoved(StoreError):
+    """A commit was not made: the source's progress in the table is not the one the data
+    follows (another writer committed some or all of these lines first)."""
+
+    def __init__(self, where: str, found: Progress) -> None:
+        super().__init__(
+            f"{where}: another writer stored lines of this source first (its progress is now "
+            f"{found.offset} bytes); nothing of this chunk was committed: run again"
+        )
+        self.found = found
+
+
+def _offset_in(table: DeltaTable | None, source_id: str) -> int:
+    """Bytes of ``source_id`` consumed, in the snapshot ``table`` holds."""
+    if table is None:
+        return 0
+    return table.transaction_version(offset_app_id(source_id)) or 0
+
+
+def _progress_in(table: DeltaTable | None, source_id: str) -> Progress:
+    """``source_id``'s progress in the snapshot ``table`` holds (zero for a new source)."""
+    if table is None:
+        return Progress()
+    return Progress(
+        _offset_in(table, source_id), table.transaction_version(lines_app_id(source_id)) or 0
+    )
 
 
 def _write_error(where: str, detail: str) -> str:
