@@ -45,6 +45,7 @@ from meterlog.store import (
     SOURCE_COLUMNS,
     Progress,
     ProgressMoved,
+    Pseudonymization,
     Store,
     now_utc,
 )
@@ -209,6 +210,7 @@ def ingest(
     ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
+        store.check_pseudonymization(_pseudonymization(options))
         known = store.known_source_ids()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))
@@ -242,6 +244,14 @@ def ingest(
     summary = IngestSummary(reports, time.monotonic() - started, store.version())
     summary.compacted_days = compacted
     return summary
+
+
+def _pseudonymization(options: IngestOptions) -> Pseudonymization | None:
+    """How the run writes user identifiers, as the store records it."""
+    pseudonymizer = options.pseudonymizer
+    if pseudonymizer is None:
+        return None
+    return Pseudonymization(pseudonymizer.key_id, pseudonymizer.fields)
 
 
 def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
@@ -343,6 +353,7 @@ def _ingest_source(
             rejects_offset,
             on_progress,
             options.now or run_at,
+            _pseudonymization(options),
         )
         lines_read = progress.lines
         chunks = read_ahead(
@@ -490,6 +501,7 @@ class _ChunkCommitter:
     rejects_offset: int
     on_progress: ProgressCallback | None
     now: datetime
+    pseudonymization: Pseudonymization | None = None
     #: The progress the next chunk follows when another writer has stored beyond its start.
     start: Progress = field(default_factory=Progress)
 
@@ -544,7 +556,14 @@ class _ChunkCommitter:
                 else:
                     metadata.pop("meterlog.outside_window", None)
             try:
-                store.commit_events(events, self.source_id, end, metadata=metadata, start=start)
+                store.commit_events(
+                    events,
+                    self.source_id,
+                    end,
+                    metadata=metadata,
+                    start=start,
+                    pseudonymization=self.pseudonymization,
+                )
                 break
             except ProgressMoved as moved:
                 self._check_not_rewound(moved, start.offset)

@@ -37,6 +37,7 @@ from meterlog.store.layout import (
     Progress,
 )
 from meterlog.store.maintenance import MaintenanceResult
+from meterlog.store.pseudonyms import Pseudonymization
 from meterlog.store.recovery import paths_in_commit
 from meterlog.store.tables import ProgressMoved, Store, now_utc, resolve_store
 
@@ -57,6 +58,7 @@ __all__ = [
     "MaintenanceResult",
     "Progress",
     "ProgressMoved",
+    "Pseudonymization",
     "Store",
     "now_utc",
     "paths_in_commit",

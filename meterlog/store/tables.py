@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -35,6 +36,7 @@ from meterlog.store.layout import (
     offset_app_id,
 )
 from meterlog.store.lock import hold_lock
+from meterlog.store.pseudonyms import Pseudonymization, check_pseudonymization, mismatch_in
 
 
 class Store:
@@ -197,6 +199,10 @@ class Store:
         conflicts in another way (several hosts writing to one object store) makes the commit
         fail; it is checked and tried again, up to :data:`COMMIT_ATTEMPTS` times.
         """
+        # without writer properties the writer's defaults apply
+        tuning: dict[str, Any] = (
+            {} if writer_properties is None else {"writer_properties": writer_properties}
+        )
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             table = self.table(name)
             if expect is not None:
@@ -212,7 +218,7 @@ class Store:
                         partition_by=partition_by,
                         schema_mode="merge",
                         storage_options=self.storage_options,
-                        writer_properties=writer_properties,  # type: ignore[arg-type]  # None: defaults
+                        **tuning,
                         commit_properties=CommitProperties(
                             app_transactions=transactions, custom_metadata=metadata
                         ),
@@ -244,8 +250,13 @@ class Store:
         end: Progress,
         metadata: dict[str, str] | None = None,
         start: Progress | None = None,
+        pseudonymization: Pseudonymization | None = None,
     ) -> None:
         """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit.
+
+        ``pseudonymization`` says how the rows' user identifiers were written (None: raw);
+        with ``start``, a commit on a store written another way is refused (StoreError, see
+        :mod:`meterlog.store.pseudonyms`).
 
         With ``start`` (the progress the rows follow), the commit is made only on a snapshot
         in which the source's progress is ``start``; otherwise (another writer committed
@@ -255,6 +266,9 @@ class Store:
         data = events.with_columns(pl.col("ts").dt.date().alias(PARTITION_COLUMN))
 
         def moved(table: DeltaTable | None) -> Progress | None:
+            refused = mismatch_in(table, self.uri, pseudonymization)
+            if refused is not None:
+                raise StoreError(refused)
             found = _progress_in(table, source_id)
             return None if found == start else found
 
@@ -267,6 +281,7 @@ class Store:
             transactions=[
                 Transaction(offset_app_id(source_id), end.offset),
                 Transaction(lines_app_id(source_id), end.lines),
+                *(pseudonymization.transactions() if pseudonymization is not None else ()),
             ],
             metadata=metadata,
             expect=None if start is None else moved,
@@ -298,6 +313,11 @@ class Store:
         """Append rows describing sources read in a run (informational: paths, formats)."""
         if rows.height:
             self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
+
+    def check_pseudonymization(self, run: Pseudonymization | None) -> None:
+        """Refuse a run that writes user identifiers otherwise than the store holds them
+        (see :mod:`meterlog.store.pseudonyms`)."""
+        check_pseudonymization(self, run)
 
     # -- maintenance (meterlog.store.maintenance) ------------------------------------------
     def files_per_day(self, days: Iterable[date] | None = None) -> dict[date, int]:
