@@ -37,6 +37,7 @@ from meterlog.store.layout import (
 )
 from meterlog.store.lock import hold_lock
 from meterlog.store.pseudonyms import Pseudonymization, check_pseudonymization, mismatch_in
+from meterlog.store.recovery import damage_message
 
 
 class Store:
@@ -104,13 +105,55 @@ class Store:
         try:
             table = DeltaTable(self.table_uri(name), storage_options=self.storage_options)
         except TableNotFoundError:
+            self._check_readable(name)
             return None
         except (DeltaError, OSError) as exc:
-            raise StoreError(
-                f"{self.table_uri(name)}: cannot open the store table: {exc}"
-            ) from None
+            self._check_readable(name)
+            raise StoreError(damage_message(self, name, str(exc))) from None
         self._tables[name] = table
         return table
+
+    def forget(self, name: str) -> None:
+        """Drop the open table ``name`` (its files changed behind Delta's back: a repair)."""
+        self._tables.pop(name, None)
+
+    def _check_readable(self, name: str) -> None:
+        """A table that looks absent or broken because this user may not read it is named as
+        such (local stores): ``permission denied: PATH``."""
+        if not self.is_local:
+            return
+        for path in (self.root, self.root / name, self.root / name / "_delta_log"):
+            try:
+                with os.scandir(path) as entries:
+                    for entry in entries:
+                        if path.name == "_delta_log" and entry.is_file():
+                            with open(entry.path, "rb"):
+                                pass
+            except FileNotFoundError:
+                return
+            except PermissionError as exc:
+                where = exc.filename or path
+                raise StoreError(
+                    f"permission denied: {where}; run as the user that owns the store, "
+                    "or give this user read access"
+                ) from None
+            except OSError:
+                return
+
+    def is_store(self) -> bool:
+        """Whether a meterlog store is here: one of its tables, or the lock file an ingest
+        leaves (a store where nothing was stored yet)."""
+        if any(
+            self.table(name) is not None for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE)
+        ):
+            return True
+        return self.is_local and (self.root / LOCK_FILE).exists()
+
+    def require(self) -> Store:
+        """This store; StoreError when there is none at its location (a mistyped --store)."""
+        if not self.is_store():
+            raise StoreError(f"no meterlog store at {self.uri} (check --store / METERLOG_STORE)")
+        return self
 
     def version(self) -> int | None:
         """The events table's current version (None when nothing was ever ingested)."""
@@ -126,7 +169,7 @@ class Store:
 
     def scan_events(self, version: int | None = None) -> pl.LazyFrame:
         """The events as a lazy frame (at ``version`` for time travel)."""
-        if self.table(EVENTS_TABLE) is None:
+        if self.require().table(EVENTS_TABLE) is None:
             raise StoreError(
                 f"{self.uri}: no events stored yet: run 'meterlog ingest --store {self.uri} LOGS'"
             )
