@@ -17,4 +17,5 @@ COMMANDS: dict[str, str] = {
     "peak": "meterlog.commands.peak",
     "bill": "meterlog.commands.bill",
     "maintain": "meterlog.commands.maintain",
+    "check": "meterlog.commands.check",
 }

@@ -69,6 +69,7 @@ def ingest(
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
         store.check_pseudonymization(_pseudonymization(options))
+        store.check_data_files()
         known = store.known_source_ids()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))

@@ -37,7 +37,7 @@ from meterlog.store.layout import (
 )
 from meterlog.store.lock import hold_lock
 from meterlog.store.pseudonyms import Pseudonymization, check_pseudonymization, mismatch_in
-from meterlog.store.recovery import damage_message
+from meterlog.store.recovery import damage_message, missing_data_files
 
 
 class Store:
@@ -76,6 +76,11 @@ class Store:
             is_folder = stat.S_ISDIR(root.stat().st_mode)
         except FileNotFoundError:
             is_folder = True  # a new store
+        except PermissionError:
+            raise StoreError(
+                f"permission denied: {root}; run as the user that owns the store, "
+                "or give this user access to it"
+            ) from None
         except OSError as exc:
             raise StoreError(
                 f"{root}: cannot open the store: {exc.strerror}; check the path"
@@ -140,6 +145,18 @@ class Store:
             except OSError:
                 return
 
+    def check_data_files(self) -> None:
+        """StoreError naming a data file the events table uses that is gone (local stores), and
+        what to do: reading would fail, and ingesting would not bring those lines back."""
+        missing = missing_data_files(self, EVENTS_TABLE)
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise StoreError(
+                f"{missing[0]}: data file is missing{more}; run 'meterlog check --store "
+                f"{self.uri} --repair' to remove it from the table and rewind the sources that "
+                "wrote it (the next ingest reads those lines again)"
+            )
+
     def is_store(self) -> bool:
         """Whether a meterlog store is here: one of its tables, or the lock file an ingest
         leaves (a store where nothing was stored yet)."""
@@ -152,7 +169,7 @@ class Store:
     def require(self) -> Store:
         """This store; StoreError when there is none at its location (a mistyped --store)."""
         if not self.is_store():
-            raise StoreError(f"no meterlog store at {self.uri} (check --store / METERLOG_STORE)")
+            raise NoStoreError(f"no meterlog store at {self.uri} (check --store / METERLOG_STORE)")
         return self
 
     def version(self) -> int | None:
@@ -169,10 +186,13 @@ class Store:
 
     def scan_events(self, version: int | None = None) -> pl.LazyFrame:
         """The events as a lazy frame (at ``version`` for time travel)."""
-        if self.require().table(EVENTS_TABLE) is None:
+        table = self.require().table(EVENTS_TABLE)
+        if table is None:
             raise StoreError(
                 f"{self.uri}: no events stored yet: run 'meterlog ingest --store {self.uri} LOGS'"
             )
+        if version is None or version == table.version():
+            self.check_data_files()
         try:
             return pl.scan_delta(
                 self.table_uri(EVENTS_TABLE),
@@ -400,6 +420,10 @@ class Store:
         self.check_layout()
         with hold_lock(self.root, timeout):
             yield
+
+
+class NoStoreError(StoreError):
+    """There is no meterlog store where one is to be read (a mistyped ``--store``)."""
 
 
 class ProgressMoved(StoreError):
