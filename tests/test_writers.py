@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,32 @@ def test_two_stores_committing_the_same_chunk_store_it_once(store_uri: str) -> N
         second.commit_events(frame(0, 10), SOURCE, Progress(1000, 10), start=Progress())
     assert refused.value.found == Progress(1500, 15)
     assert stored_lines(Store(store_uri)) == list(range(1, 16))
+
+
+def test_writers_creating_the_store_at_once_store_the_first_chunk_once(store_uri: str) -> None:
+    """Several writers find no table and commit the same first chunk at the same moment: the
+    table is created empty first, so the chunk's commits are checked against each other."""
+    for trial in range(4):
+        uri = f"{store_uri}-{trial}"
+        start = threading.Barrier(4)
+        outcomes: list[str] = []
+
+        def write(uri: str = uri, start: threading.Barrier = start) -> None:
+            store = Store(uri)
+            start.wait()
+            try:
+                store.commit_events(frame(0, 10), SOURCE, Progress(1000, 10), start=Progress())
+                outcomes.append("stored")
+            except ProgressMoved:
+                outcomes.append("moved")
+
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["moved"] * 3 + ["stored"], trial
+        assert stored_lines(Store(uri)) == list(range(1, 11)), trial
 
 
 class RacingStore(Store):
@@ -176,7 +203,7 @@ def test_three_concurrent_ingest_processes_into_s3_store_each_line_once(
     folder.mkdir()
     expected = 0
     for n in range(3):
-        body = [combined(n * 100_000 + i, user=f"u{i % 11}") for i in range(2500 + 500 * n)]
+        body = [combined(n * 100_000 + i, user=f"u{i % 11}") for i in range(1000 + 250 * n)]
         write_lines(folder / f"host{n}.log", body)
     # an independent count of the lines written: newline characters in the files
     expected = sum(path.read_bytes().count(b"\n") for path in folder.iterdir())

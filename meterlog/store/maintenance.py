@@ -72,7 +72,7 @@ def compact(store: Store, days: Iterable[date] | None = None) -> dict[str, int]:
         filters = [(PARTITION_COLUMN, "in", values)]
     try:
         metrics = table.optimize.compact(
-            partition_filters=filters,  # type: ignore[arg-type]
+            partition_filters=filters,
             target_size=COMPACT_TARGET_BYTES,
             writer_properties=EVENTS_WRITER_PROPERTIES,
             commit_properties=CommitProperties(custom_metadata={"meterlog.operation": "compact"}),

@@ -266,8 +266,12 @@ class Store:
         tuning: dict[str, Any] = (
             {} if writer_properties is None else {"writer_properties": writer_properties}
         )
+        if self.table(name) is None:
+            self._create(name, data, partition_by)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             table = self.table(name)
+            if table is None:
+                raise StoreError(f"{self.table_uri(name)}: the table disappeared while writing")
             if expect is not None:
                 found = expect(table)
                 if found is not None:
@@ -275,7 +279,7 @@ class Store:
             try:
                 with _native_errors_held_back():
                     write_deltalake(
-                        table if table is not None else self.table_uri(name),
+                        table,
                         data,
                         mode="append",
                         partition_by=partition_by,
@@ -288,11 +292,8 @@ class Store:
                     )
                 return
             except (CommitFailedError, DeltaError) as exc:
-                # Lost a race: another writer committed first (or created the table first).
-                lost = isinstance(exc, CommitFailedError) or (
-                    table is None and self.table(name) is not None
-                )
-                if not lost:
+                # Lost a race: another writer committed first.
+                if not isinstance(exc, CommitFailedError):
                     raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
                 if attempt == COMMIT_ATTEMPTS:
                     raise StoreError(
@@ -305,6 +306,31 @@ class Store:
                 raise StoreError(
                     _write_error(self.table_uri(name), exc.strerror or str(exc))
                 ) from None
+
+    def _create(self, name: str, data: pa.Table, partition_by: list[str] | None) -> None:
+        """Create table ``name`` with ``data``'s columns and no rows, in a commit of its own.
+
+        Data is never committed in the commit that creates a table: Delta checks a commit
+        against those made since the snapshot it was based on, and a creating commit has no
+        snapshot, so two writers that both found no table could both commit the same lines.
+        Two creators racing here at worst both commit an empty table.
+        """
+        try:
+            with _native_errors_held_back():
+                write_deltalake(
+                    self.table_uri(name),
+                    data.slice(0, 0),
+                    mode="append",
+                    partition_by=partition_by,
+                    storage_options=self.storage_options,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "create"}
+                    ),
+                )
+        except (DeltaError, OSError) as exc:
+            if self.table(name) is None:  # not created by another writer meanwhile
+                detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise StoreError(_write_error(self.table_uri(name), detail or str(exc))) from None
 
     def commit_events(
         self,
