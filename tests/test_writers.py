@@ -203,7 +203,7 @@ def test_three_concurrent_ingest_processes_into_s3_store_each_line_once(
     folder.mkdir()
     expected = 0
     for n in range(3):
-        body = [combined(n * 100_000 + i, user=f"u{i % 11}") for i in range(1000 + 250 * n)]
+        body = [combined(n * 100_000 + i, user=f"u{i % 11}") for i in range(500 + 200 * n)]
         write_lines(folder / f"host{n}.log", body)
     # an independent count of the lines written: newline characters in the files
     expected = sum(path.read_bytes().count(b"\n") for path in folder.iterdir())
@@ -228,7 +228,7 @@ def test_three_concurrent_ingest_processes_into_s3_store_each_line_once(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
-            for size in (8192, 12288, 16384)
+            for size in (6144, 9216, 12288)
         ]
         outputs = [run.communicate(timeout=300) for run in runs]
         assert [run.returncode for run in runs] == [0, 0, 0], outputs
