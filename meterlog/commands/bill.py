@@ -10,7 +10,9 @@ from meterlog.commands.options import (
     identity_options,
     output_options,
     store_option,
+    time_format_option,
     warn,
+    writes_to_terminal,
 )
 
 
@@ -65,6 +67,7 @@ from meterlog.commands.options import (
 @store_option
 @config_option
 @output_options
+@time_format_option
 def command(
     period: str,
     plan_path: str,
@@ -81,12 +84,15 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
 ) -> None:
     """Invoice lines per account and charge, and a TOTAL line per account.
 
     Columns: account, plan, charge, meter, period_start, period_end, quantity, included,
     billable_quantity, unit_price, amount, currency, peak_start, store_version. The same
     command gives the same bytes as long as the store version is the same (see --as-of).
+    On a terminal the invoice is a compact table (account, charge, quantity, unit price,
+    amount; period and currency in the title); CSV and JSON have every column.
 
     \b
     Example:
@@ -105,7 +111,7 @@ def command(
         load_previous_invoice,
     )
     from meterlog.errors import MeterlogError
-    from meterlog.output import write_report
+    from meterlog.output import compact_invoice, resolve_output_format, write_report
     from meterlog.periods import parse_period
     from meterlog.plans import load_plan_file
 
@@ -116,7 +122,13 @@ def command(
         evidence = explain_account(
             settings.store, plans, explain, period, settings.tz, settings.identity, as_of
         )
-        write_report(evidence, fmt, output, title=f"Evidence for {explain}, {period}")
+        write_report(
+            evidence,
+            fmt,
+            output,
+            title=f"Evidence for {explain}, {period}",
+            time_format=time_format,
+        )
         return
     previous = load_previous_invoice(compare) if compare else None
     invoice = compute_invoice(settings.store, plans, period, settings.tz, settings.identity, as_of)
@@ -138,4 +150,13 @@ def command(
         )
     else:
         report = invoice.lines
-    write_report(report, fmt, output, title=f"Invoice {period}")
+    title = f"Invoice {period}"
+    keep: tuple[str, ...] = ()
+    to_stdout = output is None or output == "-"
+    if previous is None and since_version is None:
+        fmt = resolve_output_format(fmt, None if to_stdout else output, writes_to_terminal(output))
+        if fmt == "table":  # people read a compact invoice; CSV and JSON keep every column
+            view = compact_invoice(invoice.lines)
+            report, title = view.frame, f"Invoice {period} ({view.describe()})"
+            keep = ("account", "charge", "quantity", "amount")  # unit_price goes first
+    write_report(report, fmt, output, title=title, keep=keep, time_format=time_format)

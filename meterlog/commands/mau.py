@@ -34,6 +34,7 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
 ) -> None:
     """Monthly active users: distinct users with at least one counted request in the month.
 
@@ -51,4 +52,4 @@ def command(
     )
     filters = {"exclude_status": exclude_status, "exclude_paths": exclude_path, "methods": methods}
     frame = meter_frame(settings, meter_from_options("mau", filters), month, evidence=list_users)
-    write_report(frame, fmt, output, title=f"MAU {month}")
+    write_report(frame, fmt, output, title=f"MAU {month}", time_format=time_format)

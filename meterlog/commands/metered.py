@@ -15,6 +15,7 @@ from meterlog.commands.options import (
     identity_options,
     output_options,
     store_option,
+    time_format_option,
 )
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def meter_report_options(command: F) -> F:
             store_option,
             config_option,
             output_options,
+            time_format_option,
         ]
     ):
         command = decorator(command)

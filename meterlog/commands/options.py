@@ -105,6 +105,22 @@ def output_options(command: F) -> F:
     )(command)
 
 
+#: ``--time-format`` values (:data:`meterlog.output.TIME_FORMATS`; a test keeps them equal).
+TIME_FORMATS = ("iso", "local", "epoch")
+
+
+def time_format_option(command: F) -> F:
+    """``--time-format iso|local|epoch`` (parameter ``time_format``) for CSV and JSON output."""
+    return click.option(
+        "--time-format",
+        type=click.Choice(TIME_FORMATS),
+        default="iso",
+        show_default=True,
+        help="Timestamps in CSV/JSON: iso (2026-10-01T00:00:00+02:00), local (2026-10-01 "
+        "00:00:00 in --tz, which spreadsheets read as a date) or epoch (Unix seconds).",
+    )(command)
+
+
 def identity_options(command: F) -> F:
     """``--tz``, ``--user-field``, ``--account-field`` and ``--accounts``; ``None`` when not
     given, so meterlog.toml and the defaults apply (see meterlog.reports.resolve_settings)."""

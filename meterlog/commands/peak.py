@@ -61,6 +61,7 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
 ) -> None:
     """High watermark: the busiest window of the month (or a percentile of all windows).
 
@@ -87,4 +88,4 @@ def command(
     }
     meter = meter_from_options("peak", params)
     frame = meter_frame(settings, meter, month, evidence=list_windows)
-    write_report(frame, fmt, output, title=f"Peak {month}")
+    write_report(frame, fmt, output, title=f"Peak {month}", time_format=time_format)
