@@ -266,11 +266,11 @@ class Store:
         tuning: dict[str, Any] = (
             {} if writer_properties is None else {"writer_properties": writer_properties}
         )
-        if self.table(name) is None:
+        if expect is not None and self.table(name) is None:
             self._create(name, data, partition_by)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             table = self.table(name)
-            if table is None:
+            if expect is not None and table is None:
                 raise StoreError(f"{self.table_uri(name)}: the table disappeared while writing")
             if expect is not None:
                 found = expect(table)
@@ -279,7 +279,7 @@ class Store:
             try:
                 with _native_errors_held_back():
                     write_deltalake(
-                        table,
+                        table if table is not None else self.table_uri(name),
                         data,
                         mode="append",
                         partition_by=partition_by,
@@ -310,7 +310,7 @@ class Store:
     def _create(self, name: str, data: pa.Table, partition_by: list[str] | None) -> None:
         """Create table ``name`` with ``data``'s columns and no rows, in a commit of its own.
 
-        Data is never committed in the commit that creates a table: Delta checks a commit
+        Data checked against a progress is never committed in the commit that creates a table: Delta checks a commit
         against those made since the snapshot it was based on, and a creating commit has no
         snapshot, so two writers that both found no table could both commit the same lines.
         Two creators racing here at worst both commit an empty table.
