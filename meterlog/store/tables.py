@@ -310,9 +310,10 @@ class Store:
     def _create(self, name: str, data: pa.Table, partition_by: list[str] | None) -> None:
         """Create table ``name`` with ``data``'s columns and no rows, in a commit of its own.
 
-        Data checked against a progress is never committed in the commit that creates a table: Delta checks a commit
-        against those made since the snapshot it was based on, and a creating commit has no
-        snapshot, so two writers that both found no table could both commit the same lines.
+        Data checked against a progress is never committed in the commit that creates a
+        table: Delta checks a commit against those made since the snapshot it was based on,
+        and a creating commit has no snapshot, so two writers that both found no table could
+        both commit the same lines.
         Two creators racing here at worst both commit an empty table.
         """
         try:
