@@ -23,6 +23,7 @@ from meterlog.store.layout import (
     REJECTS_TABLE,
     SOURCES_TABLE,
 )
+from meterlog.store.native import native_errors_held_back
 
 if TYPE_CHECKING:
     from meterlog.store.tables import Store
@@ -118,14 +119,15 @@ def maintain(
             if retention > DELTA_LOG_RETENTION and _log_retention(table) < retention:
                 # log entries older than this go at checkpoints; --as-of needs them
                 table.alter.set_table_properties({"delta.logRetentionDuration": interval})
-            metrics = table.optimize.compact(
-                target_size=COMPACT_TARGET_BYTES,
-                writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
-                commit_properties=CommitProperties(
-                    custom_metadata={"meterlog.operation": "maintain"}
-                ),
-            )
-            table.create_checkpoint()
+            with native_errors_held_back():  # a full disk: a native panic report, then an error
+                metrics = table.optimize.compact(
+                    target_size=COMPACT_TARGET_BYTES,
+                    writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "maintain"}
+                    ),
+                )
+                table.create_checkpoint()
             # Full mode: also data files no commit refers to (a run stopped between writing
             # a file and committing it), once older than the retention, on every store kind.
             deleted = table.vacuum(

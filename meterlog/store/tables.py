@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +34,7 @@ from meterlog.store.layout import (
     offset_app_id,
 )
 from meterlog.store.lock import hold_lock
+from meterlog.store.native import native_errors_held_back
 from meterlog.store.pseudonyms import Pseudonymization, check_pseudonymization, mismatch_in
 from meterlog.store.recovery import damage_message, missing_data_files
 
@@ -277,7 +276,7 @@ class Store:
                 if found is not None:
                     raise ProgressMoved(self.table_uri(name), found)
             try:
-                with _native_errors_held_back():
+                with native_errors_held_back():
                     write_deltalake(
                         table if table is not None else self.table_uri(name),
                         data,
@@ -317,7 +316,7 @@ class Store:
         Two creators racing here at worst both commit an empty table.
         """
         try:
-            with _native_errors_held_back():
+            with native_errors_held_back():
                 write_deltalake(
                     self.table_uri(name),
                     data.slice(0, 0),
@@ -495,39 +494,6 @@ def _write_error(where: str, detail: str) -> str:
         f"{where}: cannot write: {reason}; nothing of this chunk was committed "
         "(the store is as before): free space or fix permissions, then run again"
     )
-
-
-@contextlib.contextmanager
-def _native_errors_held_back() -> Iterator[None]:
-    """Hold back what the Delta writer's native threads print on stderr during a write.
-
-    When a write fails (disk full), the writer's upload threads print a panic report while
-    they abort; the failure itself reaches Python as an exception and is reported as one line.
-    What was printed is passed on unless the write failed.
-    """
-    try:
-        capture = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-    except OSError:
-        yield  # no room even for that: let native messages through
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    failed = False
-    try:
-        os.dup2(capture.fileno(), 2)
-        yield
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        if not failed:
-            capture.seek(0)
-            held = capture.read()
-            if held:
-                os.write(2, held)
-        capture.close()
 
 
 def now_utc() -> datetime:
