@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
-from meterlog.csvguard import neutralise_frame
+from meterlog.csvguard import AMOUNT_COLUMNS, neutralise_frame
 from meterlog.errors import MeterlogError
 
 if TYPE_CHECKING:
@@ -307,10 +307,11 @@ def render_table(
         )
         for name in dtypes
     }
-    text_columns = [
+    text_columns = [  # amounts are decimal text, but numbers: never shortened
         name
         for name, dtype in original.items()
-        if dtype == pl.String or not (dtype.is_numeric() or dtype.is_temporal())
+        if (dtype == pl.String or not (dtype.is_numeric() or dtype.is_temporal()))
+        and name not in AMOUNT_COLUMNS
     ]
     bar_width = max(BAR_WIDTH, cell_len(f"{bar} (bar)")) if bars else None
     layout = TableLayout.fit(widths, text_columns, keep, console.width, bar_width)
@@ -323,7 +324,7 @@ def render_table(
         )
     table = Table(title=Text(title) if title else None, show_footer=show_totals, caption=caption)
     for name in layout.columns:
-        numeric = dtypes[name].is_numeric()
+        numeric = dtypes[name].is_numeric() or name in AMOUNT_COLUMNS
         table.add_column(
             headers.get(name, name),
             justify="right" if numeric else "left",

@@ -156,7 +156,8 @@ def identity_options(command: F) -> F:
 
 
 def filter_options(command: F) -> F:
-    """``--exclude-status``, ``--exclude-path``, ``--method`` (which requests count)."""
+    """``--exclude-status``, ``--exclude-path``, ``--method``, ``--endpoint`` (which requests
+    count)."""
     for option in reversed(
         [
             click.option(
@@ -178,6 +179,14 @@ def filter_options(command: F) -> F:
                 multiple=True,
                 metavar="METHOD",
                 help="Count only requests with this method. Repeatable.",
+            ),
+            click.option(
+                "--endpoint",
+                "endpoints",
+                multiple=True,
+                metavar="TEMPLATE",
+                help="Count only requests whose path matches this template ('{id}' is one "
+                "path segment), e.g. /v1/items/{id}. Repeatable.",
             ),
         ]
     ):

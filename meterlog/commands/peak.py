@@ -53,6 +53,7 @@ def command(
     exclude_status: tuple[str, ...],
     exclude_path: tuple[str, ...],
     methods: tuple[str, ...],
+    endpoints: tuple[str, ...],
     user_field: str | None,
     account_field: str | None,
     accounts_file: str | None,
@@ -85,6 +86,7 @@ def command(
         "exclude_status": exclude_status,
         "exclude_paths": exclude_path,
         "methods": methods,
+        "endpoints": endpoints,
     }
     meter = meter_from_options("peak", params)
     frame = meter_frame(settings, meter, month, evidence=list_windows)
