@@ -51,15 +51,15 @@ class Quality:
         return asdict(self)
 
     def lines(self) -> list[str]:
-        """The block as short lines for people (under the invoice table)."""
+        """The block as short lines for people (under the invoice table; each fits 80 columns)."""
         complete = "yes" if not self.incomplete else f"no ({self.incomplete} completeness warnings)"
         return [
-            f"data quality: store version {self.store_version}; "
-            f"{self.requests:,} requests in the period, "
-            f"{self.anonymous_requests:,} anonymous ({self.anonymous_percent}%)",
-            f"rejected lines in the period: {self.rejected_lines:,}; "
-            f"lines stored outside the accept window: {self.outside_window_lines:,}; "
-            f"complete: {complete}",
+            f"data quality (store version {self.store_version}):",
+            f"  requests in the period: {self.requests:,}",
+            f"  anonymous requests: {self.anonymous_requests:,} ({self.anonymous_percent}%)",
+            f"  rejected lines in the period: {self.rejected_lines:,}",
+            f"  lines stored outside the accept window: {self.outside_window_lines:,}",
+            f"  complete: {complete}",
         ]
 
 
