@@ -39,7 +39,12 @@ test: lint
 docs: $(VENV)/.installed
 	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
 
-bench: $(VENV)/.installed
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# BENCH_ARGS=--quick for a check in a few minutes; see `python bench/run.py --help`
+bench: $(VENV)/.bench-installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
