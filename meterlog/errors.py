@@ -77,6 +77,7 @@ def vanished_file_error(exc: BaseException) -> StoreError | None:
         return None
     name = text.rsplit(":", 1)[-1].split(" (set ")[0].strip()
     return StoreError(
-        f"{name}: a data file of the store was removed while it was read (is 'meterlog "
-        "maintain' running with a short --retention?); run the command again"
+        f"{name}: a data file of the store is missing: removed while it was read (by "
+        "'meterlog maintain' with a short --retention: run the command again) or lost (run "
+        "'meterlog check --repair')"
     )

@@ -190,8 +190,6 @@ class Store:
             raise StoreError(
                 f"{self.uri}: no events stored yet: run 'meterlog ingest --store {self.uri} LOGS'"
             )
-        if version is None or version == table.version():
-            self.check_data_files()
         try:
             return pl.scan_delta(
                 self.table_uri(EVENTS_TABLE),
