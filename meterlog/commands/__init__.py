@@ -20,4 +20,5 @@ COMMANDS: dict[str, str] = {
     "report": "meterlog.commands.report",
     "rejects": "meterlog.commands.rejects",
     "maintain": "meterlog.commands.maintain",
+    "check": "meterlog.commands.check",
 }

@@ -48,7 +48,7 @@ from meterlog.sources import (
     read_ahead,
     split_lines,
 )
-from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Store, now_utc
+from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Pseudonymization, Store, now_utc
 
 
 def ingest(
@@ -97,6 +97,8 @@ def ingest_inputs(
     ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
+        store.check_pseudonymization(_pseudonymization(options))
+        store.check_data_files()
         last_paths = store.source_paths()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.display))
@@ -145,6 +147,14 @@ def ingest_inputs(
     summary = IngestSummary(reports, time.monotonic() - started, store.version())
     summary.compacted_days = compacted
     return summary
+
+
+def _pseudonymization(options: IngestOptions) -> Pseudonymization | None:
+    """How the run writes user identifiers, as the store records it."""
+    pseudonymizer = options.pseudonymizer
+    if pseudonymizer is None:
+        return None
+    return Pseudonymization(pseudonymizer.key_id, pseudonymizer.fields)
 
 
 class _Tracker:
@@ -296,6 +306,7 @@ def _ingest_source(
             rejects_offset,
             tracker.follow(source, report.path, reader),
             options.now or run_at,
+            _pseudonymization(options),
         )
         lines_read = progress.lines
         chunks = read_ahead(

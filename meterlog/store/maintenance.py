@@ -23,6 +23,7 @@ from meterlog.store.layout import (
     REJECTS_TABLE,
     SOURCES_TABLE,
 )
+from meterlog.store.native import native_errors_held_back
 
 if TYPE_CHECKING:
     from meterlog.store.tables import Store
@@ -74,7 +75,7 @@ def compact(
         filters = [(PARTITION_COLUMN, "in", values)]
     try:
         metrics = table.optimize.compact(
-            partition_filters=filters,  # type: ignore[arg-type]
+            partition_filters=filters,
             target_size=target_size,
             writer_properties=EVENTS_WRITER_PROPERTIES,
             commit_properties=CommitProperties(custom_metadata={"meterlog.operation": "compact"}),
@@ -91,7 +92,8 @@ def maintain(
     store: Store, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
 ) -> list[MaintenanceResult]:
     """Compact small files, checkpoint the log and delete what only versions older than
-    ``retention`` use (data files and log entries), in every table of the store.
+    ``retention`` use (data files and log entries), in every table of the store, and data files
+    no commit refers to (left by a stopped run) once they are older than ``retention``.
 
     Versions within ``retention`` stay readable (``--as-of``). Sources' progress is part of
     each version and of the checkpoint, so nothing is ingested twice afterwards.
@@ -107,7 +109,10 @@ def maintain(
         try:
             if dry_run:
                 doomed = table.vacuum(
-                    retention_hours=hours, dry_run=True, enforce_retention_duration=False
+                    retention_hours=hours,
+                    dry_run=True,
+                    enforce_retention_duration=False,
+                    full=True,
                 )
                 results.append(
                     MaintenanceResult(name, files_before, files_before, 0, 0, len(doomed))
@@ -116,16 +121,19 @@ def maintain(
             if retention > DELTA_LOG_RETENTION and _log_retention(table) < retention:
                 # log entries older than this go at checkpoints; --as-of needs them
                 table.alter.set_table_properties({"delta.logRetentionDuration": interval})
-            metrics = table.optimize.compact(
-                target_size=COMPACT_TARGET_BYTES,
-                writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
-                commit_properties=CommitProperties(
-                    custom_metadata={"meterlog.operation": "maintain"}
-                ),
-            )
-            table.create_checkpoint()
+            with native_errors_held_back():  # a full disk: a native panic report, then an error
+                metrics = table.optimize.compact(
+                    target_size=COMPACT_TARGET_BYTES,
+                    writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "maintain"}
+                    ),
+                )
+                table.create_checkpoint()
+            # Full mode: also data files no commit refers to (a run stopped between writing
+            # a file and committing it), once older than the retention, on every store kind.
             deleted = table.vacuum(
-                retention_hours=hours, dry_run=False, enforce_retention_duration=False
+                retention_hours=hours, dry_run=False, enforce_retention_duration=False, full=True
             )
             table.cleanup_metadata()
         except (DeltaError, OSError) as exc:
