@@ -5,7 +5,7 @@ DEMO_STORE := .demo-store
 METERLOG := $(VENV)/bin/meterlog
 DEMO_IDENTITY := --store $(DEMO_STORE) --account-field http_x_api_key --accounts sample_logs/accounts.csv
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2
+
+docs: $(VENV)/.installed
+	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -157,11 +157,14 @@ class EndpointTemplates:
         clean = strip_query(path)
         if not self.routes:
             return _automatic_segments(clean)
-        first, *rest = self.routes
-        chain = pl.when(clean.str.contains(first.pattern)).then(pl.lit(first.template))
-        for route in rest:
-            chain = chain.when(clean.str.contains(route.pattern)).then(pl.lit(route.template))
-        return chain.otherwise(_automatic_segments(clean))
+        endpoint = _automatic_segments(clean)
+        for route in reversed(self.routes):  # the first matching template wins
+            endpoint = (
+                pl.when(clean.str.contains(route.pattern))
+                .then(pl.lit(route.template))
+                .otherwise(endpoint)
+            )
+        return endpoint
 
 
 def with_endpoint(events: pl.LazyFrame, templates: EndpointTemplates) -> pl.LazyFrame:

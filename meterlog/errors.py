@@ -57,3 +57,12 @@ def read_toml_file(path: object, what: str) -> dict[str, object]:
         raise ConfigError(
             located(path, getattr(exc, "lineno", None), f"not valid TOML: {exc}")
         ) from None
+
+
+class UsageError(MeterlogError):
+    """A value the user gave (an option, a period, a time zone) that has the wrong form.
+
+    The message lists the valid forms; the program exits 2, as for any usage error.
+    """
+
+    exit_code = 2

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.errors import MeterlogError
+from meterlog.errors import UsageError
 from meterlog.periods import parse_instant
 from meterlog.schema import PARTITION_COLUMN
 
@@ -104,7 +104,7 @@ def parse_time_range(since: str | None, until: str | None, tz: ZoneInfo) -> Time
         else:
             end = parse_instant(until, tz)
     if start is not None and end is not None and start >= end:
-        raise MeterlogError(
+        raise UsageError(
             f"--since {since} is not before --until {until}: the time range is empty; "
             "swap them or widen the range"
         )
@@ -120,7 +120,7 @@ def status_predicate(spec: str) -> pl.Expr:
         return status.is_between(first, first + 99).fill_null(False)
     if _STATUS_CODE.match(text):
         return (status == int(text)).fill_null(False)
-    raise MeterlogError(
+    raise UsageError(
         f"cannot read status {spec!r}: use a class such as 2xx or 5xx, or a code such as 404"
     )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from meterlog.errors import MeterlogError
+from meterlog.errors import UsageError
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -17,9 +17,25 @@ def parse_tz(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise MeterlogError(
-            f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Berlin"
-        ) from None
+        pass
+    nearest = nearest_tz_name(name)
+    hint = f"did you mean {nearest}? " if nearest else ""
+    raise UsageError(
+        f"unknown time zone {name!r}: {hint}use an IANA name such as UTC or Europe/Berlin"
+    )
+
+
+def nearest_tz_name(name: str) -> str | None:
+    """The IANA zone name closest to a mistyped one (case, spelling), if any is close."""
+    import difflib
+    from zoneinfo import available_timezones
+
+    names = sorted(available_timezones())
+    folded = {zone.casefold(): zone for zone in names}
+    if name.strip().casefold() in folded:
+        return folded[name.strip().casefold()]
+    close = difflib.get_close_matches(name.strip().casefold(), list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
 
 
 def parse_instant(text: str, tz: ZoneInfo) -> datetime:
@@ -30,8 +46,9 @@ def parse_instant(text: str, tz: ZoneInfo) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise MeterlogError(
-            f"cannot read {text!r} as a date or time: use 2026-10-01 or 2026-10-01T12:00"
+        raise UsageError(
+            f"cannot read {text!r} as a date or time: use a date (2026-10-01) or a time "
+            "(2026-10-01T12:00, 2026-10-01T12:00:00+02:00)"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
@@ -71,7 +88,7 @@ class Month:
 def parse_month(text: str) -> Month:
     match = _MONTH.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise MeterlogError(f"cannot read {text!r} as a month: use YYYY-MM, e.g. 2026-10")
+        raise UsageError(f"cannot read {text!r} as a month: use YYYY-MM, e.g. 2026-10")
     return Month(int(match.group(1)), int(match.group(2)))
 
 
@@ -81,7 +98,7 @@ def parse_months(text: str) -> list[Month]:
     start = parse_month(first)
     end = parse_month(last) if sep else start
     if (end.year, end.month) < (start.year, start.month):
-        raise MeterlogError(f"month range {text!r} ends before it starts")
+        raise UsageError(f"month range {text!r} ends before it starts: use FIRST..LAST")
     months = [start]
     while months[-1] != end:
         months.append(months[-1].next())
@@ -95,7 +112,12 @@ def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Month:
         return Month.containing(now, tz)
     if text == "previous":
         return Month.containing(now, tz).previous()
-    return parse_month(text)
+    try:
+        return parse_month(text)
+    except UsageError:
+        raise UsageError(
+            f"cannot read period {text!r}: use YYYY-MM (e.g. 2026-10), previous or current"
+        ) from None
 
 
 def utc_days(start: datetime, end: datetime) -> list[date]:

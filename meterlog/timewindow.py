@@ -9,16 +9,14 @@ noticed rather than billed silently.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
-from meterlog.errors import MeterlogError
+from meterlog.durations import format_duration, parse_duration
+from meterlog.errors import UsageError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 DEFAULT_ACCEPT_WINDOW = "3650d:1d"
 
 
@@ -33,25 +31,7 @@ class AcceptWindow:
         return now - self.past, now + self.future
 
     def describe(self) -> str:
-        return f"{_format(self.past)} back, {_format(self.future)} ahead"
-
-
-def _format(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0 and seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _duration(text: str, spec: str) -> timedelta:
-    match = _DURATION.match(text)
-    if match is None:
-        raise MeterlogError(
-            f"--accept-window {spec!r}: {text!r} is not a duration; "
-            "use a number with s, m, h or d, e.g. 3650d:1d"
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return f"{format_duration(self.past)} back, {format_duration(self.future)} ahead"
 
 
 def parse_accept_window(spec: str) -> AcceptWindow | None:
@@ -60,8 +40,9 @@ def parse_accept_window(spec: str) -> AcceptWindow | None:
         return None
     past, sep, future = spec.partition(":")
     if not sep:
-        raise MeterlogError(f"--accept-window {spec!r}: give PAST:FUTURE, e.g. 3650d:1d, or off")
-    return AcceptWindow(_duration(past, spec), _duration(future, spec))
+        raise UsageError(f"--accept-window {spec!r}: give PAST:FUTURE, e.g. 3650d:1d, or off")
+    what = f"--accept-window {spec!r}:"
+    return AcceptWindow(parse_duration(past, what), parse_duration(future, what))
 
 
 @dataclass

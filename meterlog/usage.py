@@ -24,7 +24,7 @@ import polars as pl
 
 from meterlog.aggregations import DIMENSIONS, METRICS, Metric
 from meterlog.endpoints import with_endpoint
-from meterlog.errors import MeterlogError
+from meterlog.errors import MeterlogError, UsageError
 from meterlog.filters import (
     RequestFilter,
     TimeRange,
@@ -61,15 +61,16 @@ class UsageQuery:
     top: int | None = None
     sort: str | None = None
 
-    def check(self) -> None:
-        """Raise MeterlogError for an unknown dimension or metric or a bad ``top``."""
+    def check(self, tz: ZoneInfo) -> None:
+        """Raise UsageError for an unknown dimension or metric, a bad ``top`` or time range."""
         for name in self.by:
             if name not in DIMENSIONS:
-                raise MeterlogError(f"unknown --by {name!r}: use one of {', '.join(DIMENSIONS)}")
+                raise UsageError(f"unknown --by {name!r}: use one of {', '.join(DIMENSIONS)}")
         if self.sort is not None and self.sort not in METRICS:
-            raise MeterlogError(f"unknown --sort {self.sort!r}: use one of {', '.join(METRICS)}")
+            raise UsageError(f"unknown --sort {self.sort!r}: use one of {', '.join(METRICS)}")
         if self.top is not None and self.top < 1:
-            raise MeterlogError(f"--top {self.top}: give a number of rows of 1 or more")
+            raise UsageError(f"--top {self.top}: give a number of rows of 1 or more")
+        parse_time_range(self.since, self.until, tz)
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -166,7 +167,7 @@ class UsagePlan:
 
 def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery) -> UsagePlan:
     """The lazy plans for ``query`` over ``events`` (ordered as described in the module doc)."""
-    query.check()
+    query.check(settings.tz)
     time_range = parse_time_range(query.since, query.until, settings.tz)
     scoped = with_identity(
         _apply(events, time_range.predicates()),
@@ -213,6 +214,7 @@ def run_usage(
 ) -> UsageReport:
     """Compute the usage report. ``with_totals`` also computes exact totals over all requests
     the filters keep (distinct users and latency quantiles are not sums of the rows)."""
+    query.check(settings.tz)
     store = store or Store(settings.store)
     events = store.scan_events()
     columns = events.collect_schema().names()

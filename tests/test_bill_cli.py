@@ -368,9 +368,10 @@ def test_plan_mistakes_stop_before_anything_is_computed(setup: Path) -> None:
 def test_bad_period(setup: Path) -> None:
     build_store(setup / "store", OCTOBER)
     plan = str(setup / "plans.toml")
-    result = run(setup, "bill", "--period", "october", "--plan", plan, expect=1)
+    result = run(setup, "bill", "--period", "october", "--plan", plan, expect=2)
     assert result.stderr == (
-        "meterlog: error: cannot read 'october' as a month: use YYYY-MM, e.g. 2026-10\n"
+        "meterlog: error: cannot read period 'october': use YYYY-MM (e.g. 2026-10), "
+        "previous or current\n"
     )
 
 

@@ -54,7 +54,9 @@ def example_commands(command: str) -> list[list[str]]:
 
 
 def documented_commands() -> list[tuple[str, click.Command]]:
-    return sorted(main.commands.items())
+    context = click.Context(main)
+    commands = [(name, main.get_command(context, name)) for name in main.list_commands(context)]
+    return sorted((name, command) for name, command in commands if command is not None)
 
 
 @pytest.mark.parametrize(("name", "command"), documented_commands())
@@ -154,3 +156,12 @@ def test_readme_accounts_example_is_valid(tmp_path: Path) -> None:
     (example,) = code_blocks("csv", "## Configuration file")
     (tmp_path / "accounts.csv").write_text(example)
     assert set(load_accounts_file(tmp_path / "accounts.csv").values()) == {"acme", "globex"}
+
+
+def test_cli_reference_is_generated_from_help() -> None:
+    from meterlog.commands.reference import cli_reference
+
+    reference = README.parent / "docs" / "cli-reference.md"
+    assert reference.read_text(encoding="utf-8") == cli_reference(), (
+        "docs/cli-reference.md is out of date: run 'make docs'"
+    )

@@ -202,8 +202,8 @@ MISTAKES = [
     ),
     pytest.param(
         replaced('tz = "Europe/Berlin"', 'tz = "Europe/Berlim"'),
-        "plans.pro.tz: unknown time zone 'Europe/Berlim': use an IANA name such as UTC or "
-        "Europe/Berlin",
+        "plans.pro.tz: unknown time zone 'Europe/Berlim': did you mean Europe/Berlin? use an "
+        "IANA name such as UTC or Europe/Berlin",
         id="unknown time zone",
     ),
     pytest.param(

@@ -131,7 +131,7 @@ def test_parse_accept_window(spec: str, expected: AcceptWindow | None) -> None:
     assert parse_accept_window(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["10d", "x:1d", "1w:1d", "-1d:1d", ""])
+@pytest.mark.parametrize("spec", ["10d", "x:1d", "1y:1d", "-1d:1d", ""])
 def test_parse_accept_window_errors(spec: str) -> None:
     with pytest.raises(MeterlogError, match="--accept-window"):
         parse_accept_window(spec)

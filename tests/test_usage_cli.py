@@ -194,6 +194,19 @@ def test_usage_errors_exit_2(store_path: Path, args: list[str], message: str) ->
         (["--since", "yesterday"], "cannot read 'yesterday' as a date or time"),
         (["--tz", "Mars/Base"], "unknown time zone 'Mars/Base'"),
         (["--since", "2026-10-02", "--until", "2026-10-01T00:00"], "is not before --until"),
+    ],
+)
+def test_bad_value_is_one_line_and_exit_2(store_path: Path, args: list[str], message: str) -> None:
+    result = run("--store", str(store_path), *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("meterlog: error: ")
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
         (["--accounts", "accounts.csv"], "no account field says which column holds them"),
         (["--by", "endpoint", "--openapi", "absent.yaml"], "cannot read the OpenAPI document"),
         (["-o", "out.xlsx"], "cannot tell the output format from 'out.xlsx'"),
