@@ -33,11 +33,11 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anomaly_traffic import KINDS, LOG_FORMAT, START, write_traffic  # noqa: E402
+from anomaly_traffic import KINDS, LOG_FORMAT, START, write_traffic
 
-from meterlog.anomalies.runner import AnomalyQuery, run_anomalies  # noqa: E402
-from meterlog.identity import load_accounts_file  # noqa: E402
-from meterlog.reports import ReportSettings  # noqa: E402
+from meterlog.anomalies.runner import AnomalyQuery, run_anomalies
+from meterlog.identity import load_accounts_file
+from meterlog.reports import ReportSettings
 
 TARGET_RECALL = 0.9
 TARGET_FALSE_PER_100 = 1.0

@@ -7,6 +7,7 @@ override it. Relative paths in it are relative to the file's folder.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,16 @@ from meterlog.errors import ConfigError, located, read_toml_file
 CONFIG_ENV = "METERLOG_CONFIG"
 CONFIG_FILENAME = "meterlog.toml"
 
-_TOP_KEYS = {"store", "tz", "user_field", "account_field", "accounts", "endpoints", "bots"}
+_TOP_KEYS = {
+    "store",
+    "tz",
+    "user_field",
+    "account_field",
+    "accounts",
+    "endpoints",
+    "bots",
+    "anomalies",
+}
 _ENDPOINT_KEYS = {"routes", "openapi"}
 _BOT_KEYS = {"patterns"}
 
@@ -33,6 +43,8 @@ class Config:
     routes: tuple[str, ...] = ()
     openapi: Path | None = None
     bot_patterns: tuple[str, ...] | None = None
+    #: ``[anomalies.<kind>]`` tables, checked: detector kind -> parameter -> value
+    anomalies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -90,6 +102,12 @@ def load_config(explicit: str | Path | None = None) -> Config:
     def opt_path(value: object, key: str) -> Path | None:
         return base / _string(path, key, value) if value is not None else None
 
+    anomalies: Mapping[str, Mapping[str, object]] = {}
+    if "anomalies" in data:
+        # the detectors' parameters are defined with the detectors (loaded only when needed)
+        from meterlog.anomalies.registry import parse_anomaly_tables
+
+        anomalies = parse_anomaly_tables(path, data["anomalies"])
     store = opt_str("store")
     if store is not None and "://" not in store:
         store = str(base / store)
@@ -105,5 +123,6 @@ def load_config(explicit: str | Path | None = None) -> Config:
         bot_patterns=(
             _string_list(path, "bots.patterns", bots["patterns"]) if "patterns" in bots else None
         ),
+        anomalies=anomalies,
         raw=data,
     )

@@ -119,7 +119,20 @@ class AuthFailures(DetectorBase):
                     pl.col("expected").first(),
                     pl.col("account").mode().min(),
                 ],
-            ).with_columns(entity_type=pl.lit(entity_type))
+            )
+            # a burst starts at its first failure, not at the start of the first window
+            first = (
+                merged.join(minutes.select("entity", "minute"), on="entity")
+                .filter((pl.col("minute") >= pl.col("start")) & (pl.col("minute") < pl.col("end")))
+                .group_by("entity", "start")
+                .agg(pl.col("minute").min().alias("first"))
+            )
+            merged = (
+                merged.join(first, on=["entity", "start"], how="left")
+                .with_columns(pl.coalesce("first", "start").alias("start"))
+                .drop("first")
+                .with_columns(entity_type=pl.lit(entity_type))
+            )
             found.append(merged.collect())
         findings = pl.concat(found, how="diagonal_relaxed") if found else empty_findings()
         if findings.height == 0:

@@ -53,7 +53,7 @@ class Drop(DetectorBase):
             (pl.col("hour") < pl.col("newest"))
             & (pl.col("weeks") >= p.min_history_weeks)
             & (expected >= p.min_expected)
-            & (n <= (1.0 - p.min_fall) * expected)
+            & (n <= ((1.0 - p.min_fall) * expected).round(9))
             & ((expected - n) / expected.sqrt() >= p.min_score)
         )
         merged = merge_intervals(

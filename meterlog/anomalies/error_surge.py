@@ -1,18 +1,20 @@
 """``error_surge``: the share of 5xx answers for an account far above its baseline.
 
-Rule, per account and UTC hour of the range: with ``usual`` the account's share of 5xx answers
-over the whole baseline (for an account without history: the share over all accounts in the
-baseline; never below ``min_usual_share``, default 0.5%), an hour surges when
+Rule, per account, over windows of one hour and of ``long_window`` hours (default 3) ending at
+each UTC hour of the range: with ``usual`` the account's share of 5xx answers over the whole
+baseline (for an account without history: the share over all accounts in the baseline; never
+below ``min_usual_share``, default 0.5%), a window surges when
 
-* it has at least ``min_errors`` 5xx answers (default 20), and
+* it has at least ``min_errors`` 5xx answers (default 10), and
 * its 5xx share is at least ``min_ratio`` (default 4) times the usual share, and at least
   ``min_increase`` (default 0.1, ten percentage points) above it, and
 * the binomial z-score ``(errors - n * usual) / sqrt(n * usual * (1 - usual))`` is at least
   ``min_score`` (default 6).
 
-Consecutive surging hours are one finding; ``observed`` is the 5xx share over the finding's
-hours and ``expected`` the usual share. Severity: medium, high from a 50% share, critical from
-90%.
+The long window catches a smaller account's sustained surge that no single hour shows with
+enough errors. Overlapping surging windows are one finding; ``observed`` is the 5xx share over
+the finding's hours and ``expected`` the usual share. Severity: medium, high from a 50% share,
+critical from 90%.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from meterlog.anomalies.base import (
 
 @dataclass(frozen=True)
 class ErrorSurgeParams(Params):
-    min_errors: int = 20
+    min_errors: int = 10
+    long_window: int = 3
     min_ratio: float = 4.0
     min_increase: float = 0.1
     min_score: float = 6.0
@@ -62,10 +65,32 @@ class ErrorSurge(DetectorBase):
         error = _server_error()
         usual_all = baseline.select(error.mean().fill_null(0.0).alias("usual_all"))
         usual = baseline.group_by("account").agg(error.mean().alias("usual"))
-        hours = (
-            events.group_by("account", pl.col("ts").dt.truncate("1h").alias("start"))
+        hourly = (
+            events.group_by("account", pl.col("ts").dt.truncate("1h").alias("hour"))
             .agg(pl.len().alias("n"), error.sum().alias("errors"))
-            .join(usual, on="account", how="left")
+            .sort("account", "hour")
+        )
+        span = timedelta(hours=max(p.long_window, 1))
+        windows = pl.concat(
+            [
+                hourly.select(
+                    "account",
+                    pl.col("hour").alias("start"),
+                    (pl.col("hour") + pl.duration(hours=1)).alias("end"),
+                    "n",
+                    "errors",
+                ),
+                hourly.select(
+                    "account",
+                    (pl.col("hour") + pl.duration(hours=1) - pl.lit(span)).alias("start"),
+                    (pl.col("hour") + pl.duration(hours=1)).alias("end"),
+                    pl.col("n").rolling_sum_by("hour", window_size=span).over("account"),
+                    pl.col("errors").rolling_sum_by("hour", window_size=span).over("account"),
+                ),
+            ]
+        )
+        hours = (
+            windows.join(usual, on="account", how="left")
             .join(usual_all, how="cross")
             .with_columns(
                 usual=pl.max_horizontal(
@@ -83,18 +108,35 @@ class ErrorSurge(DetectorBase):
             & (z >= p.min_score)
         ).select(
             "account",
-            "start",
-            (pl.col("start") + pl.duration(hours=1)).alias("end"),
-            "n",
-            "errors",
+            pl.max_horizontal(pl.col("start"), pl.lit(ctx.start)).alias("start"),
+            "end",
             "usual",
             z.alias("z"),
         )
-        merged = merge_intervals(
+        # the finding's hours, and the requests and errors in them
+        spans = merge_intervals(
             flagged,
             ["account"],
-            [pl.col("n").sum(), pl.col("errors").sum(), pl.col("usual").first(), pl.col("z").max()],
+            [pl.col("usual").first(), pl.col("z").max()],
             gap=timedelta(0),
+        )
+        # the finding's hours with more errors than usual, and the requests and errors in them
+        excess = pl.col("errors") > pl.col("n") * pl.col("usual")
+        merged = (
+            spans.join(hourly, on="account")
+            .filter((pl.col("hour") >= pl.col("start")) & (pl.col("hour") < pl.col("end")))
+            .filter(excess)
+            .group_by("account", "start")
+            .agg(
+                pl.col("hour").min().alias("first"),
+                (pl.col("hour").max() + pl.duration(hours=1)).alias("last"),
+                pl.col("usual").first(),
+                pl.col("z").first(),
+                pl.col("n").sum(),
+                pl.col("errors").sum(),
+            )
+            .drop("start")
+            .rename({"first": "start", "last": "end"})
         )
         observed = pl.col("errors") / pl.col("n")
         return finalize(

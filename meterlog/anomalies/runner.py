@@ -26,12 +26,10 @@ from meterlog.anomalies.base import (
 )
 from meterlog.anomalies.registry import build_detectors
 from meterlog.anomalies.windows import parse_window
-from meterlog.errors import MeterlogError
+from meterlog.errors import MeterlogError, UsageError
 from meterlog.filters import TimeRange, parse_time_range
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
-
-UsageError = MeterlogError
 
 DEFAULT_BASELINE = "28d"
 DEFAULT_RANGE = timedelta(hours=24)
@@ -297,7 +295,7 @@ def detect_recent(
     detectors = build_detectors(overrides, kinds)
     if recent.height == 0 or not detectors:
         return pl.DataFrame(schema=FINDING_COLUMNS)
-    first, last = recent.select(pl.col("ts").min(), pl.col("ts").max()).row(0)
+    first, last = recent.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
     ctx = Context(
         start=first,
         end=last + timedelta(microseconds=1),

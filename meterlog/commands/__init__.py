@@ -16,5 +16,6 @@ COMMANDS: dict[str, str] = {
     "mau": "meterlog.commands.mau",
     "peak": "meterlog.commands.peak",
     "bill": "meterlog.commands.bill",
+    "anomalies": "meterlog.commands.anomalies",
     "maintain": "meterlog.commands.maintain",
 }
