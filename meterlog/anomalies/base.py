@@ -10,7 +10,7 @@ filled in by the runner). Everything is Polars expressions; no Python loop over 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
@@ -96,9 +96,17 @@ class Detector(Protocol):
 
 @dataclass
 class DetectorBase:
-    """Shared plumbing: ``params`` and the default evidence filter (every event)."""
+    """Shared plumbing of the detectors (subclasses set the class variables and ``detect``);
+    the default evidence filter is every event of the entity."""
 
+    kind: ClassVar[str]
+    params_type: ClassVar[type[Params]]
+    entity_types: ClassVar[tuple[str, ...]]
+    needs_history: ClassVar[bool]
     params: Any = field(default=None)
+
+    def detect(self, events: pl.LazyFrame, baseline: pl.LazyFrame, ctx: Context) -> pl.DataFrame:
+        raise NotImplementedError
 
     def evidence_filter(self) -> pl.Expr:
         return pl.lit(True)
@@ -230,9 +238,3 @@ def hour_floor(ts: pl.Expr) -> pl.Expr:
 
 def between(ts: pl.Expr, start: datetime, end: datetime) -> pl.Expr:
     return (ts >= pl.lit(start)) & (ts < pl.lit(end))
-
-
-def params_from_mapping(params_type: type[Params], values: Mapping[str, object]) -> Params:
-    """Build ``params_type`` from already checked values (see the registry's config parser)."""
-    known = {f.name for f in fields(params_type)}
-    return params_type(**{k: v for k, v in values.items() if k in known})

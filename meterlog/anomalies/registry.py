@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 from meterlog.anomalies.auth_failures import AuthFailures
-from meterlog.anomalies.base import Detector, Params
+from meterlog.anomalies.base import Detector, DetectorBase, Params
 from meterlog.anomalies.drop import Drop
 from meterlog.anomalies.error_surge import ErrorSurge
 from meterlog.anomalies.key_sharing import KeySharing
@@ -15,10 +16,10 @@ from meterlog.anomalies.probing import Probing
 from meterlog.anomalies.scraping import Scraping
 from meterlog.anomalies.spike import Spike
 from meterlog.anomalies.windows import parse_window
-from meterlog.errors import ConfigError, MeterlogError, located
+from meterlog.errors import ConfigError, MeterlogError, UsageError, located
 
 #: Every detector, in the order findings of one time are listed.
-DETECTOR_TYPES: dict[str, type] = {
+DETECTOR_TYPES: dict[str, type[DetectorBase]] = {
     cls.kind: cls for cls in (Spike, Drop, AuthFailures, KeySharing, Probing, ErrorSurge, Scraping)
 }
 KINDS = tuple(DETECTOR_TYPES)
@@ -98,12 +99,13 @@ def build_detectors(
     """The enabled detectors (only ``kinds`` when given), with ``overrides`` applied."""
     for kind in kinds:
         if kind not in DETECTOR_TYPES:
-            raise MeterlogError(f"unknown anomaly kind {kind!r}: use one of {', '.join(KINDS)}")
+            raise UsageError(f"unknown anomaly kind {kind!r}: use one of {', '.join(KINDS)}")
     detectors: list[Detector] = []
     for kind, cls in DETECTOR_TYPES.items():
         if kinds and kind not in kinds:
             continue
-        params = replace(cls.params_type(), **dict((overrides or {}).get(kind, {})))
+        values: dict[str, Any] = dict((overrides or {}).get(kind, {}))
+        params = replace(cls.params_type(), **values)
         if params.enabled:
             detectors.append(cls(params=params))
     return detectors
