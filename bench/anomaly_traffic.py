@@ -6,7 +6,9 @@ weekends or not), day-to-day and hour-to-hour noise, slow growth or decline, use
 own client addresses (a few networks per account, addresses changing weekly), one or two API
 keys, SDK user agents, endpoints with ids, and a few percent of 4xx/5xx answers. Some accounts
 only start during the last weeks (no history). Internet background noise is added too: stray
-clients asking for one or two sensitive paths, and missing records looked up now and then.
+clients asking for one or two sensitive paths, and missing records looked up now and then; and
+some accounts run a nightly export job that reads hundreds to thousands of records within the
+hour, every day at the same local time.
 
 Incidents of each kind are injected in the last ``--eval-days`` days and written to a labels
 file (CSV): ``kind,entity_type,entity,account,start,end,related`` where ``related`` lists, ``|``
@@ -22,6 +24,7 @@ import argparse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -188,7 +191,7 @@ def generate(
     rates = []
     for account in people:
         noise_day = np.repeat(rng.lognormal(0.0, 0.12, size=days), 24)
-        noise_hour = rng.lognormal(0.0, 0.15, size=n_hours)
+        noise_hour = rng.lognormal(0.0, 0.2, size=n_hours)
         rate = _profile(account, hours) * noise_day * noise_hour
         rate[: account.first_day * 24] = 0.0
         rates.append(rate)
@@ -250,6 +253,7 @@ def generate(
         extra.append(_probing_incident(rng, people, pick_hour(), labels))
         extra.append(_scraping_incident(rng, history, pick_hour(), labels))
     extra.append(_background_noise(rng, people, n_hours))
+    extra.extend(_batch_jobs(rng, history, days))
     events = (
         pl.concat([*frames, *extra], how="vertical_relaxed")
         .sort("ts", "remote_addr", "path", maintain_order=True)
@@ -508,6 +512,32 @@ def _background_noise(
     statuses = rng.choice([404, 404, 404, 401, 403], size=size)
     agents = rng.choice(ATTACK_AGENTS, size=size)
     return _frame(ts, ips, "-", "GET", paths, statuses, agents, "-")
+
+
+def _batch_jobs(rng: np.random.Generator, people: list[Account], days: int) -> list[pl.DataFrame]:
+    """Nightly exports: some accounts run a job at the same local time every day that reads a
+    few hundred to a few thousand records in under an hour. Normal, not an incident."""
+    jobs = []
+    for account in people:
+        if rng.random() >= 0.2:
+            continue
+        hour = int(rng.integers(0, 24))
+        size = int(rng.integers(300, 2000))
+        zone = ZoneInfo(account.tz)
+        first = int(rng.integers(1, 50000))
+        for day in range(days):
+            local = (START + timedelta(days=day)).astimezone(zone).replace(hour=hour, minute=5)
+            begin = local.astimezone(UTC).timestamp()
+            count = int(size * rng.uniform(0.9, 1.1))
+            ts = (begin + np.sort(rng.uniform(0, 40 * 60, size=count))).astype(np.int64)
+            paths = np.array([f"/v1/orders/{first + n}" for n in range(count)])
+            ip = f"{account.networks[0]}.250"
+            user = f"{account.name}-batch"
+            jobs.append(
+                _frame(ts, np.full(count, ip), user, "GET", paths, 200, "export-job/1.0",
+                       account.keys[0])
+            )  # fmt: skip
+    return jobs
 
 
 def labels_frame(labels: list[Incident]) -> pl.DataFrame:

@@ -147,8 +147,10 @@ def prepare_events(
     user_field: str = "remote_user",
     account_field: str | None = None,
     accounts: Mapping[str, str] | None = None,
+    provenance: bool = False,
 ) -> pl.LazyFrame:
-    """Stored events as detectors read them: :data:`PREPARED_COLUMNS` (plus provenance).
+    """Stored events as detectors read them: :data:`PREPARED_COLUMNS` (and with
+    ``provenance`` the source and line of each request).
 
     ``account`` is the paying customer (``default`` without an account field), ``key`` the raw
     value of the account field (an API key; null without one), ``user`` the end user (null when
@@ -162,17 +164,18 @@ def prepare_events(
             return pl.lit(None, pl.String)
         return identity_expr(name)
 
-    account = pl.lit("default", pl.String) if account_field is None else column(account_field)
+    key = column(account_field)
+    account = pl.lit("default", pl.String) if account_field is None else key
     if account_field is not None and accounts:
         account = account.replace(dict(accounts))
-    extra = [c for c in ("source_id", "source_line") if c in names]
+    extra = [c for c in ("source_id", "source_line") if provenance and c in names]
     return events.select(
         pl.col("ts"),
         account.alias("account"),
-        column(account_field).alias("key"),
+        key.alias("key"),
         column(user_field).alias("user"),
-        column("remote_addr").alias("ip"),
-        pl.col("method").str.to_uppercase().alias("method"),
+        pl.col("remote_addr").alias("ip"),
+        pl.col("method"),
         pl.col("path"),
         pl.col("status").cast(pl.Int32),
         pl.col("user_agent"),
@@ -230,11 +233,3 @@ def merge_intervals(
         .agg(pl.col("start").min(), pl.col("end").max(), *aggregations)
         .drop("_run")
     )
-
-
-def hour_floor(ts: pl.Expr) -> pl.Expr:
-    return ts.dt.truncate("1h")
-
-
-def between(ts: pl.Expr, start: datetime, end: datetime) -> pl.Expr:
-    return (ts >= pl.lit(start)) & (ts < pl.lit(end))

@@ -102,7 +102,9 @@ def time_context(query: AnomalyQuery, tz: ZoneInfo, now: datetime | None = None)
     return Context(start=start, end=end, baseline_start=start - baseline)
 
 
-def read_prepared(store: Store, settings: ReportSettings, ctx: Context) -> pl.DataFrame:
+def read_prepared(
+    store: Store, settings: ReportSettings, ctx: Context, *, provenance: bool = False
+) -> pl.DataFrame:
     """The store's events of baseline and range, prepared for the detectors, in memory."""
     events = store.scan_events()
     span = TimeRange(ctx.baseline_start, ctx.end)
@@ -111,6 +113,7 @@ def read_prepared(store: Store, settings: ReportSettings, ctx: Context) -> pl.Da
         user_field=settings.user_field,
         account_field=settings.account_field,
         accounts=settings.accounts,
+        provenance=provenance,
     ).collect()
 
 
@@ -260,7 +263,7 @@ def explain_finding(
     detectors = build_detectors(overrides, query.kinds)
     ctx = time_context(query, settings.tz, now)
     store = store or Store(settings.store)
-    prepared = read_prepared(store, settings, ctx)
+    prepared = read_prepared(store, settings, ctx, provenance=True)
     findings = detect(prepared, ctx, detectors)
     match = findings.filter(pl.col("id") == finding_id.strip().lower())
     if match.height == 0:
