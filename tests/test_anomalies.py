@@ -34,9 +34,9 @@ def seconds_apart(start, count: int, step: float = 1.0) -> list:
 
 def _traffic() -> tuple[pl.DataFrame, dict[str, tuple]]:
     hours = int((END - START) / timedelta(hours=1))
-    steady = hourly(START, hours, 80, seed=1, key="steady", users=30, networks=("10.1.1", "10.1.2"))
+    steady = hourly(START, hours, 40, seed=1, key="steady", users=30, networks=("10.1.1", "10.1.2"))
     berlin = hourly(
-        START, hours, 150, seed=2, key="berlin", users=20, networks=("10.2.1",),
+        START, hours, 60, seed=2, key="berlin", users=20, networks=("10.2.1",),
         tz="Europe/Berlin", office=True,
     )  # fmt: skip
     newbie = hourly(INCIDENTS, 24, 120, seed=3, key="newbie", users=15, networks=("10.3.1",))
