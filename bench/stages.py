@@ -19,7 +19,8 @@ from typing import Any
 import polars as pl
 
 from meterlog.formats import builtin_format
-from meterlog.ingest import IngestOptions, _chunk_bytes, _plan_chunk, _rejects_frame
+from meterlog.ingest import IngestOptions
+from meterlog.ingest.pipeline import _chunk_bytes, _plan_chunk, _rejects_frame
 from meterlog.sources import DEFAULT_MAX_LINE_BYTES, InputFile, LineReader, split_lines
 from meterlog.store import Progress, Store
 

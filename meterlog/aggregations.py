@@ -1,7 +1,7 @@
-"""Dimensions (what to group by) and metrics (what to compute per group) of usage reports.
+"""Dimensions (what to group by) of usage reports; the metrics are in :mod:`meterlog.metrics`.
 
 Each is one entry in a registry: a name, a one-line description for ``--help`` and the README,
-and a Polars expression. Adding a dimension or a metric is adding one entry here.
+and a Polars expression. Adding a dimension is adding one entry here.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from meterlog.endpoints import ENDPOINT_COLUMN
+from meterlog.metrics import METRICS, Metric
+
+__all__ = ["DIMENSIONS", "METRICS", "Dimension", "Metric"]
 
 
 @dataclass(frozen=True)
@@ -67,51 +70,3 @@ _DIMENSIONS = (
 
 #: Every dimension of ``--by``, by name, in the order ``--help`` lists them.
 DIMENSIONS: dict[str, Dimension] = {dimension.name: dimension for dimension in _DIMENSIONS}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A value per group: ``aggregation`` gives the column named ``name``."""
-
-    name: str
-    description: str
-    aggregation: Callable[[], pl.Expr]
-    needs: str | None = None  # a stored column; the metric is left out when it has no values
-    additive: bool = True  # the sum over groups is the overall value
-
-
-def _latency(quantile: float) -> Callable[[], pl.Expr]:
-    """A quantile of ``request_time``, linearly interpolated between the two nearest requests
-    (numpy's default), in seconds rounded to the microsecond; requests without a request time
-    are ignored."""
-    column = pl.col(_REQUEST_TIME).cast(pl.Float64)
-    return lambda: column.quantile(quantile, interpolation="linear").round(6)
-
-
-def _status_count(first: int) -> Callable[[], pl.Expr]:
-    return lambda: pl.col("status").is_between(first, first + 99).sum().cast(pl.Int64)
-
-
-_REQUEST_TIME = "request_time"
-_METRICS = (
-    Metric("requests", "number of requests", lambda: pl.len().cast(pl.Int64)),
-    Metric("errors_4xx", "requests answered with a 4xx status", _status_count(400)),
-    Metric("errors_5xx", "requests answered with a 5xx status", _status_count(500)),
-    Metric(
-        "bytes_sent",
-        "bytes sent to clients",
-        lambda: pl.col("bytes_sent").sum().cast(pl.Int64),
-    ),
-    Metric(
-        "users",
-        "distinct non-anonymous users",
-        lambda: pl.col("user").drop_nulls().n_unique().cast(pl.Int64),
-        additive=False,
-    ),
-    Metric("latency_p50", "median request time (s)", _latency(0.50), _REQUEST_TIME, False),
-    Metric("latency_p95", "95th percentile request time (s)", _latency(0.95), _REQUEST_TIME, False),
-    Metric("latency_p99", "99th percentile request time (s)", _latency(0.99), _REQUEST_TIME, False),
-)
-
-#: Every metric, by name, in output column order.
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}

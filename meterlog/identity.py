@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +15,17 @@ from meterlog.errors import ConfigError, located, read_text_file
 ANONYMOUS_VALUES = ("", "-")
 #: The account every request belongs to when no account field is given.
 DEFAULT_ACCOUNT = "default"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How users and accounts are read from events: the column naming the end user, the
+    column naming the paying customer (``None``: one account, :data:`DEFAULT_ACCOUNT`) and the
+    mapping of raw account values to account names."""
+
+    user_field: str = "remote_user"
+    account_field: str | None = None
+    accounts: Mapping[str, str] = field(default_factory=dict)
 
 
 def identity_expr(column: str) -> pl.Expr:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.meters import MauMeter, Meter, PeakMeter, Period
+from meterlog.meters import Meter, Period
 from meterlog.periods import Month
 
 
@@ -35,23 +35,12 @@ def meter_report(
 ) -> pl.DataFrame:
     """One row per account and month.
 
-    MAU meters give ``account, month, mau``; peak meters ``account, month, window, metric,
-    peak, peak_start``.
+    The meter names its columns (:meth:`~meterlog.meters.Meter.report_columns`): MAU gives
+    ``account, month, mau``; peak ``account, month, window, metric, peak, peak_start``.
     """
     frames = [meter.quantities(events, Period(month, tz)) for month in months]
     report = _monthly(frames, months, tz).sort("account", "month", nulls_last=True)
-    if isinstance(meter, PeakMeter):
-        return report.select(
-            "account",
-            "month",
-            pl.lit(meter.window).alias("window"),
-            pl.lit(meter.metric).alias("metric"),
-            pl.col("quantity").alias("peak"),
-            "peak_start",
-        )
-    if isinstance(meter, MauMeter):
-        return report.select("account", "month", pl.col("quantity").alias("mau"))
-    return report.select("account", "month", "quantity", "peak_start")
+    return report.select("account", "month", *meter.report_columns())
 
 
 def meter_evidence(
@@ -70,5 +59,4 @@ def meter_evidence(
         "month",
         *(name for name in evidence.columns if name not in ("account", "month")),
     ]
-    first_key = "user" if isinstance(meter, MauMeter) else "window_start"
-    return evidence.select(order).sort("account", "month", first_key, nulls_last=True)
+    return evidence.select(order).sort("account", "month", meter.evidence_order, nulls_last=True)

@@ -3,7 +3,7 @@
 * ``table``: a rich table for people (numbers right-aligned with thousands separators, optional
   totals row).
 * ``csv``: RFC 4180, one header row, UTF-8, ISO 8601 timestamps with offset, plain numbers, and
-  text cells that a spreadsheet would run as a formula neutralised (see :func:`neutralise_text`).
+  text cells that a spreadsheet would run as a formula neutralised (see :mod:`meterlog.csvguard`).
 * ``json`` (an array of objects) and ``ndjson`` (one object per line): native types; exact
   decimals (money) are written as strings so no reader turns them into floats.
 * ``parquet``: native types.
@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
+from meterlog.csvguard import neutralise_frame
 from meterlog.errors import MeterlogError
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ _EXTENSIONS = {
     ".parquet": "parquet",
     ".txt": "table",
 }
-#: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ISO_DATETIME = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 
@@ -56,22 +55,6 @@ def resolve_output_format(fmt: str | None, output: str | Path | None, to_termina
             )
         return _EXTENSIONS[suffix]
     return "table" if to_terminal else "csv"
-
-
-def neutralise_text(column: pl.Expr) -> pl.Expr:
-    """Prefix a single quote to text starting with ``= + - @``, tab or CR.
-
-    The quote makes spreadsheets show the value as text instead of running it as a formula
-    (OWASP's recommendation for CSV injection). Other values are unchanged.
-    """
-    starts_with_formula = column.str.slice(0, 1).is_in(list(FORMULA_PREFIXES))
-    return pl.when(starts_with_formula).then(pl.lit("'") + column).otherwise(column)
-
-
-def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Apply :func:`neutralise_text` to every text column of ``frame``."""
-    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    return frame.with_columns(neutralise_text(pl.col(name)).alias(name) for name in text_columns)
 
 
 def frame_to_csv(frame: pl.DataFrame) -> str:

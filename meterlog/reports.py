@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import polars as pl
 
 from meterlog.config import Config
 from meterlog.endpoints import EndpointTemplates, load_templates
@@ -18,7 +21,7 @@ from meterlog.errors import ConfigError, MeterlogError, located
 from meterlog.filters import DEFAULT_BOT_PATTERNS
 from meterlog.identity import load_accounts_file
 from meterlog.periods import parse_tz
-from meterlog.store import DEFAULT_STORE, resolve_store
+from meterlog.store import DEFAULT_STORE, Store, resolve_store
 
 DEFAULT_USER_FIELD = "remote_user"
 DEFAULT_TZ = "UTC"
@@ -89,4 +92,50 @@ def resolve_settings(
         bot_patterns=(
             config.bot_patterns if config.bot_patterns is not None else DEFAULT_BOT_PATTERNS
         ),
+    )
+
+
+@dataclass
+class StoreStatus:
+    """What a store holds: rows, time range, version, sources with progress, rejects."""
+
+    uri: str
+    version: int | None
+    rows: int
+    ts_min: datetime | None
+    ts_max: datetime | None
+    sources: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+def store_status(store: Store) -> StoreStatus:
+    """Rows, time range, version, sources with progress and reject counts of a store."""
+    if not store.exists():
+        return StoreStatus(store.uri, None, 0, None, None, store.sources(), _reject_counts(store))
+    totals = (
+        store.scan_events()
+        .select(
+            pl.len().alias("rows"), pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
+        )
+        .collect()
+        .row(0)
+    )
+    return StoreStatus(
+        store.uri,
+        store.version(),
+        totals[0],
+        totals[1],
+        totals[2],
+        store.sources(),
+        _reject_counts(store),
+    )
+
+
+def _reject_counts(store: Store) -> pl.DataFrame:
+    return (
+        store.scan_rejects()
+        .group_by("source_path", "reason")
+        .agg(pl.len().alias("lines"))
+        .sort("source_path", "reason")
+        .collect()
     )

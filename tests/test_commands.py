@@ -19,6 +19,7 @@ from meterlog.cli import main
 from meterlog.commands import COMMANDS
 from meterlog.commands.options import OUTPUT_FORMATS
 
+REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "pyarrow", "deltalake", "numpy", "rich")
 
 
@@ -84,7 +85,10 @@ def test_output_formats_match_the_library() -> None:
         (["usage", "--since", "yesterday"], "use a date (2026-10-01)"),
         (["usage", "--since", "2026-10-02", "--until", "2026-10-01"], "is not before"),
         (["mau", "--month", "2026-13"], "use YYYY-MM"),
-        (["bill", "--period", "last", "--plan", "sample_logs/plans.toml"], "previous or current"),
+        (
+            ["bill", "--period", "last", "--plan", str(REPO / "sample_logs/plans.toml")],
+            "or current",
+        ),
         (["maintain", "--retention", "3 months"], "give a whole number with s, m, h, d or w"),
         (["ingest", "--accept-window", "1y:1d", "-"], "give a whole number"),
         (["usage", "--sort", "speed"], "'speed' is not one of requests"),
@@ -93,8 +97,6 @@ def test_output_formats_match_the_library() -> None:
 def test_usage_errors_exit_2_with_the_valid_forms(
     args: list[str], message: str, tmp_path: Path
 ) -> None:
-    repo = Path(__file__).resolve().parents[1]
-    os.chdir(repo)
     result = CliRunner().invoke(main, [*args, "--store", str(tmp_path / "store")])
     assert result.exit_code == 2, result.output
     assert message in result.output

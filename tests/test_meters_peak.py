@@ -166,7 +166,7 @@ def test_evidence_lists_every_window_and_marks_the_peak() -> None:
     ("params", "message"),
     [
         ({"window": "2h"}, "window: unknown window '2h'; use one of 1m, 5m, 1h, 1d"),
-        ({"metric": "errors"}, "metric: unknown metric 'errors'; use one of requests, users"),
+        ({"metric": "errors"}, "metric: unknown metric 'errors'; use one of requests, errors_4xx"),
         ({"statistic": "p0"}, "statistic: cannot read 'p0': use max or a percentile"),
         ({"statistic": "p101"}, "statistic: cannot read 'p101'"),
         ({"statistic": "avg"}, "statistic: cannot read 'avg'"),

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import meterlog.formats.jsonlines as jsonlines
-import meterlog.ingest as ingest_module
+import meterlog.ingest.pipeline as ingest_module
 from meterlog.formats import JsonLinesFormat, NginxLogFormat
 from meterlog.formats.base import split_request, with_request_split
 from meterlog.formats.nginx import COMBINED, MAIN, TIME_LOCAL_FORMAT, time_local_to_datetime

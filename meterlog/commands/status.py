@@ -31,7 +31,8 @@ def command(
     """
     from meterlog.config import load_config
     from meterlog.output import render_table, resolve_output_format, write_report
-    from meterlog.store import resolve_store, store_status
+    from meterlog.reports import store_status
+    from meterlog.store import resolve_store
     from meterlog.text import printable
 
     config = load_config(config_path)

@@ -69,6 +69,10 @@ class Period:
         """``moment`` in the period's time zone."""
         return moment.astimezone(self.tz)
 
+    def iso(self, moment: datetime | None) -> str | None:
+        """``moment`` as ISO 8601 text with the period's zone offset (``None`` stays None)."""
+        return None if moment is None else self.local(moment).isoformat()
+
 
 def events_between(events: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
     """Events with ``start <= ts < end``, reading only the partitions (UTC days) needed."""
@@ -187,6 +191,8 @@ class Meter(ABC):
     kind: ClassVar[str]
     #: Plan keys this meter reads besides the :class:`RequestFilter` keys.
     keys: ClassVar[tuple[str, ...]] = ()
+    #: The evidence column rows are ordered by after ``account`` and ``month``.
+    evidence_order: ClassVar[str] = "account"
 
     counting: RequestFilter
 
@@ -215,6 +221,11 @@ class Meter(ABC):
     def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         """The inputs behind each account's quantity (meter-specific columns, ``account``
         first), for every account present in ``events`` during the period."""
+
+    def report_columns(self) -> list[pl.Expr]:
+        """The columns of a monthly report (``meterlog mau``, ``peak``) after ``account`` and
+        ``month``, computed from :meth:`quantities`' columns."""
+        return [pl.col("quantity"), pl.col("peak_start")]
 
     def _describe(self, core: str) -> str:
         filters = self.counting.describe()

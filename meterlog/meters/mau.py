@@ -26,6 +26,7 @@ class MauMeter(Meter):
 
     kind = "mau"
     keys = ()
+    evidence_order = "user"
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> Self:
@@ -35,6 +36,9 @@ class MauMeter(Meter):
     @property
     def description(self) -> str:
         return self._describe("mau")
+
+    def report_columns(self) -> list[pl.Expr]:
+        return [pl.col("quantity").alias("mau")]
 
     def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         return counted.group_by("account").agg(

@@ -14,8 +14,10 @@ Windows
     Every window of the period counts, also those without traffic (value 0).
 
 Metrics (per window, counted requests only)
-    ``requests`` (number of requests), ``users`` (distinct non-anonymous users, so ``1d``
-    gives daily active users) and ``bytes_sent`` (sum of ``bytes_sent``).
+    The whole-number metrics of :mod:`meterlog.metrics` (the ones ``usage`` reports):
+    ``requests`` (number of requests), ``errors_4xx``, ``errors_5xx``, ``bytes_sent`` (sum of
+    ``bytes_sent``) and ``users`` (distinct non-anonymous users, so ``1d`` gives daily active
+    users).
 
 Statistic
     ``max`` (default): the highest window value. ``pNN`` (``p95``, ``p99.9``): the
@@ -41,11 +43,14 @@ from typing import ClassVar, Self
 import polars as pl
 
 from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.metrics import METRICS as ALL_METRICS
+from meterlog.metrics import WHOLE_METRICS
 from meterlog.validation import ParameterError, check_keys, text
 
 #: Window names and their length in seconds (``None``: the local calendar day).
 WINDOWS: dict[str, int | None] = {"1m": 60, "5m": 300, "1h": 3600, "1d": None}
-METRICS = ("requests", "users", "bytes_sent")
+#: Metrics a peak can be taken of (see :mod:`meterlog.metrics`).
+METRICS = WHOLE_METRICS
 _PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d+)?)$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UTC_US = pl.Datetime("us", "UTC")
@@ -152,6 +157,7 @@ class PeakMeter(Meter):
 
     kind = "peak"
     keys: ClassVar[tuple[str, ...]] = ("metric", "window", "statistic")
+    evidence_order = "window_start"
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -178,14 +184,16 @@ class PeakMeter(Meter):
     def description(self) -> str:
         return self._describe(f"peak {self.metric}/{self.window} {self.statistic}")
 
+    def report_columns(self) -> list[pl.Expr]:
+        return [
+            pl.lit(self.window).alias("window"),
+            pl.lit(self.metric).alias("metric"),
+            pl.col("quantity").alias("peak"),
+            pl.col("peak_start"),
+        ]
+
     def _metric(self) -> pl.Expr:
-        if self.metric == "requests":
-            value = pl.len()
-        elif self.metric == "users":
-            value = pl.col("user").drop_nulls().n_unique()
-        else:
-            value = pl.col("bytes_sent").fill_null(0).sum()
-        return value.cast(pl.Int64).alias("value")
+        return ALL_METRICS[self.metric].aggregation().cast(pl.Int64).alias("value")
 
     def window_values(self, counted: pl.LazyFrame, grid: pl.DataFrame) -> pl.LazyFrame:
         """``account, window, value`` for windows with at least one counted request."""

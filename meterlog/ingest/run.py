@@ -1,0 +1,233 @@
+"""Orchestration: discover the inputs, and for each one fingerprint it, look up how much of it
+the store already holds, choose its format and run the pipeline over the rest."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+from meterlog.errors import InputError
+from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.ingest.options import IngestOptions, default_threads
+from meterlog.ingest.pipeline import (
+    CHUNKS_IN_FLIGHT,
+    _chunk_bytes,
+    _ChunkCommitter,
+    _ChunkParser,
+    _ParsedChunk,
+    _plan_chunk,
+)
+from meterlog.ingest.results import (
+    DUPLICATE,
+    FAILED,
+    GROWN,
+    NEW,
+    UNCHANGED,
+    WAITING,
+    IngestSummary,
+    ProgressCallback,
+    SourceReport,
+)
+from meterlog.ingest.summary import _format_hint
+from meterlog.sources import (
+    InputFile,
+    LineReader,
+    discover_inputs,
+    path_for_display,
+    read_ahead,
+    split_lines,
+)
+from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Store, now_utc
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[str],
+    options: IngestOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Ingest ``paths`` (files, directories, globs, ``-``) into ``store``; never raises for a
+    bad line or a bad file (those are reported in the summary), only for a store failure."""
+    options = options or IngestOptions()
+    inputs = discover_inputs(paths, options.include, options.exclude)
+    started = time.monotonic()
+    reports: list[SourceReport] = []
+    run_at = now_utc()
+    threads = options.threads or default_threads()
+    with (
+        store.lock(options.lock_timeout),
+        store.writing(),
+        ThreadPoolExecutor(threads, thread_name_prefix="meterlog-parse") as pool,
+    ):
+        seen: set[str] = set()
+        registry: list[dict[str, object]] = []
+        known = store.known_source_ids()
+        for source in inputs:
+            report = SourceReport(path=path_for_display(source.path))
+            reports.append(report)
+            try:
+                _ingest_source(store, source, options, report, seen, run_at, on_progress, pool)
+            except InputError as exc:
+                report.status = FAILED
+                report.error = str(exc)
+            if report.source_id and report.status != DUPLICATE:
+                # Registered after reading new data, and also when an earlier run that was
+                # stopped before its end committed the data but not the registration.
+                progress = store.progress(report.source_id)
+                if not progress.offset or (not report.bytes_read and report.source_id in known):
+                    continue
+                known.add(report.source_id)
+                registry.append(
+                    {
+                        "source_id": report.source_id,
+                        "path": source.path if source.is_stdin else os.path.abspath(source.path),
+                        "format": report.format,
+                        "compression": report.compression,
+                        "offset": progress.offset,
+                        "lines": progress.lines,
+                        "seen_at": run_at,
+                    }
+                )
+        if registry:
+            store.record_sources(pl.DataFrame(registry, schema=SOURCE_COLUMNS))
+        compacted = _compact_written_days(store, reports) if options.compact else 0
+    summary = IngestSummary(reports, time.monotonic() - started, store.version())
+    summary.compacted_days = compacted
+    return summary
+
+
+def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
+    """Compact the day partitions this run wrote to that now hold more than
+    :data:`AUTO_COMPACT_FILES` files (frequent runs add a few small files each); the number
+    of days compacted."""
+    days: set[date] = set()
+    for report in reports:
+        if report.status in (NEW, GROWN) and report.ts_min and report.ts_max:
+            first, last = report.ts_min.date(), report.ts_max.date()
+            if (last - first).days > 3660:  # odd timestamps: the ends only
+                days.update((first, last))
+                continue
+            days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    files = store.files_per_day(days)
+    crowded = [day for day, count in files.items() if count > AUTO_COMPACT_FILES]
+    if crowded:
+        store.compact(crowded)
+    return len(crowded)
+
+
+def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
+    """The format for a source, with how many of the sampled first lines it parses."""
+    head = split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines
+    if options.log_format is not None:
+        matched = options.log_format.parse(head).events.height if head.height else 0
+        return options.log_format, matched, head.height
+    detection = detect_format(head, auto_candidates(options.custom_format))
+    return detection.format, detection.matched, detection.sampled
+
+
+def _ingest_source(
+    store: Store,
+    source: InputFile,
+    options: IngestOptions,
+    report: SourceReport,
+    seen: set[str],
+    run_at: datetime,
+    on_progress: ProgressCallback | None,
+    pool: ThreadPoolExecutor,
+) -> None:
+    with LineReader(source) as reader:
+        report.compression = reader.compression
+        candidates = reader.fingerprint_candidates()
+        if not candidates:
+            if reader.damage is not None:
+                raise reader.damage
+            report.status = WAITING if reader.can_grow else UNCHANGED
+            return
+        duplicate_of = next((c for c in candidates if c in seen), None)
+        if duplicate_of is not None:
+            report.source_id = duplicate_of
+            report.status = DUPLICATE
+            return
+        source_id = next((c for c in candidates if store.progress(c).offset), candidates[0])
+        report.source_id = source_id
+        seen.add(source_id)
+        log_format, matched, sampled = _choose_format(reader, options)
+        report.format = log_format.name
+        if sampled and matched / sampled < 1 - options.max_reject_ratio:
+            report.status = FAILED
+            detected = matched > 0 or options.log_format is not None
+            report.error = _format_hint(report.path, log_format if detected else None)
+            return
+        progress = store.progress(source_id)
+        rejects_offset = store.rejects_offset(source_id)
+        if not reader.skip_to(progress.offset):
+            report.note = (
+                f"shorter than the {progress.offset} bytes already stored for it; "
+                "nothing read (was it truncated in place?)"
+            )
+            return
+        # A pipeline: a thread reads (and decompresses) the next chunk, the pool parses the
+        # slices of the CHUNKS_IN_FLIGHT chunks after the one being committed, and this thread
+        # commits chunks in order, each with the source's progress, exactly as a sequential
+        # loop would.
+        parser = _ChunkParser(log_format, options, source_id, report.path, run_at, pool)
+        committer = _ChunkCommitter(
+            store,
+            source_id,
+            log_format,
+            options,
+            report,
+            progress,
+            rejects_offset,
+            on_progress,
+            options.now or run_at,
+        )
+        lines_read = progress.lines
+        chunks = read_ahead(
+            (
+                _plan_chunk(start, data, parser.slice_bytes)
+                for start, data in reader.chunks(_chunk_bytes(options, log_format))
+            ),
+            wait=not source.is_stdin,
+        )
+        with contextlib.closing(chunks):
+            waiting: collections.deque[_ParsedChunk] = collections.deque()
+            failed = False
+            while not failed:
+                try:
+                    plan = next(chunks)
+                except StopIteration:
+                    break
+                except InputError:
+                    for chunk in waiting:  # keep the lines before the damage
+                        if not committer.commit(chunk):
+                            break
+                    raise
+                parsed = parser.submit(plan, lines_read)
+                lines_read += parsed.lines
+                waiting.append(parsed)
+                while len(waiting) > CHUNKS_IN_FLIGHT:
+                    if not committer.commit(waiting.popleft()):
+                        failed = True
+                        break
+            for chunk in waiting:
+                if failed or not committer.commit(chunk):
+                    failed = True
+                    chunk.cancel()
+        report.partial_line_bytes = reader.partial_line_bytes
+
+
+def ingest_paths(
+    store_uri: str,
+    paths: Sequence[str],
+    options: IngestOptions | None = None,
+) -> IngestSummary:
+    """Convenience for library users: ingest ``paths`` into the store at ``store_uri``."""
+    return ingest(Store(store_uri), paths, options)
