@@ -46,8 +46,8 @@ def main() -> None:
              LOG_FORMAT, "--accept-window", "off", "-q", str(log)],
             check=True,
         )  # fmt: skip
-    until = (START + timedelta(weeks=WEEKS)).date().isoformat()
-    since = (START + timedelta(weeks=WEEKS, days=-1)).date().isoformat()
+    # the last day (a date as --until includes that day), and the 28 days before it
+    since = until = (START + timedelta(weeks=WEEKS, days=-1)).date().isoformat()
     read = (
         pl.scan_delta(str(store / "events"))
         .filter(pl.col("ts") >= START + timedelta(weeks=WEEKS, days=-29))

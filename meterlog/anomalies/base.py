@@ -47,7 +47,6 @@ PREPARED_COLUMNS = (
     "key",
     "user",
     "ip",
-    "method",
     "path",
     "status",
     "user_agent",
@@ -150,7 +149,7 @@ def prepare_events(
     provenance: bool = False,
 ) -> pl.LazyFrame:
     """Stored events as detectors read them: :data:`PREPARED_COLUMNS` (and with
-    ``provenance`` the source and line of each request).
+    ``provenance`` the method, source and line of each request, for ``--explain``).
 
     ``account`` is the paying customer (``default`` without an account field), ``key`` the raw
     value of the account field (an API key; null without one), ``user`` the end user (null when
@@ -168,14 +167,13 @@ def prepare_events(
     account = pl.lit("default", pl.String) if account_field is None else key
     if account_field is not None and accounts:
         account = account.replace(dict(accounts))
-    extra = [c for c in ("source_id", "source_line") if provenance and c in names]
+    extra = [c for c in ("method", "source_id", "source_line") if provenance and c in names]
     return events.select(
         pl.col("ts"),
         account.alias("account"),
         key.alias("key"),
         column(user_field).alias("user"),
         pl.col("remote_addr").alias("ip"),
-        pl.col("method"),
         pl.col("path"),
         pl.col("status").cast(pl.Int32),
         pl.col("user_agent"),

@@ -2,23 +2,24 @@
 agents than it ever was (a leaked or shared key).
 
 Rule, per key (the raw value of the account field) and window of ``window`` (default one hour,
-aligned to the hour): for each of client networks (/24 for IPv4, /48 for IPv6), client
-addresses in networks new to the key, and user agents, count the distinct values in the window
-and those *new* to the key (never seen with it before the window, in the baseline or earlier
-in the range). The window is suspicious when, for any of the three,
+aligned to the hour): count the client networks (/24 for IPv4, /48 for IPv6), the client
+addresses in networks, and the user agents that are *new* to the key in the window (never seen
+with it before the window, in the baseline or earlier in the range). The window is suspicious
+when, for any of the three,
 
 * the new values number at least ``min_new_networks`` (default 10), ``min_new_ips`` (20) or
   ``min_new_agents`` (5), and
-* the distinct values are at least ``min_ratio`` (default 3) times the most the key had in one
-  window of the baseline.
+* they are at least ``min_growth`` (default 0.5) times as many as the key used in the whole
+  baseline (a key used from 3 networks in four weeks that shows up from 10 new ones in an hour
+  is suspicious; a consumer app's key seen from thousands of networks is not, by 10 more).
 
-New addresses inside networks the key already used (a customer's own servers or office) never
-count. A key without history (no request in the baseline) is judged on new networks alone: a
-new customer's first servers are not a leak, ten new networks in an hour are. Consecutive
-suspicious windows are one finding; ``observed`` is the most distinct networks in one window,
-``expected`` the baseline's most, ``score`` the most new networks. Without an account field
-there are no keys and no findings. Severity: medium, high from 50 new networks, critical from
-500.
+New addresses count only inside networks new to the key (a customer's new servers in its own
+network are not a leak), and a key without history is judged on new networks alone: a new
+customer's first servers are not a leak, ten networks in one hour are. Consecutive suspicious
+windows are one finding; ``observed`` is the most distinct networks in one window,
+``expected`` the networks the key used in the baseline, ``score`` the most new networks.
+Without an account field there are no keys and no findings. Severity: medium, high from 50
+new networks, critical from 500.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from meterlog.anomalies.base import (
     Context,
     DetectorBase,
     Params,
+    empty_findings,
     finalize,
     merge_intervals,
     severity_from_score,
@@ -47,7 +49,7 @@ class KeySharingParams(Params):
     min_new_networks: int = 10
     min_new_ips: int = 20
     min_new_agents: int = 5
-    min_ratio: float = 3.0
+    min_growth: float = 0.5
     high_new_networks: int = 50
     critical_new_networks: int = 500
 
@@ -64,62 +66,84 @@ class KeySharing(DetectorBase):
         p = self.params
         window = parse_window(p.window, f"anomalies.{self.kind}.window")
         slot = pl.col("ts").dt.truncate(window).alias("start")
-        keyed = pl.concat([baseline, events]).filter(pl.col("key").is_not_null())
-        # one row per key, window and address (and per key, window and agent): small
+        # only keys with a window in the range that could reach a threshold are looked at
+        # (new values are a part of the distinct ones): few keys, so little of the baseline
+        candidates = (
+            events.filter(pl.col("key").is_not_null())
+            .group_by("key", slot)
+            .agg(pl.col("ip").n_unique().alias("ips"), pl.col("user_agent").n_unique().alias("uas"))
+            .filter(
+                (pl.col("ips") >= min(p.min_new_networks, p.min_new_ips))
+                | (pl.col("uas") >= p.min_new_agents)
+            )
+            .select(pl.col("key").unique())
+            .collect()
+            .get_column("key")
+        )
+        if candidates.is_empty():
+            return empty_findings()
+        wanted = pl.col("key").is_in(candidates.implode())
+        keyed = pl.concat([baseline, events]).filter(wanted)
+        before = pl.col("first") < pl.lit(ctx.start)
+        # when each address, network and agent was first seen with the key (small tables)
         addresses = with_network(
-            keyed.group_by("key", slot, "ip").agg(pl.col("account").first())
-        ).collect()
-        agents = keyed.select("key", slot, "user_agent").unique().collect()
-        in_range = pl.col("start") >= pl.lit(ctx.start)
-
-        def first_seen(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-            return frame.group_by("key", column).agg(pl.col("start").min().alias("first"))
-
-        net_first = first_seen(addresses, "network")
-        ip_first = first_seen(addresses, "ip")
-        addresses = (
-            addresses.join(net_first, on=["key", "network"])
-            .rename({"first": "network_first"})
-            .join(ip_first, on=["key", "ip"])
-            .with_columns(
-                new_network=pl.col("network_first") == pl.col("start"),
-                new_ip=(pl.col("first") == pl.col("start"))
-                & (pl.col("network_first") == pl.col("start")),
+            keyed.group_by("key", "ip").agg(pl.col("ts").min().alias("first"))
+        ).with_columns(network_first=pl.col("first").min().over("key", "network"))
+        agents = keyed.group_by("key", "user_agent").agg(pl.col("ts").min().alias("first"))
+        history = (
+            addresses.group_by("key")
+            .agg(
+                pl.col("network").filter(before).n_unique().alias("base_networks"),
+                pl.col("ip").filter(before).n_unique().alias("base_ips"),
+            )
+            .join(
+                agents.group_by("key").agg(
+                    pl.col("user_agent").filter(before).n_unique().alias("base_agents")
+                ),
+                on="key",
+                how="left",
             )
         )
-        agents = agents.join(first_seen(agents, "user_agent"), on=["key", "user_agent"])
-        per_window = addresses.group_by("key", "start").agg(
-            pl.col("account").mode().min(),
-            pl.col("network").n_unique().alias("networks"),
-            pl.col("ip").filter(pl.col("new_ip")).n_unique().alias("ips"),
-            pl.col("network").filter(pl.col("new_network")).n_unique().alias("new_networks"),
-            pl.col("ip").filter(pl.col("new_ip")).n_unique().alias("new_ips"),
+        recent = events.filter(wanted)
+        seen = (
+            recent.group_by("key", slot, "ip")
+            .agg(pl.col("account").first())
+            .join(addresses, on=["key", "ip"])
+            .with_columns(
+                new_network=pl.col("network_first") >= pl.col("start"),
+                new_ip=(pl.col("first") >= pl.col("start"))
+                & (pl.col("network_first") >= pl.col("start")),
+            )
+            .group_by("key", "start")
+            .agg(
+                pl.col("account").mode().min(),
+                pl.col("network").n_unique().alias("networks"),
+                pl.col("network").filter(pl.col("new_network")).n_unique().alias("new_networks"),
+                pl.col("ip").filter(pl.col("new_ip")).n_unique().alias("new_ips"),
+            )
         )
-        per_window = per_window.join(
-            agents.group_by("key", "start").agg(
-                pl.len().alias("agents"),
-                (pl.col("first") == pl.col("start")).sum().alias("new_agents"),
-            ),
-            on=["key", "start"],
-            how="left",
+        new_agents = (
+            recent.select("key", slot, "user_agent")
+            .unique()
+            .join(agents, on=["key", "user_agent"])
+            .group_by("key", "start")
+            .agg((pl.col("first") >= pl.col("start")).sum().alias("new_agents"))
         )
-        most = (
-            per_window.filter(~in_range)
-            .group_by("key")
-            .agg(pl.col(c).max().alias(f"most_{c}") for c in ("networks", "ips", "agents"))
+        frame = (
+            seen.join(new_agents, on=["key", "start"], how="left")
+            .join(history, on="key", how="left")
+            .collect()
         )
-        frame = per_window.filter(in_range).join(most, on="key", how="left")
-        history = pl.col("most_networks").is_not_null()
 
         def trigger(name: str, minimum: int) -> pl.Expr:
-            return (pl.col(f"new_{name}").fill_null(0) >= minimum) & (
-                pl.col(name).fill_null(0) >= p.min_ratio * pl.col(f"most_{name}").fill_null(0)
-            )
+            new = pl.col(f"new_{name}").fill_null(0)
+            return (new >= minimum) & (new >= p.min_growth * pl.col(f"base_{name}").fill_null(0))
 
+        has_history = pl.col("base_networks").fill_null(0) > 0
         suspicious = (
             trigger("networks", p.min_new_networks)
-            | (history & trigger("ips", p.min_new_ips))
-            | (history & trigger("agents", p.min_new_agents))
+            | (has_history & trigger("ips", p.min_new_ips))
+            | (has_history & trigger("agents", p.min_new_agents))
         )
         flagged = frame.filter(suspicious).select(
             "key",
@@ -127,7 +151,7 @@ class KeySharing(DetectorBase):
             "start",
             (pl.col("start") + pl.lit(window)).alias("end"),
             pl.col("networks").cast(pl.Float64).alias("observed"),
-            pl.col("most_networks").fill_null(0).cast(pl.Float64).alias("expected"),
+            pl.col("base_networks").fill_null(0).cast(pl.Float64).alias("expected"),
             pl.col("new_networks").cast(pl.Float64),
         )
         merged = merge_intervals(

@@ -22,7 +22,14 @@ from typing import ClassVar
 
 import polars as pl
 
-from meterlog.anomalies.base import Context, DetectorBase, Params, finalize, merge_intervals
+from meterlog.anomalies.base import (
+    Context,
+    DetectorBase,
+    Params,
+    empty_findings,
+    finalize,
+    merge_intervals,
+)
 from meterlog.anomalies.windows import parse_window
 from meterlog.endpoints import automatic_endpoint, strip_query
 
@@ -59,14 +66,6 @@ class Scraping(DetectorBase):
         window = parse_window(p.window, f"anomalies.{self.kind}.window")
         slot = pl.col("ts").dt.truncate(window).alias("start")
         path = strip_query(pl.col("path"))
-        most = (
-            baseline.filter(pl.col("path").is_not_null())
-            .select(*client_columns(), slot, path.hash().alias("path"))
-            .group_by("entity_type", "entity", "start")
-            .agg(pl.col("path").n_unique().alias("paths"))
-            .group_by("entity_type", "entity")
-            .agg(pl.col("paths").max().alias("expected"))
-        )
         # only paths with a segment that may be an id are templated (most API paths)
         candidates = events.filter(
             pl.col("path").is_not_null()
@@ -77,11 +76,36 @@ class Scraping(DetectorBase):
             .filter(pl.col("endpoint") != pl.col("path"))
             .group_by("entity_type", "entity", "start", "endpoint")
             .agg(pl.col("path").n_unique().alias("ids"), pl.col("account").mode().min())
+            .filter(pl.col("ids") >= p.min_ids)
+            .collect()
+        )
+        if per_endpoint.is_empty():
+            return empty_findings()
+        # the history of those clients only
+        clients = per_endpoint.select("entity_type", "entity").unique()
+
+        def named(entity_type: str) -> pl.Series:
+            return clients.filter(pl.col("entity_type") == entity_type).get_column("entity")
+
+        maybe = (
+            pl.col("user").is_in(named("user").implode())
+            | pl.col("key").is_in(named("key").implode())
+            | pl.col("ip").is_in(named("ip").implode())
+        ).fill_null(False)
+        most = (
+            baseline.filter(maybe & pl.col("path").is_not_null())
+            .select(*client_columns(), slot, path.hash().alias("path"))
+            .join(clients.lazy(), on=["entity_type", "entity"], how="semi")
+            .group_by("entity_type", "entity", "start")
+            .agg(pl.col("path").n_unique().alias("paths"))
+            .group_by("entity_type", "entity")
+            .agg(pl.col("paths").max().alias("expected"))
+        )
+        per_endpoint_lazy = (
+            per_endpoint.lazy()
             .join(most, on=["entity_type", "entity"], how="left")
             .with_columns(pl.col("expected").fill_null(0).cast(pl.Float64))
-            .filter(
-                (pl.col("ids") >= p.min_ids) & (pl.col("ids") >= p.min_ratio * pl.col("expected"))
-            )
+            .filter(pl.col("ids") >= p.min_ratio * pl.col("expected"))
             .select(
                 "entity_type",
                 "entity",
@@ -93,7 +117,7 @@ class Scraping(DetectorBase):
             )
         )
         merged = merge_intervals(
-            per_endpoint,
+            per_endpoint_lazy,
             ["entity_type", "entity"],
             [pl.col("account").mode().min(), pl.col("observed").max(), pl.col("expected").max()],
             gap=timedelta(0),
