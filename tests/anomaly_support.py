@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from meterlog.anomalies.base import Context, prepare_events
+from meterlog.anomalies.base import BASELINE_COLUMNS, Context, prepare_events
 from meterlog.anomalies.registry import build_detectors
 from meterlog.anomalies.runner import detect
 from meterlog.schema import conform_events
@@ -170,5 +170,12 @@ def judge(
     events = conform_events(frame.rename({"key": "http_x_api_key"}))
     prepared = prepare_events(events.lazy(), account_field="http_x_api_key").collect()
     ctx = Context(start=start, end=end, baseline_start=start - baseline)
-    prepared = prepared.filter(pl.col("ts") >= ctx.baseline_start, pl.col("ts") < ctx.end)
-    return detect(prepared, ctx, build_detectors({kind: params}, (kind,)))
+    in_range = (pl.col("ts") >= ctx.start) & (pl.col("ts") < ctx.end)
+    history = prepared.filter(pl.col("ts") >= ctx.baseline_start, pl.col("ts") < ctx.start)
+    ctx = Context(ctx.start, ctx.end, ctx.baseline_start, history=history.lazy())
+    return detect(
+        prepared.filter(in_range),
+        history.select(BASELINE_COLUMNS),
+        ctx,
+        build_detectors({kind: params}, (kind,)),
+    )

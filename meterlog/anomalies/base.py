@@ -40,6 +40,8 @@ FINDING_COLUMNS: dict[str, pl.DataType] = {
 #: Columns a detector returns (the runner adds ``id`` and ``evidence``).
 DETECTOR_COLUMNS = {k: v for k, v in FINDING_COLUMNS.items() if k not in ("id", "evidence")}
 
+#: Columns of the baseline every detector may read; others come from ``Context.history``.
+BASELINE_COLUMNS = ("ts", "account", "key", "user", "ip", "status")
 #: Columns of a prepared event frame (see :func:`prepare_events`).
 PREPARED_COLUMNS = (
     "ts",
@@ -55,11 +57,20 @@ PREPARED_COLUMNS = (
 
 @dataclass(frozen=True)
 class Context:
-    """The time range judged ``[start, end)`` and the baseline ``[baseline_start, start)``."""
+    """The time range judged ``[start, end)`` and the baseline ``[baseline_start, start)``.
+
+    ``history`` is the baseline with every prepared column, read on demand (the ``baseline``
+    frame a detector gets may hold only :data:`BASELINE_COLUMNS`); ``None`` when ``baseline``
+    has them all.
+    """
 
     start: datetime
     end: datetime
     baseline_start: datetime
+    history: pl.LazyFrame | None = field(default=None, compare=False, repr=False)
+
+    def full_baseline(self, baseline: pl.LazyFrame) -> pl.LazyFrame:
+        return self.history if self.history is not None else baseline
 
     @property
     def baseline(self) -> timedelta:

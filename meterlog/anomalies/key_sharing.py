@@ -83,13 +83,23 @@ class KeySharing(DetectorBase):
         if candidates.is_empty():
             return empty_findings()
         wanted = pl.col("key").is_in(candidates.implode())
-        keyed = pl.concat([baseline, events]).filter(wanted)
+        keyed = pl.concat([baseline.select("ts", "key", "ip"), events.select("ts", "key", "ip")])
+        keyed = keyed.filter(wanted)
         before = pl.col("first") < pl.lit(ctx.start)
         # when each address, network and agent was first seen with the key (small tables)
         addresses = with_network(
             keyed.group_by("key", "ip").agg(pl.col("ts").min().alias("first"))
         ).with_columns(network_first=pl.col("first").min().over("key", "network"))
-        agents = keyed.group_by("key", "user_agent").agg(pl.col("ts").min().alias("first"))
+        agents = (
+            pl.concat(
+                [
+                    ctx.full_baseline(baseline).filter(wanted).select("key", "user_agent", "ts"),
+                    events.filter(wanted).select("key", "user_agent", "ts"),
+                ]
+            )
+            .group_by("key", "user_agent")
+            .agg(pl.col("ts").min().alias("first"))
+        )
         history = (
             addresses.group_by("key")
             .agg(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from meterlog.anomalies.base import (
+    BASELINE_COLUMNS,
     FINDING_COLUMNS,
     SEVERITIES,
     Context,
@@ -102,28 +103,45 @@ def time_context(query: AnomalyQuery, tz: ZoneInfo, now: datetime | None = None)
     return Context(start=start, end=end, baseline_start=start - baseline)
 
 
-def read_prepared(
-    store: Store, settings: ReportSettings, ctx: Context, *, provenance: bool = False
-) -> pl.DataFrame:
-    """The store's events of baseline and range, prepared for the detectors, in memory."""
-    events = store.scan_events()
-    span = TimeRange(ctx.baseline_start, ctx.end)
+def scan_prepared(
+    store: Store,
+    settings: ReportSettings,
+    start: datetime,
+    end: datetime,
+    *,
+    provenance: bool = False,
+) -> pl.LazyFrame:
+    """The store's events in ``[start, end)`` as detectors read them (a lazy scan)."""
     return prepare_events(
-        events.filter(*span.predicates()),
+        store.scan_events().filter(*TimeRange(start, end).predicates()),
         user_field=settings.user_field,
         account_field=settings.account_field,
         accounts=settings.accounts,
         provenance=provenance,
-    ).collect()
+    )
 
 
-def detect(prepared: pl.DataFrame, ctx: Context, detectors: Sequence[Detector]) -> pl.DataFrame:
-    """Run ``detectors`` on ``prepared`` events (baseline and range) and return the findings
-    with ids and evidence, sorted (see the module doc)."""
-    in_range = pl.col("ts") >= pl.lit(ctx.start)
-    events = prepared.lazy().filter(in_range)
-    baseline = prepared.lazy().filter(~in_range)
-    parts = [d.detect(events, baseline, ctx) for d in detectors]
+def read_prepared(
+    store: Store, settings: ReportSettings, ctx: Context, *, provenance: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame, Context]:
+    """The range's events (every column) and the baseline's (:data:`BASELINE_COLUMNS`) in
+    memory, and ``ctx`` with the baseline's other columns to read on demand."""
+    events, baseline = pl.collect_all(
+        [
+            scan_prepared(store, settings, ctx.start, ctx.end, provenance=provenance),
+            scan_prepared(store, settings, ctx.baseline_start, ctx.start).select(BASELINE_COLUMNS),
+        ]
+    )
+    history = scan_prepared(store, settings, ctx.baseline_start, ctx.start)
+    return events, baseline, replace(ctx, history=history)
+
+
+def detect(
+    events: pl.DataFrame, baseline: pl.DataFrame, ctx: Context, detectors: Sequence[Detector]
+) -> pl.DataFrame:
+    """Run ``detectors`` on the range's ``events`` against the ``baseline`` events and return
+    the findings with ids and evidence, sorted (see the module doc)."""
+    parts = [d.detect(events.lazy(), baseline.lazy(), ctx) for d in detectors]
     findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_COLUMNS)
     findings = findings.filter(pl.col("entity").is_not_null())
     ids = [
@@ -132,7 +150,7 @@ def detect(prepared: pl.DataFrame, ctx: Context, detectors: Sequence[Detector]) 
     ]
     findings = findings.with_columns(id=pl.Series(ids, dtype=pl.String))
     by_kind = {d.kind: d for d in detectors}
-    evidence = evidence_summaries(prepared.lazy(), findings, by_kind)
+    evidence = evidence_summaries(events.lazy(), findings, by_kind)
     findings = findings.join(evidence, on="id", how="left").with_columns(
         pl.col("evidence").fill_null("")
     )
@@ -237,8 +255,8 @@ def run_anomalies(
     ctx = time_context(query, settings.tz, now)
     store = store or Store(settings.store)
     version = store.version()
-    prepared = read_prepared(store, settings, ctx)
-    findings = filter_findings(detect(prepared, ctx, detectors), query)
+    events, baseline, ctx = read_prepared(store, settings, ctx)
+    findings = filter_findings(detect(events, baseline, ctx, detectors), query)
     report = AnomalyReport(findings, ctx, version)
     if settings.account_field is None:
         report.warnings.append(
@@ -263,8 +281,8 @@ def explain_finding(
     detectors = build_detectors(overrides, query.kinds)
     ctx = time_context(query, settings.tz, now)
     store = store or Store(settings.store)
-    prepared = read_prepared(store, settings, ctx, provenance=True)
-    findings = detect(prepared, ctx, detectors)
+    events, baseline, ctx = read_prepared(store, settings, ctx, provenance=True)
+    findings = detect(events, baseline, ctx, detectors)
     match = findings.filter(pl.col("id") == finding_id.strip().lower())
     if match.height == 0:
         raise MeterlogError(
@@ -273,7 +291,7 @@ def explain_finding(
             "with the same --since/--until/--baseline"
         )
     by_kind = {d.kind: d for d in detectors}
-    rows = evidence_events(prepared.lazy(), match, by_kind).collect()
+    rows = evidence_events(events.lazy(), match, by_kind).collect()
     columns = [c for c in EVIDENCE_COLUMNS if c in rows.columns]
     return rows.sort("ts", *[c for c in ("source_id", "source_line") if c in columns]).select(
         columns
@@ -305,17 +323,16 @@ def detect_recent(
         baseline_start=first - parse_window(baseline, "baseline"),
     )
 
-    def prepare(events: pl.LazyFrame) -> pl.DataFrame:
-        return prepare_events(
-            events,
-            user_field=settings.user_field,
-            account_field=settings.account_field,
-            accounts=settings.accounts,
-        ).collect()
-
-    parts = [prepare(recent.lazy())]
+    events = prepare_events(
+        recent.lazy(),
+        user_field=settings.user_field,
+        account_field=settings.account_field,
+        accounts=settings.accounts,
+    ).collect()
     if store is not None and store.exists():
-        span = TimeRange(ctx.baseline_start, ctx.start)
-        parts.insert(0, prepare(store.scan_events().filter(*span.predicates())))
-    prepared = pl.concat(parts, how="diagonal_relaxed")
-    return detect(prepared, ctx, detectors)
+        history = scan_prepared(store, settings, ctx.baseline_start, ctx.start)
+        baseline = history.select(BASELINE_COLUMNS).collect()
+        ctx = replace(ctx, history=history)
+    else:
+        baseline = events.head(0).select(BASELINE_COLUMNS)
+    return detect(events, baseline, ctx, detectors)

@@ -93,7 +93,8 @@ class Scraping(DetectorBase):
             | pl.col("ip").is_in(named("ip").implode())
         ).fill_null(False)
         most = (
-            baseline.filter(maybe & pl.col("path").is_not_null())
+            ctx.full_baseline(baseline)
+            .filter(maybe & pl.col("path").is_not_null())
             .select(*client_columns(), slot, path.hash().alias("path"))
             .join(clients.lazy(), on=["entity_type", "entity"], how="semi")
             .group_by("entity_type", "entity", "start")
