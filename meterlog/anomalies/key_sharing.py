@@ -68,18 +68,22 @@ class KeySharing(DetectorBase):
         slot = pl.col("ts").dt.truncate(window).alias("start")
         # only keys with a window in the range that could reach a threshold are looked at
         # (new values are a part of the distinct ones): few keys, so little of the baseline
-        candidates = (
+        windows = (
             events.filter(pl.col("key").is_not_null())
             .group_by("key", slot)
             .agg(pl.col("ip").n_unique().alias("ips"), pl.col("user_agent").n_unique().alias("uas"))
-            .filter(
+            .collect()
+        )
+        candidates = (
+            windows.filter(
                 (pl.col("ips") >= min(p.min_new_networks, p.min_new_ips))
                 | (pl.col("uas") >= p.min_new_agents)
             )
-            .select(pl.col("key").unique())
-            .collect()
             .get_column("key")
+            .unique()
         )
+        # the baseline's user agents are read only for keys with enough agents in a window
+        agent_keys = windows.filter(pl.col("uas") >= p.min_new_agents).get_column("key").unique()
         if candidates.is_empty():
             return empty_findings()
         wanted = pl.col("key").is_in(candidates.implode())
@@ -90,11 +94,14 @@ class KeySharing(DetectorBase):
         addresses = with_network(
             keyed.group_by("key", "ip").agg(pl.col("ts").min().alias("first"))
         ).with_columns(network_first=pl.col("first").min().over("key", "network"))
+        with_agents = pl.col("key").is_in(agent_keys.implode())
         agents = (
             pl.concat(
                 [
-                    ctx.full_baseline(baseline).filter(wanted).select("key", "user_agent", "ts"),
-                    events.filter(wanted).select("key", "user_agent", "ts"),
+                    ctx.full_baseline(baseline)
+                    .filter(with_agents)
+                    .select("key", "user_agent", "ts"),
+                    events.filter(with_agents).select("key", "user_agent", "ts"),
                 ]
             )
             .group_by("key", "user_agent")
