@@ -21,7 +21,13 @@ demo: $(VENV)/.installed
 	$(METERLOG) status --store $(DEMO_STORE) --format table
 	$(METERLOG) usage $(DEMO_IDENTITY) --by month --by account --format table
 	$(METERLOG) mau $(DEMO_IDENTITY) --month 2026-09..2026-10 --by account --tz Europe/Berlin --format table
-	$(METERLOG) bill $(DEMO_IDENTITY) --period 2026-10 --plan sample_logs/plans.toml --format csv
+	$(METERLOG) bill $(DEMO_IDENTITY) --period 2026-10 --plan sample_logs/plans.toml --format table
+	mkdir -p demo-out
+	$(METERLOG) report $(DEMO_IDENTITY) --month 2026-10 --plan sample_logs/plans.toml -o demo-out/report.html
+	$(PY) -m tests.chromium demo-out/report.html demo-out/report.png || \
+		echo "demo: no screenshot (chromium missing: apt-get install chromium)"
+	@echo "demo: the HTML report is $(CURDIR)/demo-out/report.html (open it in a browser)"
+	@test ! -f demo-out/report.png || echo "demo: its screenshot (1280x900) is $(CURDIR)/demo-out/report.png"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -33,8 +39,13 @@ test: lint
 docs: $(VENV)/.installed
 	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
 
-bench: $(VENV)/.installed
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# BENCH_ARGS=--quick for a check in a few minutes; see `python bench/run.py --help`
+bench: $(VENV)/.bench-installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_STORE) demo-out .pytest_cache .ruff_cache

@@ -51,10 +51,18 @@ class Timing:
     rss: list[int] = field(default_factory=list)
     note: str = ""
     failed: str = ""
+    #: the start of the earlier run a figure is carried over from ("" when measured now)
+    run: str = ""
+    #: CPU seconds (user + system, of the command and its children) of each run
+    cpus: list[float] = field(default_factory=list)
 
     @property
     def wall(self) -> float:
         return statistics.median(self.walls) if self.walls else float("nan")
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus) if self.cpus else float("nan")
 
     @property
     def lines_per_s(self) -> float:
@@ -76,9 +84,9 @@ def say(message: str) -> None:
 TIME = "/usr/bin/time"  # GNU time: the peak RSS of exactly the command, not of this process
 
 
-def time_command(command: list[str]) -> tuple[float, int, str, str, int]:
+def time_command(command: list[str]) -> tuple[float, int, str, str, int, float]:
     """Wall seconds, peak RSS in bytes (of the command and its children), stdout, stderr, exit
-    code. GNU time measures the command as a child of its own; without it, the rusage of the
+    code, CPU seconds (user + system, of the command and its children). GNU time measures the command as a child of its own; without it, the rusage of the
     waited-for child is used (after fork, it includes this process's own size)."""
     with (
         tempfile.TemporaryFile("w+") as out,
@@ -99,7 +107,8 @@ def time_command(command: list[str]) -> tuple[float, int, str, str, int]:
         if gnu_time:
             text = rss.read().split()
             peak = int(text[-1]) * 1024 if text and text[-1].isdigit() else 0
-        return wall, peak, out.read(), err.read(), process.returncode
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, peak, out.read(), err.read(), process.returncode, cpu
 
 
 def meterlog(*args: str) -> list[str]:
@@ -110,7 +119,7 @@ def measure(timing: Timing, command: list[str], runs: int, before: object = None
     for number in range(runs):
         if callable(before):
             before()
-        wall, peak, out, err, code = time_command(command)
+        wall, peak, out, err, code, cpu = time_command(command)
         if code != 0:
             last = (err.strip() or out.strip()).splitlines()
             timing.failed = last[-1] if last else f"exit {code}"
@@ -118,12 +127,22 @@ def measure(timing: Timing, command: list[str], runs: int, before: object = None
             break
         timing.walls.append(wall)
         timing.rss.append(peak)
-        say(f"  {timing.name} run {number + 1}/{runs}: {wall:.2f} s, {peak / 2**20:.0f} MiB")
+        timing.cpus.append(cpu)
+        say(
+            f"  {timing.name} run {number + 1}/{runs}: {wall:.2f} s, CPU {cpu:.2f} s, "
+            f"{peak / 2**20:.0f} MiB"
+        )
     return timing
+
+
+REUSE_INPUTS = False
 
 
 def generate(path: Path, lines: int, kind: str, seed: int) -> Path:
     """Generate a log in a child process (this one stays small)."""
+    if REUSE_INPUTS and path.exists():
+        say(f"  reusing {path}")
+        return path
     subprocess.run(
         [sys.executable, str(HERE / "generate.py"), str(path), str(lines), kind, str(seed)],
         check=True,
@@ -142,6 +161,8 @@ def count_lines(path: Path) -> int:
 def prefix_file(source: Path, target: Path, lines: int) -> Path:
     """The first ``lines`` lines of ``source`` (the generator's blocks make it the same as
     generating ``lines`` lines)."""
+    if REUSE_INPUTS and target.exists():
+        return target
     left = lines
     with open(source, "rb") as data, open(target, "wb") as out:
         while left > 0:
@@ -213,6 +234,121 @@ def ensure_goaccess() -> tuple[str | None, str]:
     version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout
     match = re.search(r"GoAccess - ([\d.]+)", version)
     return found, match.group(1) if match else version.strip().splitlines()[0]
+
+
+SECTIONS = (
+    "ingest",
+    "goaccess",
+    "re",
+    "duckdb",
+    "startup",
+    "json",
+    "stages",
+    "queries",
+    "small",
+)
+
+
+def section_start(results: dict[str, object], name: str) -> None:
+    sections = results.setdefault("sections", {})
+    assert isinstance(sections, dict)
+    sections[name] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_before": load(),
+    }
+
+
+def section_end(results: dict[str, object], name: str) -> None:
+    section = results["sections"][name]  # type: ignore[index]
+    section["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    section["load_after"] = load()
+
+
+def load_timings(results: dict[str, object]) -> dict[str, Timing]:
+    fields = set(Timing.__dataclass_fields__)
+    saved = results.get("timings") or {}
+    assert isinstance(saved, dict)
+    return {
+        name: Timing(**{k: v for k, v in value.items() if k in fields})
+        for name, value in saved.items()
+    }
+
+
+def carry_goaccess_10m(results: dict[str, object], timings: dict[str, Timing]) -> None:
+    """When GoAccess was not timed on 10M lines in this run, keep the recorded figure and the
+    meterlog figure of the same run (bench/recorded.json), so the ratio compares one run."""
+    goaccess = timings.get("goaccess combined_10m")
+    meter = timings.get("meterlog ingest combined_10m")
+    if goaccess is not None and not goaccess.run:
+        return  # timed now: the ratio uses this run's meterlog figure
+    if goaccess is None or meter is None or meter.run != goaccess.run:
+        recorded = json.loads((HERE / "recorded.json").read_text())
+        saved = load_timings(recorded)
+        goaccess = saved["goaccess combined_10m"]
+        meter = saved["meterlog ingest combined_10m"]
+        goaccess.run = goaccess.run or str(recorded["started"])
+        meter.run = meter.run or str(recorded["started"])
+        timings[goaccess.name] = goaccess
+    results["goaccess_10m_recorded"] = {
+        "run": goaccess.run,
+        "goaccess_wall": goaccess.wall,
+        "meterlog_wall": meter.wall,
+        "ratio": meter.lines_per_s / goaccess.lines_per_s,
+    }
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def duckdb_section(
+    inputs: dict[str, tuple[Path, int]], work: Path, runs: int, full: bool
+) -> dict[str, object]:
+    """meterlog ingest and DuckDB's regexp_extract to Parquet on the same files, runs
+    alternating; then whether DuckDB's rows are meterlog's events."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        duckdb_version = version("duckdb")
+    except PackageNotFoundError:
+        return {"error": "duckdb is not installed (pip install -e '.[bench]')"}
+    out: dict[str, object] = {"version": duckdb_version, "files": {}}
+    script = str(HERE / "duckdb_parquet.py")
+    for name in ["combined_1m", *(["combined_10m"] if full else [])]:
+        path, lines = inputs[name]
+        size = path.stat().st_size
+        store = work / "store-vs-duckdb"
+        parquet = work / "duckdb.parquet"
+        meter = Timing(f"meterlog ingest {name}", lines, size)
+        duck = Timing(f"duckdb parquet {name}", lines, size)
+        say(f"meterlog and DuckDB, alternating, on {path.name}")
+        for _ in range(runs):
+            shutil.rmtree(store, ignore_errors=True)
+            measure(meter, meterlog("ingest", "-q", "--store", str(store), str(path)), 1)
+            parquet.unlink(missing_ok=True)
+            measure(duck, [sys.executable, script, str(path), str(parquet)], 1)
+            if meter.failed or duck.failed:
+                break
+        compared: dict[str, object] = {}
+        if not (meter.failed or duck.failed):
+            done = subprocess.run(
+                [sys.executable, script, "--compare", str(parquet), str(store)],
+                capture_output=True,
+                text=True,
+            )
+            compared = (
+                json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-300:]}
+            )
+        out["files"][name] = {  # type: ignore[index]
+            "meterlog": asdict(meter),
+            "duckdb": asdict(duck),
+            "compare": compared,
+            "parquet_bytes": parquet.stat().st_size if parquet.exists() else 0,
+            "store_bytes": directory_bytes(store / "events") if store.exists() else 0,
+        }
+        shutil.rmtree(store, ignore_errors=True)
+        parquet.unlink(missing_ok=True)
+    return out
 
 
 def commands_available() -> set[str]:
@@ -298,61 +434,135 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--dir", help="work folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--reuse-inputs",
+        action="store_true",
+        help="keep generated logs already in --dir (from an earlier run with the same seed)",
+    )
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--report-from", metavar="JSON", help="only write the report from a results.json"
     )
+    parser.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help=f"run only these sections, comma-separated, of: {', '.join(SECTIONS)} "
+        "(default: all; queries and small need ingest)",
+    )
+    parser.add_argument(
+        "--merge",
+        metavar="JSON",
+        help="start from an earlier results.json (e.g. bench/recorded.json): the sections not "
+        "run now keep its figures, marked with its date",
+    )
+    parser.add_argument(
+        "--goaccess-10m",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="time GoAccess on the 10M-line file (about two minutes): auto does so only when the "
+        "1-minute load average is below 0.5; otherwise its recorded figure is kept",
+    )
     args = parser.parse_args()
     if args.report_from:
         saved = json.loads(Path(args.report_from).read_text())
-        fields = set(Timing.__dataclass_fields__)
-        timings = {
-            name: Timing(**{k: v for k, v in value.items() if k in fields})
-            for name, value in saved["timings"].items()
-        }
-        Path(args.output).write_text(report(saved, timings))
+        Path(args.output).write_text(report(saved, load_timings(saved)))
         return
+    global REUSE_INPUTS
+    REUSE_INPUTS = args.reuse_inputs and bool(args.dir)
+    wanted = set(SECTIONS) if not args.only else {x.strip() for x in args.only.split(",")}
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
+    if wanted & {"queries", "small"} and "ingest" not in wanted:
+        parser.error("--only: queries and small need ingest (the store and files it writes)")
 
     big = 1_000_000 if args.quick else 10_000_000
     small = 1_000_000
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="meterlog-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    need = (1 if args.quick else 9) * 2**30
+    need = (1 if args.quick else (9 if "ingest" in wanted else 2)) * 2**30
     free = shutil.disk_usage(work).free
     if free < need:
         sys.exit(
             f"{work}: {free / 2**30:.1f} GiB free, the benchmark needs about {need / 2**30:.0f} GiB; use --dir"
         )
-    results: dict[str, object] = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "load_before": load(),
-        "machine": machine(),
-        "quick": args.quick,
-        "runs": args.runs,
-    }
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    results: dict[str, object] = {}
+    timings: dict[str, Timing] = {}
+    if args.merge:
+        results = json.loads(Path(args.merge).read_text())
+        timings = load_timings(results)
+        for timing in timings.values():
+            timing.run = timing.run or str(results["started"])
+        base = {
+            key: results.get(key) for key in ("started", "finished", "load_before", "load_after")
+        }
+        # each section keeps the run it was measured in, through any number of merges
+        kept = results.setdefault("sections", {})
+        assert isinstance(kept, dict)
+        for name in SECTIONS:
+            if name not in wanted and name not in kept:
+                kept[name] = dict(base)
+        results["merged_from"] = {**base, "path": Path(args.merge).name}
+        for key in ("load_before", "load_after"):
+            results.pop(key, None)  # this run's own are written below
+    results.update(
+        {
+            "started": started,
+            "load_before": load(),
+            "machine": {**(results.get("machine") or {}), **machine()},  # type: ignore[dict-item]
+            # the scale of the ingest figures (kept from the merged run when they are not re-run)
+            "quick": args.quick if "ingest" in wanted else results.get("quick", args.quick),
+            "this_run_quick": args.quick,
+            "runs": args.runs,
+            "sections_run": [name for name in SECTIONS if name in wanted],
+        }
+    )
     say(f"work folder {work}; load {results['load_before']}")
     # Byte-compile meterlog as an installed package is (pip does it on install), so that no run
     # compiles it again when bytecode is not written (PYTHONDONTWRITEBYTECODE, read-only trees).
     compileall.compile_dir(ROOT / "meterlog", quiet=1)
-    timings: dict[str, Timing] = {}
     notes: list[str] = []
     try:
         # -- inputs ------------------------------------------------------------------------
-        say(f"generating {big:,} combined and JSON lines (seed {args.seed})")
-        combined_big = generate(work / f"access-{big // 10**6}m.log", big, "combined", args.seed)
-        json_big = generate(work / f"access-{big // 10**6}m.jsonl", big, "json", args.seed)
+        need_big = bool(wanted & {"ingest", "goaccess", "duckdb"})
+        need_json = bool(wanted & {"ingest", "stages", "json"})
+        say(f"generating {big if need_big else small:,} combined and JSON lines (seed {args.seed})")
+        combined_big = work / f"access-{big // 10**6}m.log"
+        json_big = work / f"access-{big // 10**6}m.jsonl"
         combined_small = combined_big
         json_small = json_big
+        if need_big or big == small:
+            generate(combined_big, big, "combined", args.seed)
         if big != small:
-            combined_small = prefix_file(combined_big, work / "access-1m.log", small)
-            json_small = prefix_file(json_big, work / "access-1m.jsonl", small)
-        say("compressing with gzip -6 (as logrotate does)")
+            combined_small = work / "access-1m.log"
+            if need_big:
+                prefix_file(combined_big, combined_small, small)
+            else:
+                generate(combined_small, small, "combined", args.seed)
+        if need_json:
+            if "ingest" in wanted or big == small:
+                generate(json_big, big, "json", args.seed)
+            if big != small:
+                json_small = work / "access-1m.jsonl"
+                if "ingest" in wanted:
+                    prefix_file(json_big, json_small, small)
+                else:
+                    generate(json_small, small, "json", args.seed)
         gz_big = work / f"{combined_big.name}.gz"
-        subprocess.run(
-            [sys.executable, str(HERE / "generate.py"), "--gzip", str(combined_big), str(gz_big)],
-            check=True,
-        )
+        if "ingest" in wanted:
+            say("compressing with gzip -6 (as logrotate does)")
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "generate.py"),
+                    "--gzip",
+                    str(combined_big),
+                    str(gz_big),
+                ],
+                check=True,
+            )
         inputs = {
             "combined_1m": (combined_small, small),
             "json_1m": (json_small, small),
@@ -361,11 +571,14 @@ def main() -> None:
         if big != small:
             inputs["combined_10m"] = (combined_big, big)
             inputs["json_10m"] = (json_big, big)
-        results["inputs"] = {
-            name: {"path": path.name, "lines": lines, "bytes": path.stat().st_size}
-            for name, (path, lines) in inputs.items()
-        }
-        uncompressed = {gz_big: combined_big.stat().st_size}
+        inputs = {name: item for name, item in inputs.items() if item[0].exists()}
+        results.setdefault("inputs", {}).update(  # type: ignore[union-attr]
+            {
+                name: {"path": path.name, "lines": lines, "bytes": path.stat().st_size}
+                for name, (path, lines) in inputs.items()
+            }
+        )
+        uncompressed = {gz_big: combined_big.stat().st_size} if gz_big.exists() else {}
 
         # -- meterlog ingest ---------------------------------------------------------------
         store = work / "store"
@@ -381,156 +594,252 @@ def main() -> None:
             "json_1m",
             "json_10m",
         ]
-        for name in [n for n in order if n in inputs]:
-            path, lines = inputs[name]
-            say(f"meterlog ingest {path.name}")
-            timing = Timing(
-                f"meterlog ingest {name}", lines, uncompressed.get(path, path.stat().st_size)
-            )
-            measure(
-                timing,
-                meterlog("ingest", "-q", "--store", str(store), str(path)),
-                args.runs,
-                fresh_store,
-            )
-            timings[timing.name] = timing
-            if name == ("combined_10m" if big != small else "combined_1m"):
-                kept = work / "store-events"  # the store queried below
-                shutil.rmtree(kept, ignore_errors=True)
-                shutil.copytree(store, kept)
-        fresh_store()
+        if "ingest" in wanted:
+            section_start(results, "ingest")
+            for name in [n for n in order if n in inputs]:
+                path, lines = inputs[name]
+                say(f"meterlog ingest {path.name}")
+                timing = Timing(
+                    f"meterlog ingest {name}", lines, uncompressed.get(path, path.stat().st_size)
+                )
+                measure(
+                    timing,
+                    meterlog("ingest", "-q", "--store", str(store), str(path)),
+                    args.runs,
+                    fresh_store,
+                )
+                timings[timing.name] = timing
+                if name == ("combined_10m" if big != small else "combined_1m"):
+                    kept = work / "store-events"  # the store queried below
+                    shutil.rmtree(kept, ignore_errors=True)
+                    shutil.copytree(store, kept)
+            fresh_store()
+            section_end(results, "ingest")
 
         # -- GoAccess and a plain re loop on the same combined files -----------------------
-        goaccess, goaccess_version = ensure_goaccess()
-        results["goaccess"] = goaccess_version
-        if goaccess is None:
-            notes.append(f"GoAccess skipped: {goaccess_version}.")
-        for name, runs in (("combined_1m", args.runs), ("combined_10m", 1)):
-            if name not in inputs or goaccess is None:
-                continue
-            path, lines = inputs[name]
-            say(f"goaccess {path.name}")
-            timing = Timing(f"goaccess {name}", lines, path.stat().st_size)
-            output = work / "goaccess.json"
-            measure(timing, [goaccess, str(path), "--log-format=COMBINED", "-o", str(output)], runs)
-            if name == "combined_10m":
-                timing.note = "one run: about two minutes each"
+        if "goaccess" in wanted:
+            section_start(results, "goaccess")
+            goaccess, goaccess_version = ensure_goaccess()
+            results["goaccess"] = goaccess_version
+            if goaccess is None:
+                notes.append(f"GoAccess skipped: {goaccess_version}.")
+            load_now = float(load().split()[0])
+            run_10m = args.goaccess_10m == "yes" or (args.goaccess_10m == "auto" and load_now < 0.5)
+            for name, runs in (("combined_1m", args.runs), ("combined_10m", 1)):
+                if name not in inputs or goaccess is None:
+                    continue
+                if name == "combined_10m" and not run_10m:
+                    say(f"goaccess on 10M lines not re-run (load {load_now}); recorded figure kept")
+                    results["goaccess_10m_skipped"] = (
+                        f"the 1-minute load average was {load_now}"
+                        if args.goaccess_10m == "auto"
+                        else "--goaccess-10m no"
+                    )
+                    continue
+                path, lines = inputs[name]
+                say(f"goaccess {path.name}")
+                timing = Timing(f"goaccess {name}", lines, path.stat().st_size)
+                output = work / "goaccess.json"
+                measure(
+                    timing, [goaccess, str(path), "--log-format=COMBINED", "-o", str(output)], runs
+                )
+                if name == "combined_10m":
+                    timing.note = "one run: about two minutes each"
+                timings[timing.name] = timing
+            section_end(results, "goaccess")
+        if big != small:
+            carry_goaccess_10m(results, timings)
+        if "re" in wanted:
+            section_start(results, "re")
+            path, lines = inputs["combined_1m"]
+            say(f"python re loop {path.name}")
+            timing = Timing("python re loop combined_1m", lines, path.stat().st_size)
+            measure(timing, [sys.executable, str(HERE / "re_loop.py"), str(path)], args.runs)
             timings[timing.name] = timing
-        path, lines = inputs["combined_1m"]
-        say(f"python re loop {path.name}")
-        timing = Timing("python re loop combined_1m", lines, path.stat().st_size)
-        measure(timing, [sys.executable, str(HERE / "re_loop.py"), str(path)], args.runs)
-        timings[timing.name] = timing
+            section_end(results, "re")
+
+        # -- DuckDB: the same file to Parquet with regexp_extract --------------------------
+        if "duckdb" in wanted:
+            section_start(results, "duckdb")
+            results["duckdb"] = duckdb_section(inputs, work, args.runs, big != small)
+            section_end(results, "duckdb")
+
+        # -- fixed cost per run ------------------------------------------------------------
+        if "startup" in wanted:
+            section_start(results, "startup")
+            say("fixed cost per run: start-up and a tiny ingest (median of 5 each)")
+            done = subprocess.run(
+                [sys.executable, str(HERE / "startup.py"), "--runs", "5"],
+                capture_output=True,
+                text=True,
+            )
+            results["startup"] = (
+                json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
+            )
+            section_end(results, "startup")
+
+        # -- JSON lines through Arrow's JSON reader ----------------------------------------
+        if "json" in wanted:
+            section_start(results, "json")
+            json_lines = 200_000 if args.quick else small
+            say(f"JSON lines: Arrow's reader against meterlog's ({json_lines:,} lines)")
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "json_reader.py"),
+                    str(json_small),
+                    str(json_lines),
+                    "--runs",
+                    str(args.runs),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            results["json_reader"] = (
+                json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
+            )
+            section_end(results, "json")
 
         # -- where the time goes -----------------------------------------------------------
-        say("stage profile (one thread, 1M lines)")
-        done = subprocess.run(
-            [sys.executable, str(HERE / "stages.py"), str(combined_small), "combined", str(small)],
-            capture_output=True,
-            text=True,
-        )
-        results["stages"] = (
-            json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
-        )
-        done = subprocess.run(
-            [sys.executable, str(HERE / "stages.py"), str(json_small), "json", str(small // 2)],
-            capture_output=True,
-            text=True,
-        )
-        results["stages_json"] = (
-            json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
-        )
+        if "stages" in wanted:
+            section_start(results, "stages")
+            say("stage profile (one thread, 1M lines)")
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "stages.py"),
+                    str(combined_small),
+                    "combined",
+                    str(small),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            results["stages"] = (
+                json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
+            )
+            done = subprocess.run(
+                [sys.executable, str(HERE / "stages.py"), str(json_small), "json", str(small // 2)],
+                capture_output=True,
+                text=True,
+            )
+            results["stages_json"] = (
+                json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
+            )
+            section_end(results, "stages")
 
         # -- queries over the store --------------------------------------------------------
-        events_store = work / "store-events"
-        available = commands_available()
-        results["commands"] = sorted(available)
-        plan = work / "plans.toml"
-        plan.write_text(PLAN)
         month = "2026-10" if big != small else "2026-08"
         day = "2026-10-15" if big != small else "2026-08-05"
-        queries = {
-            "mau": ("mau", "--month", month, "-f", "csv"),
-            "peak": (
-                "peak",
-                "--month",
-                month,
-                "--window",
-                "1h",
-                "--metric",
-                "requests",
-                "-f",
-                "csv",
-            ),
-            "bill": ("bill", "--period", month, "--plan", str(plan), "-f", "csv"),
-            "usage one day": ("usage", "--since", day, "--until", day, "--by", "hour", "-f", "csv"),
-            "usage all": ("usage", "--by", "month", "-f", "csv"),
-        }
-        if events_store.exists():
-            results["query_store"] = store_stats(events_store, month, day)
-        for label, words in queries.items():
-            command = words[0]
-            timing = Timing(f"meterlog {label}")
-            if command not in available:
-                timing.failed = "skipped: command not available"
+        available: set[str] = set()
+        if "queries" in wanted or "small" in wanted:
+            available = commands_available()
+        if "queries" in wanted:
+            section_start(results, "queries")
+            events_store = work / "store-events"
+            results["commands"] = sorted(available)
+            plan = work / "plans.toml"
+            plan.write_text(PLAN)
+            queries = {
+                "mau": ("mau", "--month", month, "-f", "csv"),
+                "peak": (
+                    "peak",
+                    "--month",
+                    month,
+                    "--window",
+                    "1h",
+                    "--metric",
+                    "requests",
+                    "-f",
+                    "csv",
+                ),
+                "bill": ("bill", "--period", month, "--plan", str(plan), "-f", "csv"),
+                "usage one day": (
+                    "usage",
+                    "--since",
+                    day,
+                    "--until",
+                    day,
+                    "--by",
+                    "hour",
+                    "-f",
+                    "csv",
+                ),
+                "usage all": ("usage", "--by", "month", "-f", "csv"),
+            }
+            if events_store.exists():
+                results["query_store"] = store_stats(events_store, month, day)
+            for label, words in queries.items():
+                command = words[0]
+                timing = Timing(f"meterlog {label}")
+                if command not in available:
+                    timing.failed = "skipped: command not available"
+                    timings[timing.name] = timing
+                    continue
+                say(f"meterlog {label}")
+                measure(timing, meterlog(*words, "--store", str(events_store)), args.runs)
                 timings[timing.name] = timing
-                continue
-            say(f"meterlog {label}")
-            measure(timing, meterlog(*words, "--store", str(events_store)), args.runs)
-            timings[timing.name] = timing
-        if "usage" in available:
-            opened = opened_parquet_files(
-                meterlog(*queries["usage one day"], "--store", str(events_store))
-            )
-            if opened is not None:
-                days = {match.group(1) for f in opened if (match := re.search(r"day=([\d-]+)", f))}
-                results["pruning"] = {"files_opened": len(opened), "days_opened": sorted(days)}
-            else:
-                notes.append(
-                    "strace not available: the files the one-day query opens were not counted."
+            if "usage" in available:
+                opened = opened_parquet_files(
+                    meterlog(*queries["usage one day"], "--store", str(events_store))
                 )
+                if opened is not None:
+                    days = {
+                        match.group(1) for f in opened if (match := re.search(r"day=([\d-]+)", f))
+                    }
+                    results["pruning"] = {"files_opened": len(opened), "days_opened": sorted(days)}
+                else:
+                    notes.append(
+                        "strace not available: the files the one-day query opens were not counted."
+                    )
+            section_end(results, "queries")
 
         # -- many small ingests, then maintain ---------------------------------------------
-        pieces = 48
-        say(f"{pieces} small ingests, then meterlog maintain")
-        small_store = work / "store-small"
-        shutil.rmtree(small_store, ignore_errors=True)
-        piece_lines = 200_000 // pieces
-        source = combined_small.read_bytes().splitlines(keepends=True)[: piece_lines * pieces]
-        started = time.perf_counter()
-        for index in range(pieces):
-            piece = work / f"piece-{index:02d}.log"
-            piece.write_bytes(b"".join(source[index * piece_lines : (index + 1) * piece_lines]))
-            subprocess.run(
-                meterlog("ingest", "-q", "--no-compact", "--store", str(small_store), str(piece)),
-                check=True,
-            )
-        small_runs = time.perf_counter() - started
-        before_files = store_stats(small_store, month, day).get("files")
-        query = meterlog("usage", "--by", "day", "-f", "csv", "--store", str(small_store))
-        before_query = Timing("usage before maintain")
-        if "usage" in available:
-            measure(before_query, query, args.runs)
-        maintain_timing = Timing("meterlog maintain")
-        if "maintain" in available:
-            measure(
-                maintain_timing,
-                meterlog("maintain", "--retention", "0h", "--store", str(small_store)),
-                1,
-            )
-        after_query = Timing("usage after maintain")
-        if "usage" in available:
-            measure(after_query, query, args.runs)
-        results["small_ingests"] = {
-            "runs": pieces,
-            "lines_each": piece_lines,
-            "seconds_total": small_runs,
-            "files_before": before_files,
-            "files_after": store_stats(small_store, month, day).get("files"),
-            "query_before": before_query.wall,
-            "query_after": after_query.wall,
-            "maintain": maintain_timing.wall,
-        }
+        if "small" in wanted:
+            section_start(results, "small")
+            pieces = 48
+            say(f"{pieces} small ingests, then meterlog maintain")
+            small_store = work / "store-small"
+            shutil.rmtree(small_store, ignore_errors=True)
+            piece_lines = 200_000 // pieces
+            source = combined_small.read_bytes().splitlines(keepends=True)[: piece_lines * pieces]
+            started = time.perf_counter()
+            for index in range(pieces):
+                piece = work / f"piece-{index:02d}.log"
+                piece.write_bytes(b"".join(source[index * piece_lines : (index + 1) * piece_lines]))
+                subprocess.run(
+                    meterlog(
+                        "ingest", "-q", "--no-compact", "--store", str(small_store), str(piece)
+                    ),
+                    check=True,
+                )
+            small_runs = time.perf_counter() - started
+            before_files = store_stats(small_store, month, day).get("files")
+            query = meterlog("usage", "--by", "day", "-f", "csv", "--store", str(small_store))
+            before_query = Timing("usage before maintain")
+            if "usage" in available:
+                measure(before_query, query, args.runs)
+            maintain_timing = Timing("meterlog maintain")
+            if "maintain" in available:
+                measure(
+                    maintain_timing,
+                    meterlog("maintain", "--retention", "0h", "--store", str(small_store)),
+                    1,
+                )
+            after_query = Timing("usage after maintain")
+            if "usage" in available:
+                measure(after_query, query, args.runs)
+            results["small_ingests"] = {
+                "runs": pieces,
+                "lines_each": piece_lines,
+                "seconds_total": small_runs,
+                "files_before": before_files,
+                "files_after": store_stats(small_store, month, day).get("files"),
+                "query_before": before_query.wall,
+                "query_after": after_query.wall,
+                "maintain": maintain_timing.wall,
+            }
+            section_end(results, "small")
     finally:
         results["load_after"] = load()
         results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -565,8 +874,222 @@ def fmt_rate(value: float) -> str:
     return "n/a" if value != value else f"{value:,.0f}"
 
 
-def verdict(ok: bool | None) -> str:
+def verdict(ok: bool | str | None) -> str:
+    if isinstance(ok, str):
+        return ok
     return "n/a" if ok is None else ("met" if ok else "**not met**")
+
+
+DUCKDB_PROSE = (
+    "What the DuckDB side does ([bench/duckdb_parquet.py](bench/duckdb_parquet.py), one `COPY ... "
+    "TO ... (FORMAT parquet)` statement in a fresh process): reads the file's lines as one text "
+    "column, takes the fields out with one `regexp_extract` of eleven named groups (RE2), parses "
+    "the time with `strptime` and its `%z` offset to a UTC timestamp, casts status to SMALLINT and "
+    "bytes to BIGINT, splits the request into method, path, query and protocol, turns `-` into "
+    "null, and keeps a line that does not match whole in a `bad_line` column. After the timed "
+    "runs, its rows are compared with meterlog's stored events of the same file "
+    "(`--compare`: as a multiset, with nginx's `\\x22` in the user agent unescaped first, "
+    "which meterlog does and the SQL does not). What it does not do, and meterlog does: remember "
+    "what was read (a second run reads and writes everything again; meterlog reads only new "
+    "lines, whatever rotation or compression), per-line provenance (source, byte offset, line "
+    "number), detect the format or take an nginx `log_format`, unescape nginx's `\\xHH`, "
+    "decompress by content, check the time window, a transactional Delta table partitioned by day "
+    "that several runs can append to safely, and a record of the rejects with their reasons."
+)
+
+
+def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
+    section = results.get("duckdb")
+    if not isinstance(section, dict):
+        return []
+    lines = ["", "## Against DuckDB (`regexp_extract` to Parquet)", "", *measured]
+    if "error" in section:
+        return [*lines, f"Not measured: {section['error']}."]
+    lines += [
+        f"The same generated file, the same machine, in the same run: each run is a whole "
+        f"`meterlog ingest` into a new store, then a whole DuckDB {section['version']} process "
+        "(`python bench/duckdb_parquet.py FILE OUT.parquet`), alternating, "
+        f"{len(next(iter(section['files'].values()))['meterlog']['walls'])} runs each; medians.",
+        "",
+        "| file | lines | meterlog s | DuckDB s | meterlog lines/s | DuckDB lines/s | meterlog / DuckDB | CPU s meterlog / DuckDB | peak RSS meterlog / DuckDB | output MB: Delta events / Parquet |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    checks = []
+    for name, item in section["files"].items():
+        meter = Timing(**item["meterlog"])
+        duck = Timing(**item["duckdb"])
+        if meter.failed or duck.failed or not meter.walls or not duck.walls:
+            lines.append(f"| {name} | {meter.lines:,} | failed: {meter.failed or duck.failed} |")
+            continue
+        lines.append(
+            f"| {name} | {meter.lines:,} | {meter.wall:.2f} | {duck.wall:.2f} | "
+            f"{fmt_rate(meter.lines_per_s)} | {fmt_rate(duck.lines_per_s)} | "
+            f"**{meter.lines_per_s / duck.lines_per_s:.2f}x** | {meter.cpu:.1f} / {duck.cpu:.1f} | "
+            f"{meter.peak_rss / 2**20:,.0f} / "
+            f"{duck.peak_rss / 2**20:,.0f} MiB | {item['store_bytes'] / MB:,.0f} / "
+            f"{item['parquet_bytes'] / MB:,.0f} |"
+        )
+        compared = item.get("compare") or {}
+        if "same_rows" in compared:
+            checks.append(
+                f"{name}: DuckDB's {compared['duckdb_rows']:,} rows "
+                + ("are" if compared["same_rows"] else "are **not**")
+                + f" meterlog's {compared['events']:,} events, and its {compared['duckdb_bad_lines']:,} "
+                + "unmatched lines "
+                + ("are" if compared["same_bad_lines"] else "are **not**")
+                + f" meterlog's {compared['rejects']:,} rejects"
+            )
+        elif compared:
+            checks.append(f"{name}: the comparison failed ({compared.get('error')})")
+    lines += [
+        "",
+        "A ratio above 1 means meterlog is faster (wall time; the CPU seconds, user plus system "
+        "of the whole process, are less sensitive to other work on the machine). Same output: "
+        + "; ".join(checks)
+        + ".",
+        "",
+        DUCKDB_PROSE,
+    ]
+    return lines
+
+
+def report_startup(
+    results: dict[str, object], measured: list[str]
+) -> tuple[list[str], tuple[str, str, bool | str | None] | None]:
+    """The fixed-cost section and the `meterlog --help` target row."""
+    section = results.get("startup")
+    if not isinstance(section, dict):
+        return [], None
+    lines = ["", "## Fixed cost per run", "", *measured]
+    if "error" in section:
+        return [*lines, f"Not measured: {section['error']}"], None
+    cpus = (results.get("machine") or {}).get("cpus") or 1  # type: ignore[union-attr]
+    lines += [
+        f"Whole processes of the installed program (`{Path(section['program']).name}`, "
+        f"[bench/startup.py](bench/startup.py)), {section['runs']} runs of each, medians; CPU is user "
+        "plus system time, which waiting for a busy core does not inflate. The 1-minute load "
+        f"average is read just before each command's runs (the machine has {cpus} cores).",
+        "",
+        "| command | wall s | CPU s | load (1 min) before |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    tiny = section["tiny_ingest"]
+    rows = [
+        *section["commands"],
+        {**tiny, "command": f"`meterlog ingest` of {tiny['lines']} lines into a new store"},
+    ]
+    for row in rows:
+        command = row["command"] if row["command"].startswith("`") else f"`{row['command']}`"
+        lines.append(
+            f"| {command} | {row['wall']:.3f} | {row['cpu']:.3f} | {row['load1_before']:.2f} |"
+        )
+    imported = section.get("import") or {}
+    heavy = imported.get("heavy_loaded") or []
+    slowest = [x for x in imported.get("slowest", []) if x["us"] >= 1000][:4]
+    lines += [
+        "",
+        f'`python -X importtime -c "import meterlog.cli"`: {imported.get("meterlog_cli_us", 0) / 1000:.0f} ms '
+        "for `meterlog.cli` and what it imports; "
+        + (
+            "it loads " + ", ".join(heavy)
+            if heavy
+            else "it loads none of Polars, PyArrow, NumPy and deltalake"
+        )
+        + (
+            "; the slowest modules it imports: "
+            + ", ".join(f"{x['module']} {x['us'] / 1000:.0f} ms" for x in slowest)
+            if slowest
+            else ""
+        )
+        + ".",
+    ]
+    help_run = next(
+        (row for row in section["commands"] if row["command"] == "meterlog --help"), None
+    )
+    row = None
+    if help_run:
+        idle = help_run["load1_before"] < 0.5 * cpus
+        figure = f"{help_run['wall']:.3f} s ({help_run['cpu']:.3f} s CPU) at load {help_run['load1_before']:.2f}"
+        ok: bool | str = help_run["wall"] < 0.15 if idle else "not judged: the machine was busy"
+        row = ("`meterlog --help` < 0.15 s (median of 5, idle machine)", figure, ok)
+    return lines, row
+
+
+def report_json(results: dict[str, object], measured: list[str]) -> list[str]:
+    section = results.get("json_reader")
+    if not isinstance(section, dict):
+        return []
+    lines = ["", "## JSON lines through Arrow's JSON reader (a trial)", "", *measured]
+    if "error" in section:
+        return [*lines, f"Not measured: {section['error']}"]
+    lines += [
+        "[bench/json_reader.py](bench/json_reader.py) parses the generated JSON lines in 16 MiB "
+        "chunks of lines, as `meterlog ingest` does, in one process (parsing only: no reading, "
+        "no commits) with: meterlog's JSON-lines parser as it is; the same parser with its "
+        "decoding step (validate and normalise each line, then `json_decode` with an inferred "
+        "schema) replaced by `pyarrow.json.read_json` on the chunk's bytes with an explicit schema "
+        "(the generated keys; an unknown key is an error), falling back to meterlog's own decoding "
+        "for a chunk Arrow refuses; and that again with the lines that are not `{...}` rejected "
+        "first (meterlog's own first check), so that a line cut short does not send its chunk to "
+        f"the fallback. Medians of {results.get('runs')} runs; CPU is the process's user plus "
+        "system time (both readers use both cores).",
+        "",
+        "| input | lines | parser | seconds | lines/s | CPU µs per line | chunks to the fallback | same events and rejects as meterlog |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for label in ("generated", "clean"):
+        data = section.get(label)
+        if not isinstance(data, dict):
+            continue
+        title = (
+            "as generated (1 line in 10,000 cut short)"
+            if label == "generated"
+            else "clean lines only"
+        )
+        for name, v in data["variants"].items():
+            fallback = "" if v["fallbacks"] is None else f"{v['fallbacks']} of {v['chunks']}"
+            lines.append(
+                f"| {title} | {data['lines']:,} | {name} | {v['wall']:.2f} | "
+                f"{fmt_rate(v['lines_per_s'])} | {v['cpu_us_per_line']:.2f} | {fallback} | "
+                f"{'yes' if v['same_as_meterlog'] else '**no**'} |"
+            )
+    decode = section.get("decode_only")
+    if isinstance(decode, dict):
+        a, b = decode["arrow read_json"], decode["meterlog validate + decode"]
+        lines += [
+            "",
+            f"Decoding alone, clean lines: `read_json` of each chunk's bytes {fmt_rate(a['lines_per_s'])} "
+            f"lines/s ({a['cpu'] / decode['lines'] * 1e6:.2f} CPU-µs per line), meterlog's validate "
+            f"and decode step {fmt_rate(b['lines_per_s'])} lines/s "
+            f"({b['cpu'] / decode['lines'] * 1e6:.2f} CPU-µs per line).",
+        ]
+    odd = section.get("differences") or []
+    if odd:
+        lines += [
+            "",
+            "Where the two readers differ: 21 lines, one of them odd, parsed both ways (the Arrow "
+            "parser falls back to meterlog's decoding when Arrow refuses the chunk):",
+            "",
+            "| the odd line | meterlog | Arrow's reader alone | the Arrow parser fell back | same result |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in odd:
+            lines.append(
+                f"| {row['case']} | {row['meterlog']} | {row['arrow_reader']} | "
+                f"{'yes' if row['fell_back'] else 'no'} | {'yes' if row['same_result'] else '**no**'} |"
+            )
+        whole = [row["case"] for row in odd if row["meterlog"].startswith("0 events")]
+        if whole:
+            lines += [
+                "",
+                "In "
+                + ", ".join(f"'{case}'" for case in whole)
+                + ", meterlog rejects all 21 lines, not only the odd one (`bad_number`): one "
+                "value decoded as a float or text makes the whole column of the chunk so, and "
+                "`200` then reads `200.0`. In a real chunk that is tens of thousands of good "
+                "lines rejected, or the whole file refused by `--max-reject-ratio`.",
+            ]
+    return lines
 
 
 def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
@@ -581,6 +1104,52 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
     ga_small = t("goaccess combined_1m")
     ga_big = t("goaccess combined_10m")
     re_small = t("python re loop combined_1m")
+    sections_run = list(results.get("sections_run") or SECTIONS)  # type: ignore[call-overload]
+    merged = results.get("merged_from")
+    merged = merged if isinstance(merged, dict) else None
+    sections = results.get("sections")
+    sections = sections if isinstance(sections, dict) else {}
+
+    def section_run(section: str) -> str:
+        """The start of the run a section's figures come from ("" for this run)."""
+        if section in sections_run or not merged:
+            return ""
+        info = sections.get(section) or merged
+        return str(info["started"])
+
+    def measured(section: str, always: bool = False) -> list[str]:
+        """One sentence on when a section was measured, under what load (as a list of lines)."""
+        if section not in sections_run:
+            info = sections.get(section) or merged
+            if not info:
+                return []
+            return [
+                f"Carried over from the run of {info['started']} (load average before it "
+                f"{info['load_before']}), not re-run this time.",
+                "",
+            ]
+        info = sections.get(section)
+        if not (merged or always) or not isinstance(info, dict):
+            return []
+        return [
+            f"Measured {info['started']} .. {info.get('finished', '?')}, load average (1, 5, 15 "
+            f"min) before {info['load_before']}, after {info.get('load_after', '?')}, on "
+            f"{m.get('cpus')} cores.",
+            "",
+        ]
+
+    mode = "quick (1M lines)" if results.get("this_run_quick", results["quick"]) else "full"
+    if merged:
+        origin = results.get("recorded_from")
+        run_line = (
+            f"Run: {results['started']} .. {results['finished']}, {mode}, sections "
+            f"{', '.join(sections_run)}; the other figures are carried over from earlier runs "
+            f"([bench/{merged['path']}](bench/{merged['path']})"
+            + (f"; those of 2026-11-25 are {origin}" if origin else "")
+            + "), as each section says."
+        )
+    else:
+        run_line = f"Run: {results['started']} .. {results['finished']}, {mode}."
     lines = [
         "# Benchmarks",
         "",
@@ -592,34 +1161,44 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
         f"Delta commits), the median of {results['runs']} runs; peak RSS is the largest of the runs. "
         "meterlog's modules are byte-compiled first, as an installed package's are.",
         "",
-        f"Run: {results['started']} .. {results['finished']}, {'quick (1M lines)' if results['quick'] else 'full'}.",
+        run_line,
         "",
         "## Machine",
         "",
         f"* CPU: {m.get('cpu', '?')}, {m.get('cpus')} cores ({m.get('cpus_usable')} usable by this process)",
         f"* RAM: {m.get('ram_gib', '?')} GiB",
-        f"* Load average (1, 5, 15 min) before: {results['load_before']}; after: {results['load_after']} "
-        "(the machine is shared; other work running at the same time slows every figure down)",
+        f"* Load average (1, 5, 15 min) before this run: {results['load_before']}; after: "
+        f"{results['load_after']} (the machine is shared; other work running at the same time "
+        "slows every figure down)",
         f"* {m.get('platform')}; Python {m.get('python')}, Polars {m.get('polars')}, deltalake "
         f"{m.get('deltalake')}, PyArrow {m.get('pyarrow')}, isal {m.get('isal')}, GoAccess {results.get('goaccess')}",
         "",
         "## Ingest",
         "",
+        *measured("ingest"),
         "| input | lines | MB | seconds | lines/s | MB/s | peak RSS |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    skipped = results.get("goaccess_10m_skipped")
     for timing in timings.values():
         if not timing.name.startswith(("meterlog ingest", "goaccess", "python re")):
             continue
         if timing.failed:
             lines.append(f"| {timing.name} | {timing.lines:,} | | failed: {timing.failed} | | | |")
             continue
+        section = timing.name.split()[0].replace("meterlog", "ingest").replace("python", "re")
+        notes = [timing.note] if timing.note else []
+        if timing.run and timing.run != section_run(section):
+            notes.append(
+                f"from the run of {timing.run[:10]}"
+                + (f", not re-run: {skipped}" if skipped and "10m" in timing.name else "")
+            )
         lines.append(
-            f"| {timing.name}{' (' + timing.note + ')' if timing.note else ''} | {timing.lines:,} | "
+            f"| {timing.name}{' (' + '; '.join(notes) + ')' if notes else ''} | {timing.lines:,} | "
             f"{timing.size / MB:,.0f} | {timing.wall:.2f} | {fmt_rate(timing.lines_per_s)} | "
             f"{timing.mb_per_s:,.1f} | {timing.peak_rss / 2**20:,.0f} MiB |"
         )
-    lines += ["", "Ratios measured in this run:", ""]
+    lines += ["", "Ratios:", ""]
 
     def ratio(a: Timing | None, b: Timing | None) -> float:
         if not a or not b or not a.walls or not b.walls:
@@ -631,9 +1210,17 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
         ratio(ingest_big, ga_big),
         ratio(ingest_small, re_small),
     )
+    recorded = results.get("goaccess_10m_recorded")
+    same_run = ""
+    if ga_big and ga_big.run and isinstance(recorded, dict) and ingest_big is not ingest_small:
+        r_ga_big = float(recorded["ratio"])
+        same_run = (
+            f" (both from the run of {str(recorded['run'])[:10]}: meterlog "
+            f"{recorded['meterlog_wall']:.2f} s, GoAccess {recorded['goaccess_wall']:.2f} s)"
+        )
     lines += [
         f"* meterlog / GoAccess, 1M lines: **{r_ga_small:.1f}x**",
-        f"* meterlog / GoAccess, {big.split('_')[1].upper()} lines: **{r_ga_big:.1f}x**"
+        f"* meterlog / GoAccess, {big.split('_')[1].upper()} lines: **{r_ga_big:.1f}x**{same_run}"
         if ga_big
         else "",
         f"* meterlog / plain Python `re` loop, 1M lines: **{r_re:.1f}x**",
@@ -658,7 +1245,10 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
         )
     if gz and ingest_big and gz.walls and ingest_big.walls:
         lines.append(f"* gzip input: {gz.wall / ingest_big.wall:.2f}x the time of the plain file")
-    lines += ["", "## Reports over the store", ""]
+    lines += report_duckdb(results, measured("duckdb", always=True))
+    startup_lines, help_row = report_startup(results, measured("startup", always=True))
+    lines += startup_lines
+    lines += ["", "## Reports over the store", "", *measured("queries")]
     store = results.get("query_store")
     if isinstance(store, dict):
         lines.append(
@@ -699,6 +1289,7 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
             "",
             "## Many small ingests, then `meterlog maintain`",
             "",
+            *measured("small"),
             f"{small['runs']} ingest runs of {small['lines_each']:,} lines each into a new store "
             f"(`--no-compact`, {small['seconds_total']:.1f} s in all) left {small['files_before']} data "
             f"files; `meterlog maintain --retention 0h` took {small['maintain']:.2f} s and left "
@@ -714,7 +1305,7 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
     rss = max((x.peak_rss for x in (ingest_big, gz, json_big) if ran(x)), default=0)
     bill = timings.get("meterlog bill")
     goaccess_ratio = r_ga_big if ran(ga_big) else r_ga_small
-    rows: list[tuple[str, str, bool | None]] = [
+    rows: list[tuple[str, str, bool | str | None]] = [
         (
             "ingest of nginx combined ≥ 1,000,000 lines/s end to end (10M-line file)",
             f"{fmt_rate(ingest_big.lines_per_s)} lines/s" if ran(ingest_big) else "n/a",
@@ -750,14 +1341,17 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
             bill.wall < TARGETS["bill_seconds"] if ran(bill) else None,
         ),
     ]
-    for name, measured, ok in rows:
-        lines.append(f"| {name} | {measured} | {verdict(ok)} |")
+    if help_row:
+        rows.append(help_row)
+    for name, figure, ok in rows:
+        lines.append(f"| {name} | {figure} | {verdict(ok)} |")
     stages = results.get("stages")
     if isinstance(stages, dict) and "stages" in stages:
         lines += [
             "",
             "## Where the time goes",
             "",
+            *measured("stages"),
             f"CPU time per line of each stage, ingesting {stages['lines']:,} combined lines on one "
             f"thread ([bench/stages.py](bench/stages.py)): {stages['cpu_seconds']:.2f} CPU-seconds, "
             f"{stages['cpu_seconds'] / max(stages['lines'], 1) * 1e6:.2f} µs per line. Indented rows "
@@ -779,6 +1373,7 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
             + ", ".join(f"{name.strip()} {value['us_per_line']:.2f}" for name, value in top)
             + ".",
         ]
+    lines += report_json(results, measured("json", always=True))
     notes = results.get("notes") or []
     if notes:
         lines += ["", "## Notes from this run", ""] + [f"* {note}" for note in notes]  # type: ignore[union-attr]

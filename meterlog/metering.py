@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.meters import Meter, Period
+from meterlog.meters import Meter, Period, events_between
 from meterlog.periods import Month
 
 
@@ -60,3 +60,25 @@ def meter_evidence(
         *(name for name in evidence.columns if name not in ("account", "month")),
     ]
     return evidence.select(order).sort("account", "month", meter.evidence_order, nulls_last=True)
+
+
+def empty_note(events: pl.LazyFrame, meter: Meter, months: Sequence[Month], tz: ZoneInfo) -> str:
+    """Why a meter report (or its evidence) has no rows, in one sentence: the months hold no
+    request (and where the store's data begins and ends), or none of them counts."""
+    label = str(months[0]) if len(months) == 1 else f"{months[0]}..{months[-1]}"
+    start, end = Period(months[0], tz).start, Period(months[-1], tz).end
+    stored = events_between(events, start, end).select(pl.len()).collect().item()
+    if not stored:
+        first, last = (
+            events.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+            .collect()
+            .row(0)
+        )
+        if first is None:
+            return "the store holds no requests"
+        return (
+            f"no requests stored in {label} ({tz.key}): the store's data begins at "
+            f"{first.astimezone(tz).isoformat()} and ends at {last.astimezone(tz).isoformat()}; "
+            "check --month and --tz"
+        )
+    return f"none of the {stored:,} requests in {label} ({tz.key}) counts for {meter.description}"

@@ -14,15 +14,18 @@ The default is ``table`` when writing to a terminal and ``csv`` otherwise, so
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
-from meterlog.csvguard import neutralise_frame
+from meterlog.csvguard import AMOUNT_COLUMNS, neutralise_frame
 from meterlog.errors import MeterlogError
 
 if TYPE_CHECKING:
@@ -64,11 +67,13 @@ def frame_to_csv(frame: pl.DataFrame) -> str:
     )
 
 
-def _format_cell(value: object, dtype: pl.DataType) -> str:
+def _format_cell(value: object, dtype: pl.DataType, plain: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
         return value
+    if dtype.is_integer() and plain:
+        return str(value)
     if dtype.is_integer():
         return f"{value:,}"
     if dtype.is_float():
@@ -117,12 +122,15 @@ def bar_expr(column: str, width: int = BAR_WIDTH) -> pl.Expr:
     return (full + partial).alias(column)
 
 
-def readable_datetimes(frame: pl.DataFrame) -> pl.DataFrame:
+def readable_datetimes(frame: pl.DataFrame, *, short: bool = False) -> pl.DataFrame:
     """Datetime columns as short text for tables, each column in one shape.
 
     A column whose values are all local midnights (day, week and month buckets) shows dates
     (``2026-10-25``); one whose values are whole minutes shows ``2026-10-25 02:00+01:00`` (the
     offset tells the two 02:00 hours of an autumn DST change apart); others show ISO 8601.
+    With ``short``, a whole-minute column whose values all fall in one year and one UTC offset
+    shows ``10-25 14:00`` (the year then goes in the column's name, see :func:`render_table`);
+    when the offsets differ (a DST change) the offset stays: ``10-25 02:00+01:00``.
     """
     columns = []
     for name, dtype in frame.schema.items():
@@ -133,15 +141,109 @@ def readable_datetimes(frame: pl.DataFrame) -> pl.DataFrame:
         whole_minute = (column.dt.second() == 0) & (column.dt.microsecond() == 0)
         offset = "%:z" if dtype.time_zone else ""
         checks = frame.select(
-            midnight=(midnight & whole_minute).all(), whole_minute=whole_minute.all()
+            midnight=(midnight & whole_minute).all(),
+            whole_minute=whole_minute.all(),
+            years=column.dt.year().n_unique(),
+            offsets=column.dt.to_string("%:z").n_unique() if dtype.time_zone else pl.lit(1),
         ).row(0, named=True)
         if checks["midnight"]:
             columns.append(column.dt.to_string("%Y-%m-%d"))
+        elif checks["whole_minute"] and short and checks["years"] <= 1:
+            shown_offset = offset if checks["offsets"] > 1 else ""
+            columns.append(column.dt.to_string(f"%m-%d %H:%M{shown_offset}"))
         elif checks["whole_minute"]:
             columns.append(column.dt.to_string(f"%Y-%m-%d %H:%M{offset}"))
         else:
             columns.append(column.dt.to_string(f"%Y-%m-%d %H:%M:%S%.f{offset}"))
     return frame.with_columns(columns) if columns else frame
+
+
+def _short_time_headers(frame: pl.DataFrame) -> dict[str, str]:
+    """Headers naming the year of time columns that :func:`readable_datetimes` shortens."""
+    headers = {}
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Datetime) or frame.height == 0:
+            continue
+        column = pl.col(name)
+        row = frame.select(
+            years=column.dt.year().n_unique(),
+            year=column.dt.year().min(),
+            whole_minute=((column.dt.second() == 0) & (column.dt.microsecond() == 0)).all(),
+            midnight=((column.dt.hour() == 0) & (column.dt.minute() == 0)).all(),
+        ).row(0, named=True)
+        if row["years"] == 1 and row["whole_minute"] and not row["midnight"]:
+            headers[name] = f"{name} ({row['year']})"
+    return headers
+
+
+def with_blank_labels(frame: pl.DataFrame, labels: Mapping[str, str]) -> pl.DataFrame:
+    """Text columns named in ``labels`` with null and empty values shown as the label, e.g.
+    ``(no key)`` for requests without an account."""
+    columns = [
+        pl.when(pl.col(name).is_null() | (pl.col(name).str.strip_chars() == ""))
+        .then(pl.lit(label))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, label in labels.items()
+        if frame.schema.get(name) == pl.String
+    ]
+    return frame.with_columns(columns) if columns else frame
+
+
+#: Text columns are never cut narrower than this (with an ellipsis) to make a table fit.
+MIN_TEXT_WIDTH = 12
+
+
+@dataclass
+class TableLayout:
+    """Which columns a table shows at a console width, and how wide its text columns may be.
+
+    A number or a time is never wrapped or cut. When the columns do not fit, the bar column is
+    left out first, then the columns that are not ``keep`` (the first column when ``keep`` is
+    empty), from the last one, then text columns are cut with an ellipsis, down to
+    :data:`MIN_TEXT_WIDTH`.
+    """
+
+    columns: list[str]
+    left_out: list[str]
+    show_bar: bool
+    max_widths: dict[str, int]
+
+    @staticmethod
+    def fit(
+        widths: Mapping[str, int],
+        text_columns: Sequence[str],
+        keep: Sequence[str],
+        width: int,
+        bar_width: int | None,
+    ) -> TableLayout:
+        columns = list(widths)
+        left_out: list[str] = []
+
+        def needed(names: Sequence[str], bar: bool, sizes: Mapping[str, int]) -> int:
+            shown = [sizes[n] for n in names] + ([bar_width or 0] if bar else [])
+            return sum(shown) + 3 * len(shown) + 1  # padding and borders of rich's default box
+
+        show_bar = bar_width is not None
+        if show_bar and needed(columns, True, widths) > width:
+            show_bar = False
+        protected = set(keep) if keep else set(columns[:1])
+        for name in reversed(list(widths)):
+            if needed(columns, show_bar, widths) <= width:
+                break
+            if name not in protected:
+                columns.remove(name)
+                left_out.insert(0, name)
+        sizes = dict(widths)
+        texts = [n for n in columns if n in text_columns]
+        while needed(columns, show_bar, sizes) > width:
+            widest = max(texts, key=lambda n: sizes[n], default=None)
+            if widest is None or sizes[widest] <= MIN_TEXT_WIDTH:
+                break
+            excess = needed(columns, show_bar, sizes) - width
+            sizes[widest] = max(MIN_TEXT_WIDTH, sizes[widest] - excess)
+        max_widths = {n: sizes[n] for n in texts if sizes[n] < widths[n]}
+        return TableLayout(columns, left_out, show_bar, max_widths)
 
 
 def render_table(
@@ -152,16 +254,25 @@ def render_table(
     *,
     total_values: Mapping[str, object] | None = None,
     bar: str | None = None,
+    keep: Sequence[str] = (),
+    blank_labels: Mapping[str, str] | None = None,
+    plain: Sequence[str] = (),
 ) -> None:
-    """Print ``frame`` as a rich table.
+    """Print ``frame`` as a rich table that fits the console's width.
 
     ``totals`` names the columns summed in a totals row; ``total_values`` gives values for
     that row computed elsewhere (e.g. distinct users over all rows, which is not the sum of the
     rows) and wins over the sums; a text value for the first column replaces the label
     ``total``. ``bar`` names a numeric column drawn as a bar in an extra last column (for time
-    series).
+    series). ``blank_labels`` shows null or empty values of text columns as a label such as
+    ``(anonymous)``. Integer columns named in ``plain`` (line numbers, versions) have no
+    thousands separators.
+
+    Numbers and times are never wrapped: columns are chosen to fit (see :class:`TableLayout`;
+    ``keep``, or else the first column, stay), and a caption names the columns left out.
     """
     # rich is loaded for tables only: CSV, JSON and Parquet output start faster without it
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -170,31 +281,98 @@ def render_table(
     bars: list[str] = []
     if bar is not None and frame.height:
         bars = frame.select(bar_expr(bar)).get_column(bar).to_list()
-    frame = readable_datetimes(printable_frame(frame))
+    headers = _short_time_headers(frame)
+    original = frame.schema
+    frame = printable_frame(with_blank_labels(frame, blank_labels or {}))
+    frame = readable_datetimes(frame, short=True)
     total_values = dict(total_values or {})
     show_totals = (bool(totals) or bool(total_values)) and frame.height > 0
-    table = Table(title=Text(title) if title else None, show_footer=show_totals)
     sums = frame.select(pl.col(list(totals)).sum()).row(0, named=True) if totals else {}
     sums.update(total_values)
-    for index, (name, dtype) in enumerate(frame.schema.items()):
-        numeric = dtype.is_numeric()
+    dtypes = dict(frame.schema)
+    cells = {
+        name: [_format_cell(v, dtype, name in plain) for v in frame.get_column(name).to_list()]
+        for name, dtype in dtypes.items()
+    }
+    footers: dict[str, str] = {}
+    for index, (name, dtype) in enumerate(dtypes.items()):
         if name in sums:
-            footer = _format_cell(sums[name], dtype)
+            footers[name] = _format_cell(sums[name], dtype)
         else:
-            footer = "total" if index == 0 else ""
-        table.add_column(
-            name,
-            justify="right" if numeric else "left",
-            footer=footer,
-            overflow="fold",  # wrap long paths and user agents rather than cut them off
+            footers[name] = "total" if index == 0 and show_totals else ""
+    widths = {
+        name: max(
+            [cell_len(headers.get(name, name)), cell_len(footers[name])]
+            + [cell_len(cell) for cell in cells[name]]
         )
-    dtypes = list(frame.schema.values())
-    if bars:
+        for name in dtypes
+    }
+    text_columns = [  # amounts are decimal text, but numbers: never shortened
+        name
+        for name, dtype in original.items()
+        if (dtype == pl.String or not (dtype.is_numeric() or dtype.is_temporal()))
+        and name not in AMOUNT_COLUMNS
+    ]
+    bar_width = max(BAR_WIDTH, cell_len(f"{bar} (bar)")) if bars else None
+    layout = TableLayout.fit(widths, text_columns, keep, console.width, bar_width)
+    caption = None
+    if layout.left_out:
+        caption = Text(
+            f"left out to fit {console.width} columns: {', '.join(layout.left_out)} "
+            "(--format csv has every column)",
+            style="dim",
+        )
+    table = Table(title=Text(title) if title else None, show_footer=show_totals, caption=caption)
+    for name in layout.columns:
+        numeric = dtypes[name].is_numeric() or name in AMOUNT_COLUMNS
+        table.add_column(
+            headers.get(name, name),
+            justify="right" if numeric else "left",
+            footer=footers[name],
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if name in text_columns else widths[name],
+            max_width=layout.max_widths.get(name),
+        )
+    if layout.show_bar:
         table.add_column(f"{bar} (bar)", justify="left", no_wrap=True)
-    for index, row in enumerate(frame.iter_rows()):
-        cells = [Text(_format_cell(v, t)) for v, t in zip(row, dtypes, strict=True)]
-        table.add_row(*cells, *(bars[index : index + 1]))
+    for index in range(frame.height):
+        row = [Text(cells[name][index]) for name in layout.columns]
+        table.add_row(*row, *(bars[index : index + 1] if layout.show_bar else ()))
     console.print(table)
+
+
+#: Ways to write timestamps in CSV, JSON and NDJSON (``--time-format``).
+TIME_FORMATS = ("iso", "local", "epoch")
+
+
+def format_times(frame: pl.DataFrame, time_format: str = "iso") -> pl.DataFrame:
+    """Datetime columns of ``frame`` written the ``time_format`` way.
+
+    * ``iso`` (default): left as they are, written as ISO 8601 with the offset
+      (``2026-10-01T00:00:00+02:00``);
+    * ``local``: text ``2026-10-01 00:00:00`` in the column's own time zone (the report's
+      ``--tz``), without offset, which spreadsheets read as a date and time;
+    * ``epoch``: seconds since 1970-01-01 UTC, an integer when every value is a whole second.
+    """
+    if time_format not in TIME_FORMATS:
+        raise MeterlogError(f"unknown time format {time_format!r}: use {', '.join(TIME_FORMATS)}")
+    if time_format == "iso":
+        return frame
+    columns = []
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Datetime):
+            continue
+        column = pl.col(name)
+        if time_format == "local":
+            columns.append(column.dt.to_string("%Y-%m-%d %H:%M:%S%.f"))
+            continue
+        whole = frame.select((column.dt.microsecond() == 0).all()).item()
+        if whole or frame.height == 0:
+            columns.append(column.dt.epoch("s"))
+        else:
+            columns.append((column.dt.epoch("us") / 1_000_000).round(6))
+    return frame.with_columns(columns) if columns else frame
 
 
 def write_report(
@@ -207,15 +385,32 @@ def write_report(
     stdout: IO[str] | None = None,
     total_values: Mapping[str, object] | None = None,
     bar: str | None = None,
+    keep: Sequence[str] = (),
+    blank_labels: Mapping[str, str] | None = None,
+    plain: Sequence[str] = (),
+    time_format: str = "iso",
 ) -> str:
     """Write ``frame`` to ``output`` (a path; stdout for None or ``-``); return the format used.
 
-    ``title``, ``totals``, ``total_values`` and ``bar`` only shape tables (see
-    :func:`render_table`); the other formats hold the rows alone.
+    ``title``, ``totals``, ``total_values``, ``bar``, ``keep``, ``blank_labels`` and ``plain`` shape
+    tables (see :func:`render_table`); the other formats hold the rows alone. ``time_format``
+    (see :func:`format_times`) applies to CSV, JSON and NDJSON.
     """
     stdout = stdout or sys.stdout
     to_stdout = output is None or str(output) == "-"
     fmt = resolve_output_format(fmt, None if to_stdout else output, to_stdout and stdout.isatty())
+    if fmt in ("csv", "json", "ndjson"):
+        frame = format_times(frame, time_format)
+    table_writer = functools.partial(
+        render_table,
+        title=title,
+        totals=totals,
+        total_values=total_values,
+        bar=bar,
+        keep=keep,
+        blank_labels=blank_labels,
+        plain=plain,
+    )
     if fmt == "parquet":
         if to_stdout:
             if stdout.isatty():
@@ -231,13 +426,11 @@ def write_report(
         from rich.console import Console
 
         if to_stdout and stdout.isatty():
-            render_table(
-                frame, title, totals, Console(file=stdout), total_values=total_values, bar=bar
-            )
+            table_writer(frame, console=Console(file=stdout))
             return fmt
         text = io.StringIO()
-        console = Console(file=text, width=160, force_terminal=False)
-        render_table(frame, title, totals, console, total_values=total_values, bar=bar)
+        console = Console(file=text, width=_file_table_width(), force_terminal=False)
+        table_writer(frame, console=console)
         content = text.getvalue()
     elif fmt == "csv":
         content = frame_to_csv(frame)
@@ -253,8 +446,59 @@ def write_report(
     return fmt
 
 
+def _file_table_width() -> int:
+    """Width of a table written to a file or pipe: ``$COLUMNS`` when set, else 160."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 40 else 160
+
+
 def _checked_path(output: str | Path | None) -> Path:
     path = Path(str(output))
     if not path.parent.exists():
         raise MeterlogError(f"{path}: folder {path.parent} does not exist; create it first")
     return path
+
+
+#: Columns of ``bill``'s compact table on a terminal, when the invoice has them.
+INVOICE_TABLE_COLUMNS = ("account", "charge", "quantity", "unit_price", "amount")
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """The invoice as people read it: the few columns of :data:`INVOICE_TABLE_COLUMNS` (plus
+    ``currency`` when the invoice has several), with the period and currency for the title."""
+
+    frame: pl.DataFrame
+    periods: tuple[str, ...]
+    currencies: tuple[str, ...]
+
+    def describe(self) -> str:
+        """``2026-10-01 to 2026-10-31, EUR`` (periods and currencies as found in the lines)."""
+        parts = [", ".join(self.periods)] if self.periods else []
+        if self.currencies:
+            parts.append(", ".join(self.currencies))
+        return ", ".join(parts)
+
+
+def compact_invoice(lines: pl.DataFrame) -> InvoiceView:
+    """The compact view of ``bill``'s lines; columns are picked by name, so lines with more or
+    fewer columns work too. Each account's ``TOTAL`` line stays as its total."""
+    currencies: tuple[str, ...] = ()
+    if "currency" in lines.columns:
+        currencies = tuple(sorted(v for v in lines.get_column("currency").unique() if v))
+    periods: tuple[str, ...] = ()
+    if {"period_start", "period_end"} <= set(lines.columns) and lines.height:
+        spans = lines.select(
+            pl.col("period_start").cast(pl.String).str.slice(0, 10).alias("first"),
+            (
+                pl.col("period_end").cast(pl.String).str.slice(0, 19).str.to_datetime()
+                - pl.duration(days=1)
+            )
+            .dt.strftime("%Y-%m-%d")
+            .alias("last"),
+        ).unique(maintain_order=True)
+        periods = tuple(f"{first} to {last}" for first, last in spans.iter_rows())
+    columns = [name for name in INVOICE_TABLE_COLUMNS if name in lines.columns]
+    if len(currencies) > 1:
+        columns.append("currency")
+    return InvoiceView(lines.select(columns), periods, currencies)

@@ -15,6 +15,7 @@ mistake is reported as one line with the file, the key and the reason, e.g.::
     [accounts]
     acme = "pro"
     globex = { plan = "pro", tz = "America/New_York" }
+    initech = { plan = "pro", start = 2026-10-15, end = 2026-11-01 }  # active days [start, end)
 
     [plans.pro]
     base_fee = "49.00"                # flat fee per period (optional)
@@ -26,6 +27,7 @@ mistake is reported as one line with the file, the key and the reason, e.g.::
     pricing = "graduated"             # + the model's keys (unit_price, tiers, ...)
     included = 100                    # free units (optional)
     minimum = "10.00"                 # minimum amount of the charge (optional)
+    maximum = "500.00"                # cap on the amount of the charge (optional)
     tiers = [{ up_to = 1000, unit_price = "0.10" }, { unit_price = "0.05" }]
 """
 
@@ -34,7 +36,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,6 +54,7 @@ from meterlog.pricing import (
     price_charge,
     pricing_from_params,
 )
+from meterlog.pricing.base import exact
 from meterlog.validation import (
     ParameterError,
     check_keys,
@@ -61,8 +66,8 @@ from meterlog.validation import (
 
 TOP_KEYS = ("default_plan", "currency", "minor_unit", "accounts", "plans")
 PLAN_KEYS = ("currency", "minor_unit", "base_fee", "tz", "charges")
-CHARGE_KEYS = ("name", "meter", "pricing", "included", "minimum")
-ACCOUNT_KEYS = ("plan", "tz")
+CHARGE_KEYS = ("name", "meter", "pricing", "included", "minimum", "maximum")
+ACCOUNT_KEYS = ("plan", "tz", "start", "end")
 #: Charge names used by invoice lines that are not charges.
 TOTAL_CHARGE = "TOTAL"
 BASE_FEE_CHARGE = "base_fee"
@@ -80,9 +85,19 @@ class Charge:
     pricing: PricingModel
     included: int = 0
     minimum: Decimal = Decimal(0)
+    maximum: Decimal | None = None
 
-    def price(self, quantity: int, currency: Currency) -> ChargeAmount:
-        return price_charge(self.pricing, quantity, currency, self.included, self.minimum)
+    def price(
+        self, quantity: int, currency: Currency, share: Fraction = Fraction(1)
+    ) -> ChargeAmount:
+        """The charge's line for ``quantity``; ``minimum`` and ``maximum`` are multiplied by
+        ``share``, the part of the period the account was active (see :class:`Assignment`)."""
+        with exact():
+            minimum = self.minimum * share.numerator / share.denominator
+            maximum = self.maximum
+            if maximum is not None:
+                maximum = maximum * share.numerator / share.denominator
+        return price_charge(self.pricing, quantity, currency, self.included, minimum, maximum)
 
 
 @dataclass(frozen=True)
@@ -96,10 +111,14 @@ class Plan:
 
 @dataclass(frozen=True)
 class Assignment:
-    """An account listed in ``[accounts]``: its plan and, optionally, its own time zone."""
+    """An account listed in ``[accounts]``: its plan and, optionally, its own time zone and
+    the days it is active: from ``start`` (the first day) until ``end`` (the first day no
+    longer active), as dates in its billing time zone."""
 
     plan: str
     tz: ZoneInfo | None = None
+    start: date | None = None
+    end: date | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +227,33 @@ def _charge(table: Mapping[str, object], currency: Currency) -> Charge:
         pricing=pricing,
         included=whole_number(table, "included", 0),
         minimum=_whole_amount(table, "minimum", currency),
+        maximum=_maximum(table, currency),
     )
+
+
+def _maximum(table: Mapping[str, object], currency: Currency) -> Decimal | None:
+    if "maximum" not in table:
+        return None
+    maximum = _whole_amount(table, "maximum", currency)
+    minimum = _whole_amount(table, "minimum", currency)
+    if maximum < minimum:
+        raise ParameterError("maximum", f"{maximum} is below the minimum {minimum}")
+    return maximum
+
+
+def _day(table: Mapping[str, object], key: str) -> date | None:
+    """A date written as a TOML date (``2026-10-15``) or a string (``"2026-10-15"``)."""
+    if key not in table:
+        return None
+    value = table[key]
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ParameterError(key, f"must be a date such as 2026-10-15, not {value!r}")
 
 
 def _plan(name: str, table: Mapping[str, object], inherited: Currency | None) -> Plan:
@@ -257,7 +302,12 @@ def _assignment(value: object, plans: Mapping[str, Plan]) -> Assignment:
     if plan not in plans:
         key = "plan" if isinstance(value, dict) else ""
         raise ParameterError(key, _undefined(plan, plans))
-    return Assignment(plan=plan, tz=_zone(table))
+    start, end = _day(table, "start"), _day(table, "end")
+    if start is not None and end is not None and end <= start:
+        raise ParameterError(
+            "end", f"{end} is not after start {start} (end is the first day no longer active)"
+        )
+    return Assignment(plan=plan, tz=_zone(table), start=start, end=end)
 
 
 def _undefined(plan: str, plans: Mapping[str, Plan]) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -39,6 +40,9 @@ from meterlog.filters import (
 from meterlog.identity import identity_expr, with_identity
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
+
+#: How tables show blank group values (CSV and JSON keep them empty).
+BLANK_LABELS = {"account": "(no key)", "user": "(anonymous)"}
 
 #: How many unmapped account keys a warning lists before saying "and N more".
 MAX_KEYS_LISTED = 20
@@ -116,6 +120,12 @@ class UsageReport:
         return f"Usage{grouping} ({tz_name}{', ' + when if when else ''})"
 
     @property
+    def essential_columns(self) -> tuple[str, ...]:
+        """Columns a narrow table keeps: the group keys, requests and the ``--sort`` metric."""
+        metrics = ("requests", self.sort_metric) if self.sort_metric else ("requests",)
+        return (*self.group_columns, *(m for m in metrics if m in self.metric_columns))
+
+    @property
     def summed_columns(self) -> tuple[str, ...]:
         """Metric columns a table's totals row may sum (none when there is a single row)."""
         if not self.group_columns:
@@ -159,6 +169,7 @@ class UsagePlan:
     scoped: pl.LazyFrame  # requests in the time range, with ``user`` and ``account``
     requests: pl.LazyFrame  # ``scoped`` after the request filters (and with ``endpoint``)
     report: pl.LazyFrame  # grouped and ordered, ``--top`` applied
+    grouped: pl.LazyFrame | None  # grouped, not ordered (None without dimensions)
     totals: pl.LazyFrame  # every metric over all of ``requests``
     time_range: TimeRange
     filters: tuple[RequestFilter, ...]
@@ -183,26 +194,76 @@ def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery
     metrics = tuple(available_metrics(events.collect_schema().names()))
     aggregations = [m.aggregation().alias(m.name) for m in metrics]
     totals = requests.select(aggregations)
-    plan = UsagePlan(scoped, requests, totals, totals, time_range, filters, metrics)
+    plan = UsagePlan(scoped, requests, totals, None, totals, time_range, filters, metrics)
     if not dimensions:
         return plan
     keys = [d.key(settings.tz_name).alias(d.name) for d in dimensions]
     grouped = requests.group_by(keys).agg(aggregations)
-    key_names = [d.name for d in dimensions]
     sort_metric = query.sort_metric
-    if sort_metric is None:
-        return replace(plan, report=grouped.sort(key_names, nulls_last=True))
-    if sort_metric not in {m.name for m in metrics}:
+    if sort_metric is not None and sort_metric not in {m.name for m in metrics}:
         raise MeterlogError(
             f"--sort {sort_metric}: the store has no {METRICS[sort_metric].needs} column; "
             f"sort by one of {', '.join(m.name for m in metrics)}"
         )
+    return replace(plan, report=order_rows(grouped, query), grouped=grouped)
+
+
+def order_rows(grouped: pl.LazyFrame, query: UsageQuery) -> pl.LazyFrame:
+    """Rows by the group keys (empty values last), or ranked by ``--sort`` with ``--top``."""
+    key_names = list(query.dimensions)
+    sort_metric = query.sort_metric
+    if sort_metric is None:
+        return grouped.sort(key_names, nulls_last=True)
     ranked = grouped.sort(
         [sort_metric, *key_names],
         descending=[True] + [False] * len(key_names),
         nulls_last=True,
     )
-    return replace(plan, report=ranked.head(query.top) if query.top is not None else ranked)
+    return ranked.head(query.top) if query.top is not None else ranked
+
+
+#: Polars' ``truncate`` / ``datetime_range`` interval of each time dimension.
+_BUCKET_EVERY = {"hour": "1h", "day": "1d", "week": "1w", "month": "1mo"}
+#: About how long each bucket is, to size a zero-filled report before building it.
+_BUCKET_SECONDS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 28 * 86_400}
+#: A time series is zero-filled only when it then has at most this many rows (an hourly
+#: report over years for every user would not fit in memory); a note says when it is not.
+MAX_FILLED_ROWS = 2_000_000
+
+
+def zero_filled(
+    grouped: pl.DataFrame,
+    time_dimension: str,
+    span: tuple[datetime, datetime],
+    tz_name: str,
+    metrics: Sequence[Metric],
+) -> pl.DataFrame:
+    """``grouped`` with a row for every bucket of ``time_dimension`` from the bucket holding
+    ``span[0]`` to the one holding ``span[1]`` (both UTC instants, inclusive), for every
+    combination of the other group keys seen: an empty bucket is a row of zeros (latency
+    null).
+
+    Buckets are made in ``tz_name`` the way the report's keys are (local hours, days, ISO
+    weeks, months), so a spring day has 23 hour rows and the repeated autumn hour two.
+    """
+    every = _BUCKET_EVERY[time_dimension]
+    dtype = grouped.schema[time_dimension]
+
+    def bucket(moment: datetime) -> pl.Expr:
+        return pl.lit(moment).dt.convert_time_zone(tz_name).dt.truncate(every)
+
+    buckets = pl.select(
+        pl.datetime_range(bucket(span[0]), bucket(span[1]), every, closed="both")
+        .cast(dtype)
+        .alias(time_dimension)
+    )
+    others = [name for name in grouped.columns if name in DIMENSIONS and name != time_dimension]
+    if others:
+        buckets = buckets.join(grouped.select(others).unique(), how="cross")
+    keys = [time_dimension, *others]
+    filled = buckets.join(grouped, on=keys, how="left", nulls_equal=True)
+    counts = [m.name for m in metrics if m.needs is None and m.name in filled.columns]
+    return filled.with_columns(pl.col(counts).fill_null(0)).select(grouped.columns)
 
 
 def run_usage(
@@ -219,7 +280,13 @@ def run_usage(
     events = store.scan_events()
     columns = events.collect_schema().names()
     plan = usage_plan(events, settings, query)
-    plans = {"report": plan.report}
+    time_dimensions = [name for name in query.dimensions if DIMENSIONS[name].is_time]
+    fill = len(time_dimensions) == 1 and plan.grouped is not None
+    plans = {"report": plan.grouped if fill and plan.grouped is not None else plan.report}
+    if fill:
+        plans["span"] = plan.scoped.select(
+            pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
+        )
     if with_totals and query.dimensions:
         plans["totals"] = plan.totals
     unmapped_plan = _unmapped_keys_plan(plan.requests, settings, columns)
@@ -227,9 +294,14 @@ def run_usage(
         plans["unmapped"] = unmapped_plan
     results = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
     frame = results["report"]
+    fill_note = None
+    if fill:
+        frame, fill_note = _fill_time_series(frame, results["span"], plan, query, settings.tz_name)
     if not query.dimensions and frame.item(0, "requests") == 0:
         frame = frame.clear()
     dropped = _empty_optional_metrics(frame, plan.metrics)
+    if "user" in query.dimensions:
+        dropped.append("users")  # one user per row: always 1 (0 for the anonymous row)
     frame = frame.drop(dropped)
     report = UsageReport(
         frame=frame,
@@ -247,9 +319,42 @@ def run_usage(
     if "unmapped" in results and results["unmapped"].height:
         keys = results["unmapped"].get_column("key").to_list()
         report.warnings.append(_unmapped_warning(keys, settings))
+    if fill_note is not None:
+        report.notes.append(fill_note)
     if frame.height == 0:
         report.notes.append(explain_empty(plan, settings.tz))
     return report
+
+
+def _fill_time_series(
+    grouped: pl.DataFrame,
+    span: pl.DataFrame,
+    plan: UsagePlan,
+    query: UsageQuery,
+    tz_name: str,
+) -> tuple[pl.DataFrame, str | None]:
+    """Zero-filled over ``--since``/``--until`` (or, where not given, the stored requests'
+    time span), then ordered as asked; nothing to fill when no request was selected."""
+    first, last = span.row(0)
+    if grouped.height and first is not None and last is not None:
+        start = plan.time_range.start or first
+        end = (
+            plan.time_range.end - timedelta(microseconds=1)
+            if plan.time_range.end is not None
+            else last
+        )
+        time_dimension = next(name for name in query.dimensions if DIMENSIONS[name].is_time)
+        others = [name for name in query.dimensions if name != time_dimension]
+        combinations = grouped.select(others).n_unique() if others else 1
+        buckets = (end - start).total_seconds() / _BUCKET_SECONDS[time_dimension] + 1
+        if buckets * combinations > MAX_FILLED_ROWS:
+            note = (
+                f"time buckets without requests are left out: zero-filled, the report would "
+                f"have about {int(buckets * combinations):,} rows; narrow --since/--until"
+            )
+            return order_rows(grouped.lazy(), query).collect(), note
+        grouped = zero_filled(grouped, time_dimension, (start, end), tz_name, plan.metrics)
+    return order_rows(grouped.lazy(), query).collect(), None
 
 
 def _empty_optional_metrics(frame: pl.DataFrame, metrics: Sequence[Metric]) -> list[str]:

@@ -14,12 +14,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from meterlog.cli import main
-from meterlog.store import SOURCE_COLUMNS
 from tests.billing_support import append_events, build_store
 
 ACCOUNTS_CSV = (
@@ -316,31 +314,6 @@ def test_completeness_guard_warns_and_can_refuse(setup: Path) -> None:
     assert output.exists()
 
 
-def test_completeness_guard_sees_a_lagging_source(setup: Path) -> None:
-    store = build_store(setup / "store", OCTOBER)
-    log = setup / "access.log"
-    held = store.progress("test-source").offset
-    log.write_bytes(b"x" * (held + 250))
-    store.record_sources(
-        pl.DataFrame(
-            {
-                "source_id": ["test-source"],
-                "path": [str(log)],
-                "format": ["combined"],
-                "compression": [None],
-                "offset": [0],
-                "lines": [0],
-                "seen_at": [datetime(2026, 11, 1, tzinfo=UTC)],
-            },
-            schema=SOURCE_COLUMNS,
-        )
-    )
-    result = bill(setup, "--require-complete", expect=1)
-    assert f"meterlog: warning: source {log} has 250 bytes not ingested yet" in result.stderr
-    # Reproducing an old invoice does not look at today's sources.
-    assert bill(setup, "--as-of", "0", "--require-complete").stderr == ""
-
-
 def test_explain_exports_the_inputs_of_an_account(setup: Path) -> None:
     build_store(setup / "store", OCTOBER)
     result = bill(setup, "--explain", "globex", "-f", "json")
@@ -530,62 +503,127 @@ def readme_block(info: str) -> str:
     return text[start : text.index("```", start)]
 
 
-def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
+def previous_month(now: datetime) -> datetime:
+    return (now.replace(day=1) - timedelta(days=1)).replace(hour=12, minute=0, second=0)
+
+
+def json_line(moment: datetime, user: str, key: str) -> str:
+    record = {
+        "time": moment.isoformat(),
+        "remote_addr": "10.0.0.1",
+        "remote_user": user,
+        "request": "GET /v1/items HTTP/1.1",
+        "status": 200,
+        "body_bytes_sent": 10,
+        "http_x_api_key": key,
+    }
+    return json.dumps(record) + "\n"
+
+
+def readme_cron(tmp_path: Path):
+    """The README's files and crontab, with paths under ``tmp_path``: (jobs, env)."""
+
     def local(text: str) -> str:
         for original, replacement in [
             ("/etc/meterlog", str(tmp_path / "etc")),
             ("/var/lib/meterlog", str(tmp_path / "var")),
             ("/var/log/meterlog", str(tmp_path / "log")),
+            ("/var/log/nginx", str(tmp_path / "nginx")),
             ("/opt/meterlog/.venv/bin/meterlog", f"{sys.executable} -m meterlog"),
         ]:
             text = text.replace(original, replacement)
         return text
 
-    for folder in ("etc", "var/invoices", "log"):
+    for folder in ("etc", "var/invoices", "var/store", "log", "nginx"):
         (tmp_path / folder).mkdir(parents=True)
     for name in ("meterlog.toml", "accounts.csv", "plans.toml"):
         kind = "csv" if name.endswith(".csv") else "toml"
         (tmp_path / "etc" / name).write_text(
             local(readme_block(f"{kind} /etc/meterlog/{name}")), encoding="utf-8"
         )
-    now = datetime.now(UTC).replace(microsecond=0)
-    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=10, hour=12)
-    rows = [
-        *rows_for("k-7f3a9c", ["a1", "a2"], last_month.strftime("%Y-%m-%dT%H:%M:%S")),
-        *rows_for("k-02bd41", ["g1"], last_month.strftime("%Y-%m-%dT%H:%M:%S")),
-    ]
-    (tmp_path / "var" / "store").mkdir()
-    store = build_store(tmp_path / "var" / "store", rows)
-
     crontab = readme_block("crontab").splitlines()
     environment = dict(line.split("=", 1) for line in crontab if "=" in line.split()[0])
-    job = next(line for line in crontab if line[:1].isdigit())
-    minute, hour, day, month, weekday, command = job.split(" ", 5)
-    assert (minute, hour, day, month, weekday) == ("30", "6", "2", "*", "*")
+    jobs = {}
+    for line in crontab:
+        if line[:1].isdigit():
+            minute, hour, day, month, weekday, command = line.split(" ", 5)
+            name = command.split()[1]  # ingest, bill
+            jobs[name] = ((minute, hour, day, month, weekday), local(command).replace("\\%", "%"))
     env = {
         **os.environ,
         **{key: local(value) for key, value in environment.items()},
         "PYTHONPATH": str(README.parent),
     }
-    shell_command = local(command).replace("\\%", "%")  # cron's escaping
+    return jobs, env
 
-    def cron_run() -> subprocess.CompletedProcess:
-        return subprocess.run(["/bin/sh", "-c", shell_command], env=env, cwd=tmp_path, check=False)
 
-    # The data stops inside the billed month: the job refuses and writes nothing.
-    assert cron_run().returncode == 1
-    assert list((tmp_path / "var" / "invoices").iterdir()) == []
-    assert (
-        "nothing written because of --require-complete"
-        in (tmp_path / "log" / "bill.log").read_text()
+def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
+    jobs, env = readme_cron(tmp_path)
+    assert jobs["ingest"][0] == ("5", "*", "*", "*", "*")
+    assert jobs["bill"][0] == ("30", "6", "2", "*", "*")
+    assert "$(" not in jobs["bill"][1]  # no date arithmetic
+
+    def cron_run(name: str) -> int:
+        command = ["/bin/sh", "-c", jobs[name][1]]
+        return subprocess.run(command, env=env, cwd=tmp_path, check=False).returncode
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    billed = previous_month(now)
+    nginx = tmp_path / "nginx"
+    log = nginx / "access.log"
+    log.write_text(
+        json_line(billed.replace(day=10), "a1", "k-7f3a9c")
+        + json_line(billed.replace(day=10), "g1", "k-02bd41"),
+        encoding="utf-8",
     )
-
-    append_events(
-        store,
-        rows_for("k-7f3a9c", ["a3"], (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")),
-    )
-    assert cron_run().returncode == 0
-    billed_month = (now - timedelta(days=5)).strftime("%Y-%m")
-    invoice = (tmp_path / "var" / "invoices" / f"invoice-{billed_month}.csv").read_text()
+    assert cron_run("ingest") == 0  # the last hourly ingest that saw the billed month...
+    with log.open("a", encoding="utf-8") as handle:  # ...then more of it, then logrotate
+        handle.write(json_line(billed.replace(day=20), "a2", "k-7f3a9c"))
+    log.rename(nginx / "access.log.1")
+    log.write_text(json_line(now - timedelta(seconds=2), "a3", "k-7f3a9c"), encoding="utf-8")
+    assert cron_run("ingest") == 0
+    # nginx keeps writing: a new line, and half of the next one
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(json_line(now - timedelta(seconds=1), "a4", "k-7f3a9c"))
+        handle.write(json_line(billed.replace(day=25), "x", "k-7f3a9c")[:30])
+    assert cron_run("bill") == 0
+    month = billed.strftime("%Y-%m")
+    invoice = (tmp_path / "var" / "invoices" / f"invoice-{month}.csv").read_text()
     assert invoice.startswith("account,plan,charge,meter,period_start,")
     assert "\nacme,pro,base_fee," in invoice and "\nglobex,pro,TOTAL," in invoice
+    acme_users = next(line for line in invoice.splitlines() if line.startswith("acme,pro,active"))
+    assert ",2,0," in acme_users  # a1 and a2: the rotated file's last line is billed
+    quality = (tmp_path / "var" / "invoices" / f"quality-{month}.csv").read_text()
+    assert quality.startswith("store_version,period_start,period_end,requests,")
+    assert (tmp_path / "log" / "bill.log").read_text() == ""  # -q: nothing to say
+
+
+def test_readme_cron_refuses_while_a_rotated_file_holds_unread_lines(tmp_path: Path) -> None:
+    jobs, env = readme_cron(tmp_path)
+
+    def cron_run(name: str) -> int:
+        command = ["/bin/sh", "-c", jobs[name][1]]
+        return subprocess.run(command, env=env, cwd=tmp_path, check=False).returncode
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    billed = previous_month(now)
+    nginx = tmp_path / "nginx"
+    log = nginx / "access.log"
+    log.write_text(json_line(billed.replace(day=10), "a1", "k-7f3a9c"), encoding="utf-8")
+    assert cron_run("ingest") == 0
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(json_line(billed.replace(day=20), "a2", "k-7f3a9c"))
+    log.rename(nginx / "access.log.1")
+    log.write_text(json_line(now - timedelta(seconds=2), "a3", "k-7f3a9c"), encoding="utf-8")
+    # the new file alone is ingested (say, by hand): the rotated one still holds unread lines
+    ingest = jobs["ingest"][1].replace(str(nginx) + "/", str(log))
+    assert subprocess.run(["/bin/sh", "-c", ingest], env=env, check=False).returncode == 0
+    assert cron_run("bill") == 1
+    assert list((tmp_path / "var" / "invoices").iterdir()) == []
+    message = (tmp_path / "log" / "bill.log").read_text()
+    assert message.startswith("meterlog: error: the store may not hold the whole billing period")
+    assert f"source {nginx / 'access.log.1'} has lines from " in message
+    assert "nothing written because of --require-complete" in message
+    assert message.count("\n") == 1  # -q: the error line alone, with the reason in it
+    assert cron_run("ingest") == 0
+    assert cron_run("bill") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from meterlog.cli import main
 from meterlog.config import load_config
 from meterlog.filters import DEFAULT_BOT_PATTERNS
+from tests.conftest import REPO
 from tests.test_endpoints import OPENAPI_YAML
 from tests.usage_fixtures import ACCOUNTS_CSV, build_store, requests_frame
 
@@ -99,6 +101,8 @@ def docs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_store(folder / "store", events)
     (folder / "accounts.csv").write_text(ACCOUNTS_CSV)
     (folder / "openapi.yaml").write_text(OPENAPI_YAML.replace("/v1", ""))
+    (folder / "sample_logs").mkdir()  # the README's examples name the bundled sample files
+    shutil.copy(REPO / "sample_logs" / "openapi.yaml", folder / "sample_logs")
     return folder
 
 

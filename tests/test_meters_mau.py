@@ -134,7 +134,10 @@ def test_description_names_the_filters() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"window": "1h"}, "window: unknown key for a mau meter; known keys: exclude_paths"),
+        (
+            {"window": "1h"},
+            "window: unknown key for a mau meter; known keys: endpoints, exclude_paths",
+        ),
         ({"exclude_status": ["6xx"]}, "exclude_status[0]: cannot read '6xx' as a status"),
         ({"exclude_status": [99]}, "exclude_status[0]: status 99 is not an HTTP status"),
         ({"exclude_status": "5xx"}, 'exclude_status: must be a list such as ["5xx", 404]'),

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterlog.errors import ConfigError
-from meterlog.meters import MauMeter, PeakMeter
+from meterlog.meters import METERS, MauMeter, PeakMeter
 from meterlog.plans import load_plan_file
 from meterlog.pricing import PRICING_MODELS, Currency, Graduated, PerUnit
 
@@ -88,10 +88,14 @@ def test_the_sample_plan_file_covers_every_pricing_model() -> None:
     plans = load_plan_file(SAMPLE_PLANS)
     used = {charge.pricing.kind for plan in plans.plans.values() for charge in plan.charges}
     assert used == set(PRICING_MODELS)
+    meters = {charge.meter.kind for plan in plans.plans.values() for charge in plan.charges}
+    assert meters == set(METERS)
     assert set(plans.accounts) == {"acme", "globex", "initech", "umbrella", "hooli"}
     charges = [charge for plan in plans.plans.values() for charge in plan.charges]
     assert any(charge.included for charge in charges)
     assert any(charge.minimum for charge in charges)
+    assert any(charge.maximum for charge in charges)
+    assert any(assignment.start for assignment in plans.accounts.values())
     assert any(plan.base_fee for plan in plans.plans.values())
 
 
@@ -111,7 +115,7 @@ def replaced(old: str, new: str) -> str:
 MISTAKES = [
     pytest.param(
         replaced('meter = "peak"', 'meter = "peek"'),
-        "plans.pro.charges[1].meter: unknown meter 'peek'; use one of mau, peak",
+        "plans.pro.charges[1].meter: unknown meter 'peek'; use one of mau, peak, count, sum, unique",
         id="unknown meter",
     ),
     pytest.param(
@@ -179,8 +183,8 @@ MISTAKES = [
     pytest.param(
         replaced("included = 10", "included = 10\nincluded_users = 5"),
         "plans.pro.charges[0].included_users: unknown key for a mau charge with per_unit "
-        "pricing; known keys: exclude_paths, exclude_status, included, meter, methods, minimum, "
-        "name, pricing, unit_price",
+        "pricing; known keys: endpoints, exclude_paths, exclude_status, included, maximum, meter, "
+        "methods, minimum, name, per, pricing, unit_price",
         id="unknown charge key",
     ),
     pytest.param(
@@ -277,3 +281,20 @@ def test_toml_syntax_errors_name_the_file(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml: cannot read plan file: No such file"):
         load_plan_file(tmp_path / "nope.toml")
+
+
+def test_readme_plan_examples_are_valid(tmp_path: Path) -> None:
+    from tests.test_docs import code_blocks
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("### Plan files")
+    section = text[start : text.index("### Monthly billing with cron")]
+    blocks = [block for block in code_blocks("toml") if block in section]
+    plan_file, charges = blocks[:2]
+    plans = load_plan_file(write(tmp_path, plan_file + "\n" + charges))
+    used = {charge.meter.kind for plan in plans.plans.values() for charge in plan.charges}
+    assert used == set(METERS)
+    pricing = {charge.pricing.kind for plan in plans.plans.values() for charge in plan.charges}
+    assert pricing == set(PRICING_MODELS)
+    assert plans.accounts["initech"].start is not None
+    assert plans.accounts["umbrella"].end is not None

@@ -206,6 +206,78 @@ def test_tier_mistakes_are_named() -> None:
         "tiers[0].unit_price: must not be negative, got '-1'"
     )
     assert tiers_error([{"unit_price": "1", "price": "2"}]).startswith(
-        "tiers[0].price: unknown key for a tier; known keys: from, unit_price, up_to"
+        "tiers[0].price: unknown key for a tier; known keys: flat_amount, from, unit_price, up_to"
     )
     assert tiers_error([]) == "tiers: must be a non-empty list of tables"
+
+
+# -- flat amounts, prices per N units, caps ---------------------------------------------------
+
+FLAT_GRADUATED = Graduated.from_params(
+    {
+        "tiers": [
+            {"up_to": 10, "flat_amount": "5.00"},  # unit price 0 when only a flat amount
+            {"up_to": 100, "unit_price": "0.125", "flat_amount": "1.005"},
+            {"unit_price": "0.5"},
+        ],
+        "per": 10,
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "amount", "detail"),
+    [
+        (0, "0.00", "0 @ 0/10"),  # no tier reached: no flat amount either
+        (1, "5.00", "1 @ 0/10 + flat 5.00"),
+        (10, "5.00", "10 @ 0/10 + flat 5.00"),
+        # 5 + 4 x 0.125 / 10 + 1.005 = 6.055 -> half-even 6.06
+        (14, "6.06", "10 @ 0/10 + flat 5.00 + 4 @ 0.125/10 + flat 1.005"),
+        # 5 + 90 x 0.0125 + 1.005 + 2 x 0.05 = 5 + 1.125 + 1.005 + 0.1 = 7.23
+        (102, "7.23", "10 @ 0/10 + flat 5.00 + 90 @ 0.125/10 + flat 1.005 + 2 @ 0.5/10"),
+    ],
+)
+def test_graduated_with_flat_amounts_and_prices_per_ten(
+    quantity: int, amount: str, detail: str
+) -> None:
+    line = bill(FLAT_GRADUATED, quantity)
+    assert (str(line.amount), line.detail) == (amount, detail)
+
+
+def test_volume_flat_amount_belongs_to_the_tier_reached() -> None:
+    model = Volume.from_params(
+        {
+            "tiers": [
+                {"up_to": 100, "unit_price": "0.01", "flat_amount": "1.00"},
+                {"unit_price": "0.005", "flat_amount": "2.50"},
+            ],
+            "per": 1,
+        }
+    )
+    assert str(bill(model, 0).amount) == "0.00"
+    assert str(bill(model, 100).amount) == "2.00"  # 100 x 0.01 + 1.00
+    line = bill(model, 101)  # 101 x 0.005 + 2.50 = 3.005 -> 3.00 (half-even)
+    assert (str(line.amount), line.detail) == ("3.00", "101 @ 0.005 + flat 2.50 (tier 2 of 2)")
+
+
+def test_per_unit_price_per_thousand() -> None:
+    model = pricing_from_params("per_unit", {"unit_price": "0.50", "per": 1000})
+    line = bill(model, 1500)  # 1500 x 0.50 / 1000 = 0.75
+    assert (str(line.amount), line.detail) == ("0.75", "1500 @ 0.50/1000")
+    assert str(bill(model, 1010).amount) == "0.50"  # 0.505 -> 0.50 (half-even)
+    assert str(bill(model, 1030).amount) == "0.52"  # 0.515 -> 0.52
+
+
+def test_maximum_caps_a_charge_after_the_minimum() -> None:
+    model = PerUnit(Decimal("0.10"))
+    capped = price_charge(model, 500, EUR, 0, Decimal("1.00"), Decimal("20.00"))
+    assert (str(capped.amount), capped.detail) == ("20.00", "500 @ 0.10; maximum 20.00 applies")
+    floor = price_charge(model, 3, EUR, 0, Decimal("1.00"), Decimal("20.00"))
+    assert (str(floor.amount), floor.detail) == ("1.00", "3 @ 0.10; minimum 1.00 applies")
+    within = price_charge(model, 55, EUR, 0, Decimal("1.00"), Decimal("20.00"))
+    assert str(within.amount) == "5.50"
+
+
+def test_per_must_be_a_whole_number() -> None:
+    with pytest.raises(ParameterError, match="per: must be at least 1, not 0"):
+        pricing_from_params("per_unit", {"unit_price": "1", "per": 0})

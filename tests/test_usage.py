@@ -61,19 +61,34 @@ def test_by_day(store_path: Path) -> None:
     assert rows(frame, ("day", *BASE)) == [
         (local("2026-10-01"), 5, 1, 0, 660, 2),  # #1-#5: ann, bob
         (local("2026-10-02"), 4, 0, 2, 430, 2),  # #6-#9: cid, ann
+        (local("2026-10-03"), 0, 0, 0, 0, 0),  # no traffic: a row of zeros
+        (local("2026-10-04"), 0, 0, 0, 0, 0),
         (local("2026-10-05"), 1, 0, 0, 0, 1),  # #10: bob
     ]
     latency = frame.select("latency_p50", "latency_p95", "latency_p99").rows()
     assert latency[0] == pytest.approx((0.2, 0.38, 0.396))  # .01 .1 .2 .3 .4
     assert latency[1] == pytest.approx((1.0, 1.9, 1.98))  # .02 1 2
-    assert latency[2] == pytest.approx((0.5, 0.5, 0.5))
+    assert latency[2] == latency[3] == (None, None, None)  # no request, no latency
+    assert latency[4] == pytest.approx((0.5, 0.5, 0.5))
 
 
 def test_by_hour(store_path: Path) -> None:
     frame = report(store_path, by=("hour",), since="2026-10-01", until="2026-10-01")
+    # every hour of the requested day, the five with a request (#1-#5) holding 1
     assert rows(frame, ("hour", "requests")) == [
-        (local(f"2026-10-01T{hour:02d}:00"), 1) for hour in range(8, 13)
+        (local(f"2026-10-01T{hour:02d}:00"), 1 if 8 <= hour <= 12 else 0) for hour in range(24)
     ]
+
+
+def test_time_series_are_zero_filled_per_group(store_path: Path) -> None:
+    settings = {"account_field": "http_x_api_key", "accounts": ACCOUNTS}
+    frame = report(store_path, settings, by=("day", "account"), since="2026-10-02")
+    got = {(day.day, account): n for day, account, n in rows(frame, ("day", "account", "requests"))}
+    # from 2 Oct (--since) to the last request (5 Oct), for each account seen: acme, k3, empty
+    expected = {(day, account): 0 for day in (2, 3, 4, 5) for account in ("acme", "k3", None)}
+    expected.update({(2, "acme"): 1, (2, "k3"): 2, (2, None): 1, (5, "acme"): 1})  # #6-#10
+    assert got == expected
+    assert frame.height == len(expected)
 
 
 def test_by_week_starts_on_monday(store_path: Path) -> None:
@@ -106,11 +121,12 @@ def test_without_account_field_everything_is_one_account(store_path: Path) -> No
 
 def test_by_user_counts_anonymous_requests_but_never_anonymous_users(store_path: Path) -> None:
     frame = report(store_path, by=("user",))
-    assert rows(frame, ("user", *BASE)) == [
-        ("ann", 3, 0, 0, 700, 1),
-        ("bob", 2, 0, 0, 300, 1),
-        ("cid", 2, 0, 2, 20, 1),
-        (None, 3, 1, 0, 70, 0),  # '-', null and '' (#4, #5, #6)
+    assert "users" not in frame.columns  # always 1 per user (0 for the anonymous row)
+    assert rows(frame, ("user", *BASE[:-1])) == [
+        ("ann", 3, 0, 0, 700),
+        ("bob", 2, 0, 0, 300),
+        ("cid", 2, 0, 2, 20),
+        (None, 3, 1, 0, 70),  # '-', null and '' (#4, #5, #6)
     ]
 
 
@@ -119,6 +135,8 @@ def test_user_field_can_be_any_column(store_path: Path) -> None:
     assert rows(frame, ("day", "users")) == [
         (local("2026-10-01"), 2),  # k1, k2
         (local("2026-10-02"), 2),  # k2, k3
+        (local("2026-10-03"), 0),
+        (local("2026-10-04"), 0),
         (local("2026-10-05"), 1),
     ]
 
@@ -358,3 +376,22 @@ def test_plan_filters_the_partition_column(store_path: Path) -> None:
     assert "day=2026-10-01" not in plan
     assert "day=2026-10-05" not in plan
     assert grouped.collect().get_column("day").to_list() == [local("2026-10-02")]
+
+
+def test_zero_filled_over_the_stored_range_whatever_the_filters(store_path: Path) -> None:
+    frame = report(store_path, by=("day",), users=("cid",))
+    # cid's two requests are on 2 October; the store holds 1 to 5 October
+    assert rows(frame, ("day", "requests")) == [
+        (local("2026-10-01"), 0),
+        (local("2026-10-02"), 2),
+        (local("2026-10-03"), 0),
+        (local("2026-10-04"), 0),
+        (local("2026-10-05"), 0),
+    ]
+
+
+def test_a_huge_zero_filled_series_is_refused_with_a_note(store_path: Path) -> None:
+    result = run_usage(settings_for(store_path), UsageQuery(by=("hour",), since="1700-01-01"))
+    # 1700 to 2026 is about 2.9 million hours: only the ten hours with requests are rows
+    assert result.frame.get_column("requests").to_list() == [1] * 10
+    assert any("left out" in note and "--since/--until" in note for note in result.notes)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -52,8 +54,27 @@ def usage_csv(store_path: Path, *args: str) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in rows[1:]]
 
 
+def nonzero(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [row for row in rows if row[1] != "0"]
+
+
+def berlin_hours(first_utc: str, count: int) -> list[str]:
+    """``count`` hour starts from ``first_utc``, as Berlin wall-clock times with offset."""
+    start = datetime.fromisoformat(first_utc).replace(tzinfo=UTC)
+    berlin = ZoneInfo("Europe/Berlin")
+    return [(start + timedelta(hours=i)).astimezone(berlin).isoformat() for i in range(count)]
+
+
 def test_days_of_23_and_25_hours(store_path: Path) -> None:
-    assert usage_csv(store_path, "--by", "day") == [
+    rows = usage_csv(store_path, "--by", "day")
+    # zero-filled: every Berlin day from the first to the last request
+    berlin = ZoneInfo("Europe/Berlin")
+    days = (date(2026, 10, 26) - date(2026, 3, 28)).days + 1
+    assert [day for day, _ in rows] == [
+        datetime.combine(date(2026, 3, 28) + timedelta(days=i), time(), berlin).isoformat()
+        for i in range(days)
+    ]
+    assert nonzero(rows) == [
         ("2026-03-28T00:00:00+01:00", "1"),
         ("2026-03-29T00:00:00+01:00", "4"),  # the 23-hour day
         ("2026-03-30T00:00:00+02:00", "1"),
@@ -73,7 +94,9 @@ def test_since_until_a_dst_day_covers_it_exactly(store_path: Path, day: str, off
 
 def test_hours_on_the_autumn_day_keep_both_0230s_apart(store_path: Path) -> None:
     hours = usage_csv(store_path, "--by", "hour", "--since", "2026-10-25", "--until", "2026-10-25")
-    assert hours == [
+    # every hour of the 25-hour day (starting 22:00Z the day before), empty ones as 0
+    assert [hour for hour, _ in hours] == berlin_hours("2026-10-24T22:00", 25)
+    assert nonzero(hours) == [
         ("2026-10-25T00:00:00+02:00", "1"),
         ("2026-10-25T02:00:00+02:00", "1"),
         ("2026-10-25T02:00:00+01:00", "1"),
@@ -83,7 +106,8 @@ def test_hours_on_the_autumn_day_keep_both_0230s_apart(store_path: Path) -> None
 
 def test_hours_on_the_spring_day_skip_the_missing_hour(store_path: Path) -> None:
     hours = usage_csv(store_path, "--by", "hour", "--since", "2026-03-29", "--until", "2026-03-29")
-    assert hours == [
+    assert [hour for hour, _ in hours] == berlin_hours("2026-03-28T23:00", 23)
+    assert nonzero(hours) == [
         ("2026-03-29T00:00:00+01:00", "1"),
         ("2026-03-29T01:00:00+01:00", "1"),
         ("2026-03-29T03:00:00+02:00", "1"),
@@ -92,12 +116,14 @@ def test_hours_on_the_spring_day_skip_the_missing_hour(store_path: Path) -> None
 
 
 def test_weeks_and_months_follow_local_midnight(store_path: Path) -> None:
-    assert usage_csv(store_path, "--by", "month") == [
+    months = usage_csv(store_path, "--by", "month")
+    assert len(months) == 8  # March to October, April to August as zeros
+    assert nonzero(months) == [
         ("2026-03-01T00:00:00+01:00", "6"),
         ("2026-09-01T00:00:00+02:00", "1"),
         ("2026-10-01T00:00:00+02:00", "7"),  # includes 2026-09-30T22:00Z
     ]
-    assert usage_csv(store_path, "--by", "week", "--since", "2026-10-01") == [
+    assert nonzero(usage_csv(store_path, "--by", "week", "--since", "2026-10-01")) == [
         ("2026-09-28T00:00:00+02:00", "1"),  # Thu 10-01 belongs to the week of Mon 09-28
         ("2026-10-19T00:00:00+02:00", "5"),  # Sat 10-24 and the whole of Sun 10-25
         ("2026-10-26T00:00:00+01:00", "1"),

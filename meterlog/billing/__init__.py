@@ -2,6 +2,7 @@
 
 * :mod:`~meterlog.billing.invoice`: the invoice of a period (:func:`compute_invoice`);
 * :mod:`~meterlog.billing.completeness`: whether the store holds the whole period yet;
+* :mod:`~meterlog.billing.quality`: the data-quality block of an invoice;
 * :mod:`~meterlog.billing.evidence`: the inputs behind an account's lines (``--explain``);
 * :mod:`~meterlog.billing.previous`: reading an invoice CSV written earlier;
 * :mod:`~meterlog.billing.adjustments`: what changed between two invoices (``--compare``).
@@ -17,12 +18,13 @@ from meterlog.billing.evidence import explain_account
 from meterlog.billing.invoice import (
     INVOICE_COLUMNS,
     Invoice,
-    amount_dtype,
     compute_invoice,
     identity_warnings,
     invoice_frame,
+    invoice_json,
 )
 from meterlog.billing.previous import load_previous_invoice
+from meterlog.billing.quality import Quality, data_quality
 from meterlog.events import identified_events, resolve_version
 from meterlog.identity import Identity
 
@@ -31,15 +33,17 @@ __all__ = [
     "INVOICE_COLUMNS",
     "Identity",
     "Invoice",
+    "Quality",
     "adjustment_frame",
     "adjustments",
-    "amount_dtype",
     "completeness_problems",
     "compute_invoice",
+    "data_quality",
     "explain_account",
     "identified_events",
     "identity_warnings",
     "invoice_frame",
+    "invoice_json",
     "load_previous_invoice",
     "resolve_version",
 ]

@@ -10,16 +10,17 @@ import polars as pl
 from meterlog.errors import MeterlogError
 from meterlog.plans import TOTAL_CHARGE
 
-#: Columns of an adjustments report (``--compare``, ``--since-version``).
+#: Columns of an adjustments report (``--compare``, ``--since-version``). Amounts are decimal
+#: text with the decimals of the invoices compared (the currency's minor unit).
 ADJUSTMENT_COLUMNS: dict[str, pl.DataType] = {
     "account": pl.String(),
     "charge": pl.String(),
     "currency": pl.String(),
     "previous_quantity": pl.Int64(),
     "new_quantity": pl.Int64(),
-    "previous_amount": pl.Decimal(38, 2),
-    "new_amount": pl.Decimal(38, 2),
-    "difference": pl.Decimal(38, 2),
+    "previous_amount": pl.String(),
+    "new_amount": pl.String(),
+    "difference": pl.String(),
     "previous_store_version": pl.Int64(),
     "store_version": pl.Int64(),
 }
@@ -55,24 +56,25 @@ def adjustments(
                 f"{source}: {key[0]} {key[1]} was billed in {old_row['currency']}, now in "
                 f"{new_row['currency']}: amounts in different currencies cannot be compared"
             )
-        old_amount = old_row.get("amount") or Decimal(0)
-        new_amount = new_row.get("amount") or Decimal(0)
+        old_amount = _decimal(old_row.get("amount"))
+        new_amount = _decimal(new_row.get("amount"))
+        places = max(_places(old_row.get("amount")), _places(new_row.get("amount")))
         line = {
             "account": key[0],
             "charge": key[1],
             "currency": (new_row or old_row)["currency"],
             "previous_quantity": old_row.get("quantity"),
             "new_quantity": new_row.get("quantity"),
-            "previous_amount": old_amount,
-            "new_amount": new_amount,
-            "difference": new_amount - old_amount,  # type: ignore[operator]
+            "previous_amount": _text(old_amount, places),
+            "new_amount": _text(new_amount, places),
+            "difference": _text(new_amount - old_amount, places),
             "previous_store_version": old_row.get("store_version"),
             "store_version": new_row.get("store_version"),
         }
         differs = (
             not old_row
             or not new_row
-            or line["difference"] != 0
+            or new_amount != old_amount
             or line["previous_quantity"] != line["new_quantity"]
         )
         if differs or key[1] == TOTAL_CHARGE:
@@ -84,17 +86,25 @@ def adjustments(
     return adjustment_frame(rows)
 
 
+def _decimal(value: object) -> Decimal:
+    """An amount from an invoice line (decimal text or Decimal; absent is 0)."""
+    if value is None or value == "":
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _places(value: object) -> int:
+    """Decimals an amount is written with (``14.96``: 2, ``1000``: 0)."""
+    if value is None or value == "":
+        return 0
+    exponent = _decimal(value).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _text(amount: Decimal, places: int) -> str:
+    return format(amount.quantize(Decimal(1).scaleb(-places)), "f")
+
+
 def adjustment_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
-    """Adjustment lines as a frame; amounts keep the most decimals any of them has."""
-    exponents = [
-        -int(value.as_tuple().exponent)
-        for row in rows
-        for value in (row["previous_amount"], row["new_amount"])
-        if isinstance(value, Decimal) and isinstance(value.as_tuple().exponent, int)
-    ]
-    scale = max([2, *exponents])
-    schema = {
-        name: pl.Decimal(38, scale) if isinstance(dtype, pl.Decimal) else dtype
-        for name, dtype in ADJUSTMENT_COLUMNS.items()
-    }
-    return pl.DataFrame(rows, schema=schema)
+    """Adjustment lines as a frame (amounts as decimal text)."""
+    return pl.DataFrame(rows, schema=ADJUSTMENT_COLUMNS)

@@ -26,14 +26,22 @@ def explain_account(
     now: datetime | None = None,
 ) -> pl.DataFrame:
     """The inputs behind ``account``'s invoice lines: per charge, the meter's evidence (the
-    users counted, or every window with the peak marked), times in the account's zone."""
+    users counted, every window with the peak marked, daily counts and sums, the values
+    counted), over the days the account is active, times in the account's zone."""
     version = resolve_version(store, as_of)
     events = identified_events(store, identity, version).filter(pl.col("account") == account)
     zone = plans.tz_for(account, default_tz)
-    period = Period(parse_period(period_text, zone, now), zone)
+    assignment = plans.accounts.get(account)
+    period = Period(
+        parse_period(period_text, zone, now),
+        zone,
+        assignment.start if assignment else None,
+        assignment.end if assignment else None,
+    )
     plan = plans.plan_for(account)
     frames = []
-    for charge in plan.charges:
+    active = period.days() > 0  # an account not active in the month has nothing to show
+    for charge in plan.charges if active else ():
         evidence = charge.meter.evidence(events, period).collect()
         local_times = [
             pl.col(name).dt.convert_time_zone(zone.key)

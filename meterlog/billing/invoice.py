@@ -2,11 +2,21 @@
 
 One line per account and charge (in the plan's order, a ``base_fee`` line first when the plan
 has one) and a ``TOTAL`` line per account, the sum of its rounded lines. Accounts are those
-with a request in their billing period plus those listed in the plan file, sorted by name.
+with a request in their billing period plus those listed in the plan file (and active in the
+period), sorted by name.
 
 Each account is billed in its own time zone (the account's, else its plan's, else the default
 ``tz``); the period (``2026-10``, ``previous``, ``current``) is a calendar month there, so
 ``period_start``/``period_end`` are written with that zone's offset.
+
+An account listed with ``start``/``end`` dates is billed for the days it is active in the
+month: ``period_start``/``period_end`` are those of the active days, usage is measured over
+them only, and the base fee, minimums and maximums are prorated: multiplied by the active
+days over the days of the month (then rounded half-even to the currency's minor unit).
+
+Amounts are decimal text with exactly the currency's decimals (``14.96`` EUR next to ``1000``
+JPY and ``1.235`` KWD): a typed decimal column would give every line the same number of
+decimals.
 
 Reproducible: the invoice is computed from one version of the store's events table and records
 it in ``store_version``; :func:`compute_invoice` with ``as_of`` reads that version again, so
@@ -15,23 +25,26 @@ the same command gives byte-identical output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from meterlog.billing.completeness import completeness_problems
+from meterlog.billing.quality import Quality, data_quality
 from meterlog.events import identified_events, resolve_version
 from meterlog.identity import Identity, unmapped_account_keys
 from meterlog.meters import Meter, Period, events_between, events_in_period
 from meterlog.periods import parse_period
 from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
+from meterlog.pricing.base import exact
 from meterlog.store import Store
 
-#: Columns of an invoice, in order (``amount`` is a Decimal column, see :func:`amount_dtype`).
+#: Columns of an invoice, in order. ``amount`` is decimal text in the currency's minor units.
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
     "account": pl.String(),
     "plan": pl.String(),
@@ -43,7 +56,7 @@ INVOICE_COLUMNS: dict[str, pl.DataType] = {
     "included": pl.Int64(),
     "billable_quantity": pl.Int64(),
     "unit_price": pl.String(),
-    "amount": pl.Decimal(38, 2),
+    "amount": pl.String(),
     "currency": pl.String(),
     "peak_start": pl.String(),
     "store_version": pl.Int64(),
@@ -55,23 +68,20 @@ class Invoice:
     lines: pl.DataFrame
     store_version: int
     periods: tuple[Period, ...]
-    #: Requests that cannot be billed to a known account.
+    #: Requests that cannot be billed to a known account, columns a meter lacks, an empty period.
     warnings: tuple[str, ...] = ()
     #: Why the store may not hold the whole period yet (see :func:`completeness_problems`).
     incomplete: tuple[str, ...] = ()
-
-
-def amount_dtype(minor_units: Iterable[int]) -> pl.Decimal:
-    """Decimal type for amounts: the largest minor unit among the invoice's currencies."""
-    return pl.Decimal(38, max([*minor_units, 2]))
+    #: What the invoice rests on (see :mod:`meterlog.billing.quality`).
+    quality: Quality | None = None
 
 
 @dataclass(frozen=True)
 class _Group:
-    """Accounts billed in the same time zone, hence over the same period."""
+    """Accounts billed over the same period: the same time zone and active days."""
 
     period: Period
-    listed: tuple[str, ...]  # accounts of the plan file in this zone
+    listed: tuple[str, ...]  # accounts of the plan file in this group
     takes_unlisted: bool  # whether unlisted accounts (default plan) are billed here
 
     def selects(self, all_listed: Sequence[str]) -> pl.Expr:
@@ -86,20 +96,44 @@ def _groups(
     plans: PlanFile, period_text: str, default_tz: ZoneInfo, now: datetime | None
 ) -> list[_Group]:
     unlisted_zone = plans.plans[plans.default_plan].tz or default_tz
-    zones: dict[str, ZoneInfo] = {unlisted_zone.key: unlisted_zone}
-    listed: dict[str, list[str]] = {unlisted_zone.key: []}
+    GroupKey = tuple[str, date | None, date | None]
+    zones: dict[GroupKey, ZoneInfo] = {(unlisted_zone.key, None, None): unlisted_zone}
+    listed: dict[GroupKey, list[str]] = {(unlisted_zone.key, None, None): []}
     for account in sorted(plans.accounts):
         zone = plans.tz_for(account, default_tz)
-        zones.setdefault(zone.key, zone)
-        listed.setdefault(zone.key, []).append(account)
-    return [
-        _Group(
-            period=Period(parse_period(period_text, zone, now), zone),
-            listed=tuple(listed[key]),
-            takes_unlisted=key == unlisted_zone.key,
+        assignment = plans.accounts[account]
+        key = (zone.key, assignment.start, assignment.end)
+        zones.setdefault(key, zone)
+        listed.setdefault(key, []).append(account)
+    groups = []
+    for key, zone in sorted(zones.items(), key=lambda item: _sort_key(item[0])):
+        _, first_day, end_day = key
+        period = Period(parse_period(period_text, zone, now), zone, first_day, end_day)
+        if period.days() == 0:
+            continue  # the accounts are not active in this month
+        groups.append(
+            _Group(
+                period=period,
+                listed=tuple(listed[key]),
+                takes_unlisted=key == (unlisted_zone.key, None, None),
+            )
         )
-        for key, zone in sorted(zones.items())
-    ]
+    return groups
+
+
+def _sort_key(key: tuple[str, date | None, date | None]) -> tuple[str, str, str]:
+    zone, first_day, end_day = key
+    return zone, str(first_day or ""), str(end_day or "")
+
+
+def _share(period: Period) -> Fraction:
+    """The part of the month the period covers, in days (1 for a whole month)."""
+    return Fraction(period.days(), period.whole_month.days())
+
+
+def _prorated(amount: Decimal, share: Fraction) -> Decimal:
+    with exact():
+        return amount * share.numerator / share.denominator
 
 
 def _plan_lines(
@@ -117,16 +151,27 @@ def _plan_lines(
         "currency": plan.currency.code,
         "store_version": version,
     }
+    share = _share(period)
+    days = f" x {period.days()}/{period.whole_month.days()} days" if share != 1 else ""
+    amounts: list[Decimal] = []
     lines: list[dict[str, object]] = []
     if plan.base_fee:
+        fee = plan.currency.round(_prorated(plan.base_fee, share))
+        amounts.append(fee)
         lines.append(
-            {**common, "charge": BASE_FEE_CHARGE, "unit_price": "flat", "amount": plan.base_fee}
+            {
+                **common,
+                "charge": BASE_FEE_CHARGE,
+                "unit_price": f"flat {plan.base_fee}{days}" if days else "flat",
+                "amount": plan.currency.text(fee),
+            }
         )
     for charge in plan.charges:
         quantity, peak_start = quantities[charge.meter].get(
             account, (0, charge.meter.zero_peak_start(period))
         )
-        priced = charge.price(quantity, plan.currency)
+        priced = charge.price(quantity, plan.currency, share)
+        amounts.append(priced.amount)
         lines.append(
             {
                 **common,
@@ -136,18 +181,29 @@ def _plan_lines(
                 "included": charge.included,
                 "billable_quantity": priced.billable_quantity,
                 "unit_price": priced.detail,
-                "amount": priced.amount,
+                "amount": plan.currency.text(priced.amount),
                 "peak_start": period.iso(peak_start),
             }
         )
-    amounts: list[Decimal] = [line["amount"] for line in lines]  # type: ignore[misc]
-    lines.append({**common, "charge": TOTAL_CHARGE, "amount": sum(amounts, Decimal(0))})
+    total = sum(amounts, Decimal(0))
+    lines.append({**common, "charge": TOTAL_CHARGE, "amount": plan.currency.text(total)})
     return lines
 
 
-def invoice_frame(lines: list[dict[str, object]], minor_units: Iterable[int]) -> pl.DataFrame:
-    schema = {**INVOICE_COLUMNS, "amount": amount_dtype(minor_units)}
-    return pl.DataFrame(lines, schema=schema)
+def invoice_json(invoice: Invoice) -> str:
+    """``--format json``: ``{"lines": [...], "quality": {...}}``; amounts are decimal strings
+    (a JSON number is read as a binary float by most readers and loses trailing zeros)."""
+    import json
+
+    document = {
+        "lines": json.loads(invoice.lines.write_json()),
+        "quality": invoice.quality.as_dict() if invoice.quality is not None else None,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def invoice_frame(lines: list[dict[str, object]]) -> pl.DataFrame:
+    return pl.DataFrame(lines, schema=INVOICE_COLUMNS)
 
 
 def compute_invoice(
@@ -192,24 +248,69 @@ def compute_invoice(
             plan = plans.plan_for(account)
             lines += _plan_lines(account, plan, group.period, quantities, version)
     lines.sort(key=lambda line: str(line["account"]))  # stable: keeps each account's order
-    minor_units = {plan.currency.minor_unit for plan in plans.plans.values()}
-    periods = tuple(group.period for group in groups)
-    return Invoice(
-        lines=invoice_frame(lines, minor_units),
-        store_version=version,
-        periods=periods,
-        warnings=tuple(identity_warnings(events, identity, groups)),
-        incomplete=tuple(
-            completeness_problems(store, version, periods, check_sources and as_of is None)
-        ),
+    months = tuple(dict.fromkeys(group.period.whole_month for group in groups))
+    incomplete = tuple(
+        completeness_problems(store, version, months, check_sources and as_of is None)
     )
+    return Invoice(
+        lines=invoice_frame(lines),
+        store_version=version,
+        periods=months,
+        warnings=(
+            *identity_warnings(events, identity, groups),
+            *column_warnings(events, plans),
+            *empty_period_warnings(events, months),
+        ),
+        incomplete=incomplete,
+        quality=data_quality(store, events, version, months, incomplete),
+    )
+
+
+def column_warnings(events: pl.LazyFrame, plans: PlanFile) -> list[str]:
+    """Charges whose meter reads a column the store does not have (their quantity is 0)."""
+    names = set(events.collect_schema().names())
+    warnings = []
+    for plan in plans.plans.values():
+        for charge in plan.charges:
+            missing = [column for column in charge.meter.needs() if column not in names]
+            if missing:
+                warnings.append(
+                    f"plan {plan.name}, charge {charge.name}: the store has no column "
+                    f"{', '.join(missing)}; the charge's quantity is 0 (check the plan's "
+                    "column, or ingest logs that carry it)"
+                )
+    return warnings
+
+
+def empty_period_warnings(events: pl.LazyFrame, months: Sequence[Period]) -> list[str]:
+    """A warning when no request at all falls in the billing period, saying where the store's
+    data begins and ends (an invoice of base fees alone is rarely what was meant)."""
+    start = min(period.start for period in months)
+    end = max(period.end for period in months)
+    if events_between(events, start, end).select(pl.len()).collect().item():
+        return []
+    first, last = (
+        events.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+        .collect()
+        .row(0)
+    )
+    period = months[0]
+    where = (
+        "the store holds no requests"
+        if first is None
+        else f"the store's data begins at {period.iso(first)} and ends at {period.iso(last)}"
+    )
+    return [
+        f"no requests in the billing period {period.label} ({period.iso(start)} to "
+        f"{period.iso(end)}): {where}; check --period, or ingest the logs of that month"
+    ]
 
 
 def identity_warnings(
     events: pl.LazyFrame, identity: Identity, groups: Sequence[_Group]
 ) -> list[str]:
     """Requests during the billing periods that cannot be billed to a known account."""
-    if identity.account_field is None:
+    if identity.account_field is None or not groups:
         return []
     start = min(group.period.start for group in groups)
     end = max(group.period.end for group in groups)

@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "mau": "meterlog.commands.mau",
     "peak": "meterlog.commands.peak",
     "bill": "meterlog.commands.bill",
+    "report": "meterlog.commands.report",
+    "rejects": "meterlog.commands.rejects",
     "anomalies": "meterlog.commands.anomalies",
     "maintain": "meterlog.commands.maintain",
 }

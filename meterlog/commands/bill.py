@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from meterlog.commands.metered import meter_settings
@@ -9,9 +11,17 @@ from meterlog.commands.options import (
     config_option,
     identity_options,
     output_options,
+    quiet_option,
     store_option,
+    time_format_option,
     warn,
 )
+
+if TYPE_CHECKING:
+    from meterlog.billing import Invoice
+
+#: Written in ``-o`` and ``--quality`` file names, replaced by the billed month (``2026-10``).
+PERIOD_FIELD = "{period}"
 
 
 @click.command("bill")
@@ -59,12 +69,23 @@ from meterlog.commands.options import (
     "--explain",
     default=None,
     metavar="ACCOUNT",
-    help="Write the inputs behind ACCOUNT's lines (users counted, window series) instead.",
+    help="Write the inputs behind ACCOUNT's lines (users counted, window series, daily "
+    "counts and sums, values counted) instead.",
+)
+@click.option(
+    "--quality",
+    "quality_path",
+    default=None,
+    metavar="FILE",
+    help="Also write the invoice's data-quality block (one row) to FILE (CSV unless the "
+    "extension says otherwise); {period} is replaced as in -o.",
 )
 @identity_options
 @store_option
 @config_option
 @output_options
+@time_format_option
+@quiet_option
 def command(
     period: str,
     plan_path: str,
@@ -81,18 +102,27 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    quality_path: str | None,
+    time_format: str,
+    quiet: bool,
 ) -> None:
     """Invoice lines per account and charge, and a TOTAL line per account.
 
     Columns: account, plan, charge, meter, period_start, period_end, quantity, included,
-    billable_quantity, unit_price, amount, currency, peak_start, store_version. The same
-    command gives the same bytes as long as the store version is the same (see --as-of).
+    billable_quantity, unit_price, amount, currency, peak_start, store_version. Amounts are
+    decimal text with the currency's own decimals. A data-quality block follows the table
+    (the "quality" object in JSON, --quality FILE for CSV). The same command gives the same
+    bytes as long as the store version is the same (see --as-of). {period} in -o and
+    --quality is replaced by the billed month. On a terminal the invoice is a compact table
+    (account, charge, quantity, unit price, amount; period and currency in the title); CSV
+    and JSON have every column.
 
     \b
     Example:
-        meterlog bill --period previous --plan plans.toml \\
-            --account-field http_x_api_key --accounts accounts.csv -o invoice.csv
-        meterlog bill --period 2026-10 --plan plans.toml --compare invoice.csv
+        meterlog bill --period previous --plan plans.toml --require-complete -q \\
+            --account-field http_x_api_key --accounts accounts.csv -o 'invoice-{period}.csv'
+        meterlog bill --period 2026-10 --plan plans.toml --compare invoice-2026-10.csv
+        meterlog bill --period 2026-10 --plan new-plans.toml --compare invoice-2026-10.csv
     """
     if compare and since_version is not None:
         raise click.UsageError("use either --compare or --since-version, not both")
@@ -110,21 +140,32 @@ def command(
     from meterlog.plans import load_plan_file
 
     settings = meter_settings(config_path, store, tz, user_field, account_field, accounts_file)
-    parse_period(period, settings.tz)  # a mistyped period is a usage error, before any reading
+    # a mistyped period is a usage error, before any reading
+    month = str(parse_period(period, settings.tz))
+    output = _filled(output, month)
+    quality_path = _filled(quality_path, month)
     plans = load_plan_file(plan_path)
     if explain is not None:
         evidence = explain_account(
             settings.store, plans, explain, period, settings.tz, settings.identity, as_of
         )
-        write_report(evidence, fmt, output, title=f"Evidence for {explain}, {period}")
+        write_report(
+            evidence,
+            fmt,
+            output,
+            title=f"Evidence for {explain}, {month}",
+            time_format=time_format,
+        )
         return
     previous = load_previous_invoice(compare) if compare else None
     invoice = compute_invoice(settings.store, plans, period, settings.tz, settings.identity, as_of)
-    for message in (*invoice.warnings, *invoice.incomplete):
-        warn(message)
+    if not quiet:
+        for message in (*invoice.warnings, *invoice.incomplete):
+            warn(message)
     if require_complete and invoice.incomplete:
+        reasons = "see the warnings above" if not quiet else "; ".join(invoice.incomplete)
         raise MeterlogError(
-            "the store may not hold the whole billing period (see the warnings above); "
+            f"the store may not hold the whole billing period ({reasons}); "
             "nothing written because of --require-complete"
         )
     if previous is not None:
@@ -137,5 +178,61 @@ def command(
             earlier.lines.iter_rows(named=True), invoice.lines, f"store version {since_version}"
         )
     else:
-        report = invoice.lines
-    write_report(report, fmt, output, title=f"Invoice {period}")
+        _write_invoice(invoice, fmt, output, f"Invoice {month}", time_format)
+        if quality_path is not None and invoice.quality is not None:
+            write_report(invoice.quality.frame(), None, quality_path)
+        return
+    write_report(report, fmt, output, title=f"Adjustments {month}", time_format=time_format)
+
+
+def _filled(path: str | None, month: str) -> str | None:
+    """``path`` with ``{period}`` replaced by the billed month."""
+    return None if path is None else path.replace(PERIOD_FIELD, month)
+
+
+def _write_invoice(
+    invoice: Invoice, fmt: str | None, output: str | None, title: str, time_format: str
+) -> None:
+    """The invoice lines in ``fmt``; JSON is an object with the lines and the quality block,
+    a table is the compact invoice followed by the quality block's lines."""
+    from pathlib import Path
+
+    from meterlog.billing import invoice_json
+    from meterlog.commands.options import writes_to_terminal
+    from meterlog.errors import MeterlogError
+    from meterlog.output import compact_invoice, resolve_output_format, write_report
+
+    to_stdout = output is None or output == "-"
+    chosen = resolve_output_format(fmt, None if to_stdout else output, writes_to_terminal(output))
+    if chosen == "json":
+        text = invoice_json(invoice)
+        if to_stdout:
+            click.echo(text, nl=False)
+        else:
+            target = Path(str(output))
+            if not target.parent.exists():
+                raise MeterlogError(
+                    f"{target}: folder {target.parent} does not exist; create it first"
+                )
+            target.write_text(text, encoding="utf-8", newline="")
+        return
+    if chosen != "table":
+        write_report(invoice.lines, chosen, output, title=title, time_format=time_format)
+        return
+    # people read a compact invoice; CSV and JSON keep every column
+    view = compact_invoice(invoice.lines)
+    write_report(
+        view.frame,
+        chosen,
+        output,
+        title=f"{title} ({view.describe()})",
+        keep=("account", "charge", "quantity", "amount"),  # unit_price goes first
+        time_format=time_format,
+    )
+    if invoice.quality is not None:
+        footer = "\n".join(invoice.quality.lines()) + "\n"
+        if to_stdout:
+            click.echo(footer, nl=False)
+        else:
+            with Path(str(output)).open("a", encoding="utf-8") as handle:
+                handle.write(footer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from meterlog.commands.options import config_option, store_option
+from meterlog.commands.options import config_option, quiet_option, store_option
 
 
 @click.command("maintain")
@@ -26,8 +26,14 @@ from meterlog.commands.options import config_option, store_option
     show_default=True,
     help="Seconds to wait for a running ingest's lock on the store before giving up.",
 )
+@quiet_option
 def command(
-    store: str | None, config_path: str | None, retention: str, dry_run: bool, lock_timeout: float
+    store: str | None,
+    config_path: str | None,
+    retention: str,
+    dry_run: bool,
+    lock_timeout: float,
+    quiet: bool,
 ) -> None:
     """Compact small files, checkpoint and vacuum the store's tables.
 
@@ -54,6 +60,8 @@ def command(
     target = resolve_store(store, config.store)
     with target.lock(lock_timeout), target.writing():
         results = target.maintain(keep, dry_run=dry_run)
+    if quiet:
+        return
     if not results:
         click.echo(f"store: {printable(target.uri)}: empty, nothing to do")
         return

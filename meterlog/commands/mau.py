@@ -26,6 +26,7 @@ def command(
     exclude_status: tuple[str, ...],
     exclude_path: tuple[str, ...],
     methods: tuple[str, ...],
+    endpoints: tuple[str, ...],
     user_field: str | None,
     account_field: str | None,
     accounts_file: str | None,
@@ -34,6 +35,7 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
 ) -> None:
     """Monthly active users: distinct users with at least one counted request in the month.
 
@@ -49,6 +51,11 @@ def command(
     settings = meter_settings(
         config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
     )
-    filters = {"exclude_status": exclude_status, "exclude_paths": exclude_path, "methods": methods}
+    filters = {
+        "exclude_status": exclude_status,
+        "exclude_paths": exclude_path,
+        "methods": methods,
+        "endpoints": endpoints,
+    }
     frame = meter_frame(settings, meter_from_options("mau", filters), month, evidence=list_users)
-    write_report(frame, fmt, output, title=f"MAU {month}")
+    write_report(frame, fmt, output, title=f"MAU {month}", time_format=time_format)

@@ -15,6 +15,7 @@ from meterlog.commands.options import (
     identity_options,
     output_options,
     store_option,
+    time_format_option,
 )
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-    from meterlog.billing import Identity
+    from meterlog.identity import Identity
     from meterlog.meters import Meter
     from meterlog.store import Store
 
@@ -45,8 +46,8 @@ def meter_settings(
     by_account: bool = True,
 ) -> MeterSettings:
     """Options, else meterlog.toml, else defaults (see meterlog.reports.resolve_settings)."""
-    from meterlog.billing import Identity
     from meterlog.config import load_config
+    from meterlog.identity import Identity
     from meterlog.reports import resolve_settings
     from meterlog.store import Store
 
@@ -91,6 +92,7 @@ def meter_report_options(command: F) -> F:
             store_option,
             config_option,
             output_options,
+            time_format_option,
         ]
     ):
         command = decorator(command)
@@ -121,9 +123,11 @@ def meter_from_options(kind: str, params: Mapping[str, object]) -> Meter:
 def meter_frame(
     settings: MeterSettings, meter: Meter, month: str, *, evidence: bool
 ) -> pl.DataFrame:
-    """A meter's figures (or, with ``evidence``, what they were computed from) per month."""
-    from meterlog.billing import identified_events, resolve_version
-    from meterlog.metering import meter_evidence, meter_report
+    """A meter's figures (or, with ``evidence``, what they were computed from) per month; a
+    note on stderr says why when there are none (as ``usage`` does)."""
+    from meterlog.commands.options import note
+    from meterlog.events import identified_events, resolve_version
+    from meterlog.metering import empty_note, meter_evidence, meter_report
     from meterlog.periods import parse_months
 
     months = parse_months(month)
@@ -131,4 +135,7 @@ def meter_frame(
         settings.store, settings.identity, resolve_version(settings.store, None)
     )
     report = meter_evidence if evidence else meter_report
-    return report(events, meter, months, settings.tz)
+    frame = report(events, meter, months, settings.tz)
+    if frame.is_empty():
+        note(empty_note(events, meter, months, settings.tz))
+    return frame

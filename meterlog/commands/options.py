@@ -105,6 +105,22 @@ def output_options(command: F) -> F:
     )(command)
 
 
+#: ``--time-format`` values (:data:`meterlog.output.TIME_FORMATS`; a test keeps them equal).
+TIME_FORMATS = ("iso", "local", "epoch")
+
+
+def time_format_option(command: F) -> F:
+    """``--time-format iso|local|epoch`` (parameter ``time_format``) for CSV and JSON output."""
+    return click.option(
+        "--time-format",
+        type=click.Choice(TIME_FORMATS),
+        default="iso",
+        show_default=True,
+        help="Timestamps in CSV/JSON: iso (2026-10-01T00:00:00+02:00), local (2026-10-01 "
+        "00:00:00 in --tz, which spreadsheets read as a date) or epoch (Unix seconds).",
+    )(command)
+
+
 def identity_options(command: F) -> F:
     """``--tz``, ``--user-field``, ``--account-field`` and ``--accounts``; ``None`` when not
     given, so meterlog.toml and the defaults apply (see meterlog.reports.resolve_settings)."""
@@ -140,7 +156,8 @@ def identity_options(command: F) -> F:
 
 
 def filter_options(command: F) -> F:
-    """``--exclude-status``, ``--exclude-path``, ``--method`` (which requests count)."""
+    """``--exclude-status``, ``--exclude-path``, ``--method``, ``--endpoint`` (which requests
+    count)."""
     for option in reversed(
         [
             click.option(
@@ -162,6 +179,14 @@ def filter_options(command: F) -> F:
                 multiple=True,
                 metavar="METHOD",
                 help="Count only requests with this method. Repeatable.",
+            ),
+            click.option(
+                "--endpoint",
+                "endpoints",
+                multiple=True,
+                metavar="TEMPLATE",
+                help="Count only requests whose path matches this template ('{id}' is one "
+                "path segment), e.g. /v1/items/{id}. Repeatable.",
             ),
         ]
     ):

@@ -53,6 +53,7 @@ def command(
     exclude_status: tuple[str, ...],
     exclude_path: tuple[str, ...],
     methods: tuple[str, ...],
+    endpoints: tuple[str, ...],
     user_field: str | None,
     account_field: str | None,
     accounts_file: str | None,
@@ -61,6 +62,7 @@ def command(
     config_path: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
 ) -> None:
     """High watermark: the busiest window of the month (or a percentile of all windows).
 
@@ -84,7 +86,8 @@ def command(
         "exclude_status": exclude_status,
         "exclude_paths": exclude_path,
         "methods": methods,
+        "endpoints": endpoints,
     }
     meter = meter_from_options("peak", params)
     frame = meter_frame(settings, meter, month, evidence=list_windows)
-    write_report(frame, fmt, output, title=f"Peak {month}")
+    write_report(frame, fmt, output, title=f"Peak {month}", time_format=time_format)

@@ -51,6 +51,8 @@ def command(
     if info.ts_min is not None and info.ts_max is not None:
         click.echo(f"time range: {info.ts_min.isoformat()} .. {info.ts_max.isoformat()}")
     click.echo(f"rejected lines: {int(info.rejects['lines'].sum()):,}")
-    render_table(info.sources.drop("seen_at"), title="sources")
+    render_table(
+        info.sources.drop("seen_at"), title="sources", keep=("path", "format", "offset", "lines")
+    )
     if info.rejects.height:
         render_table(info.rejects, title="rejected lines by reason", totals=["lines"])

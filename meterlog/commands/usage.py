@@ -11,6 +11,7 @@ from meterlog.commands.options import (
     note,
     output_options,
     store_option,
+    time_format_option,
     warn,
     writes_to_terminal,
 )
@@ -108,6 +109,7 @@ def _check_statuses(
 )
 @identity_options
 @output_options
+@time_format_option
 @store_option
 @config_option
 def command(
@@ -130,6 +132,7 @@ def command(
     accounts_file: str | None,
     fmt: str | None,
     output: str | None,
+    time_format: str,
     store: str | None,
     config_path: str | None,
 ) -> None:
@@ -145,11 +148,16 @@ def command(
         meterlog usage --by account --by endpoint --account-field http_x_api_key
         meterlog usage --by endpoint --by method --top 10 --sort errors_5xx
         meterlog usage --by hour --tz Europe/Berlin --exclude-bots --format csv -o hours.csv
+        meterlog usage --by day --time-format local -o days.csv   # dates a spreadsheet reads
+
+    Time series are zero-filled: an hour or day without requests is a row of zeros. On a
+    terminal the table fits the width: the bar, then other columns are left out (named
+    below the table; --format csv has every column).
     """
     from meterlog.config import load_config
     from meterlog.output import resolve_output_format, write_report
     from meterlog.reports import resolve_settings
-    from meterlog.usage import UsageQuery, run_usage
+    from meterlog.usage import BLANK_LABELS, UsageQuery, run_usage
 
     settings = resolve_settings(
         load_config(config_path),
@@ -187,6 +195,9 @@ def command(
         totals=report.summed_columns,
         total_values=report.totals,
         bar=report.bar_column,
+        keep=report.essential_columns,
+        blank_labels=BLANK_LABELS,
+        time_format=time_format,
     )
     for message in report.notes:
         note(message)

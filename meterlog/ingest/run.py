@@ -68,7 +68,7 @@ def ingest(
     ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
-        known = store.known_source_ids()
+        last_paths = store.source_paths()
         for source in inputs:
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
@@ -78,16 +78,21 @@ def ingest(
                 report.status = FAILED
                 report.error = str(exc)
             if report.source_id and report.status != DUPLICATE:
-                # Registered after reading new data, and also when an earlier run that was
-                # stopped before its end committed the data but not the registration.
+                # Registered after reading new data, when the source was last seen under
+                # another path (logrotate renamed it: status shows where it is now), and when
+                # an earlier run that was stopped before its end committed the data but not
+                # the registration.
                 progress = store.progress(report.source_id)
-                if not progress.offset or (not report.bytes_read and report.source_id in known):
+                path = source.path if source.is_stdin else os.path.abspath(source.path)
+                if not progress.offset or (
+                    not report.bytes_read and last_paths.get(report.source_id) == path
+                ):
                     continue
-                known.add(report.source_id)
+                last_paths[report.source_id] = path
                 registry.append(
                     {
                         "source_id": report.source_id,
-                        "path": source.path if source.is_stdin else os.path.abspath(source.path),
+                        "path": path,
                         "format": report.format,
                         "compression": report.compression,
                         "offset": progress.offset,

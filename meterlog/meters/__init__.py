@@ -15,20 +15,28 @@ from meterlog.meters.base import (
     events_between,
     events_in_period,
 )
+from meterlog.meters.count import CountMeter
 from meterlog.meters.mau import MauMeter
 from meterlog.meters.peak import PeakMeter
+from meterlog.meters.sum import SumMeter
+from meterlog.meters.unique import UniqueMeter
 from meterlog.validation import ParameterError
 
 #: Meter name -> implementation.
-METERS: dict[str, type[Meter]] = {MauMeter.kind: MauMeter, PeakMeter.kind: PeakMeter}
+METERS: dict[str, type[Meter]] = {
+    meter.kind: meter for meter in (MauMeter, PeakMeter, CountMeter, SumMeter, UniqueMeter)
+}
 
 __all__ = [
     "METERS",
+    "CountMeter",
     "MauMeter",
     "Meter",
     "PeakMeter",
     "Period",
     "RequestFilter",
+    "SumMeter",
+    "UniqueMeter",
     "events_between",
     "events_in_period",
     "meter_from_params",

@@ -22,7 +22,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import ClassVar, Self
 from zoneinfo import ZoneInfo
@@ -46,20 +46,51 @@ _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 
 @dataclass(frozen=True)
 class Period:
-    """A billing period: a calendar month in a time zone, ``[start, end)``."""
+    """A billing period: a calendar month in a time zone, ``[start, end)``.
+
+    ``first_day`` and ``end_day`` (local dates) narrow it to the days an account is active:
+    from the start of ``first_day`` until the start of ``end_day``.
+    """
 
     month: Month
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    first_day: date | None = None
+    end_day: date | None = None
 
     @cached_property
     def start(self) -> datetime:
-        """First instant of the month in ``tz``, as an aware UTC datetime."""
-        return self.month.start(self.tz)
+        """First instant of the period in ``tz``, as an aware UTC datetime."""
+        start = self.month.start(self.tz)
+        if self.first_day is not None:
+            start = max(start, _local_midnight(self.first_day, self.tz))
+        return start
 
     @cached_property
     def end(self) -> datetime:
-        """First instant after the month in ``tz`` (exclusive), as an aware UTC datetime."""
-        return self.month.end(self.tz)
+        """First instant after the period in ``tz`` (exclusive), as an aware UTC datetime."""
+        end = self.month.end(self.tz)
+        if self.end_day is not None:
+            end = min(end, _local_midnight(self.end_day, self.tz))
+        return end
+
+    @property
+    def is_partial(self) -> bool:
+        return self.first_day is not None or self.end_day is not None
+
+    @property
+    def whole_month(self) -> Period:
+        return Period(self.month, self.tz)
+
+    def days(self) -> int:
+        """Calendar days of the period (0 when the account is not active in the month)."""
+        first = date(self.month.year, self.month.month, 1)
+        following = self.month.next()
+        after = date(following.year, following.month, 1)
+        if self.first_day is not None:
+            first = max(first, self.first_day)
+        if self.end_day is not None:
+            after = min(after, self.end_day)
+        return max(0, (after - first).days)
 
     @property
     def label(self) -> str:
@@ -72,6 +103,10 @@ class Period:
     def iso(self, moment: datetime | None) -> str | None:
         """``moment`` as ISO 8601 text with the period's zone offset (``None`` stays None)."""
         return None if moment is None else self.local(moment).isoformat()
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 def events_between(events: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
@@ -103,6 +138,36 @@ def glob_to_regex(pattern: str) -> str:
     return "^(?s:" + "".join(parts) + ")$"
 
 
+_TEMPLATE_PARAMETER = re.compile(r"\{[^{}/]*\}")
+
+
+def _checked_templates(templates: tuple[str, ...]) -> tuple[str, ...]:
+    for index, template in enumerate(templates):
+        if not template.startswith("/"):
+            raise ParameterError(
+                f"endpoints[{index}]",
+                f"{template!r} is not a path template such as /v1/users/{{id}}",
+            )
+    return templates
+
+
+def _literal(text: str) -> str:
+    return "".join("\\" + char if char in _REGEX_META else char for char in text)
+
+
+def template_to_regex(template: str) -> str:
+    """An anchored regex for an endpoint template: ``{name}`` is one non-empty path segment,
+    everything else matches itself."""
+    parts = []
+    position = 0
+    for match in _TEMPLATE_PARAMETER.finditer(template):
+        parts.append(_literal(template[position : match.start()]))
+        parts.append("[^/]+")
+        position = match.end()
+    parts.append(_literal(template[position:]))
+    return "^(?s:" + "".join(parts) + ")$"
+
+
 def _parse_status(value: object, key: str) -> tuple[str, int, int]:
     """``500`` or ``"5xx"`` -> (as written, lowest, highest)."""
     if isinstance(value, str) and value.strip().isdigit():
@@ -131,13 +196,17 @@ class RequestFilter:
       count; ``*`` matches any characters including ``/``, ``?`` one character. The path has
       no query string.
     * ``methods``: when given, only requests with one of these methods count (case-insensitive).
+    * ``endpoints``: when given, only requests whose path matches one of these endpoint
+      templates count; ``{name}`` matches one path segment (``/v1/users/{id}`` matches
+      ``/v1/users/42``, not ``/v1/users/42/orders``).
     """
 
     exclude_status: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = ()
 
-    KEYS: ClassVar[tuple[str, ...]] = ("exclude_status", "exclude_paths", "methods")
+    KEYS: ClassVar[tuple[str, ...]] = ("exclude_status", "exclude_paths", "methods", "endpoints")
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> RequestFilter:
@@ -154,6 +223,7 @@ class RequestFilter:
             exclude_status=tuple(dict.fromkeys(written for written, _, _ in parsed)),
             exclude_paths=tuple(dict.fromkeys(text_list(params, "exclude_paths"))),
             methods=tuple(dict.fromkeys(methods)),
+            endpoints=tuple(dict.fromkeys(_checked_templates(text_list(params, "endpoints")))),
         )
 
     def expr(self) -> pl.Expr:
@@ -169,6 +239,9 @@ class RequestFilter:
             counts = counts & (path.is_null() | ~path.str.contains(regex))
         if self.methods:
             counts = counts & pl.col("method").str.to_uppercase().is_in(list(self.methods))
+        if self.endpoints:
+            regex = "|".join(template_to_regex(template) for template in self.endpoints)
+            counts = counts & pl.col("path").str.contains(regex)
         return counts.fill_null(False)
 
     def describe(self) -> str:
@@ -180,6 +253,8 @@ class RequestFilter:
             parts.append("not paths " + ",".join(self.exclude_paths))
         if self.methods:
             parts.append("methods " + ",".join(self.methods))
+        if self.endpoints:
+            parts.append("endpoints " + ",".join(self.endpoints))
         return "; ".join(parts)
 
 
@@ -221,6 +296,11 @@ class Meter(ABC):
     def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         """The inputs behind each account's quantity (meter-specific columns, ``account``
         first), for every account present in ``events`` during the period."""
+
+    def needs(self) -> tuple[str, ...]:
+        """Stored columns the meter reads besides the canonical ones (a missing one is
+        warned about on the invoice)."""
+        return ()
 
     def report_columns(self) -> list[pl.Expr]:
         """The columns of a monthly report (``meterlog mau``, ``peak``) after ``account`` and

@@ -3,7 +3,7 @@
 A pricing model turns a billable quantity (whole units) into an exact, unrounded
 :class:`~decimal.Decimal` amount with a short text saying how (``1000 @ 0 + 500 @ 0.01``).
 :func:`price_charge` adds what every charge has: ``included`` free units, a ``minimum``
-amount, and rounding half-even to the currency's minor unit.
+amount, a ``maximum`` amount (a cap), and rounding half-even to the currency's minor unit.
 
 Adding a pricing model is adding a module with a :class:`PricingModel` subclass and an entry
 in :data:`meterlog.pricing.PRICING_MODELS`.
@@ -77,13 +77,17 @@ def price_charge(
     currency: Currency,
     included: int = 0,
     minimum: Decimal = Decimal(0),
+    maximum: Decimal | None = None,
 ) -> ChargeAmount:
     """Price one charge: ``included`` units are free, the model prices the rest, the amount is
-    at least ``minimum``, and the result is rounded half-even to the currency's minor unit."""
+    at least ``minimum`` and at most ``maximum`` (when given), and the result is rounded
+    half-even to the currency's minor unit."""
     billable = max(0, quantity - included)
     with exact():
         priced = model.price(billable)
         amount, detail = priced.amount, priced.detail
         if amount < minimum:
             amount, detail = minimum, f"{detail}; minimum {minimum} applies"
+        if maximum is not None and amount > maximum:
+            amount, detail = maximum, f"{detail}; maximum {maximum} applies"
     return ChargeAmount(billable, currency.round(amount), detail)

@@ -35,6 +35,11 @@ class Currency:
         with exact():
             return amount.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
 
+    def text(self, amount: Decimal) -> str:
+        """``amount`` rounded to the minor unit, as plain decimal text with exactly the
+        currency's decimals: ``14.96`` EUR, ``1000`` JPY, ``1.235`` KWD."""
+        return format(self.round(amount), "f")
+
     def fits(self, amount: Decimal) -> bool:
         """Whether ``amount`` has no digits below the minor unit."""
         return self.round(amount) == amount

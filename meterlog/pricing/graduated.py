@@ -1,6 +1,8 @@
 """``graduated``: each tier prices the units that fall in it at its own rate.
 
 With tiers 0-1000 at 0 and above at 0.01, 1500 units cost 1000 x 0 + 500 x 0.01 = 5.00.
+A tier's ``flat_amount`` is added once when the quantity reaches the tier (at least one unit
+in it); zero units reach no tier and cost nothing. Unit prices are per ``per`` units.
 """
 
 from __future__ import annotations
@@ -11,21 +13,22 @@ from decimal import Decimal
 from typing import ClassVar, Self
 
 from meterlog.pricing.base import Priced, PricingModel, exact
-from meterlog.pricing.tiers import Tier, parse_tiers
+from meterlog.pricing.tiers import Tier, parse_tiers, per_units, price_text
 from meterlog.validation import check_keys
 
 
 @dataclass(frozen=True)
 class Graduated(PricingModel):
     tiers: tuple[Tier, ...]
+    per: int = 1
 
     kind = "graduated"
-    keys: ClassVar[tuple[str, ...]] = ("tiers",)
+    keys: ClassVar[tuple[str, ...]] = ("tiers", "per")
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> Self:
         check_keys(params, cls.keys, "graduated pricing")
-        return cls(tiers=parse_tiers(params))
+        return cls(tiers=parse_tiers(params), per=per_units(params))
 
     def price(self, units: int) -> Priced:
         amount = Decimal(0)
@@ -36,6 +39,8 @@ class Graduated(PricingModel):
                 in_tier = upper - tier.start
                 if in_tier <= 0:
                     break
-                amount += in_tier * tier.unit_price
-                parts.append(f"{in_tier} @ {tier.unit_price}")
-        return Priced(amount, " + ".join(parts) or f"0 @ {self.tiers[0].unit_price}")
+                amount += in_tier * tier.unit_price / self.per + tier.flat_amount
+                part = f"{in_tier} @ {price_text(tier.unit_price, self.per)}"
+                parts.append(part + (f" + flat {tier.flat_amount}" if tier.flat_amount else ""))
+        first = price_text(self.tiers[0].unit_price, self.per)
+        return Priced(amount, " + ".join(parts) or f"0 @ {first}")

@@ -5,6 +5,10 @@ A tier covers the units after ``from`` up to and including ``up_to``: with tiers
 units 1001..10000 in the second. ``from`` may be left out: it is then the previous tier's
 ``up_to`` (0 for the first tier). The last tier leaves out ``up_to`` (no upper limit), so
 every quantity has a price. Tiers must follow each other without gap or overlap.
+
+A tier may also have a ``flat_amount``, charged once when the quantity reaches the tier (as
+in Stripe's and OpenMeter's tiers). Unit prices may be quoted per ``per`` units (a key of the
+charge, e.g. ``per = 1000`` for a price per thousand requests).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from decimal import Decimal
 
 from meterlog.validation import ParameterError, check_keys, money, table_list, whole_number
 
-TIER_KEYS = ("from", "up_to", "unit_price")
+TIER_KEYS = ("from", "up_to", "unit_price", "flat_amount")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class Tier:
     start: int
     up_to: int | None
     unit_price: Decimal
+    flat_amount: Decimal = Decimal(0)
 
     def contains(self, units: int) -> bool:
         return units > self.start and (self.up_to is None or units <= self.up_to)
@@ -40,7 +45,8 @@ def parse_tiers(params: Mapping[str, object]) -> tuple[Tier, ...]:
         where = f"tiers[{index}]"
         try:
             check_keys(table, TIER_KEYS, "a tier")
-            unit_price = money(table, "unit_price")
+            unit_price = money(table, "unit_price", "0" if "flat_amount" in table else None)
+            flat_amount = money(table, "flat_amount", "0")
             start = whole_number(table, "from", previous_end)
             up_to = whole_number(table, "up_to", minimum=1) if "up_to" in table else None
         except ParameterError as error:
@@ -74,6 +80,16 @@ def parse_tiers(params: Mapping[str, object]) -> tuple[Tier, ...]:
                 f"up_to {start}"
             )
             raise ParameterError(where, reason)
-        tiers.append(Tier(start, up_to, unit_price))
+        tiers.append(Tier(start, up_to, unit_price, flat_amount))
         previous_end = up_to if up_to is not None else previous_end
     return tuple(tiers)
+
+
+def per_units(params: Mapping[str, object]) -> int:
+    """The ``per`` key: how many units a unit price is quoted for (default 1)."""
+    return whole_number(params, "per", 1, minimum=1)
+
+
+def price_text(unit_price: Decimal, per: int) -> str:
+    """``0.50`` or ``0.50/1000`` (a price per 1000 units)."""
+    return f"{unit_price}/{per}" if per != 1 else str(unit_price)

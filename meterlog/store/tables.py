@@ -163,8 +163,22 @@ class Store:
         )
         return set(ids.get_column("source_id").to_list())
 
+    def source_paths(self) -> dict[str, str]:
+        """The latest path recorded for each source id (what ``status`` shows)."""
+        if self.table(SOURCES_TABLE) is None:
+            return {}
+        latest = (
+            pl.scan_delta(self.table_uri(SOURCES_TABLE), storage_options=self.storage_options)
+            .sort("seen_at")
+            .group_by("source_id")
+            .agg(pl.col("path").last())
+            .collect()
+        )
+        return dict(latest.iter_rows())
+
     def sources(self) -> pl.DataFrame:
-        """Every source ever read, latest path first seen, with its committed progress."""
+        """Every source ever read, under the latest path an ingest saw it at, with its
+        committed progress."""
         table = self.table(SOURCES_TABLE)
         if table is None:
             return pl.DataFrame(schema=SOURCE_COLUMNS)

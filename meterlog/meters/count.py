@@ -1,0 +1,63 @@
+"""Count: the number of counted requests in the period ("EUR 0.50 per 1,000 requests").
+
+Which requests count is set with the same filters as every meter (``exclude_status``,
+``exclude_paths``, ``methods``, ``endpoints``); anonymous requests count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Self
+
+import polars as pl
+
+from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.validation import check_keys
+
+
+def local_day(period: Period) -> pl.Expr:
+    """The calendar day of ``ts`` in the period's time zone."""
+    return pl.col("ts").dt.convert_time_zone(period.tz.key).dt.date().alias("day")
+
+
+@dataclass(frozen=True)
+class CountMeter(Meter):
+    """Counted requests per account."""
+
+    counting: RequestFilter = field(default_factory=RequestFilter)
+
+    kind = "count"
+    keys = ()
+    evidence_order = "day"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        check_keys(params, RequestFilter.KEYS, "a count meter")
+        return cls(counting=RequestFilter.from_params(params))
+
+    @property
+    def description(self) -> str:
+        return self._describe("requests")
+
+    def report_columns(self) -> list[pl.Expr]:
+        return [pl.col("quantity").alias("requests")]
+
+    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        return counted.group_by("account").agg(
+            quantity=pl.len().cast(pl.Int64),
+            peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
+        )
+
+    def zero_peak_start(self, period: Period) -> datetime | None:
+        return None
+
+    def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """Counted requests per account and local day: ``account, day, requests``."""
+        counted = events_in_period(events, period).filter(self.counting.expr())
+        return (
+            counted.group_by("account", local_day(period))
+            .agg(requests=pl.len().cast(pl.Int64))
+            .sort("account", "day", nulls_last=True)
+        )

@@ -1,0 +1,86 @@
+"""Unique: the number of distinct values of a column among the period's counted requests.
+
+MAU generalised: ``column = "remote_addr"`` counts distinct client addresses,
+``column = "endpoint"`` distinct endpoints (paths templated by the automatic rules of
+:mod:`meterlog.endpoints`, e.g. ``/v1/users/{id}``), ``column = "user"`` is MAU. Values are
+compared as text with surrounding blanks removed; null, empty and ``-`` values never count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Self
+
+import polars as pl
+
+from meterlog.endpoints import ENDPOINT_COLUMN, automatic_endpoint
+from meterlog.identity import identity_expr
+from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.validation import check_keys, text
+
+#: Columns computed from others rather than stored.
+_DERIVED = ("user", "account", ENDPOINT_COLUMN)
+
+
+@dataclass(frozen=True)
+class UniqueMeter(Meter):
+    """Distinct values of ``column`` per account."""
+
+    column: str = "remote_addr"
+    counting: RequestFilter = field(default_factory=RequestFilter)
+
+    kind = "unique"
+    keys: ClassVar[tuple[str, ...]] = ("column",)
+    evidence_order = "value"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        check_keys(params, (*cls.keys, *RequestFilter.KEYS), "a unique meter")
+        return cls(column=text(params, "column"), counting=RequestFilter.from_params(params))
+
+    @property
+    def description(self) -> str:
+        return self._describe(f"unique {self.column}")
+
+    def needs(self) -> tuple[str, ...]:
+        return () if self.column in _DERIVED else (self.column,)
+
+    def report_columns(self) -> list[pl.Expr]:
+        return [pl.lit(self.column).alias("column"), pl.col("quantity").alias("unique")]
+
+    def _value(self, names: list[str]) -> pl.Expr:
+        if self.column == ENDPOINT_COLUMN and ENDPOINT_COLUMN not in names:
+            value = automatic_endpoint(pl.col("path"))
+            return pl.when(value.str.strip_chars().is_in(["", "-"])).then(None).otherwise(value)
+        if self.column not in names:
+            return pl.lit(None, pl.String)
+        return identity_expr(self.column)
+
+    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        value = self._value(counted.collect_schema().names())
+        return counted.group_by("account").agg(
+            quantity=value.drop_nulls().n_unique().cast(pl.Int64),
+            peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
+        )
+
+    def zero_peak_start(self, period: Period) -> datetime | None:
+        return None
+
+    def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """One row per account and value counted: ``account, value, first_seen, last_seen,
+        requests`` (counted requests only)."""
+        counted = events_in_period(events, period).filter(self.counting.expr())
+        value = self._value(counted.collect_schema().names()).alias("value")
+        return (
+            counted.with_columns(value)
+            .filter(pl.col("value").is_not_null())
+            .group_by("account", "value")
+            .agg(
+                first_seen=pl.col("ts").min(),
+                last_seen=pl.col("ts").max(),
+                requests=pl.len().cast(pl.Int64),
+            )
+            .sort("account", "value", nulls_last=True)
+        )
