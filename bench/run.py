@@ -766,6 +766,7 @@ def main() -> None:
                     "csv",
                 ),
                 "usage all": ("usage", "--by", "month", "-f", "csv"),
+                "usage by endpoint": ("usage", "--by", "endpoint", "-f", "csv"),
             }
             if events_store.exists():
                 results["query_store"] = store_stats(events_store, month, day)
@@ -1265,6 +1266,7 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
         "meterlog bill",
         "meterlog usage one day",
         "meterlog usage all",
+        "meterlog usage by endpoint",
     ):
         timing = timings.get(name)
         if timing is None:

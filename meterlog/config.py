@@ -25,7 +25,12 @@ _TOP_KEYS = {
     "endpoints",
     "bots",
     "anomalies",
+    "log_format",
+    "nginx_conf",
+    "log_format_name",
+    "json",
 }
+_JSON_KEYS = {"fields", "preset", "tz"}
 _ENDPOINT_KEYS = {"routes", "openapi"}
 _BOT_KEYS = {"patterns"}
 
@@ -45,6 +50,15 @@ class Config:
     bot_patterns: tuple[str, ...] | None = None
     #: ``[anomalies.<kind>]`` tables, checked: detector kind -> parameter -> value
     anomalies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: The nginx ``log_format`` of the logs, verbatim (like ``--log-format``).
+    log_format: str | None = None
+    #: An nginx config and the name of the ``log_format`` in it (like ``--nginx-conf``).
+    nginx_conf: Path | None = None
+    log_format_name: str | None = None
+    #: ``[json]``: ``fields`` (column = key, like ``--json-field``), ``preset``, ``tz``.
+    json_fields: dict[str, str] = field(default_factory=dict)
+    json_preset: str | None = None
+    json_tz: str | None = None
     raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -91,10 +105,27 @@ def load_config(explicit: str | Path | None = None) -> Config:
     base = path.parent
     endpoints = data.get("endpoints", {})
     bots = data.get("bots", {})
-    if not isinstance(endpoints, dict) or not isinstance(bots, dict):
-        raise ConfigError(located(path, None, "'endpoints' and 'bots' must be tables"))
+    json_table = data.get("json", {})
+    if not all(isinstance(table, dict) for table in (endpoints, bots, json_table)):
+        raise ConfigError(located(path, None, "'endpoints', 'bots' and 'json' must be tables"))
+    assert isinstance(endpoints, dict) and isinstance(bots, dict) and isinstance(json_table, dict)
     _check_keys(path, "endpoints", endpoints, _ENDPOINT_KEYS)
     _check_keys(path, "bots", bots, _BOT_KEYS)
+    _check_keys(path, "json", json_table, _JSON_KEYS)
+    json_fields = json_table.get("fields", {})
+    if not isinstance(json_fields, dict) or not all(
+        isinstance(value, str) and value for value in json_fields.values()
+    ):
+        raise ConfigError(
+            located(path, None, "'json.fields' must be a table of COLUMN = \"KEY\" strings")
+        )
+    if "log_format" in data and "nginx_conf" in data:
+        raise ConfigError(located(path, None, "give either 'log_format' or 'nginx_conf', not both"))
+    if ("nginx_conf" in data) != ("log_format_name" in data):
+        raise ConfigError(located(path, None, "'nginx_conf' and 'log_format_name' go together"))
+
+    def json_str(key: str) -> str | None:
+        return _string(path, f"json.{key}", json_table[key]) if key in json_table else None
 
     def opt_str(key: str) -> str | None:
         return _string(path, key, data[key]) if key in data else None
@@ -124,5 +155,11 @@ def load_config(explicit: str | Path | None = None) -> Config:
             _string_list(path, "bots.patterns", bots["patterns"]) if "patterns" in bots else None
         ),
         anomalies=anomalies,
+        log_format=opt_str("log_format"),
+        nginx_conf=opt_path(data.get("nginx_conf"), "nginx_conf"),
+        log_format_name=opt_str("log_format_name"),
+        json_fields=dict(json_fields),
+        json_preset=json_str("preset"),
+        json_tz=json_str("tz"),
         raw=data,
     )

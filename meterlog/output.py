@@ -27,6 +27,7 @@ import polars as pl
 
 from meterlog.csvguard import AMOUNT_COLUMNS, neutralise_frame
 from meterlog.errors import MeterlogError
+from meterlog.text import UNSAFE_CHARACTERS, printable_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -85,9 +86,9 @@ def _format_cell(value: object, dtype: pl.DataType, plain: bool = False) -> str:
     return str(value)
 
 
-#: Control characters (C0, DEL, C1): shown as U+FFFD in tables, so a logged value such as a user
-#: agent cannot send escape sequences to the terminal.
-_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+#: Shown as U+FFFD in tables, so a logged value such as a user agent cannot send escape
+#: sequences to the terminal: the characters :func:`meterlog.text.printable` replaces, and tab.
+_CONTROL_CHARACTERS = f"[\t{UNSAFE_CHARACTERS}]"
 
 
 def printable_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -439,6 +440,8 @@ def write_report(
     else:
         content = frame.write_ndjson()
     if to_stdout:
+        if stdout.isatty():  # values from logs must not drive the terminal
+            content = printable_lines(content)
         stdout.write(content)
         stdout.flush()
     else:

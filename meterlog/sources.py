@@ -15,14 +15,15 @@ import gzip
 import hashlib
 import os
 import queue
+import re
 import stat
 import sys
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import numpy as np
 import polars as pl
@@ -45,9 +46,11 @@ try:  # ISA-L's gzip decompresses two to three times faster than zlib's; zlib is
 
 except ImportError:  # pragma: no cover - isal is a dependency, the fallback is for odd platforms
     _GzipFile = gzip.GzipFile  # type: ignore[misc,assignment]
-    _GzipError = zlib.error  # type: ignore[misc,assignment]
+    _GzipError = zlib.error  # type: ignore[assignment]
 
 _GZIP_BLOCK = 128 * 1024
+#: ISA-L's stubs declare its ``error`` as an instance; it is an exception class.
+_GZIP_ERROR: type[Exception] = cast("type[Exception]", _GzipError)
 
 FINGERPRINT_BYTES = 4096
 #: Bytes read per chunk (complete lines are parsed and committed chunk by chunk). Peak memory
@@ -55,6 +58,10 @@ FINGERPRINT_BYTES = 4096
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 #: Lines longer than this are rejected as ``line_too_long`` (nginx lines are a few KiB at most).
 DEFAULT_MAX_LINE_BYTES = 64 * 1024
+#: A chunk holds at most one line per this many bytes (``LineReader.chunks``): a line costs
+#: about a hundred bytes of memory once cut and parsed whatever its length, so chunks of very
+#: short lines (say megabytes of newlines) would otherwise take many times their size.
+MIN_BYTES_PER_LINE = 128
 #: File names read from directories unless ``--include`` says otherwise (``*log-*``: names
 #: logrotate's ``dateext`` gives, such as ``access.log-20261001.gz``).
 DEFAULT_INCLUDE = (
@@ -96,21 +103,67 @@ def _name_matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
+@dataclass
+class Discovery:
+    """The inputs found, and for each directory or glob given from which no file is read
+    although it holds files, those files with why each was skipped."""
+
+    inputs: list[InputFile]
+    #: ``(argument, [(file, reason), ...])``, in the order the arguments were given.
+    unread: list[tuple[str, list[tuple[str, str]]]]
+
+    def unread_messages(
+        self, include: Sequence[str], exclude: Sequence[str], limit: int = 4
+    ) -> list[str]:
+        """One line per :attr:`unread` argument: what was skipped, why, and what to do."""
+        messages = []
+        for argument, skipped in self.unread:
+            shown = [
+                f"{path_text(os.path.relpath(path, argument) if os.path.isdir(argument) else path)}"
+                f" ({reason})"
+                for path, reason in skipped[:limit]
+            ]
+            if len(skipped) > limit:
+                shown.append(f"and {len(skipped) - limit} more")
+            messages.append(
+                f"{path_text(argument)}: no file read; {len(skipped)} skipped: "
+                + ", ".join(shown)
+                + f"; files in directories are read when their names match --include "
+                f"({' '.join(include)}) and not --exclude ({' '.join(exclude)}): "
+                "give --include GLOB or name the files"
+            )
+        return messages
+
+
 def discover_inputs(
     paths: Sequence[str],
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
 ) -> list[InputFile]:
+    """Expand files, directories (recursively) and glob patterns into input files (see
+    :func:`discover`)."""
+    return discover(paths, include, exclude).inputs
+
+
+def discover(
+    paths: Sequence[str],
+    include: Sequence[str] = DEFAULT_INCLUDE,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+) -> Discovery:
     """Expand files, directories (recursively) and glob patterns into input files.
 
-    Files named explicitly are always read; files found in directories or by a glob must match
-    ``include`` and not ``exclude``. Hidden files and folders are skipped. Symbolic links to
-    directories are not followed (no loops). Order is deterministic: sorted per directory.
+    Files named explicitly are always read; files found in directories must match ``include``
+    and not ``exclude``, files matched by a glob must not match ``exclude``. Hidden files and
+    folders are skipped. Symbolic links to directories are not followed (no loops). Order is
+    deterministic: sorted per directory.
     """
     found: list[InputFile] = []
     seen: set[str] = set()
+    skipped: list[tuple[str, str]] = []
+    chosen = [0]  # files of the current argument that pass the filters (even if seen before)
 
     def add(path: str) -> None:
+        chosen[0] += 1
         key = path if path == STDIN else os.path.realpath(path)
         if key not in seen:
             seen.add(key)
@@ -120,15 +173,22 @@ def discover_inputs(
         for root, dirs, files in os.walk(directory, onerror=None, followlinks=False):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                if name.startswith(".") or not _name_matches(name, include):
-                    continue
-                if _name_matches(name, exclude):
-                    continue
                 full = os.path.join(root, name)
-                if os.path.isfile(full):
+                if name.startswith("."):
+                    skipped.append((full, "hidden"))
+                elif not _name_matches(name, include):
+                    skipped.append((full, "not matching --include"))
+                elif _name_matches(name, exclude):
+                    skipped.append((full, "matches --exclude"))
+                elif not os.path.isfile(full):
+                    skipped.append((full, "not a regular file"))
+                else:
                     add(full)
 
+    unread: list[tuple[str, list[tuple[str, str]]]] = []
     for path in paths:
+        chosen[0] = 0
+        skipped = []
         if path == STDIN:
             add(STDIN)
         elif os.path.isdir(path):
@@ -136,32 +196,81 @@ def discover_inputs(
         elif os.path.lexists(path):
             add(path)
         elif glob.has_magic(path):
-            matches = sorted(glob.glob(path, recursive=True))
+            matches = _glob(path)
             if not matches:
-                raise InputError(f"{path}: no file matches this pattern; check the path")
+                raise InputError(f"{path_text(path)}: no file matches this pattern; check the path")
             for match in matches:
                 if os.path.isdir(match):
                     walk(match)
                 elif _name_matches(os.path.basename(match), exclude):
-                    continue
+                    skipped.append((match, "matches --exclude"))
                 else:
                     add(match)
         else:
-            raise InputError(f"{path}: no such file or directory; check the path")
-    return found
+            raise InputError(f"{path_text(path)}: no such file or directory; check the path")
+        if not chosen[0] and skipped:
+            unread.append((path, skipped))
+    return Discovery(found, unread)
+
+
+def _glob(pattern: str) -> list[str]:
+    """The paths ``pattern`` matches, sorted, as ``glob.glob(pattern, recursive=True)`` gives
+    them except that ``**`` does not follow symbolic links to directories (``glob`` does, so a
+    link such as ``dir/l1 -> .`` made ``'dir/**'`` run for ever): the rule directories follow.
+    Hidden names match only a pattern segment that starts with a dot, as in ``glob``."""
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    parts = pattern.split(os.sep)
+    fixed = 0
+    while fixed < len(parts) and not glob.has_magic(parts[fixed]):
+        fixed += 1
+    base = os.sep.join(parts[:fixed]) or (os.sep if pattern.startswith(os.sep) else "")
+    wanted = [part for part in parts[fixed:] if part]
+    if not wanted or not os.path.isdir(base or os.curdir):
+        return sorted(glob.glob(pattern))  # nothing recursive below a directory to walk
+    dotted = any(part.startswith(".") for part in wanted)
+    found = [base] if all(part == "**" for part in wanted) and base else []
+    for root, dirs, files in os.walk(base or os.curdir, followlinks=False):
+        if not dotted:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        relative = os.path.relpath(root, base or os.curdir)
+        prefix = [] if relative == os.curdir else relative.split(os.sep)
+        for name in (*dirs, *files):
+            if _segments_match([*prefix, name], wanted):
+                found.append(os.path.join(base, *prefix, name))
+    return sorted(found)
+
+
+def _segments_match(names: list[str], patterns: list[str]) -> bool:
+    """Whether the path segments ``names`` match the glob segments ``patterns`` (``**``: any
+    number of segments)."""
+    if not patterns:
+        return not names
+    head, rest = patterns[0], patterns[1:]
+    if head == "**":
+        for skip in range(len(names) + 1):
+            if skip and names[skip - 1].startswith("."):
+                return False
+            if _segments_match(names[skip:], rest):
+                return True
+        return False
+    if not names or (names[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], head) and _segments_match(names[1:], rest)
 
 
 def _open_raw(source: InputFile) -> BinaryIO:
     if source.is_stdin:
         return sys.stdin.buffer
+    shown = path_for_display(source.path)
     try:
         mode = os.stat(source.path).st_mode
     except OSError as exc:
-        raise InputError(f"{source.path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{source.path}: is a directory")
+        raise InputError(f"{shown}: is a directory")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise InputError(f"{source.path}: not a regular file; give a log file")
+        raise InputError(f"{shown}: not a regular file; give a log file")
     try:
         if stat.S_ISFIFO(mode):
             # Opened without blocking, so a pipe nobody writes to reads as empty instead of
@@ -172,7 +281,7 @@ def _open_raw(source: InputFile) -> BinaryIO:
         return open(source.path, "rb")
     except OSError as exc:
         raise InputError(
-            f"{source.path}: cannot read: {exc.strerror}; check the file's permissions"
+            f"{shown}: cannot read: {exc.strerror}; check the file's permissions"
         ) from None
 
 
@@ -200,9 +309,7 @@ class LineReader:
         elif self.compression == "bzip2":
             self.stream = bz2.BZ2File(raw, mode="rb")  # type: ignore[assignment]
         elif self.compression == "zstd":
-            self.stream = zstandard.ZstdDecompressor().stream_reader(  # type: ignore[assignment]
-                raw, read_across_frames=True
-            )
+            self.stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         else:
             self.stream = raw
         is_pipe = source.is_stdin or stat.S_ISFIFO(os.fstat(raw.fileno()).st_mode)
@@ -214,6 +321,16 @@ class LineReader:
         self._pending: bytes | bytearray = b""
         self._eof = False
         self.partial_line_bytes = 0
+
+    def raw_position(self) -> int:
+        """Bytes of the file read so far (compressed bytes for a compressed file, a little ahead
+        of the chunks handed out); for a progress display."""
+        if self.compression == "none":
+            return self.position
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):  # a pipe
+            return self.position
 
     def close(self) -> None:
         if not self.source.is_stdin:
@@ -233,9 +350,9 @@ class LineReader:
             return b""
         try:
             if self.compression != "none":
-                return self.stream.read1(size)  # type: ignore[attr-defined,no-any-return]
+                return self.stream.read1(size)  # type: ignore[attr-defined]
             return self.stream.read(size)
-        except (OSError, EOFError, zlib.error, _GzipError, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error, _GZIP_ERROR, zstandard.ZstdError) as exc:
             self._note_damage(exc, at)
             return b""
 
@@ -252,10 +369,19 @@ class LineReader:
 
     def _note_damage(self, exc: Exception, at: int) -> None:
         what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
-        detail = f"corrupt or truncated {what} data" if what else f"read error ({exc})"
+        shown = path_for_display(self.source.path)
+        if not what:
+            self.damage = InputError(
+                f"{shown}: read error ({exc}) after {at} bytes; lines before it were kept; "
+                "check the disk and the file, a later run reads on from there"
+            )
+            return
+        # logrotate compressing a file (or a copy still arriving) looks the same as damage:
+        # nothing must be lost by following the advice
         self.damage = InputError(
-            f"{path_for_display(self.source.path)}: {detail} after {at} bytes; "
-            "lines before the damage were kept, repair or remove the file"
+            f"{shown}: corrupt or truncated {what} data after {at} bytes; lines before it were "
+            "kept; if the file is still being written (logrotate compressing it, a copy "
+            "arriving) a later run reads the rest, so leave it; otherwise repair or replace it"
         )
 
     def _fill(self, size: int) -> None:
@@ -315,9 +441,22 @@ class LineReader:
         return candidates[::-1]
 
     def head_lines(self, max_lines: int = 200, max_bytes: int = 1 << 20) -> bytes:
-        """The first complete lines (for format detection); does not consume them."""
+        """The first complete lines (for format detection); does not consume them.
+
+        A last line without a newline counts as complete when the source cannot grow (standard
+        input, a compressed file), as it does when the lines are read."""
         self._fill(max_bytes)
         head = self._pending[:max_bytes]
+        if (
+            head
+            and self._eof
+            and not self.can_grow
+            and self.damage is None
+            and len(head) == len(self._pending)
+            and head.count(b"\n") < max_lines
+            and not head.endswith(b"\n")
+        ):
+            return bytes(head)
         cut = -1
         position = 0
         for _ in range(max_lines):
@@ -326,7 +465,7 @@ class LineReader:
                 break
             cut = found
             position = found + 1
-        return head[: cut + 1] if cut >= 0 else b""
+        return bytes(head[: cut + 1]) if cut >= 0 else b""
 
     def skip_to(self, offset: int) -> bool:
         """Move to decompressed ``offset``; False if the source is shorter than that."""
@@ -356,9 +495,21 @@ class LineReader:
         return True
 
     def chunks(
-        self, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+        self,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_lines: int | None = None,
     ) -> Iterator[tuple[int, bytes | bytearray]]:
-        """``(start_offset, data)`` with ``data`` made of complete lines, until the end."""
+        """``(start_offset, data)`` with ``data`` made of complete lines, until the end.
+
+        A chunk holds at most ``chunk_bytes`` bytes (more only for a single line of up to
+        ``max_line_bytes``) and at most ``max_lines`` lines (default: one per
+        :data:`MIN_BYTES_PER_LINE` bytes of the chunk), so the memory a chunk takes once cut into
+        lines stays bounded whatever the content. A line longer than ``max_line_bytes`` is
+        handed out on its own as a :class:`CutLine` (its first bytes, and the bytes it spans),
+        read past without being held in memory."""
+        if max_lines is None:
+            max_lines = max(1024, chunk_bytes // MIN_BYTES_PER_LINE)
         while True:
             self._fill(chunk_bytes)
             data = self._pending
@@ -367,18 +518,27 @@ class LineReader:
                     raise self.damage
                 return
             cut = data.rfind(b"\n", 0, chunk_bytes)
-            if cut < 0:
-                cut = data.find(b"\n")  # a line longer than a chunk: take it whole
-            if cut < 0:
-                if not self._eof:
-                    self._fill(len(data) + max(chunk_bytes, len(data)))
+            if cut < 0:  # a line longer than a chunk: take it whole up to max_line_bytes
+                if len(data) <= max_line_bytes and not self._eof:
+                    self._fill(max_line_bytes + 1)
+                    data = self._pending
+                cut = data.find(b"\n", 0, max_line_bytes + 1)
+                if cut < 0 and len(data) > max_line_bytes:
+                    cut_line = self._cut_line(max_line_bytes)
+                    if cut_line is None:
+                        return
+                    yield cut_line
                     continue
+            if cut < 0:
                 if self.damage is not None:
                     raise self.damage  # the cut line at the damage is not a line
                 if self.can_grow:
                     self.partial_line_bytes = len(data)
                     return
                 cut = len(data) - 1
+            if data.count(b"\n", 0, cut + 1) > max_lines:
+                with memoryview(data) as view:
+                    cut = int(line_ends(view[: cut + 1])[max_lines - 1]) - 1
             start = self.position
             if isinstance(data, bytearray):  # hand the buffer itself out, without the tail
                 self._pending = bytes(data[cut + 1 :])
@@ -389,11 +549,65 @@ class LineReader:
             self.position += len(piece)
             yield start, piece
 
+    def _cut_line(self, max_line_bytes: int) -> tuple[int, CutLine] | None:
+        """The over-long line starting at :attr:`position` (longer than ``max_line_bytes``):
+        read to its end a block at a time, keeping only its first ``max_line_bytes + 1`` bytes
+        (or up to three more, to end at a character boundary). None when it has no end yet in a
+        source that can grow (it waits for the next run, as any incomplete last line)."""
+        start = self.position
+        pending = self._pending
+        keep = min(len(pending), max_line_bytes + 4)
+        while keep < len(pending) and keep > max_line_bytes + 1 and pending[keep] & 0xC0 == 0x80:
+            keep -= 1  # not inside a UTF-8 character
+        head = bytes(pending[:keep])
+        span, block = 0, bytes(pending)
+        self._pending = b""
+        while True:
+            found = block.find(b"\n")
+            if found >= 0:
+                span += found + 1
+                self._pending = block[found + 1 :]
+                break
+            span += len(block)
+            block = self._read(_CUT_LINE_BLOCK, start + span)
+            if block:
+                continue
+            self._eof = True
+            if self.damage is not None:
+                raise self.damage
+            if self.can_grow:
+                self.partial_line_bytes = span
+                self.position = start
+                return None
+            break
+        self.position = start + span
+        return start, CutLine(head + b"\n", span)
+
+
+class CutLine(bytes):
+    """A line longer than the longest line kept (``max_line_bytes``): its first bytes with a
+    newline, and ``size``, the bytes the whole line spans in the source."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> CutLine:
+        line = super().__new__(cls, head)
+        line.size = size
+        return line
+
+
+def span_of(data: bytes | bytearray) -> int:
+    """The bytes of the source a chunk from :meth:`LineReader.chunks` covers."""
+    return data.size if isinstance(data, CutLine) else len(data)
+
+
+_CUT_LINE_BLOCK = 1 << 20
+
 
 T = TypeVar("T")
 
 
-def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 1, wait: bool = True) -> Generator[T, None, None]:
     """``items``, produced by a background thread at most ``depth`` items ahead of the consumer.
 
     Reading and decompressing the next chunk then overlaps parsing and committing the current
@@ -528,6 +742,14 @@ def split_lines(
     return LineBatch(lines=frame.drop("length"), invalid=invalid, too_long=too_long)
 
 
+def drop_blank_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``lines`` (a :class:`LineBatch`'s) without the empty ones, and how many there were."""
+    blank = lines.select((pl.col("line").str.len_bytes() == 0).sum()).item()
+    if not blank:
+        return lines, 0
+    return lines.filter(pl.col("line").str.len_bytes() > 0), int(blank)
+
+
 def decode_for_display(raw: bytes | None, limit: int = 4096) -> str:
     """Raw bytes shown as text: invalid UTF-8 as ``\\xHH`` escapes, cut at ``limit`` bytes."""
     if raw is None:
@@ -536,4 +758,39 @@ def decode_for_display(raw: bytes | None, limit: int = 4096) -> str:
 
 
 def path_for_display(path: str) -> str:
-    return "<stdin>" if path == STDIN else str(Path(path))
+    """How a source is named in the store and in messages (see :func:`path_text`)."""
+    return "<stdin>" if path == STDIN else path_text(str(Path(path)))
+
+
+_PATH_ESCAPE = re.compile(r"\\\\|\\x([0-9a-f]{2})")
+
+
+def path_text(path: str) -> str:
+    """A file name as valid UTF-8 text, losslessly.
+
+    Names are bytes on Linux and Python holds the bytes that are not UTF-8 as lone surrogates
+    (``surrogateescape``), which no UTF-8 column, JSON document or terminal takes. Such a name
+    is written with those bytes as ``\\xHH`` and each backslash doubled; a name that is valid
+    UTF-8 and has no backslash (nearly all) is unchanged. :func:`path_from_text` undoes it.
+    """
+    try:
+        path.encode("utf-8")
+        if "\\" not in path:
+            return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        raw = path.encode("utf-8", "backslashreplace")
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+def path_from_text(text: str) -> str:
+    """The file name :func:`path_text` wrote as ``text``."""
+    if "\\" not in text:
+        return text
+    # a byte that is not UTF-8 (0x80 and up) is the lone surrogate U+DC80.. (surrogateescape)
+    return _PATH_ESCAPE.sub(
+        lambda m: "\\" if m.group(1) is None else chr(0xDC00 + int(m.group(1), 16)), text
+    )

@@ -38,6 +38,7 @@ from meterlog.filters import (
     value_filter,
 )
 from meterlog.identity import identity_expr, with_identity
+from meterlog.metrics import with_quantiles
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
 
@@ -192,13 +193,14 @@ def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery
     if any(d.needs_endpoint for d in dimensions):
         requests = with_endpoint(requests, settings.endpoint_templates())
     metrics = tuple(available_metrics(events.collect_schema().names()))
-    aggregations = [m.aggregation().alias(m.name) for m in metrics]
-    totals = requests.select(aggregations)
+    # quantiles come from counts of distinct values (see quantiles_from_counts): memory bounded
+    aggregations = [m.aggregation().alias(m.name) for m in metrics if m.quantile is None]
+    totals = with_quantiles(requests.select(aggregations), requests, [], metrics)
     plan = UsagePlan(scoped, requests, totals, None, totals, time_range, filters, metrics)
     if not dimensions:
         return plan
     keys = [d.key(settings.tz_name).alias(d.name) for d in dimensions]
-    grouped = requests.group_by(keys).agg(aggregations)
+    grouped = with_quantiles(requests.group_by(keys).agg(aggregations), requests, keys, metrics)
     sort_metric = query.sort_metric
     if sort_metric is not None and sort_metric not in {m.name for m in metrics}:
         raise MeterlogError(
@@ -266,6 +268,11 @@ def zero_filled(
     return filled.with_columns(pl.col(counts).fill_null(0)).select(grouped.columns)
 
 
+#: Each plan reads the store on its own: a scan shared between plans is held in memory whole,
+#: which for millions of requests is most of a report's memory.
+_NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
 def run_usage(
     settings: ReportSettings,
     query: UsageQuery,
@@ -292,7 +299,15 @@ def run_usage(
     unmapped_plan = _unmapped_keys_plan(plan.requests, settings, columns)
     if unmapped_plan is not None:
         plans["unmapped"] = unmapped_plan
-    results = dict(zip(plans, pl.collect_all(list(plans.values())), strict=True))
+    results = dict(
+        zip(
+            plans,
+            pl.collect_all(
+                list(plans.values()), engine="streaming", optimizations=_NO_SHARED_SCANS
+            ),
+            strict=True,
+        )
+    )
     frame = results["report"]
     fill_note = None
     if fill:

@@ -93,7 +93,11 @@ def test_truncated_gzip_keeps_lines_before_the_damage(tmp_path: Path) -> None:
     assert result.exit_code == 1
     [message] = error_lines(result.stderr)
     assert message.startswith(f"meterlog: error: {path}: corrupt or truncated gzip data after ")
-    assert message.endswith("lines before the damage were kept, repair or remove the file")
+    assert message.endswith(
+        "lines before it were kept; if the file is still being written (logrotate compressing "
+        "it, a copy arriving) a later run reads the rest, so leave it; otherwise repair or "
+        "replace it"
+    )
     stored = events(store)
     assert 1000 < stored.height < 4000
     assert stored.get_column("source_line").to_list() == list(range(1, stored.height + 1))
@@ -133,7 +137,8 @@ def test_bad_nginx_config(tmp_path: Path, log: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert error_lines(result.stderr) == [
-        f"meterlog: error: {conf}: no log_format named 'api' (log formats in the file: main)"
+        f"meterlog: error: {conf}: no log_format named 'api' "
+        "(log formats in the config and its includes: main)"
     ]
     conf.write_text("log_format main '$remote_addr [$time_local]' \"unterminated;\n")
     broken = cli(
@@ -142,7 +147,8 @@ def test_bad_nginx_config(tmp_path: Path, log: Path) -> None:
     )  # fmt: skip
     assert broken.exit_code == 1
     assert error_lines(broken.stderr) == [
-        f"meterlog: error: {conf}:1: cannot read the nginx config here"
+        f"meterlog: error: {conf}:1: cannot read the nginx config: a quoted string that starts "
+        "here is never closed (looking for log_format main)"
     ]
 
 

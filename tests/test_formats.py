@@ -464,8 +464,9 @@ def test_json_override_and_time_forms() -> None:
         utc(2026, 10, 10, 8, 55, 36).replace(microsecond=250000),
     ]
     assert events[0]["time"] == "not a time"  # unmapped keys are kept
-    with pytest.raises(FormatError, match="not a column that can be mapped"):
-        JsonLinesFormat({"nonsense": "x"})
+    for column in ("source_id", "day", "a b", ""):
+        with pytest.raises(FormatError, match="cannot be a column name"):
+            JsonLinesFormat({column: "x"})
 
 
 def test_json_rejects_arrays_non_objects_and_cut_lines() -> None:

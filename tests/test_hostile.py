@@ -286,8 +286,10 @@ def test_empty_file_empty_directory_and_whitespace(tmp_path: Path) -> None:
     assert "files: 1 (0 new, 0 grown, 0 unchanged, 0 duplicate, 1 waiting)" in result.stdout
     blank = tmp_path / "blank.log"
     blank.write_text("\n\n\n")
-    statuses, _ = run(tmp_path, blank)
-    assert statuses == [FAILED]  # three empty lines: nothing parses
+    statuses, counts = run(tmp_path, blank)
+    assert statuses == ["new"]  # three empty lines: skipped, nothing to store or explain
+    assert counts.height == 0
+    assert events(tmp_path / "store").height == 0
 
 
 def test_symlink_loops(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ import meterlog.formats.jsonlines as jsonlines
 import meterlog.ingest.pipeline as ingest_module
 from meterlog.formats import JsonLinesFormat, NginxLogFormat
 from meterlog.formats.base import split_request, with_request_split
-from meterlog.formats.nginx import COMBINED, MAIN, TIME_LOCAL_FORMAT, time_local_to_datetime
+from meterlog.formats.nginx import COMBINED, MAIN
+from meterlog.formats.times import TIME_LOCAL_FORMAT, time_local_to_datetime
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.sources import line_ends, read_ahead
 from meterlog.store import AUTO_COMPACT_FILES, Store

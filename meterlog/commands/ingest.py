@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from meterlog.commands.options import config_option, quiet_option, store_option
+from meterlog.commands.options import LibraryChoice, config_option, quiet_option, store_option
 
 
 def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
@@ -15,7 +15,9 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
         column, sep, key = value.partition("=")
         if not sep or not column or not key:
             raise click.BadParameter(
-                f"{value!r}: use COLUMN=KEY, e.g. ts=@timestamp", param_hint="'--json-field'"
+                f"{value!r}: use COLUMN=KEY, e.g. ts=@timestamp, http_x_api_key=api_key or "
+                "path=request.uri",
+                param_hint="'--json-field'",
             )
         fields[column] = key
     return fields
@@ -49,7 +51,22 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     "json_fields",
     multiple=True,
     metavar="COLUMN=KEY",
-    help="Map a JSON key to a canonical column, e.g. ts=@timestamp (repeatable).",
+    help="Store the JSON key KEY as column COLUMN (a canonical column or any name), e.g. "
+    "ts=@timestamp, http_x_api_key=api_key; KEY may be nested: path=request.uri "
+    "(repeatable; --format json and auto).",
+)
+@click.option(
+    "--json-preset",
+    type=LibraryChoice("meterlog.formats.jsonlines:JSON_PRESETS", "caddy|traefik|nginx"),
+    default=None,
+    help="Map the keys of a known JSON access log: caddy, traefik, or nginx (an escape=json "
+    "log_format keyed by variable names).",
+)
+@click.option(
+    "--json-tz",
+    metavar="ZONE",
+    default=None,
+    help="Time zone of JSON times written without an offset (default UTC), e.g. Europe/Berlin.",
 )
 @click.option(
     "--include",
@@ -83,6 +100,13 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     type=click.IntRange(1024),
     default=None,
     help="Bytes parsed and committed per chunk (default 32 MiB; 16 MiB for JSON lines).",
+)
+@click.option(
+    "--max-line-bytes",
+    type=click.IntRange(1024),
+    default=64 * 1024,
+    show_default=True,
+    help="Longer lines are rejected as line_too_long (kept cut to 4 KiB) and read past.",
 )
 @click.option(
     "--compact/--no-compact",
@@ -127,11 +151,14 @@ def command(
     nginx_conf: str | None,
     log_format_name: str | None,
     json_fields: tuple[str, ...],
+    json_preset: str | None,
+    json_tz: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
+    max_line_bytes: int,
     compact: bool,
     threads: int,
     accept_window: str,
@@ -149,6 +176,7 @@ def command(
     Examples:
         meterlog ingest --store /var/lib/meterlog /var/log/nginx/
         meterlog ingest --nginx-conf /etc/nginx/nginx.conf --log-format-name api logs/
+        meterlog ingest --json-preset caddy /var/log/caddy/access.log
         zcat old.log.gz | meterlog ingest -
     """
     if log_format and nginx_conf:
@@ -159,6 +187,7 @@ def command(
 
     from meterlog.commands.base import error_line, tune_for_batch_work
     from meterlog.config import load_config
+    from meterlog.errors import FormatError
     from meterlog.formats import (
         JsonLinesFormat,
         LogFormat,
@@ -168,6 +197,7 @@ def command(
     )
     from meterlog.ingest import IngestOptions, summary_lines
     from meterlog.ingest import ingest as run_ingest
+    from meterlog.periods import parse_tz
     from meterlog.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
     from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
     from meterlog.store import resolve_store
@@ -184,9 +214,25 @@ def command(
         custom = NginxLogFormat(log_format, name="custom")
     elif nginx_conf and log_format_name:
         custom = read_log_format_from_config(nginx_conf, log_format_name)
+    elif config.log_format:  # meterlog.toml names the format for every run
+        custom = NginxLogFormat(config.log_format, name="custom")
+    elif config.nginx_conf and config.log_format_name:
+        custom = read_log_format_from_config(config.nginx_conf, config.log_format_name)
+    # JSON settings: options win over meterlog.toml ([json]); a mapping adds to its fields
+    fields = {**config.json_fields, **json_mapping}
+    preset = json_preset or config.json_preset
+    zone = json_tz or config.json_tz
+    json_format: LogFormat | None = None  # None: auto also recognises Caddy and Traefik logs
+    if fields or preset or zone or input_format == "json":
+        try:
+            json_format = JsonLinesFormat(
+                fields, preset=preset, naive_zone=parse_tz(zone).key if zone else "UTC"
+            )
+        except FormatError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--json-field'") from None
     forced: LogFormat | None = None
     if input_format == "json":
-        forced = JsonLinesFormat(json_mapping)
+        forced = json_format
     elif input_format != "auto":
         if custom is not None:
             raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
@@ -194,11 +240,13 @@ def command(
     options = IngestOptions(
         log_format=forced,
         custom_format=custom,
+        json_format=json_format,
         include=include or DEFAULT_INCLUDE,
         exclude=exclude or DEFAULT_EXCLUDE,
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size,
+        max_line_bytes=max_line_bytes,
         threads=threads,
         compact=compact,
         accept_window=window,
@@ -206,22 +254,20 @@ def command(
     )
     target = resolve_store(store, config.store)
     tune_for_batch_work()
-    show_progress = not quiet and sys.stderr.isatty()
-    if show_progress:
-        from rich.progress import Progress
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
 
-        with Progress(transient=True) as progress:
-            task = progress.add_task("ingesting", total=None)
+        from meterlog.commands.progress import IngestProgressBar
 
-            def advance(path: str, done: int) -> None:
-                progress.update(task, advance=done, description=printable(path[-40:]))
-
-            summary = run_ingest(target, list(paths), options, on_progress=advance)
+        with IngestProgressBar(Console(stderr=True)) as bar:
+            summary = run_ingest(target, list(paths), options, progress=bar)
     else:
         summary = run_ingest(target, list(paths), options)
     if not quiet:
         click.echo("\n".join(printable(line) for line in summary_lines(summary)))
     for failed in summary.failed:
         click.echo(error_line(str(failed.error)), err=True)
-    if summary.failed:
+    for message in summary.unread:
+        click.echo(error_line(message), err=True)
+    if not summary.ok:
         sys.exit(1)

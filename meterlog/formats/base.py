@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections import Counter
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -30,13 +30,28 @@ PARSE_REJECT_COLUMNS = {
 class ParseResult:
     events: pl.DataFrame
     rejects: pl.DataFrame
+    #: Counts a format reports about stored lines besides rejects, for the ingest summary:
+    #: ``naive_time:ZONE``, ``empty:COLUMN=KEY``, ``dropped_key:KEY`` (see ``jsonlines``).
+    notes: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def concat(cls, results: list[ParseResult]) -> ParseResult:
+        notes: Counter[str] = Counter()
+        for result in results:
+            notes.update(result.notes)
         return cls(
             events=pl.concat([r.events for r in results], how="diagonal_relaxed"),
             rejects=pl.concat([r.rejects for r in results]),
+            notes=notes,
         )
+
+
+#: Note prefix: events whose time had no UTC offset, read in ZONE (``naive_time:ZONE``).
+NAIVE_TIME = "naive_time"
+#: Note prefix: events in which an explicitly mapped column is empty (``empty:COLUMN=KEY``).
+EMPTY_FIELD = "empty:"
+#: Note prefix: a JSON key dropped because the chunk had more extra keys than allowed.
+DROPPED_KEY = "dropped_key:"
 
 
 def empty_rejects() -> pl.DataFrame:
@@ -131,17 +146,33 @@ def split_request(request: pl.Expr) -> dict[str, pl.Expr]:
     """``$request`` (``GET /a?b=1 HTTP/1.1``) into method, path, query and protocol.
 
     A request line that is not ``METHOD TARGET [PROTOCOL]`` (an empty request, a TLS handshake
-    sent to a plain-HTTP port) keeps the event with method, path and protocol null.
+    sent to a plain-HTTP port) keeps the event with method, path and protocol null. When the
+    last word is not a protocol (``SEARCH / -``, which nginx answers with 400), the target is
+    the first word after the method (path ``/``) and ``protocol`` keeps what was sent (``-``):
+    not of the form ``NAME/VERSION``, it marks the request line as invalid.
     """
     parts = request.str.extract_groups(
         r"^(?P<method>[A-Za-z]+) (?P<target>.+?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
     )
-    target = parts.struct.field("target")
-    return {
-        "method": parts.struct.field("method"),
-        **split_target(target),
-        "protocol": parts.struct.field("protocol"),
-    }
+    # a last word that is not a protocol (``SEARCH / -``): the target ends at the first space
+    words = request.str.extract_groups(_BAD_PROTOCOL_REQUEST)
+    invalid = parts.struct.field("protocol").is_null() & words.struct.field("target").is_not_null()
+    target = (
+        pl.when(invalid).then(words.struct.field("target")).otherwise(parts.struct.field("target"))
+    )
+    protocol = (
+        pl.when(invalid)
+        .then(words.struct.field("protocol"))
+        .otherwise(parts.struct.field("protocol"))
+    )
+    return {"method": parts.struct.field("method"), **split_target(target), "protocol": protocol}
+
+
+#: A request line whose last word is not a protocol: the target is the text up to the first
+#: space after the method (a target has no spaces), the rest is what was sent as the protocol.
+_BAD_PROTOCOL_REQUEST = r"^[A-Za-z]+ (?P<target>[^ ]+) (?P<protocol>.+)$"
+#: The same for the text after the method.
+_BAD_PROTOCOL_REST = r"^(?P<target>[^ ]+) (?P<protocol>.+)$"
 
 
 #: ``METHOD REST``: the method, then everything after the first space (at least a character).
@@ -156,7 +187,8 @@ def with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.Dat
     Adds ``{prefix}method``, ``{prefix}path``, ``{prefix}query`` and ``{prefix}protocol`` with
     the same values as :func:`split_request`, without its lazy quantifier (a slow regex) and
     computing each step once: the protocol is the text after the last space when it has the
-    protocol's shape and leaves a non-empty target.
+    protocol's shape and leaves a non-empty target; otherwise, when the rest has a space, the
+    target ends at its first space and the text after it is the (invalid) protocol.
     """
     parts, rest, suffix, target = (f"{prefix}{name}" for name in ("parts", "rest", "sfx", "tgt"))
     frame = frame.with_columns(pl.col(request).str.extract_groups(_REQUEST_LINE).alias(parts))
@@ -167,12 +199,16 @@ def with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.Dat
     frame = frame.with_columns(pl.col(rest).str.extract(_PROTOCOL_SUFFIX, 1).alias(suffix))
     suffix_chars = pl.col(suffix).str.len_chars().cast(pl.Int64) + 1
     has_protocol = pl.col(suffix).is_not_null() & (pl.col(rest).str.len_chars() > suffix_chars)
+    words = pl.col(rest).str.extract_groups(_BAD_PROTOCOL_REST)
     frame = frame.with_columns(
         pl.when(has_protocol)
         .then(pl.col(rest).str.head(-suffix_chars))
-        .otherwise(pl.col(rest))
+        .otherwise(words.struct.field("target").fill_null(pl.col(rest)))
         .alias(target),
-        pl.when(has_protocol).then(pl.col(suffix)).otherwise(None).alias(f"{prefix}protocol"),
+        pl.when(has_protocol)
+        .then(pl.col(suffix))
+        .otherwise(words.struct.field("protocol"))
+        .alias(f"{prefix}protocol"),
     ).drop(rest, suffix)
     pieces = pl.col(target).str.splitn("?", 2)
     return frame.with_columns(
@@ -203,16 +239,6 @@ def parse_bytes(text: pl.Expr) -> pl.Expr:
 def parse_seconds(text: pl.Expr) -> pl.Expr:
     """Seconds as Float64 (``$request_time``); ``-`` is null."""
     return dash_to_null(text.str.strip_chars()).cast(pl.Float64, strict=False)
-
-
-#: Event times must fall in years 1 to 9999 (what every reader of the store can represent).
-_FIRST_TS = datetime(1, 1, 1, tzinfo=UTC)
-_LAST_TS = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-
-
-def timestamp_in_range(ts: pl.Expr) -> pl.Expr:
-    """True where ``ts`` parsed and lies in years 1 to 9999 (e.g. ``01/Aug/-026`` does not)."""
-    return ts.is_between(_FIRST_TS, _LAST_TS).fill_null(False)
 
 
 def classify(

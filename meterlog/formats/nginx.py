@@ -7,9 +7,11 @@ Apache's common/combined logs share nginx's layout (Apache escapes ``"`` as ``\\
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -23,9 +25,14 @@ from meterlog.formats.base import (
     parse_seconds,
     parse_status,
     split_target,
-    timestamp_in_range,
     unescape,
     with_request_split,
+)
+from meterlog.formats.times import (
+    iso8601_to_datetime,
+    msec_to_datetime,
+    time_local_to_datetime,
+    timestamp_in_range,
 )
 
 COMBINED = (
@@ -288,6 +295,9 @@ class NginxLogFormat(LogFormat):
         ).with_columns(
             [dash_to_null(self._field(name)).alias(f"__t_{name}") for name in text_names]
         )
+        if "request" in self.variables and "__rq_method" not in fields.columns:
+            # an unquoted $request (e.g. tab-separated) is not split by the fast regex
+            fields = with_request_split(fields, "__t_request", "__rq_")
         missed = fields.get_column(f"v__{self.variables[0]}").is_null().arg_true()
         if missed.len() == 0:
             return fields
@@ -352,88 +362,7 @@ def _fast_regex(format_string: str) -> str | None:
     return "".join(parts)
 
 
-def msec_to_datetime(text: pl.Expr) -> pl.Expr:
-    """Seconds since the epoch (``$msec``: ``1727740800.123``) to a UTC datetime.
-
-    A whole number of 13, 16 or 19 digits is read as milliseconds, microseconds or nanoseconds
-    since the epoch, as application logs often write them; anything else is null.
-    """
-    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,19})(?:\.(?P<f>\d{1,6})\d*)?$")
-    digits = pieces.struct.field("s")
-    whole = pieces.struct.field("f").is_null()
-    value = digits.cast(pl.Int64, strict=False)
-    width = digits.str.len_bytes()
-    fraction = pieces.struct.field("f").fill_null("").str.pad_end(6, "0").cast(pl.Int64)
-    micros = (
-        pl.when(width <= 12)
-        .then(value * 1_000_000 + fraction)
-        .when(whole & (width == 13))
-        .then(value * 1_000)
-        .when(whole & (width == 16))
-        .then(value)
-        .when(whole & (width == 19))
-        .then(value // 1_000)
-        .otherwise(None)
-    )
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
-#: ``$time_local``: ``01/Oct/2026:00:00:00 +0200``.
-TIME_LOCAL_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-_TIME_LOCAL_OFFSET = r"^ [+-](?:[01][0-9]|2[0-3])[0-5][0-9]$"
-
-
-def time_local_to_datetime(text: pl.Series) -> pl.Series:
-    """``$time_local`` values to UTC datetimes (null where they do not parse).
-
-    The same result as ``strptime`` with :data:`TIME_LOCAL_FORMAT`, in half the time: values
-    of the usual shape (an offset of ``+HHMM`` after 20 characters of date and time) are parsed
-    without their offset, which is then subtracted; only other values go through ``%z``.
-    """
-    utc = pl.Datetime("us", "UTC")
-    frame = text.to_frame("t").with_columns(
-        pl.col("t")
-        .str.slice(0, 20)
-        .str.strptime(pl.Datetime("us"), TIME_LOCAL_FORMAT[:-3], strict=False)
-        .alias("naive"),
-        pl.col("t").str.slice(20).alias("tail"),
-    )
-    frame = frame.with_columns(
-        (pl.col("tail").str.contains(_TIME_LOCAL_OFFSET) & pl.col("naive").is_not_null()).alias(
-            "usual"
-        ),
-        pl.col("tail").str.slice(1).cast(pl.Int32, strict=False).abs().alias("hhmm"),
-        pl.col("tail").str.starts_with(" -").alias("west"),
-    )
-    offset_minutes = pl.col("hhmm") // 100 * 60 + pl.col("hhmm") % 100
-    offset = pl.duration(
-        minutes=pl.when(pl.col("west")).then(-offset_minutes).otherwise(offset_minutes)
-    )
-    other = pl.when(pl.col("usual")).then(None).otherwise(pl.col("t"))
-    return frame.select(
-        pl.when(pl.col("usual"))
-        .then((pl.col("naive") - offset).dt.replace_time_zone("UTC"))
-        .otherwise(other.str.strptime(utc, TIME_LOCAL_FORMAT, strict=False))
-        .alias(text.name)
-    ).to_series()
-
-
-def iso8601_to_datetime(text: pl.Expr) -> pl.Expr:
-    """``$time_iso8601`` (``2026-10-01T02:00:00+02:00``) to UTC; a ``Z`` suffix is UTC too."""
-    utc = pl.Datetime("us", "UTC")
-    return pl.coalesce(
-        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%:z", strict=False),
-        text.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.fZ", strict=False),
-    )
-
-
 # -- nginx configuration files ---------------------------------------------------------------
-
-_CONF_TOKEN = re.compile(
-    r"""\s*(?:(?P<comment>\#[^\n]*)|'(?P<single>(?:[^'\\]|\\.)*)'|"(?P<double>(?:[^"\\]|\\.)*)"|(?P<semi>;)|(?P<brace>[{}])|(?P<word>[^\s;{}'"#]+))""",
-    re.S,
-)
-
 
 #: Directives that define a variable, and the position of the variable among their words.
 _DEFINING_DIRECTIVES = {
@@ -447,75 +376,135 @@ _DEFINING_DIRECTIVES = {
 }
 
 
-def _defined_variables(directives: list[tuple[int, list[str]]]) -> set[str]:
+#: nginx's escapes in configuration words (``ngx_conf_read_token``); any other backslash stays.
+_CONF_ESCAPE = re.compile(r"\\([\"'\\tnr])")
+_CONF_ESCAPED = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def _unescape_conf(word: str) -> str:
+    """A configuration word as nginx reads it: ``\\t`` is a tab, ``\\n`` a newline, ``\\r`` a
+    carriage return; ``\\"``, ``\\'`` and ``\\\\`` the character itself."""
+    return _CONF_ESCAPE.sub(lambda match: _CONF_ESCAPED[match.group(1)], word)
+
+
+Directive = tuple[str, int, str, list[str]]  # (file, line, name, arguments)
+
+
+def _walk(payload: dict[str, Any]) -> list[Directive]:
+    """The directives of crossplane's parse of a config, blocks and included files in the
+    order nginx reads them."""
+    found: list[Directive] = []
+    files: list[dict[str, Any]] = payload["config"]
+
+    def visit(file: str, directives: list[dict[str, Any]]) -> None:
+        for directive in directives:
+            args = [_unescape_conf(str(arg)) for arg in directive.get("args", [])]
+            found.append((file, int(directive["line"]), str(directive["directive"]), args))
+            for index in directive.get("includes", []):
+                visit(str(files[index]["file"]), files[index]["parsed"])
+            if "block" in directive:
+                visit(file, directive["block"])
+
+    if files:
+        visit(str(files[0]["file"]), files[0]["parsed"])
+    return found
+
+
+def _defined_variables(directives: list[Directive]) -> set[str]:
     """Variables a config defines itself (``map``, ``set``, ``geo``, ``split_clients``, ...,
     and blocks such as ``geoip2`` whose entries start with a ``$variable``)."""
     defined: set[str] = set()
-    for _, words in directives:
-        position = _DEFINING_DIRECTIVES.get(words[0])
+    for _, _, name, args in directives:
+        words = [name, *args]
+        position = _DEFINING_DIRECTIVES.get(name)
         if position is not None and len(words) > max(position, 1):
             defined.add(words[position].lstrip("$"))
-        elif words[0].startswith("$"):
-            defined.add(words[0].lstrip("$"))
+        elif name.startswith("$"):
+            defined.add(name.lstrip("$"))
     return defined
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line of a quote that is never closed (comments and escapes skipped)."""
+    quote, start, position = "", 0, 0
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif char == "#":
+            end = text.find("\n", position)
+            position = len(text) if end < 0 else end
+            continue
+        elif char in "\"'":
+            quote, start = char, position
+        position += 1
+    return text.count("\n", 0, start) + 1 if quote else None
 
 
 def read_log_format_from_config(path: str | Path, name: str) -> NginxLogFormat:
     """The ``log_format NAME [escape=...] 'string' 'string' ...;`` directive from an nginx config.
 
-    Concatenated quoted strings (one per line, as nginx configs usually write long formats) are
-    joined; ``escape=default|json|none`` is honoured. Variables the config defines (``map``,
-    ``set``, ``geo``, ...) are accepted in the format. ``include`` directives are not followed.
+    The config is read with crossplane, nginx's own tokenising: ``include`` directives are
+    followed (globs, relative paths from the main config's directory, as nginx does), escapes
+    in quoted strings are nginx's (``\\t``, ``\\n``, ``\\"``, ...), and every error names the
+    file and line of the directive. Concatenated strings are joined; ``escape=`` is honoured;
+    variables the config defines (``map``, ``set``, ``geo``, ...) are accepted in the format.
     """
+    import crossplane
+
     path = Path(path)
-    text = read_text_file(path, "nginx config", FormatError)
-    directives: list[tuple[int, list[str]]] = []
-    current: list[str] = []
-    start_line = 1
-    position = 0
-    while position < len(text):
-        match = _CONF_TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            if text[position:].strip():
-                line = text.count("\n", 0, position) + 1
-                raise FormatError(located(path, line, "cannot read the nginx config here"))
-            break
-        position = match.end()
-        if match.group("comment") is not None:
-            continue
-        if match.group("semi") or match.group("brace"):
-            if current:
-                directives.append((start_line, current))
-            current = []
-            continue
-        if not current:
-            start_line = text.count("\n", 0, match.start()) + 1
-        value = match.group("single")
-        if value is None:
-            value = match.group("double")
-        if value is not None:
-            value = re.sub(r"\\(.)", r"\1", value)
-        current.append(value if value is not None else match.group("word"))
+    read_text_file(path, "nginx config", FormatError)  # readable UTF-8, or a clear error
+    try:
+        payload = crossplane.parse(
+            str(path), check_ctx=False, check_args=False, comments=False, catch_errors=True
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(located(path, None, f"cannot read the nginx config: {exc}")) from None
+    directives = _walk(payload)
     found = []
-    for line, words in directives:
-        if words[0] == "log_format" and len(words) >= 3:
-            found.append(words[1])
-            if words[1] == name:
-                escape = "default"
-                rest = words[2:]
-                if rest and rest[0].startswith("escape="):
-                    escape = rest[0].removeprefix("escape=")
-                    rest = rest[1:]
-                try:
-                    return NginxLogFormat(
-                        "".join(rest),
-                        name=name,
-                        escape=escape,
-                        defined_variables=_defined_variables(directives),
-                    )
-                except FormatError as exc:
-                    raise FormatError(located(path, line, str(exc))) from None
+    for file, line, directive, args in directives:
+        if directive != "log_format" or len(args) < 2:
+            continue
+        found.append(args[0])
+        if args[0] != name:
+            continue
+        escape = "default"
+        rest = args[1:]
+        if rest and rest[0].startswith("escape="):
+            escape = rest[0].removeprefix("escape=")
+            rest = rest[1:]
+        try:
+            return NginxLogFormat(
+                "".join(rest),
+                name=name,
+                escape=escape,
+                defined_variables=_defined_variables(directives),
+            )
+        except FormatError as exc:
+            raise FormatError(located(file, line, str(exc))) from None
+    for error in payload["errors"]:
+        message = re.sub(r" in \S+:\d+$", "", str(error["error"]))
+        error_line: int | None = error.get("line")
+        if not message:  # crossplane's lexer ran out of text inside a quoted string
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text = Path(error["file"]).read_text(encoding="utf-8")
+                error_line = _unclosed_quote_line(text)
+            message = "a quoted string that starts here is never closed"
+        raise FormatError(
+            located(
+                error["file"],
+                error_line,
+                f"cannot read the nginx config: {message} (looking for log_format {name})",
+            )
+        )
     known = ", ".join(found) if found else "none"
     raise FormatError(
-        located(path, None, f"no log_format named {name!r} (log formats in the file: {known})")
+        located(
+            path,
+            None,
+            f"no log_format named {name!r} (log formats in the config and its includes: {known})",
+        )
     )

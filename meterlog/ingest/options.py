@@ -28,6 +28,8 @@ class IngestOptions:
 
     log_format: LogFormat | None = None
     custom_format: LogFormat | None = None
+    #: The JSON lines format ``auto`` tries (a key mapping, preset or time zone for JSON logs).
+    json_format: LogFormat | None = None
     include: Sequence[str] = DEFAULT_INCLUDE
     exclude: Sequence[str] = DEFAULT_EXCLUDE
     max_reject_ratio: float = 0.5

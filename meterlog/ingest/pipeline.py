@@ -4,23 +4,28 @@ in order, each with the source's progress, exactly as a sequential loop would.""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
 from meterlog.formats import LogFormat
 from meterlog.ingest.options import IngestOptions
-from meterlog.ingest.results import FAILED, GROWN, NEW, ProgressCallback, SourceReport
+from meterlog.ingest.results import FAILED, GROWN, NEW, SourceReport
 from meterlog.ingest.summary import _format_hint
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
     DEFAULT_CHUNK_BYTES,
     LineBatch,
     decode_for_display,
+    drop_blank_lines,
     line_ends,
+    span_of,
     split_lines,
 )
 from meterlog.store import Progress, Store
@@ -51,19 +56,39 @@ class _ParsedChunk:
     size: int
     first_line: int
     lines: int
-    slices: list[Future[tuple[pl.DataFrame, pl.DataFrame]]]
+    slices: list[Future[_SliceResult]]
 
     def cancel(self) -> None:
         for future in self.slices:
             future.cancel()
 
-    def result(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def result(self) -> _SliceResult:
         """Events and rejects (in line order) of the whole chunk."""
         parts = [future.result() for future in self.slices]
         if len(parts) == 1:
             return parts[0]
-        events = pl.concat([events for events, _ in parts], how="diagonal_relaxed")
-        return events, pl.concat([rejects for _, rejects in parts])
+        notes: Counter[str] = Counter()
+        for part in parts:
+            notes.update(part.notes)
+        return _SliceResult(
+            pl.concat([part.events for part in parts], how="diagonal_relaxed"),
+            pl.concat([part.rejects for part in parts]),
+            sum(part.blank for part in parts),
+            sum(part.too_long for part in parts),
+            notes,
+        )
+
+
+class _SliceResult(NamedTuple):
+    """A parsed slice (or chunk): its events, its rejected lines, how many lines were blank
+    (skipped), how many were too long (rejected), and what the format noted
+    (``ParseResult.notes``)."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    blank: int
+    too_long: int
+    notes: Counter[str]
 
 
 @dataclass
@@ -84,7 +109,7 @@ class _ChunkParser:
         return SLICE_BYTES if self.log_format.lines_independent else 0
 
     def submit(self, plan: _ChunkPlan, lines_before: int) -> _ParsedChunk:
-        chunk = _ParsedChunk(plan.start, len(plan.data), lines_before + 1, plan.lines, [])
+        chunk = _ParsedChunk(plan.start, plan.size, lines_before + 1, plan.lines, [])
         view = memoryview(plan.data)
         for (begin, end, lines_in_front), ends in zip(plan.slices, plan.slice_ends, strict=True):
             first_line = chunk.first_line + lines_in_front
@@ -97,11 +122,12 @@ class _ChunkParser:
 
     def _parse(
         self, data: memoryview, start: int, first_line: int, ends: np.ndarray
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ) -> _SliceResult:
         batch = split_lines(data, start, first_line, self.options.max_line_bytes, ends)  # type: ignore[arg-type]
-        result = self.log_format.parse(batch.lines)
+        lines, blank = drop_blank_lines(batch.lines)
+        result = self.log_format.parse(lines)
         rejects = _rejects_frame(batch, result.rejects, self.source_id, self.path, self.run_at)
-        return result.events, rejects
+        return _SliceResult(result.events, rejects, blank, batch.too_long.height, result.notes)
 
 
 @dataclass
@@ -115,6 +141,11 @@ class _ChunkPlan:
     slices: list[tuple[int, int, int]]
     #: The line ends (:func:`line_ends`, offsets in ``data``) of each slice.
     slice_ends: list[np.ndarray]
+
+    @property
+    def size(self) -> int:
+        """The bytes of the source the chunk covers (more than ``data`` for a cut line)."""
+        return span_of(self.data)
 
 
 def _plan_chunk(start: int, data: bytes | bytearray, slice_bytes: int) -> _ChunkPlan:
@@ -146,14 +177,17 @@ class _ChunkCommitter:
     report: SourceReport
     progress: Progress
     rejects_offset: int
-    on_progress: ProgressCallback | None
+    #: Called after each commit with the chunk's end offset and its lines.
+    on_committed: Callable[[int, int], None] | None
     now: datetime
 
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
         options, report, store = self.options, self.report, self.store
-        events, rejects = chunk.result()
-        if chunk.lines and rejects.height / chunk.lines > options.max_reject_ratio:
+        events, rejects, blank, too_long, notes = chunk.result()
+        # Blank lines and over-long lines (counted apart) do not make a file the wrong format.
+        judged = chunk.lines - blank - too_long
+        if judged and (rejects.height - too_long) / judged > options.max_reject_ratio:
             report.status = FAILED
             report.error = _format_hint(report.path, self.log_format)
             return False
@@ -189,6 +223,8 @@ class _ChunkCommitter:
         report.status = GROWN if self.progress.offset else NEW
         report.bytes_read += chunk.size
         report.parsed += events.height
+        report.blank_lines += blank
+        report.notes.update(notes)
         _note_rejects(report, rejects, options.examples_per_source)
         if events.height:
             low, high = events.select(
@@ -196,8 +232,8 @@ class _ChunkCommitter:
             ).row(0)
             report.ts_min = low if report.ts_min is None else min(report.ts_min, low)
             report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
-        if self.on_progress is not None:
-            self.on_progress(report.path, chunk.size)
+        if self.on_committed is not None:
+            self.on_committed(end.offset, chunk.lines)
         return True
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from meterlog.timewindow import OutsideWindow
 
@@ -31,6 +32,8 @@ class SourceReport:
     compression: str = "none"
     bytes_read: int = 0
     parsed: int = 0
+    #: Empty lines, skipped: they hold nothing to store or explain.
+    blank_lines: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     examples: list[tuple[int, str, str]] = field(default_factory=list)
     ts_min: datetime | None = None
@@ -39,6 +42,10 @@ class SourceReport:
     outside: OutsideWindow = field(default_factory=OutsideWindow)
     error: str | None = None
     note: str | None = None
+    #: What the format noted about the stored lines (``ParseResult.notes``), summed.
+    notes: Counter[str] = field(default_factory=Counter)
+    #: Warnings about how the source was read (e.g. a detected format that is a guess).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:
@@ -52,6 +59,9 @@ class IngestSummary:
     store_version: int | None
     #: Day partitions compacted after the run (see ``IngestOptions.compact``).
     compacted_days: int = 0
+    #: One message per directory or glob given from which no file was read because every
+    #: file in it was skipped by name (``--include``/``--exclude``): a run that fails.
+    unread: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -68,6 +78,10 @@ class IngestSummary:
         return total
 
     @property
+    def blank_lines(self) -> int:
+        return sum(s.blank_lines for s in self.sources)
+
+    @property
     def bytes_read(self) -> int:
         return sum(s.bytes_read for s in self.sources)
 
@@ -77,6 +91,11 @@ class IngestSummary:
         for source in self.sources:
             total.add(source.outside)
         return total
+
+    @property
+    def ok(self) -> bool:
+        """No source failed and every directory given had a file to read."""
+        return not self.failed and not self.unread
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -89,4 +108,16 @@ class IngestSummary:
         return (min(starts) if starts else None, max(ends) if ends else None)
 
 
+#: Called after each committed chunk with the source's name and the chunk's bytes.
 ProgressCallback = Callable[[str, int], None]
+
+
+class IngestProgress(Protocol):
+    """Follows a run for a progress display: ``start`` once with the bytes on disk of all
+    inputs (None when one is standard input or a pipe), then ``advance`` with the bytes on
+    disk done (compressed bytes for a compressed file) and the lines read, after each chunk and
+    when a source is done (its skipped or unchanged bytes)."""
+
+    def start(self, total_bytes: int | None) -> None: ...
+
+    def advance(self, path: str, size: int, lines: int) -> None: ...

@@ -6,15 +6,16 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from meterlog.errors import InputError
-from meterlog.formats import LogFormat, auto_candidates, detect_format
+from meterlog.formats import LogFormat, auto_candidates, detect_format, detection_guess
 from meterlog.ingest.options import IngestOptions, default_threads
 from meterlog.ingest.pipeline import (
     CHUNKS_IN_FLIGHT,
@@ -31,6 +32,7 @@ from meterlog.ingest.results import (
     NEW,
     UNCHANGED,
     WAITING,
+    IngestProgress,
     IngestSummary,
     ProgressCallback,
     SourceReport,
@@ -39,8 +41,10 @@ from meterlog.ingest.summary import _format_hint
 from meterlog.sources import (
     InputFile,
     LineReader,
-    discover_inputs,
+    discover,
+    drop_blank_lines,
     path_for_display,
+    path_text,
     read_ahead,
     split_lines,
 )
@@ -52,11 +56,17 @@ def ingest(
     paths: Sequence[str],
     options: IngestOptions | None = None,
     on_progress: ProgressCallback | None = None,
+    progress: IngestProgress | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` (files, directories, globs, ``-``) into ``store``; never raises for a
-    bad line or a bad file (those are reported in the summary), only for a store failure."""
+    bad line or a bad file (those are reported in the summary), only for a store failure.
+
+    ``on_progress`` is called after each committed chunk; ``progress`` follows the whole run in
+    bytes on disk and lines (for a progress bar)."""
     options = options or IngestOptions()
-    inputs = discover_inputs(paths, options.include, options.exclude)
+    discovery = discover(paths, options.include, options.exclude)
+    inputs = discovery.inputs
+    tracker = _Tracker(inputs, on_progress, progress)
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
@@ -73,18 +83,19 @@ def ingest(
             report = SourceReport(path=path_for_display(source.path))
             reports.append(report)
             try:
-                _ingest_source(store, source, options, report, seen, run_at, on_progress, pool)
+                _ingest_source(store, source, options, report, seen, run_at, tracker, pool)
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
+            tracker.finish(source)
             if report.source_id and report.status != DUPLICATE:
                 # Registered after reading new data, when the source was last seen under
                 # another path (logrotate renamed it: status shows where it is now), and when
                 # an earlier run that was stopped before its end committed the data but not
                 # the registration.
-                progress = store.progress(report.source_id)
-                path = source.path if source.is_stdin else os.path.abspath(source.path)
-                if not progress.offset or (
+                stored = store.progress(report.source_id)
+                path = source.path if source.is_stdin else path_text(os.path.abspath(source.path))
+                if not stored.offset or (
                     not report.bytes_read and last_paths.get(report.source_id) == path
                 ):
                     continue
@@ -95,8 +106,8 @@ def ingest(
                         "path": path,
                         "format": report.format,
                         "compression": report.compression,
-                        "offset": progress.offset,
-                        "lines": progress.lines,
+                        "offset": stored.offset,
+                        "lines": stored.lines,
                         "seen_at": run_at,
                     }
                 )
@@ -105,7 +116,66 @@ def ingest(
         compacted = _compact_written_days(store, reports) if options.compact else 0
     summary = IngestSummary(reports, time.monotonic() - started, store.version())
     summary.compacted_days = compacted
+    summary.unread = discovery.unread_messages(options.include, options.exclude)
     return summary
+
+
+class _Tracker:
+    """Turns committed chunks into calls of the ``on_progress`` callback and of an
+    :class:`IngestProgress`, counting bytes on disk."""
+
+    def __init__(
+        self,
+        inputs: Sequence[InputFile],
+        on_progress: ProgressCallback | None,
+        progress: IngestProgress | None,
+    ) -> None:
+        self.on_progress, self.progress = on_progress, progress
+        self.sizes: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        total: int | None = 0
+        for source in inputs:
+            try:
+                info = None if source.is_stdin else os.stat(source.path)
+            except OSError:
+                continue  # reported when the source is read
+            if info is None or not stat.S_ISREG(info.st_mode):
+                total = None
+            else:
+                self.sizes[source.path] = info.st_size
+                total = None if total is None else total + info.st_size
+        if progress is not None:
+            progress.start(total)
+
+    def follow(
+        self, source: InputFile, shown: str, reader: LineReader
+    ) -> Callable[[int, int], None] | None:
+        """The committer's callback for ``source``: (end offset, lines) of each chunk."""
+        if self.on_progress is None and self.progress is None:
+            return None
+        last_end = [reader.position]
+
+        def committed(end: int, lines: int) -> None:
+            if self.on_progress is not None:
+                self.on_progress(shown, end - last_end[0])
+            last_end[0] = end
+            if self.progress is not None:
+                done = end if reader.compression == "none" else reader.raw_position()
+                self._advance(source.path, shown, done, lines)
+
+        return committed
+
+    def finish(self, source: InputFile) -> None:
+        """A source is done: the rest of its bytes (skipped, unchanged, failed) count as done."""
+        if self.progress is not None and source.path in self.sizes:
+            self._advance(source.path, path_for_display(source.path), self.sizes[source.path], 0)
+
+    def _advance(self, path: str, shown: str, done: int, lines: int) -> None:
+        assert self.progress is not None
+        done = min(done, self.sizes.get(path, done))
+        step = max(0, done - self.done.get(path, 0))
+        self.done[path] = max(done, self.done.get(path, 0))
+        self.progress.advance(shown, step, lines)
 
 
 def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
@@ -127,13 +197,19 @@ def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:
     return len(crowded)
 
 
-def _choose_format(reader: LineReader, options: IngestOptions) -> tuple[LogFormat, int, int]:
-    """The format for a source, with how many of the sampled first lines it parses."""
-    head = split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines
+def _choose_format(
+    reader: LineReader, options: IngestOptions, report: SourceReport
+) -> tuple[LogFormat, int, int]:
+    """The format for a source, with how many of the sampled first lines it parses; a
+    detected format that is a guess is named in ``report.warnings``."""
+    head, _ = drop_blank_lines(split_lines(reader.head_lines(), 0, 1, options.max_line_bytes).lines)
     if options.log_format is not None:
         matched = options.log_format.parse(head).events.height if head.height else 0
         return options.log_format, matched, head.height
-    detection = detect_format(head, auto_candidates(options.custom_format))
+    detection = detect_format(head, auto_candidates(options.custom_format, options.json_format))
+    guess = detection_guess(detection.format, head)
+    if guess is not None:
+        report.warnings.append(guess)
     return detection.format, detection.matched, detection.sampled
 
 
@@ -144,7 +220,7 @@ def _ingest_source(
     report: SourceReport,
     seen: set[str],
     run_at: datetime,
-    on_progress: ProgressCallback | None,
+    tracker: _Tracker,
     pool: ThreadPoolExecutor,
 ) -> None:
     with LineReader(source) as reader:
@@ -163,7 +239,7 @@ def _ingest_source(
         source_id = next((c for c in candidates if store.progress(c).offset), candidates[0])
         report.source_id = source_id
         seen.add(source_id)
-        log_format, matched, sampled = _choose_format(reader, options)
+        log_format, matched, sampled = _choose_format(reader, options, report)
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
             report.status = FAILED
@@ -191,14 +267,16 @@ def _ingest_source(
             report,
             progress,
             rejects_offset,
-            on_progress,
+            tracker.follow(source, report.path, reader),
             options.now or run_at,
         )
         lines_read = progress.lines
         chunks = read_ahead(
             (
                 _plan_chunk(start, data, parser.slice_bytes)
-                for start, data in reader.chunks(_chunk_bytes(options, log_format))
+                for start, data in reader.chunks(
+                    _chunk_bytes(options, log_format), options.max_line_bytes
+                )
             ),
             wait=not source.is_stdin,
         )

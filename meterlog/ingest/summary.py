@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from meterlog.formats import LogFormat
-from meterlog.ingest.results import DUPLICATE, FAILED, GROWN, NEW, UNCHANGED, WAITING, IngestSummary
+from meterlog.formats.base import DROPPED_KEY, EMPTY_FIELD, NAIVE_TIME
+from meterlog.formats.jsonlines import MAX_EXTRA_KEYS
+from meterlog.ingest.results import (
+    DUPLICATE,
+    FAILED,
+    GROWN,
+    NEW,
+    UNCHANGED,
+    WAITING,
+    IngestSummary,
+    SourceReport,
+)
+from meterlog.text import printable
 
 
 def _format_hint(path: str, log_format: LogFormat | None) -> str:
@@ -28,13 +40,52 @@ def _count_line(summary: IngestSummary) -> str:
     return f"files: {len(summary.sources)} ({', '.join(parts)})"
 
 
+def note_lines(source: SourceReport) -> list[str]:
+    """Warnings about a source's stored lines from what its format noted (``notes``)."""
+    lines = [f"warning: {source.path}: {warning}" for warning in source.warnings]
+    naive = {k: v for k, v in source.notes.items() if k.startswith(f"{NAIVE_TIME}:")}
+    for key, count in sorted(naive.items()):
+        zone = key.partition(":")[2]
+        have = "1 line has" if count == 1 else f"{count:,} lines have"
+        if zone == "UTC":
+            lines.append(
+                f"warning: {source.path}: {have} a time without a UTC offset, read as UTC; "
+                "give --json-tz ZONE (or tz in [json] of meterlog.toml) if the log was "
+                "written in local time"
+            )
+        else:
+            lines.append(
+                f"note: {source.path}: {have} a time without a UTC offset, read as {zone} time"
+            )
+    for key, count in sorted(source.notes.items()):
+        if key.startswith(EMPTY_FIELD) and source.parsed and count * 2 > source.parsed:
+            column, _, json_key = printable(key.removeprefix(EMPTY_FIELD)).partition("=")
+            lines.append(
+                f"warning: {source.path}: column {column} (JSON key {json_key}) is empty in "
+                f"{count:,} of {source.parsed:,} stored lines; check the key against the log "
+                "(--json-field COLUMN=KEY, nested keys as a.b)"
+            )
+    dropped = sorted(k.removeprefix(DROPPED_KEY) for k in source.notes if k.startswith(DROPPED_KEY))
+    if dropped:
+        shown = ", ".join(printable(key[:80]) for key in dropped[:5])
+        shown += ", ..." if len(dropped) > 5 else ""
+        lines.append(
+            f"warning: {source.path}: {len(dropped):,} JSON keys were not stored ({shown}): a "
+            f"chunk keeps {MAX_EXTRA_KEYS} keys besides the mapped ones; store one with "
+            "--json-field COLUMN=KEY"
+        )
+    return lines
+
+
 def summary_lines(summary: IngestSummary) -> list[str]:
     """The run's summary as plain text lines (fit for a terminal or cron mail)."""
     rejected = summary.rejected
+    blank = summary.blank_lines
     lines = [
         _count_line(summary),
-        f"lines: {summary.parsed + sum(rejected.values()):,} read, {summary.parsed:,} stored, "
-        f"{sum(rejected.values()):,} rejected",
+        f"lines: {summary.parsed + sum(rejected.values()) + blank:,} read, "
+        f"{summary.parsed:,} stored, {sum(rejected.values()):,} rejected"
+        + (f", {blank:,} blank (skipped)" if blank else ""),
     ]
     if rejected:
         lines.append(
@@ -56,8 +107,10 @@ def summary_lines(summary: IngestSummary) -> list[str]:
             f"({'; '.join(parts)}); they were stored: check the clock and time zone of "
             "those logs, or set --accept-window"
         )
+    for source in summary.sources:
+        lines += note_lines(source)
     seconds = max(summary.seconds, 1e-9)
-    read = summary.parsed + sum(rejected.values())
+    read = summary.parsed + sum(rejected.values()) + blank
     lines.append(
         f"throughput: {read / seconds:,.0f} lines/s, "
         f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s ({summary.seconds:.2f} s)"
