@@ -331,8 +331,8 @@ def detect_recent(
     ).collect()
     if store is not None and store.exists():
         history = scan_prepared(store, settings, ctx.baseline_start, ctx.start)
-        baseline = history.select(BASELINE_COLUMNS).collect()
+        before = history.select(BASELINE_COLUMNS).collect()
         ctx = replace(ctx, history=history)
     else:
-        baseline = events.head(0).select(BASELINE_COLUMNS)
-    return detect(events, baseline, ctx, detectors)
+        before = events.head(0).select(BASELINE_COLUMNS)
+    return detect(events, before, ctx, detectors)
