@@ -292,3 +292,23 @@ def test_findings_are_deterministic() -> None:
     assert first.height == 1
     assert first.equals(second)
     assert len(first["id"].item()) == 12
+
+
+def test_readme_documents_every_detector_parameter_with_its_default() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    from meterlog.anomalies.registry import DETECTOR_TYPES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The detectors", 1)[1].split("\n## ", 1)[0]
+    for kind, detector in DETECTOR_TYPES.items():
+        rule = section.split(f"**`{kind}`** —", 1)[1].split("\n**`", 1)[0]
+        rule = " ".join(rule.split())
+        for parameter in fields(detector.params_type):
+            if parameter.name in ("enabled", "sensitive_patterns"):
+                continue
+            default = parameter.default
+            shown = f"{default:g}" if isinstance(default, float) else str(default)
+            forms = (f"`{parameter.name}` ({shown}", f"`{parameter.name}` (`{shown}`")
+            assert any(form in rule for form in forms), (kind, parameter.name, shown)
