@@ -11,6 +11,7 @@ from __future__ import annotations
 #: Command name -> module defining ``command``, in the order ``meterlog --help`` lists them.
 COMMANDS: dict[str, str] = {
     "ingest": "meterlog.commands.ingest",
+    "watch": "meterlog.commands.watch",
     "status": "meterlog.commands.status",
     "usage": "meterlog.commands.usage",
     "mau": "meterlog.commands.mau",
@@ -18,5 +19,7 @@ COMMANDS: dict[str, str] = {
     "bill": "meterlog.commands.bill",
     "report": "meterlog.commands.report",
     "rejects": "meterlog.commands.rejects",
+    "anomalies": "meterlog.commands.anomalies",
     "maintain": "meterlog.commands.maintain",
+    "check": "meterlog.commands.check",
 }
