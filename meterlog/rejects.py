@@ -21,9 +21,6 @@ from meterlog.patterns import glob_to_regex
 from meterlog.schema import REJECT_REASONS
 from meterlog.store import Store
 
-#: Output columns, in order.
-REJECT_LIST_COLUMNS = ("file", "line_number", "reason", "text", "ingested_at")
-
 
 @dataclass(frozen=True)
 class RejectsQuery:

@@ -72,10 +72,6 @@ class Period:
         return end
 
     @property
-    def is_partial(self) -> bool:
-        return self.first_day is not None or self.end_day is not None
-
-    @property
     def whole_month(self) -> Period:
         return Period(self.month, self.tz)
 
