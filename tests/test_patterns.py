@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from meterlog.cli import main
+from meterlog.endpoints import EndpointTemplates, RouteTemplate
 from meterlog.errors import UsageError
 from meterlog.filters import exclude_path_filter, path_filter, status_predicate
 from meterlog.meters import RequestFilter
@@ -148,3 +149,38 @@ def test_status_is_read_one_way(spec: str, expected: tuple[str, int, int] | None
         None,
         *(s for s in statuses["status"][1:] if s not in matched),
     ]
+
+
+ENDPOINT_PATHS = [
+    "/v1/users/42",
+    "/v1/users/4\n2",
+    "/v1/users/42/orders",
+    "/v1/users/",
+    "/v1/users/a.b",
+    "/v1/usersX42",
+    "/v1/users/42\n/orders",
+]
+
+
+@pytest.mark.parametrize("template", ["/v1/users/{id}", "/v1/users/{id}/orders", "/v1/{x}/{y}"])
+def test_usage_endpoints_and_meter_endpoints_match_the_same_paths(template: str) -> None:
+    """A route in meterlog.toml (``usage --by endpoint``) and a plan's ``endpoints`` read a
+    template the same way: ``{name}`` is one non-empty segment (any characters but ``/``)."""
+    segments = template.strip("/").split("/")
+    expected = [
+        p
+        for p in ENDPOINT_PATHS
+        if len(parts := p.strip("/").split("/")) == len(segments)
+        and p.startswith("/")
+        and not p.endswith("/")
+        and all(
+            (s.startswith("{") and part) or s == part
+            for s, part in zip(segments, parts, strict=True)
+        )
+    ]
+    frame = pl.DataFrame({"path": ENDPOINT_PATHS, "method": "GET", "status": 200})
+    by_meter = frame.filter(RequestFilter(endpoints=(template,)).expr())["path"].to_list()
+    templates = EndpointTemplates.build([RouteTemplate(template, "test")])
+    named = frame.with_columns(endpoint=templates.expression(pl.col("path")))
+    by_usage = named.filter(pl.col("endpoint") == template)["path"].to_list()
+    assert by_meter == by_usage == expected
