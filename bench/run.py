@@ -1382,6 +1382,9 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
     discussion = HERE / "discussion.md"
     if discussion.exists():
         lines += ["", discussion.read_text(encoding="utf-8").strip()]
+    watch = HERE / "watch.md"  # written by bench/watch.py (minutes long, run on its own)
+    if watch.exists():
+        lines += ["", watch.read_text(encoding="utf-8").strip()]
     lines.append("")
     return "\n".join(line for line in lines if line is not None)
 

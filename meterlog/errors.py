@@ -66,3 +66,18 @@ class UsageError(MeterlogError):
     """
 
     exit_code = 2
+
+
+def vanished_file_error(exc: BaseException) -> StoreError | None:
+    """A store data file that was removed while a report read it (``maintain`` deleting the
+    files of older versions, with a short ``--retention``), as one line; None for any other
+    error. Polars and Delta report it as a file not found when the query runs."""
+    text = str(exc)
+    if not isinstance(exc, FileNotFoundError) or ".parquet" not in text:
+        return None
+    name = text.rsplit(":", 1)[-1].split(" (set ")[0].strip()
+    return StoreError(
+        f"{name}: a data file of the store is missing: removed while it was read (by "
+        "'meterlog maintain' with a short --retention: run the command again) or lost (run "
+        "'meterlog check --repair')"
+    )

@@ -15,7 +15,7 @@ from meterlog.store import Store
 
 def resolve_version(store: Store, as_of: int | None) -> int:
     """``as_of`` checked against the store, or the store's current version."""
-    current = store.version()
+    current = store.require().version()
     if current is None:
         raise StoreError(
             f"{store.uri}: no events stored yet: run 'meterlog ingest --store {store.uri} LOGS'"

@@ -117,7 +117,7 @@ class StoreStatus:
 
 def store_status(store: Store) -> StoreStatus:
     """Rows, time range, version, sources with progress and reject counts of a store."""
-    if not store.exists():
+    if not store.require().exists():
         return StoreStatus(store.uri, None, 0, None, None, store.sources(), _reject_counts(store))
     totals = (
         store.scan_events()

@@ -90,13 +90,22 @@ STDIN = "-"
 
 @dataclass(frozen=True)
 class InputFile:
-    """A path to read (``-`` is standard input)."""
+    """A path to read (``-`` is standard input). ``name``, when given, is the path shown and
+    recorded for it instead (``watch`` reads a file through its open descriptor,
+    ``/proc/self/fd/N``, so that a file deleted after it was seen can still be read to its end).
+    """
 
     path: str
+    name: str | None = None
 
     @property
     def is_stdin(self) -> bool:
         return self.path == STDIN
+
+    @property
+    def display(self) -> str:
+        """The path shown and recorded for this input."""
+        return self.name or self.path
 
 
 def _name_matches(name: str, patterns: Sequence[str]) -> bool:
@@ -262,7 +271,7 @@ def _segments_match(names: list[str], patterns: list[str]) -> bool:
 def _open_raw(source: InputFile) -> BinaryIO:
     if source.is_stdin:
         return sys.stdin.buffer
-    shown = path_for_display(source.path)
+    shown = path_for_display(source.display)
     try:
         mode = os.stat(source.path).st_mode
     except OSError as exc:
@@ -369,7 +378,7 @@ class LineReader:
 
     def _note_damage(self, exc: Exception, at: int) -> None:
         what = {"gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}.get(self.compression, "")
-        shown = path_for_display(self.source.path)
+        shown = path_for_display(self.source.display)
         if not what:
             self.damage = InputError(
                 f"{shown}: read error ({exc}) after {at} bytes; lines before it were kept; "

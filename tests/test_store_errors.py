@@ -89,7 +89,7 @@ def test_disk_full_and_read_only_file_system(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["small"] == [0, ""]
-    assert result["before"] == [0, 50]
+    assert result["before"] == [1, 50]  # version 0 creates the empty table
     code, stderr = result["full"]
     assert code == 1
     line = one_error_line(stderr)

@@ -224,7 +224,10 @@ def test_bad_input_is_one_line_and_exit_1(store_path: Path, args: list[str], mes
 def test_missing_store_is_one_line(tmp_path: Path) -> None:
     result = run("--store", str(tmp_path / "nothing"))
     assert result.exit_code == 1
-    assert "no events stored yet" in result.stderr
+    assert result.stderr == (  # issue 15: a mistyped --store is named as such
+        f"meterlog: error: no meterlog store at {tmp_path / 'nothing'} "
+        "(check --store / METERLOG_STORE)\n"
+    )
 
 
 CONFIG = """\

@@ -11,6 +11,7 @@ from __future__ import annotations
 #: Command name -> module defining ``command``, in the order ``meterlog --help`` lists them.
 COMMANDS: dict[str, str] = {
     "ingest": "meterlog.commands.ingest",
+    "watch": "meterlog.commands.watch",
     "status": "meterlog.commands.status",
     "usage": "meterlog.commands.usage",
     "mau": "meterlog.commands.mau",
@@ -19,4 +20,5 @@ COMMANDS: dict[str, str] = {
     "report": "meterlog.commands.report",
     "rejects": "meterlog.commands.rejects",
     "maintain": "meterlog.commands.maintain",
+    "check": "meterlog.commands.check",
 }

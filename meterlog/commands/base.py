@@ -66,6 +66,14 @@ class LazyGroup(click.Group):
         except MeterlogError as exc:
             click.echo(error_line(str(exc)), err=True)
             ctx.exit(exc.exit_code)
+        except FileNotFoundError as exc:
+            from meterlog.errors import vanished_file_error
+
+            vanished = vanished_file_error(exc)
+            if vanished is None:
+                raise
+            click.echo(error_line(str(vanished)), err=True)
+            ctx.exit(vanished.exit_code)
         except KeyboardInterrupt:
             click.echo("meterlog: interrupted", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)

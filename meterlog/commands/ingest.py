@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from meterlog.commands.options import LibraryChoice, config_option, quiet_option, store_option
+
+if TYPE_CHECKING:
+    from meterlog.config import Config
+    from meterlog.ingest import IngestOptions
 
 
 def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
@@ -179,14 +184,111 @@ def command(
         meterlog ingest --json-preset caddy /var/log/caddy/access.log
         zcat old.log.gz | meterlog ingest -
     """
+    from meterlog.commands.base import error_line, tune_for_batch_work
+    from meterlog.config import load_config
+    from meterlog.ingest import ingest as run_ingest
+    from meterlog.ingest import summary_lines
+    from meterlog.store import resolve_store
+    from meterlog.text import printable
+
+    config = load_config(config_path)
+    options = ingest_options(
+        config,
+        input_format=input_format,
+        log_format=log_format,
+        nginx_conf=nginx_conf,
+        log_format_name=log_format_name,
+        json_fields=json_fields,
+        json_preset=json_preset,
+        json_tz=json_tz,
+        include=include,
+        exclude=exclude,
+        max_reject_ratio=max_reject_ratio,
+        lock_timeout=lock_timeout,
+        chunk_size=chunk_size,
+        max_line_bytes=max_line_bytes,
+        compact=compact,
+        threads=threads,
+        accept_window=accept_window,
+        pseudonymize=pseudonymize,
+        pseudonymize_fields=pseudonymize_fields,
+    )
+    target = resolve_store(store, config.store)
+    tune_for_batch_work()
+    if not quiet and sys.stderr.isatty():
+        from rich.console import Console
+
+        from meterlog.commands.progress import IngestProgressBar
+
+        with IngestProgressBar(Console(stderr=True)) as bar:
+            summary = run_ingest(target, list(paths), options, progress=bar)
+    else:
+        summary = run_ingest(target, list(paths), options)
+    if not quiet:
+        click.echo("\n".join(printable(line) for line in summary_lines(summary)))
+    for failed in summary.failed:
+        click.echo(error_line(str(failed.error)), err=True)
+    for message in summary.unread:
+        click.echo(error_line(message), err=True)
+    if not summary.ok:
+        sys.exit(1)
+
+
+#: The options of ``ingest`` that say what to read and how; ``watch`` takes the same ones.
+INPUT_OPTION_NAMES = (
+    "store",
+    "config_path",
+    "input_format",
+    "log_format",
+    "nginx_conf",
+    "log_format_name",
+    "json_fields",
+    "json_preset",
+    "json_tz",
+    "include",
+    "exclude",
+    "max_reject_ratio",
+    "lock_timeout",
+    "chunk_size",
+    "max_line_bytes",
+    "compact",
+    "threads",
+    "accept_window",
+    "pseudonymize",
+    "pseudonymize_fields",
+)
+
+
+def ingest_options(
+    config: Config,
+    *,
+    input_format: str,
+    log_format: str | None,
+    nginx_conf: str | None,
+    log_format_name: str | None,
+    json_fields: tuple[str, ...],
+    json_preset: str | None,
+    json_tz: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    max_reject_ratio: float,
+    lock_timeout: float,
+    chunk_size: int | None,
+    max_line_bytes: int,
+    compact: bool,
+    threads: int,
+    accept_window: str,
+    pseudonymize: bool,
+    pseudonymize_fields: tuple[str, ...],
+) -> IngestOptions:
+    """The library's ingest options from the command's input options and the config file
+    (shared with ``watch``)."""
     if log_format and nginx_conf:
         raise click.UsageError("give either --log-format or --nginx-conf, not both")
     if bool(nginx_conf) != bool(log_format_name):
         raise click.UsageError("--nginx-conf and --log-format-name go together")
     json_mapping = _parse_json_fields(json_fields)
 
-    from meterlog.commands.base import error_line, tune_for_batch_work
-    from meterlog.config import load_config
     from meterlog.errors import FormatError
     from meterlog.formats import (
         JsonLinesFormat,
@@ -195,20 +297,16 @@ def command(
         builtin_format,
         read_log_format_from_config,
     )
-    from meterlog.ingest import IngestOptions, summary_lines
-    from meterlog.ingest import ingest as run_ingest
+    from meterlog.ingest import IngestOptions
     from meterlog.periods import parse_tz
     from meterlog.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
     from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-    from meterlog.store import resolve_store
-    from meterlog.text import printable
     from meterlog.timewindow import parse_accept_window
 
     window = parse_accept_window(accept_window)
     pseudonymizer = None
     if pseudonymize or pseudonymize_fields:
         pseudonymizer = Pseudonymizer.from_environment(pseudonymize_fields or DEFAULT_FIELDS)
-    config = load_config(config_path)
     custom = None
     if log_format:
         custom = NginxLogFormat(log_format, name="custom")
@@ -237,7 +335,7 @@ def command(
         if custom is not None:
             raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
         forced = builtin_format(input_format)
-    options = IngestOptions(
+    return IngestOptions(
         log_format=forced,
         custom_format=custom,
         json_format=json_format,
@@ -252,22 +350,3 @@ def command(
         accept_window=window,
         pseudonymizer=pseudonymizer,
     )
-    target = resolve_store(store, config.store)
-    tune_for_batch_work()
-    if not quiet and sys.stderr.isatty():
-        from rich.console import Console
-
-        from meterlog.commands.progress import IngestProgressBar
-
-        with IngestProgressBar(Console(stderr=True)) as bar:
-            summary = run_ingest(target, list(paths), options, progress=bar)
-    else:
-        summary = run_ingest(target, list(paths), options)
-    if not quiet:
-        click.echo("\n".join(printable(line) for line in summary_lines(summary)))
-    for failed in summary.failed:
-        click.echo(error_line(str(failed.error)), err=True)
-    for message in summary.unread:
-        click.echo(error_line(message), err=True)
-    if not summary.ok:
-        sys.exit(1)

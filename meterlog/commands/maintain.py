@@ -57,7 +57,7 @@ def command(
 
     keep = parse_duration(retention, "--retention", default_unit="d")
     config = load_config(config_path)
-    target = resolve_store(store, config.store)
+    target = resolve_store(store, config.store).require()
     with target.lock(lock_timeout), target.writing():
         results = target.maintain(keep, dry_run=dry_run)
     if quiet:

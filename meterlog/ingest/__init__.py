@@ -11,7 +11,7 @@ three-stage pipeline of one source), :mod:`~meterlog.ingest.options` and
 (the summary text).
 """
 
-from meterlog.ingest.options import IngestOptions, default_threads
+from meterlog.ingest.options import CommitCallback, IngestOptions, default_threads
 from meterlog.ingest.results import (
     DUPLICATE,
     FAILED,
@@ -24,7 +24,7 @@ from meterlog.ingest.results import (
     ProgressCallback,
     SourceReport,
 )
-from meterlog.ingest.run import ingest, ingest_paths
+from meterlog.ingest.run import ingest, ingest_inputs, ingest_paths
 from meterlog.ingest.summary import summary_lines
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "NEW",
     "UNCHANGED",
     "WAITING",
+    "CommitCallback",
     "IngestOptions",
     "IngestProgress",
     "IngestSummary",
@@ -41,6 +42,7 @@ __all__ = [
     "SourceReport",
     "default_threads",
     "ingest",
+    "ingest_inputs",
     "ingest_paths",
     "summary_lines",
 ]

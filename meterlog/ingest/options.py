@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import polars as pl
 
 from meterlog.formats import LogFormat
 from meterlog.pseudonymize import Pseudonymizer
@@ -19,6 +21,10 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Called after each commit with the events committed and the lines rejected with them.
+CommitCallback = Callable[[pl.DataFrame, pl.DataFrame], None]
 
 
 @dataclass
@@ -51,3 +57,6 @@ class IngestOptions:
     now: datetime | None = None
     #: Replace user identifiers by keyed digests before anything is committed.
     pseudonymizer: Pseudonymizer | None = None
+    #: Called after each commit with the rows just committed (events as stored, after
+    #: pseudonymisation, with ``source_id``) and the lines rejected with them.
+    on_commit: CommitCallback | None = None

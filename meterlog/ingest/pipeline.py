@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
+from meterlog.errors import StoreError
 from meterlog.formats import LogFormat
 from meterlog.ingest.options import IngestOptions
 from meterlog.ingest.results import FAILED, GROWN, NEW, SourceReport
@@ -28,7 +29,7 @@ from meterlog.sources import (
     span_of,
     split_lines,
 )
-from meterlog.store import Progress, Store
+from meterlog.store import Progress, ProgressMoved, Pseudonymization, Store
 from meterlog.timewindow import outside_window
 
 #: Default chunk size of formats parsed a whole chunk at a time (see ``IngestOptions``).
@@ -180,6 +181,9 @@ class _ChunkCommitter:
     #: Called after each commit with the chunk's end offset and its lines.
     on_committed: Callable[[int, int], None] | None
     now: datetime
+    pseudonymization: Pseudonymization | None = None
+    #: The progress the next chunk follows when another writer has stored beyond its start.
+    start: Progress = field(default_factory=Progress)
 
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
@@ -195,13 +199,18 @@ class _ChunkCommitter:
         if options.pseudonymizer is not None:
             # a line that did not parse cannot be searched for identifiers: keep no text
             rejects = rejects.with_columns(pl.lit(None, pl.String).alias("line"))
-        if rejects.height and self.rejects_offset < end.offset:
-            # A run stopped between the two commits may have stored part of these already.
+        while rejects.height and self.rejects_offset < end.offset:
+            # A run stopped between the two commits, or another writer, may have stored part
+            # of these already: only those after the stored progress are committed.
             rejects = rejects.filter(pl.col("source_offset") >= self.rejects_offset)
-            store.commit_rejects(
-                rejects, self.source_id, end.offset, start_offset=self.rejects_offset
-            )
-            self.rejects_offset = end.offset
+            try:
+                store.commit_rejects(
+                    rejects, self.source_id, end.offset, start_offset=self.rejects_offset
+                )
+                self.rejects_offset = end.offset
+            except ProgressMoved as moved:
+                self._check_not_rewound(moved, self.rejects_offset)
+                self.rejects_offset = moved.found.offset
         events = events.with_columns(pl.lit(self.source_id).alias("source_id"))
         if options.pseudonymizer is not None:
             events = options.pseudonymizer.apply(events)
@@ -212,13 +221,36 @@ class _ChunkCommitter:
         if options.pseudonymizer is not None:
             metadata["meterlog.pseudonymized"] = ",".join(options.pseudonymizer.fields)
             metadata["meterlog.key_id"] = options.pseudonymizer.key_id
-        store.commit_events(
-            events,
-            self.source_id,
-            end,
-            metadata=metadata,
-            start=Progress(chunk.start, chunk.first_line - 1),
+        start = (
+            self.start
+            if self.start.offset > chunk.start
+            else Progress(chunk.start, chunk.first_line - 1)
         )
+        while True:
+            if start.offset >= end.offset:  # another writer stored all of these lines
+                self.start = start
+                return True
+            if start.offset > chunk.start:  # ... or the first of them: commit the rest
+                events = events.filter(pl.col("source_offset") >= start.offset)
+                outside = outside_window(events, options.accept_window, self.now)
+                if outside.total:
+                    metadata["meterlog.outside_window"] = str(outside.total)
+                else:
+                    metadata.pop("meterlog.outside_window", None)
+            try:
+                store.commit_events(
+                    events,
+                    self.source_id,
+                    end,
+                    metadata=metadata,
+                    start=start,
+                    pseudonymization=self.pseudonymization,
+                )
+                break
+            except ProgressMoved as moved:
+                self._check_not_rewound(moved, start.offset)
+                start = moved.found
+        self.start = end
         report.outside.add(outside)
         report.status = GROWN if self.progress.offset else NEW
         report.bytes_read += chunk.size
@@ -234,7 +266,20 @@ class _ChunkCommitter:
             report.ts_max = high if report.ts_max is None else max(report.ts_max, high)
         if self.on_committed is not None:
             self.on_committed(end.offset, chunk.lines)
+        if options.on_commit is not None:
+            options.on_commit(events, rejects)
         return True
+
+    def _check_not_rewound(self, moved: ProgressMoved, expected: int) -> None:
+        """Another writer's progress is ahead of this run's (it stored these lines first):
+        re-plan from there. Behind it, the source was rewound (``meterlog check --repair``)
+        while this run wrote: stop, the next run reads from the rewound progress."""
+        if moved.found.offset < expected:
+            raise StoreError(
+                f"{self.report.path}: the store's progress for this source went back to "
+                f"{moved.found.offset} bytes while this run was writing (a repair?); "
+                "nothing more of it was committed: run again"
+            )
 
 
 def _rejects_frame(

@@ -48,7 +48,7 @@ from meterlog.sources import (
     read_ahead,
     split_lines,
 )
-from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Store, now_utc
+from meterlog.store import AUTO_COMPACT_FILES, SOURCE_COLUMNS, Pseudonymization, Store, now_utc
 
 
 def ingest(
@@ -65,7 +65,26 @@ def ingest(
     bytes on disk and lines (for a progress bar)."""
     options = options or IngestOptions()
     discovery = discover(paths, options.include, options.exclude)
-    inputs = discovery.inputs
+    summary = ingest_inputs(store, discovery.inputs, options, on_progress, progress=progress)
+    summary.unread = discovery.unread_messages(options.include, options.exclude)
+    return summary
+
+
+def ingest_inputs(
+    store: Store,
+    inputs: Sequence[InputFile],
+    options: IngestOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    registered: set[tuple[str, str]] | None = None,
+    progress: IngestProgress | None = None,
+) -> IngestSummary:
+    """Ingest ``inputs`` (found by :func:`discover`, or given one by one as ``watch`` does)
+    into ``store``, holding the store's lock for the length of the call.
+
+    ``registered`` (kept by a caller that ingests again and again) holds the ``(source_id,
+    path)`` pairs already recorded in the ``sources`` table: they are not recorded again.
+    """
+    options = options or IngestOptions()
     tracker = _Tracker(inputs, on_progress, progress)
     started = time.monotonic()
     reports: list[SourceReport] = []
@@ -78,9 +97,11 @@ def ingest(
     ):
         seen: set[str] = set()
         registry: list[dict[str, object]] = []
+        store.check_pseudonymization(_pseudonymization(options))
+        store.check_data_files()
         last_paths = store.source_paths()
         for source in inputs:
-            report = SourceReport(path=path_for_display(source.path))
+            report = SourceReport(path=path_for_display(source.display))
             reports.append(report)
             try:
                 _ingest_source(store, source, options, report, seen, run_at, tracker, pool)
@@ -94,11 +115,20 @@ def ingest(
                 # an earlier run that was stopped before its end committed the data but not
                 # the registration.
                 stored = store.progress(report.source_id)
-                path = source.path if source.is_stdin else path_text(os.path.abspath(source.path))
+                path = (
+                    source.path if source.is_stdin else path_text(os.path.abspath(source.display))
+                )
                 if not stored.offset or (
                     not report.bytes_read and last_paths.get(report.source_id) == path
                 ):
                     continue
+                if registered is not None:
+                    # a caller ingesting again and again records a source once per path
+                    if (report.source_id, path) in registered and last_paths.get(
+                        report.source_id
+                    ) == path:
+                        continue
+                    registered.add((report.source_id, path))
                 last_paths[report.source_id] = path
                 registry.append(
                     {
@@ -116,8 +146,15 @@ def ingest(
         compacted = _compact_written_days(store, reports) if options.compact else 0
     summary = IngestSummary(reports, time.monotonic() - started, store.version())
     summary.compacted_days = compacted
-    summary.unread = discovery.unread_messages(options.include, options.exclude)
     return summary
+
+
+def _pseudonymization(options: IngestOptions) -> Pseudonymization | None:
+    """How the run writes user identifiers, as the store records it."""
+    pseudonymizer = options.pseudonymizer
+    if pseudonymizer is None:
+        return None
+    return Pseudonymization(pseudonymizer.key_id, pseudonymizer.fields)
 
 
 class _Tracker:
@@ -168,7 +205,7 @@ class _Tracker:
     def finish(self, source: InputFile) -> None:
         """A source is done: the rest of its bytes (skipped, unchanged, failed) count as done."""
         if self.progress is not None and source.path in self.sizes:
-            self._advance(source.path, path_for_display(source.path), self.sizes[source.path], 0)
+            self._advance(source.path, path_for_display(source.display), self.sizes[source.path], 0)
 
     def _advance(self, path: str, shown: str, done: int, lines: int) -> None:
         assert self.progress is not None
@@ -269,6 +306,7 @@ def _ingest_source(
             rejects_offset,
             tracker.follow(source, report.path, reader),
             options.now or run_at,
+            _pseudonymization(options),
         )
         lines_read = progress.lines
         chunks = read_ahead(

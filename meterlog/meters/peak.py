@@ -206,6 +206,12 @@ class PeakMeter(Meter):
 
     def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         grid = window_grid(period, self.window)
+        return self.choose(self.window_values(counted, grid), grid)
+
+    def choose(self, values: pl.LazyFrame, grid: pl.DataFrame) -> pl.LazyFrame:
+        """``account, quantity, peak_start`` from the window values (``account, window,
+        value`` for windows with counted requests) of the period cut in ``grid``: what
+        :meth:`measure` reports (``watch`` keeps the values up to date between commits)."""
         windows = grid.height
         rank = nearest_rank(parse_statistic(self.statistic), windows)
         observed = pl.len().cast(pl.Int64)
@@ -215,7 +221,6 @@ class PeakMeter(Meter):
             .then(0)
             .otherwise(pl.col("value").sort().get((rank - empty - 1).clip(0)))
         )
-        values = self.window_values(counted, grid)
         quantity = values.group_by("account").agg(quantity=chosen.cast(pl.Int64))
         # Earliest window holding the chosen value. When it is 0 and some windows are empty,
         # the first empty window competes: with the observed windows sorted, it is the count

@@ -37,8 +37,9 @@ from meterlog.store.layout import (
     Progress,
 )
 from meterlog.store.maintenance import MaintenanceResult
-from meterlog.store.recovery import paths_in_commit
-from meterlog.store.tables import Store, now_utc, resolve_store
+from meterlog.store.pseudonyms import Pseudonymization
+from meterlog.store.recovery import Damage, check_store, missing_data_files, paths_in_commit
+from meterlog.store.tables import NoStoreError, ProgressMoved, Store, now_utc, resolve_store
 
 __all__ = [
     "AUTO_COMPACT_FILES",
@@ -54,9 +55,15 @@ __all__ = [
     "SOURCES_TABLE",
     "SOURCE_COLUMNS",
     "WRITING_MARKER",
+    "Damage",
     "MaintenanceResult",
+    "NoStoreError",
     "Progress",
+    "ProgressMoved",
+    "Pseudonymization",
     "Store",
+    "check_store",
+    "missing_data_files",
     "now_utc",
     "paths_in_commit",
     "resolve_store",

@@ -23,6 +23,7 @@ from meterlog.store.layout import (
     REJECTS_TABLE,
     SOURCES_TABLE,
 )
+from meterlog.store.native import native_errors_held_back
 
 if TYPE_CHECKING:
     from meterlog.store.tables import Store
@@ -58,9 +59,11 @@ def files_per_day(store: Store, days: Iterable[date] | None = None) -> dict[date
     }
 
 
-def compact(store: Store, days: Iterable[date] | None = None) -> dict[str, int]:
+def compact(
+    store: Store, days: Iterable[date] | None = None, target_size: int = COMPACT_TARGET_BYTES
+) -> dict[str, int]:
     """Rewrite the small files of the events table (of ``days`` only, if given) into files of
-    about :data:`COMPACT_TARGET_BYTES`. Rows, progress and older versions are unchanged."""
+    about ``target_size`` bytes. Rows, progress and older versions are unchanged."""
     table = store.table(EVENTS_TABLE)
     if table is None:
         return {"files_added": 0, "files_removed": 0}
@@ -72,8 +75,8 @@ def compact(store: Store, days: Iterable[date] | None = None) -> dict[str, int]:
         filters = [(PARTITION_COLUMN, "in", values)]
     try:
         metrics = table.optimize.compact(
-            partition_filters=filters,  # type: ignore[arg-type]
-            target_size=COMPACT_TARGET_BYTES,
+            partition_filters=filters,
+            target_size=target_size,
             writer_properties=EVENTS_WRITER_PROPERTIES,
             commit_properties=CommitProperties(custom_metadata={"meterlog.operation": "compact"}),
         )
@@ -89,7 +92,8 @@ def maintain(
     store: Store, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
 ) -> list[MaintenanceResult]:
     """Compact small files, checkpoint the log and delete what only versions older than
-    ``retention`` use (data files and log entries), in every table of the store.
+    ``retention`` use (data files and log entries), in every table of the store, and data files
+    no commit refers to (left by a stopped run) once they are older than ``retention``.
 
     Versions within ``retention`` stay readable (``--as-of``). Sources' progress is part of
     each version and of the checkpoint, so nothing is ingested twice afterwards.
@@ -105,7 +109,10 @@ def maintain(
         try:
             if dry_run:
                 doomed = table.vacuum(
-                    retention_hours=hours, dry_run=True, enforce_retention_duration=False
+                    retention_hours=hours,
+                    dry_run=True,
+                    enforce_retention_duration=False,
+                    full=True,
                 )
                 results.append(
                     MaintenanceResult(name, files_before, files_before, 0, 0, len(doomed))
@@ -114,16 +121,19 @@ def maintain(
             if retention > DELTA_LOG_RETENTION and _log_retention(table) < retention:
                 # log entries older than this go at checkpoints; --as-of needs them
                 table.alter.set_table_properties({"delta.logRetentionDuration": interval})
-            metrics = table.optimize.compact(
-                target_size=COMPACT_TARGET_BYTES,
-                writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
-                commit_properties=CommitProperties(
-                    custom_metadata={"meterlog.operation": "maintain"}
-                ),
-            )
-            table.create_checkpoint()
+            with native_errors_held_back():  # a full disk: a native panic report, then an error
+                metrics = table.optimize.compact(
+                    target_size=COMPACT_TARGET_BYTES,
+                    writer_properties=EVENTS_WRITER_PROPERTIES if name == EVENTS_TABLE else None,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "maintain"}
+                    ),
+                )
+                table.create_checkpoint()
+            # Full mode: also data files no commit refers to (a run stopped between writing
+            # a file and committing it), once older than the retention, on every store kind.
             deleted = table.vacuum(
-                retention_hours=hours, dry_run=False, enforce_retention_duration=False
+                retention_hours=hours, dry_run=False, enforce_retention_duration=False, full=True
             )
             table.cleanup_metadata()
         except (DeltaError, OSError) as exc:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -22,6 +21,7 @@ from meterlog.schema import PARTITION_COLUMN, REJECT_COLUMNS
 from meterlog.store import maintenance, recovery
 from meterlog.store.layout import (
     COMMIT_ATTEMPTS,
+    COMPACT_TARGET_BYTES,
     DEFAULT_RETENTION,
     DEFAULT_STORE,
     EVENTS_TABLE,
@@ -35,6 +35,9 @@ from meterlog.store.layout import (
     offset_app_id,
 )
 from meterlog.store.lock import hold_lock
+from meterlog.store.native import native_errors_held_back
+from meterlog.store.pseudonyms import Pseudonymization, check_pseudonymization, mismatch_in
+from meterlog.store.recovery import damage_message, missing_data_files
 
 
 class Store:
@@ -73,6 +76,11 @@ class Store:
             is_folder = stat.S_ISDIR(root.stat().st_mode)
         except FileNotFoundError:
             is_folder = True  # a new store
+        except PermissionError:
+            raise StoreError(
+                f"permission denied: {root}; run as the user that owns the store, "
+                "or give this user access to it"
+            ) from None
         except OSError as exc:
             raise StoreError(
                 f"{root}: cannot open the store: {exc.strerror}; check the path"
@@ -102,13 +110,67 @@ class Store:
         try:
             table = DeltaTable(self.table_uri(name), storage_options=self.storage_options)
         except TableNotFoundError:
+            self._check_readable(name)
             return None
         except (DeltaError, OSError) as exc:
-            raise StoreError(
-                f"{self.table_uri(name)}: cannot open the store table: {exc}"
-            ) from None
+            self._check_readable(name)
+            raise StoreError(damage_message(self, name, str(exc))) from None
         self._tables[name] = table
         return table
+
+    def forget(self, name: str) -> None:
+        """Drop the open table ``name`` (its files changed behind Delta's back: a repair)."""
+        self._tables.pop(name, None)
+
+    def _check_readable(self, name: str) -> None:
+        """A table that looks absent or broken because this user may not read it is named as
+        such (local stores): ``permission denied: PATH``."""
+        if not self.is_local:
+            return
+        for path in (self.root, self.root / name, self.root / name / "_delta_log"):
+            try:
+                with os.scandir(path) as entries:
+                    for entry in entries:
+                        if path.name == "_delta_log" and entry.is_file():
+                            with open(entry.path, "rb"):
+                                pass
+            except FileNotFoundError:
+                return
+            except PermissionError as exc:
+                where = exc.filename or path
+                raise StoreError(
+                    f"permission denied: {where}; run as the user that owns the store, "
+                    "or give this user read access"
+                ) from None
+            except OSError:
+                return
+
+    def check_data_files(self) -> None:
+        """StoreError naming a data file the events table uses that is gone (local stores), and
+        what to do: reading would fail, and ingesting would not bring those lines back."""
+        missing = missing_data_files(self, EVENTS_TABLE)
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise StoreError(
+                f"{missing[0]}: data file is missing{more}; run 'meterlog check --store "
+                f"{self.uri} --repair' to remove it from the table and rewind the sources that "
+                "wrote it (the next ingest reads those lines again)"
+            )
+
+    def is_store(self) -> bool:
+        """Whether a meterlog store is here: one of its tables, or the lock file an ingest
+        leaves (a store where nothing was stored yet)."""
+        if any(
+            self.table(name) is not None for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE)
+        ):
+            return True
+        return self.is_local and (self.root / LOCK_FILE).exists()
+
+    def require(self) -> Store:
+        """This store; StoreError when there is none at its location (a mistyped --store)."""
+        if not self.is_store():
+            raise NoStoreError(f"no meterlog store at {self.uri} (check --store / METERLOG_STORE)")
+        return self
 
     def version(self) -> int | None:
         """The events table's current version (None when nothing was ever ingested)."""
@@ -117,22 +179,15 @@ class Store:
 
     def progress(self, source_id: str) -> Progress:
         """What the events table holds of ``source_id`` (zero for a new source)."""
-        table = self.table(EVENTS_TABLE)
-        if table is None:
-            return Progress()
-        offset = table.transaction_version(offset_app_id(source_id)) or 0
-        lines = table.transaction_version(lines_app_id(source_id)) or 0
-        return Progress(offset, lines)
+        return _progress_in(self.table(EVENTS_TABLE), source_id)
 
     def rejects_offset(self, source_id: str) -> int:
-        table = self.table(REJECTS_TABLE)
-        if table is None:
-            return 0
-        return table.transaction_version(offset_app_id(source_id)) or 0
+        return _offset_in(self.table(REJECTS_TABLE), source_id)
 
     def scan_events(self, version: int | None = None) -> pl.LazyFrame:
         """The events as a lazy frame (at ``version`` for time travel)."""
-        if self.table(EVENTS_TABLE) is None:
+        table = self.require().table(EVENTS_TABLE)
+        if table is None:
             raise StoreError(
                 f"{self.uri}: no events stored yet: run 'meterlog ingest --store {self.uri} LOGS'"
             )
@@ -206,45 +261,89 @@ class Store:
         transactions: list[Transaction] | None = None,
         metadata: dict[str, str] | None = None,
         writer_properties: WriterProperties | None = None,
-        retry_if: Callable[[], bool] | None = None,
+        expect: Callable[[DeltaTable | None], Progress | None] | None = None,
     ) -> None:
         """Append ``data`` to table ``name`` in one commit.
 
-        Another writer committing first (several hosts writing to one object store) makes the
-        commit fail; it is tried again, up to :data:`COMMIT_ATTEMPTS` times, when ``retry_if``
-        (asked after reading the other writer's commit) says the data is still to be written.
+        ``expect``, when given, is asked about the snapshot the commit will be based on (the
+        table brought up to date just before writing): None when the data is still to be
+        written there, else the progress found instead, and :class:`ProgressMoved` is raised
+        without writing. A commit is based on that snapshot: Delta refuses it when another
+        writer committed in between a transaction of the same application id (the same
+        source), so what was checked is what is committed on. Another writer's commit that
+        conflicts in another way (several hosts writing to one object store) makes the commit
+        fail; it is checked and tried again, up to :data:`COMMIT_ATTEMPTS` times.
         """
+        # without writer properties the writer's defaults apply
+        tuning: dict[str, Any] = (
+            {} if writer_properties is None else {"writer_properties": writer_properties}
+        )
+        if expect is not None and self.table(name) is None:
+            self._create(name, data, partition_by)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            table = self.table(name)
+            if expect is not None and table is None:
+                raise StoreError(f"{self.table_uri(name)}: the table disappeared while writing")
+            if expect is not None:
+                found = expect(table)
+                if found is not None:
+                    raise ProgressMoved(self.table_uri(name), found)
             try:
-                with _native_errors_held_back():
-                    # Writing through the open table (up to date) saves reading its log again.
+                with native_errors_held_back():
                     write_deltalake(
-                        self.table(name) or self.table_uri(name),
+                        table if table is not None else self.table_uri(name),
                         data,
                         mode="append",
                         partition_by=partition_by,
                         schema_mode="merge",
                         storage_options=self.storage_options,
-                        writer_properties=writer_properties,
+                        **tuning,
                         commit_properties=CommitProperties(
                             app_transactions=transactions, custom_metadata=metadata
                         ),
                     )
                 return
-            except CommitFailedError as exc:
-                if attempt == COMMIT_ATTEMPTS or retry_if is None or not retry_if():
+            except (CommitFailedError, DeltaError) as exc:
+                # Lost a race: another writer committed first.
+                if not isinstance(exc, CommitFailedError):
+                    raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
+                if attempt == COMMIT_ATTEMPTS:
                     raise StoreError(
-                        f"{self.table_uri(name)}: cannot write: {exc}; another writer changed "
-                        "the table at the same time and nothing of this chunk was committed: "
-                        "run again"
+                        f"{self.table_uri(name)}: cannot write: {exc}; other writers changed "
+                        f"the table {COMMIT_ATTEMPTS} times while this one tried and nothing "
+                        "of this chunk was committed: run again"
                     ) from None
                 time.sleep(0.05 * attempt)
             except OSError as exc:
                 raise StoreError(
                     _write_error(self.table_uri(name), exc.strerror or str(exc))
                 ) from None
-            except DeltaError as exc:
-                raise StoreError(_write_error(self.table_uri(name), str(exc))) from None
+
+    def _create(self, name: str, data: pa.Table, partition_by: list[str] | None) -> None:
+        """Create table ``name`` with ``data``'s columns and no rows, in a commit of its own.
+
+        Data checked against a progress is never committed in the commit that creates a
+        table: Delta checks a commit against those made since the snapshot it was based on,
+        and a creating commit has no snapshot, so two writers that both found no table could
+        both commit the same lines.
+        Two creators racing here at worst both commit an empty table.
+        """
+        try:
+            with native_errors_held_back():
+                write_deltalake(
+                    self.table_uri(name),
+                    data.slice(0, 0),
+                    mode="append",
+                    partition_by=partition_by,
+                    storage_options=self.storage_options,
+                    commit_properties=CommitProperties(
+                        custom_metadata={"meterlog.operation": "create"}
+                    ),
+                )
+        except (DeltaError, OSError) as exc:
+            if self.table(name) is None:  # not created by another writer meanwhile
+                detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise StoreError(_write_error(self.table_uri(name), detail or str(exc))) from None
 
     def commit_events(
         self,
@@ -253,13 +352,28 @@ class Store:
         end: Progress,
         metadata: dict[str, str] | None = None,
         start: Progress | None = None,
+        pseudonymization: Pseudonymization | None = None,
     ) -> None:
         """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit.
 
-        With ``start`` (the progress the rows follow), a commit that loses a race with another
-        writer is retried as long as the source's progress is still ``start``.
+        ``pseudonymization`` says how the rows' user identifiers were written (None: raw);
+        with ``start``, a commit on a store written another way is refused (StoreError, see
+        :mod:`meterlog.store.pseudonyms`).
+
+        With ``start`` (the progress the rows follow), the commit is made only on a snapshot
+        in which the source's progress is ``start``; otherwise (another writer committed
+        these lines, or some of them, first) :class:`ProgressMoved` is raised with the progress
+        found, nothing is written, and the caller re-plans from there.
         """
         data = events.with_columns(pl.col("ts").dt.date().alias(PARTITION_COLUMN))
+
+        def moved(table: DeltaTable | None) -> Progress | None:
+            refused = mismatch_in(table, self.uri, pseudonymization)
+            if refused is not None:
+                raise StoreError(refused)
+            found = _progress_in(table, source_id)
+            return None if found == start else found
+
         self._write(
             EVENTS_TABLE,
             # Arrow string views: Polars' own layout, handed over without copying the strings
@@ -269,9 +383,10 @@ class Store:
             transactions=[
                 Transaction(offset_app_id(source_id), end.offset),
                 Transaction(lines_app_id(source_id), end.lines),
+                *(pseudonymization.transactions() if pseudonymization is not None else ()),
             ],
             metadata=metadata,
-            retry_if=None if start is None else (lambda: self.progress(source_id) == start),
+            expect=None if start is None else moved,
         )
 
     def commit_rejects(
@@ -281,32 +396,41 @@ class Store:
         end_offset: int,
         start_offset: int | None = None,
     ) -> None:
-        """Append rejected lines and set the rejects table's progress for ``source_id`` (retried
-        after losing a race while that progress is still ``start_offset``)."""
+        """Append rejected lines and set the rejects table's progress for ``source_id``; with
+        ``start_offset``, only on a snapshot where that progress is ``start_offset`` (else
+        :class:`ProgressMoved` with the offset found, as for :meth:`commit_events`)."""
+
+        def moved(table: DeltaTable | None) -> Progress | None:
+            found = _offset_in(table, source_id)
+            return None if found == start_offset else Progress(found)
+
         self._write(
             REJECTS_TABLE,
             rejects.select(list(REJECT_COLUMNS)).to_arrow(),
             transactions=[Transaction(offset_app_id(source_id), end_offset)],
-            retry_if=None
-            if start_offset is None
-            else (lambda: self.rejects_offset(source_id) == start_offset),
+            expect=None if start_offset is None else moved,
         )
 
     def record_sources(self, rows: pl.DataFrame) -> None:
         """Append rows describing sources read in a run (informational: paths, formats)."""
         if rows.height:
-            self._write(
-                SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow(), retry_if=lambda: True
-            )
+            self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
+
+    def check_pseudonymization(self, run: Pseudonymization | None) -> None:
+        """Refuse a run that writes user identifiers otherwise than the store holds them
+        (see :mod:`meterlog.store.pseudonyms`)."""
+        check_pseudonymization(self, run)
 
     # -- maintenance (meterlog.store.maintenance) ------------------------------------------
     def files_per_day(self, days: Iterable[date] | None = None) -> dict[date, int]:
         """How many data files each day partition of the events table holds."""
         return maintenance.files_per_day(self, days)
 
-    def compact(self, days: Iterable[date] | None = None) -> dict[str, int]:
+    def compact(
+        self, days: Iterable[date] | None = None, target_size: int = COMPACT_TARGET_BYTES
+    ) -> dict[str, int]:
         """Compact the small files of the events table (see :func:`maintenance.compact`)."""
-        return maintenance.compact(self, days)
+        return maintenance.compact(self, days, target_size)
 
     def maintain(
         self, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
@@ -339,6 +463,38 @@ class Store:
             yield
 
 
+class NoStoreError(StoreError):
+    """There is no meterlog store where one is to be read (a mistyped ``--store``)."""
+
+
+class ProgressMoved(StoreError):
+    """A commit was not made: the source's progress in the table is not the one the data
+    follows (another writer committed some or all of these lines first)."""
+
+    def __init__(self, where: str, found: Progress) -> None:
+        super().__init__(
+            f"{where}: another writer stored lines of this source first (its progress is now "
+            f"{found.offset} bytes); nothing of this chunk was committed: run again"
+        )
+        self.found = found
+
+
+def _offset_in(table: DeltaTable | None, source_id: str) -> int:
+    """Bytes of ``source_id`` consumed, in the snapshot ``table`` holds."""
+    if table is None:
+        return 0
+    return table.transaction_version(offset_app_id(source_id)) or 0
+
+
+def _progress_in(table: DeltaTable | None, source_id: str) -> Progress:
+    """``source_id``'s progress in the snapshot ``table`` holds (zero for a new source)."""
+    if table is None:
+        return Progress()
+    return Progress(
+        _offset_in(table, source_id), table.transaction_version(lines_app_id(source_id)) or 0
+    )
+
+
 def _write_error(where: str, detail: str) -> str:
     """One line for a failed write: what the system said, that nothing was committed, and
     what to check. Known system errors are named plainly."""
@@ -353,39 +509,6 @@ def _write_error(where: str, detail: str) -> str:
         f"{where}: cannot write: {reason}; nothing of this chunk was committed "
         "(the store is as before): free space or fix permissions, then run again"
     )
-
-
-@contextlib.contextmanager
-def _native_errors_held_back() -> Iterator[None]:
-    """Hold back what the Delta writer's native threads print on stderr during a write.
-
-    When a write fails (disk full), the writer's upload threads print a panic report while
-    they abort; the failure itself reaches Python as an exception and is reported as one line.
-    What was printed is passed on unless the write failed.
-    """
-    try:
-        capture = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-    except OSError:
-        yield  # no room even for that: let native messages through
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    failed = False
-    try:
-        os.dup2(capture.fileno(), 2)
-        yield
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        if not failed:
-            capture.seek(0)
-            held = capture.read()
-            if held:
-                os.write(2, held)
-        capture.close()
 
 
 def now_utc() -> datetime:

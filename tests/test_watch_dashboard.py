@@ -1,0 +1,118 @@
+"""The dashboard rendered to fixed-size consoles (80 and 160 columns): it fits without
+wrapping and shows the figures the watcher computed from the store."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from meterlog.billing import Identity
+from meterlog.ingest import IngestOptions
+from meterlog.live import Watcher, WatchOptions
+from meterlog.live.dashboard import dashboard_data, render, sparkline
+from meterlog.plans import load_plan_file
+from meterlog.store import Store
+from tests.conftest import REPO
+
+HOSTILE = "evil\x1b[2J\x1b]0;owned\x07[bold]key"
+
+
+def lines(now: datetime) -> list[str]:
+    out = []
+    for i in range(600):
+        moment = now - timedelta(seconds=i % 50)
+        key = ["key_live_5c1faa9f52135cb13ccc38b7", "key_live_64551fdfa1cc719db7052664", HOSTILE][
+            i % 3
+        ]
+        out.append(
+            json.dumps(
+                {
+                    "time": moment.isoformat(),
+                    "remote_user": f"u{i % 40}",
+                    "request": f"GET /v1/users/{i}/orders HTTP/1.1",
+                    "status": 500 if i % 10 == 0 else 200,
+                    "body_bytes_sent": 100,
+                    "request_time": 0.05 if i % 2 else 0.3,
+                    "http_x_api_key": key,
+                }
+            )
+        )
+    return out
+
+
+@pytest.fixture
+def watch(tmp_path: Path) -> Watcher:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = datetime.now(UTC)
+    (logs / "api.log").write_text("\n".join(lines(now)) + "\n")
+    from meterlog.identity import load_accounts_file
+
+    watcher = Watcher(
+        Store(tmp_path / "store"),
+        [str(logs)],
+        IngestOptions(),
+        WatchOptions(
+            identity=Identity(
+                account_field="http_x_api_key",
+                accounts=load_accounts_file(REPO / "sample_logs" / "accounts.csv"),
+            ),
+            plan=load_plan_file(REPO / "sample_logs" / "plans.toml"),
+        ),
+    )
+    watcher.step()
+    yield watcher
+    watcher.close()
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_dashboard_fits_and_shows_the_figures(watch: Watcher, width: int) -> None:
+    data = dashboard_data(watch)
+    console = Console(record=True, width=width, height=30, color_system=None, force_terminal=True)
+    console.print(render(data, width, 30))
+    text = console.export_text()
+    shown = text.splitlines()
+    assert all(len(line) <= width for line in shown), [ln for ln in shown if len(ln) > width]
+    assert len(shown) <= 30
+    # the plan's MAU (5xx requests do not make a user active): see test_independent_counts
+    assert watch.mtd.mau()["acme"] == 36 and watch.mtd.requests()["acme"] == 200
+    assert "acme" in text and "initech" in text
+    row = [line for line in shown if line.lstrip().startswith("acme")][-1]
+    assert "200" in row.split() and "36" in row.split()
+    # 600 requests in the last 50 s; 60 of them 5xx
+    assert "req/s 10.0 (1 min)" in text
+    assert "5xx 60" in text
+    assert "p50 50 ms" in text and "p95 300 ms" in text  # half at 50 ms, half at 300 ms
+    assert "/v1/users/{id}/orders" in text  # endpoints are templates, never raw paths
+    assert "\x1b" not in text and "\x07" not in text
+    assert "evil\ufffd" in text or "evil" in text  # the hostile key is shown as plain text
+    assert "%" in text  # included units used, from the plan
+    # accrued: growth's base fee 49.00 plus its charges so far
+    assert "store v" in text and "lag" in text
+
+
+def test_independent_counts() -> None:
+    """The numbers the dashboard test expects, counted from the generator itself."""
+    generated = [json.loads(line) for line in lines(datetime.now(UTC))]
+    acme = [g for g in generated if g["http_x_api_key"].endswith("38b7")]
+    assert len(acme) == 200
+    assert len({g["remote_user"] for g in acme if g["status"] < 500}) == 36
+    assert sum(1 for g in generated if g["status"] == 500) == 60
+
+
+def test_sparkline() -> None:
+    # level = value * 8 // (largest + 1): 1, 2 -> 0; 3, 4 -> 1; ...; 16 -> 7; zero is blank
+    assert sparkline([0, 1, 2, 3, 4, 5, 6, 7, 8, 16], 10) == " ▁▁▂▂▃▃▄▄█"
+    assert sparkline([0, 0], 10) == "  "
+    assert len(sparkline(list(range(100)), 60)) == 60
+
+
+def test_narrow_terminal_has_no_wrapped_lines(watch: Watcher) -> None:
+    console = Console(record=True, width=40, height=12, color_system=None, force_terminal=True)
+    console.print(render(dashboard_data(watch, time.time()), 40, 12))
+    assert all(len(line) <= 40 for line in console.export_text().splitlines())
