@@ -7,6 +7,7 @@ override it. Relative paths in it are relative to the file's folder.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ _TOP_KEYS = {
     "accounts",
     "endpoints",
     "bots",
+    "anomalies",
     "log_format",
     "nginx_conf",
     "log_format_name",
@@ -46,6 +48,8 @@ class Config:
     routes: tuple[str, ...] = ()
     openapi: Path | None = None
     bot_patterns: tuple[str, ...] | None = None
+    #: ``[anomalies.<kind>]`` tables, checked: detector kind -> parameter -> value
+    anomalies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     #: The nginx ``log_format`` of the logs, verbatim (like ``--log-format``).
     log_format: str | None = None
     #: An nginx config and the name of the ``log_format`` in it (like ``--nginx-conf``).
@@ -129,6 +133,12 @@ def load_config(explicit: str | Path | None = None) -> Config:
     def opt_path(value: object, key: str) -> Path | None:
         return base / _string(path, key, value) if value is not None else None
 
+    anomalies: Mapping[str, Mapping[str, object]] = {}
+    if "anomalies" in data:
+        # the detectors' parameters are defined with the detectors (loaded only when needed)
+        from meterlog.anomalies.registry import parse_anomaly_tables
+
+        anomalies = parse_anomaly_tables(path, data["anomalies"])
     store = opt_str("store")
     if store is not None and "://" not in store:
         store = str(base / store)
@@ -144,6 +154,7 @@ def load_config(explicit: str | Path | None = None) -> Config:
         bot_patterns=(
             _string_list(path, "bots.patterns", bots["patterns"]) if "patterns" in bots else None
         ),
+        anomalies=anomalies,
         log_format=opt_str("log_format"),
         nginx_conf=opt_path(data.get("nginx_conf"), "nginx_conf"),
         log_format_name=opt_str("log_format_name"),

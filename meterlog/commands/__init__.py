@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "bill": "meterlog.commands.bill",
     "report": "meterlog.commands.report",
     "rejects": "meterlog.commands.rejects",
+    "anomalies": "meterlog.commands.anomalies",
     "maintain": "meterlog.commands.maintain",
     "check": "meterlog.commands.check",
 }

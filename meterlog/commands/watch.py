@@ -145,6 +145,14 @@ def command(
             templates=settings.endpoint_templates(),
         ),
     )
+    from meterlog.anomalies.live import LiveAnomalies
+
+    def log_line(line: str) -> None:
+        if watcher.log is not None:
+            watcher.log(line)
+
+    watcher.anomalies = LiveAnomalies(settings, config.anomalies, log=log_line)
+    watcher.on_batch.append(watcher.anomalies)
     _return_freed_memory()
     stop = threading.Event()
 

@@ -186,6 +186,23 @@ class WatchCollector(Collector):
             for (account, meter), units in sorted(included.items()):
                 family.add_metric([labels.label(account), meter], units)
             yield family
+        anomalies = watcher.anomalies
+        if anomalies is not None:
+            found = CounterMetricFamily(
+                f"{PREFIX}_anomalies",
+                "Anomaly findings reported by this watch, by kind and severity.",
+                labels=["kind", "severity"],
+            )
+            with anomalies.lock:
+                totals = sorted(anomalies.totals.items())
+            for (kind, severity), count in totals:
+                found.add_metric([kind, severity], count)
+            yield found
+            yield GaugeMetricFamily(
+                f"{PREFIX}_anomalies_open",
+                "Anomaly findings whose time is within the last minutes (still going on).",
+                value=anomalies.open_findings(),
+            )
 
 
 def _bound(value: float) -> str:

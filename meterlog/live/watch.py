@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -138,6 +139,8 @@ class Watcher:
         self.options = options or WatchOptions()
         #: Called with every committed :class:`Batch` (e.g. anomaly detectors).
         self.on_batch: list[BatchCallback] = list(on_batch)
+        #: The live anomaly detectors (:class:`meterlog.anomalies.live.LiveAnomalies`), if on.
+        self.anomalies: Any = None
         self.log = log
         self.follower = Follower(paths, self.ingest_options.include, self.ingest_options.exclude)
         self.stats = LiveStats(self.options.max_accounts)

@@ -1,0 +1,338 @@
+"""Reading the store for a range and its baseline, running the detectors, and the findings.
+
+Findings are deterministic for the same store version and options: each has a stable ``id``
+(the first 12 hex digits of the SHA-256 of kind, entity type, entity and start), rows are
+sorted by start, kind, entity type and entity, and evidence lists are ordered by count, then
+value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from meterlog.anomalies.base import (
+    BASELINE_COLUMNS,
+    FINDING_COLUMNS,
+    SEVERITIES,
+    Context,
+    Detector,
+    prepare_events,
+    with_network,
+)
+from meterlog.anomalies.registry import build_detectors
+from meterlog.anomalies.windows import parse_window
+from meterlog.errors import MeterlogError, UsageError
+from meterlog.filters import TimeRange, parse_time_range
+from meterlog.reports import ReportSettings
+from meterlog.store import Store
+
+DEFAULT_BASELINE = "28d"
+DEFAULT_RANGE = timedelta(hours=24)
+#: How many values each evidence list names.
+EVIDENCE_TOP = 3
+#: Which prepared column holds each entity type.
+ENTITY_COLUMNS = {
+    "account": "account",
+    "key": "key",
+    "user": "user",
+    "ip": "ip",
+    "network": "network",
+}
+EVIDENCE_COLUMNS = (
+    "ts",
+    "account",
+    "key",
+    "user",
+    "ip",
+    "method",
+    "path",
+    "status",
+    "user_agent",
+    "source_id",
+    "source_line",
+)
+#: Detectors that judge recent data on their own (``meterlog watch``): the others compare
+#: whole hours with earlier weeks and run from ``meterlog anomalies``.
+LIVE_KINDS = ("auth_failures", "key_sharing", "probing", "scraping")
+
+
+@dataclass(frozen=True)
+class AnomalyQuery:
+    """What to judge; values as given on the command line."""
+
+    since: str | None = None
+    until: str | None = None
+    baseline: str = DEFAULT_BASELINE
+    kinds: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    min_severity: str = "low"
+
+
+@dataclass
+class AnomalyReport:
+    findings: pl.DataFrame
+    context: Context
+    store_version: int | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def severity_rank(severity: str) -> int:
+    if severity not in SEVERITIES:
+        raise UsageError(f"unknown severity {severity!r}: use one of {', '.join(SEVERITIES)}")
+    return SEVERITIES.index(severity)
+
+
+def time_context(query: AnomalyQuery, tz: ZoneInfo, now: datetime | None = None) -> Context:
+    """The range judged and its baseline. Without ``--until`` the range ends at the start of
+    the current hour (an hour still being written would look like a drop); without
+    ``--since`` it starts 24 hours before its end."""
+    span = parse_time_range(query.since, query.until, tz)
+    end = span.end
+    if end is None:
+        end = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    start = span.start if span.start is not None else end - DEFAULT_RANGE
+    if start >= end:
+        raise UsageError(f"--since {query.since} is not before the end of the range {end}")
+    baseline = parse_window(query.baseline, "--baseline")
+    return Context(start=start, end=end, baseline_start=start - baseline)
+
+
+def scan_prepared(
+    store: Store,
+    settings: ReportSettings,
+    start: datetime,
+    end: datetime,
+    *,
+    provenance: bool = False,
+) -> pl.LazyFrame:
+    """The store's events in ``[start, end)`` as detectors read them (a lazy scan)."""
+    return prepare_events(
+        store.scan_events().filter(*TimeRange(start, end).predicates()),
+        user_field=settings.user_field,
+        account_field=settings.account_field,
+        accounts=settings.accounts,
+        provenance=provenance,
+    )
+
+
+def read_prepared(
+    store: Store, settings: ReportSettings, ctx: Context, *, provenance: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame, Context]:
+    """The range's events (every column) and the baseline's (:data:`BASELINE_COLUMNS`) in
+    memory, and ``ctx`` with the baseline's other columns to read on demand."""
+    events, baseline = pl.collect_all(
+        [
+            scan_prepared(store, settings, ctx.start, ctx.end, provenance=provenance),
+            scan_prepared(store, settings, ctx.baseline_start, ctx.start).select(BASELINE_COLUMNS),
+        ]
+    )
+    history = scan_prepared(store, settings, ctx.baseline_start, ctx.start)
+    return events, baseline, replace(ctx, history=history)
+
+
+def detect(
+    events: pl.DataFrame, baseline: pl.DataFrame, ctx: Context, detectors: Sequence[Detector]
+) -> pl.DataFrame:
+    """Run ``detectors`` on the range's ``events`` against the ``baseline`` events and return
+    the findings with ids and evidence, sorted (see the module doc)."""
+    parts = [d.detect(events.lazy(), baseline.lazy(), ctx) for d in detectors]
+    findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_COLUMNS)
+    findings = findings.filter(pl.col("entity").is_not_null())
+    ids = [
+        _finding_id(*row)
+        for row in findings.select("kind", "entity_type", "entity", "start").iter_rows()
+    ]
+    findings = findings.with_columns(id=pl.Series(ids, dtype=pl.String))
+    by_kind = {d.kind: d for d in detectors}
+    evidence = evidence_summaries(events.lazy(), findings, by_kind)
+    findings = findings.join(evidence, on="id", how="left").with_columns(
+        pl.col("evidence").fill_null("")
+    )
+    order = pl.col("kind").replace_strict(
+        {kind: i for i, kind in enumerate(by_kind)}, return_dtype=pl.Int32
+    )
+    return (
+        findings.with_columns(_order=order)
+        .sort("start", "_order", "entity_type", "entity", "end")
+        .select(list(FINDING_COLUMNS))
+    )
+
+
+def _finding_id(kind: str, entity_type: str, entity: str, start: datetime) -> str:
+    text = f"{kind}\x1f{entity_type}\x1f{entity}\x1f{start.astimezone(UTC).isoformat()}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def evidence_events(
+    prepared: pl.LazyFrame, findings: pl.DataFrame, detectors: Mapping[str, Detector]
+) -> pl.LazyFrame:
+    """The events behind each finding, with its ``id``: the entity's events in the finding's
+    time that the detector counts (e.g. only 401/403 answers for ``auth_failures``)."""
+    parts = []
+    for (kind, entity_type), group in findings.group_by("kind", "entity_type", maintain_order=True):
+        column = ENTITY_COLUMNS[str(entity_type)]
+        keys = group.select("id", pl.col("entity").alias(column), "start", "end").lazy()
+        source = prepared.filter(detectors[str(kind)].evidence_filter())
+        if column == "network":
+            source = with_network(source)
+        parts.append(
+            source.join(keys, on=column, how="inner")
+            .filter((pl.col("ts") >= pl.col("start")) & (pl.col("ts") < pl.col("end")))
+            .drop("start", "end")
+        )
+    if not parts:
+        return prepared.head(0).with_columns(id=pl.lit(None, pl.String))
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _top(frame: pl.LazyFrame, column: str, label: str) -> pl.LazyFrame:
+    return (
+        frame.filter(pl.col(column).is_not_null())
+        .group_by("id", pl.col(column).cast(pl.String).alias("value"))
+        .agg(pl.len().alias("count"))
+        .sort(["id", "count", "value"], descending=[False, True, False])
+        .group_by("id", maintain_order=True)
+        .head(EVIDENCE_TOP)
+        .group_by("id", maintain_order=True)
+        .agg(
+            (
+                pl.lit(f"{label} ")
+                + (pl.col("value") + " x" + pl.col("count").cast(pl.String)).str.join(", ")
+            ).alias(label)
+        )
+    )
+
+
+def evidence_summaries(
+    prepared: pl.LazyFrame, findings: pl.DataFrame, detectors: Mapping[str, Detector]
+) -> pl.DataFrame:
+    """``id``, ``evidence``: requests, top addresses, statuses, paths and user agents."""
+    if findings.height == 0:
+        return pl.DataFrame(schema={"id": pl.String, "evidence": pl.String})
+    rows = evidence_events(prepared, findings, detectors)
+    summary = rows.group_by("id").agg(pl.len().alias("requests"))
+    for column, label in (
+        ("ip", "ips"),
+        ("status", "statuses"),
+        ("path", "paths"),
+        ("user_agent", "agents"),
+    ):
+        summary = summary.join(_top(rows, column, label), on="id", how="left")
+    parts = [pl.col("requests").cast(pl.String) + " requests"]
+    parts += [pl.col(name) for name in ("ips", "statuses", "paths", "agents")]
+    return summary.select(
+        "id", pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("evidence")
+    ).collect()
+
+
+def filter_findings(findings: pl.DataFrame, query: AnomalyQuery) -> pl.DataFrame:
+    """``--account`` and ``--min-severity`` applied."""
+    floor = severity_rank(query.min_severity)
+    allowed = list(SEVERITIES[floor:])
+    findings = findings.filter(pl.col("severity").is_in(allowed))
+    if query.accounts:
+        findings = findings.filter(pl.col("account").is_in(list(query.accounts)).fill_null(False))
+    return findings
+
+
+def run_anomalies(
+    settings: ReportSettings,
+    query: AnomalyQuery,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    store: Store | None = None,
+    now: datetime | None = None,
+) -> AnomalyReport:
+    """Judge the range of ``query`` against its baseline with the enabled detectors."""
+    severity_rank(query.min_severity)
+    detectors = build_detectors(overrides, query.kinds)
+    ctx = time_context(query, settings.tz, now)
+    store = store or Store(settings.store)
+    version = store.version()
+    events, baseline, ctx = read_prepared(store, settings, ctx)
+    findings = filter_findings(detect(events, baseline, ctx, detectors), query)
+    report = AnomalyReport(findings, ctx, version)
+    if settings.account_field is None:
+        report.warnings.append(
+            "no account field: every request is account 'default' and key_sharing has no keys "
+            "to judge; give --account-field (e.g. http_x_api_key) or account_field in "
+            "meterlog.toml"
+        )
+    return report
+
+
+def explain_finding(
+    settings: ReportSettings,
+    query: AnomalyQuery,
+    finding_id: str,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    store: Store | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """The evidence rows (events, with their source and line) behind the finding ``finding_id``
+    of the same range and options."""
+    detectors = build_detectors(overrides, query.kinds)
+    ctx = time_context(query, settings.tz, now)
+    store = store or Store(settings.store)
+    events, baseline, ctx = read_prepared(store, settings, ctx, provenance=True)
+    findings = detect(events, baseline, ctx, detectors)
+    match = findings.filter(pl.col("id") == finding_id.strip().lower())
+    if match.height == 0:
+        raise MeterlogError(
+            f"no finding {finding_id!r} between {ctx.start.isoformat()} and "
+            f"{ctx.end.isoformat()}: run the same command without --explain to list the ids, "
+            "with the same --since/--until/--baseline"
+        )
+    by_kind = {d.kind: d for d in detectors}
+    rows = evidence_events(events.lazy(), match, by_kind).collect()
+    columns = [c for c in EVIDENCE_COLUMNS if c in rows.columns]
+    return rows.sort("ts", *[c for c in ("source_id", "source_line") if c in columns]).select(
+        columns
+    )
+
+
+def detect_recent(
+    recent: pl.DataFrame,
+    store: Store | None,
+    settings: ReportSettings,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    kinds: tuple[str, ...] = LIVE_KINDS,
+    baseline: str = DEFAULT_BASELINE,
+) -> pl.DataFrame:
+    """Findings on ``recent`` events (stored columns, e.g. the last minutes a live process
+    read), judged against the baseline before them read from ``store`` (none: no history).
+
+    The range is from the earliest to just after the latest recent event. For a live view;
+    the security detectors (:data:`LIVE_KINDS`) are the ones that need no whole hours.
+    """
+    detectors = build_detectors(overrides, kinds)
+    if recent.height == 0 or not detectors:
+        return pl.DataFrame(schema=FINDING_COLUMNS)
+    first, last = recent.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
+    ctx = Context(
+        start=first,
+        end=last + timedelta(microseconds=1),
+        baseline_start=first - parse_window(baseline, "baseline"),
+    )
+
+    events = prepare_events(
+        recent.lazy(),
+        user_field=settings.user_field,
+        account_field=settings.account_field,
+        accounts=settings.accounts,
+    ).collect()
+    if store is not None and store.exists():
+        history = scan_prepared(store, settings, ctx.baseline_start, ctx.start)
+        before = history.select(BASELINE_COLUMNS).collect()
+        ctx = replace(ctx, history=history)
+    else:
+        before = events.head(0).select(BASELINE_COLUMNS)
+    return detect(events, before, ctx, detectors)

@@ -1,0 +1,314 @@
+"""Each detector's rule at its documented threshold, on small in-memory request tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.anomaly_support import at, hourly, judge, requests
+
+RANGE_START = at(2026, 10, 29)
+RANGE_END = at(2026, 10, 30)
+HISTORY_START = RANGE_START - timedelta(days=28)
+
+
+def seconds_apart(start, count: int, step: float = 1.0) -> list:
+    return [start + timedelta(seconds=i * step) for i in range(count)]
+
+
+def flat_history(rate: int, *, key: str = "k1") -> pl.DataFrame:
+    """Exactly ``rate`` requests every hour for four weeks before the range."""
+    return hourly(HISTORY_START, 28 * 24, rate, exact=True, key=key)
+
+
+# -- spike ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("observed", "found"), [(300, True), (299, False)])
+def test_spike_needs_three_times_the_expected_rate(observed: int, found: bool) -> None:
+    # history: 100 an hour, so expected 100 and spread sqrt(100) = 10: 300 is 3x, 299 is not
+    hour = RANGE_START + timedelta(hours=10)
+    frame = pl.concat(
+        [
+            flat_history(100),
+            hourly(RANGE_START, 10, 100, exact=True, seed=1),
+            hourly(hour, 1, observed, exact=True, seed=2),
+            hourly(hour + timedelta(hours=1), 14, 100, exact=True, seed=3),
+        ]
+    )
+    findings = judge(frame, "spike", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        row = findings.row(0, named=True)
+        assert (row["entity"], row["start"], row["end"]) == ("k1", hour, hour + timedelta(hours=1))
+        assert (row["observed"], row["expected"]) == (observed, 100)
+
+
+def test_spike_needs_a_minimum_excess_so_tiny_accounts_do_not_alarm() -> None:
+    # 2 an hour, then 60: thirty times as many, but 58 more requests (< min_excess 100)
+    hour = RANGE_START + timedelta(hours=5)
+    frame = pl.concat([flat_history(2), hourly(hour, 1, 60, exact=True, seed=1)])
+    assert judge(frame, "spike", RANGE_START, RANGE_END).height == 0
+    assert judge(frame, "spike", RANGE_START, RANGE_END, min_excess=50).height == 1
+
+
+def test_spike_needs_history() -> None:
+    # a week of history is less than min_history_weeks (2): nothing is judged
+    week = hourly(RANGE_START - timedelta(days=7), 7 * 24, 10, exact=True)
+    spike = hourly(RANGE_START + timedelta(hours=5), 1, 2000, exact=True, seed=1)
+    frame = pl.concat([week, spike])
+    assert judge(frame, "spike", RANGE_START, RANGE_END).height == 0
+    assert judge(frame, "spike", RANGE_START, RANGE_END, min_history_weeks=1).height == 1
+
+
+# -- drop -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("observed", "hours", "found"), [(20, 3, True), (21, 3, False), (0, 2, False)]
+)
+def test_drop_needs_most_traffic_gone_for_three_hours(observed: int, hours: int, found: bool):
+    # history 100 an hour: an hour is low at 20 or fewer (80% gone); three such hours in a row
+    low_start = RANGE_START + timedelta(hours=6)
+    frame = pl.concat(
+        [
+            flat_history(100),
+            hourly(RANGE_START, 6, 100, exact=True, seed=1),
+            hourly(low_start, hours, observed, exact=True, seed=2),
+            hourly(low_start + timedelta(hours=hours), 18 - hours, 100, exact=True, seed=3),
+        ]
+    )
+    findings = judge(frame, "drop", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        row = findings.row(0, named=True)
+        assert (row["start"], row["end"]) == (low_start, low_start + timedelta(hours=hours))
+        assert row["observed"] == observed * hours
+        assert row["expected"] == 100 * hours
+
+
+def test_drop_does_not_judge_hours_after_the_newest_request() -> None:
+    # the logs stop at 06:00 (not ingested yet): the rest of the day is not a drop
+    frame = pl.concat([flat_history(100), hourly(RANGE_START, 6, 100, exact=True, seed=1)])
+    assert judge(frame, "drop", RANGE_START, RANGE_END).height == 0
+
+
+# -- auth_failures ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("failures", "found"), [(50, True), (49, False)])
+def test_auth_failures_from_one_address(failures: int, found: bool) -> None:
+    start = RANGE_START + timedelta(hours=3)
+    attack = requests(
+        seconds_apart(start, failures, 11.0),  # 49 gaps of 11 s: within 10 minutes
+        ip="203.0.113.7",
+        method="POST",
+        path="/v1/login",
+        status=401,
+    )
+    frame = pl.concat([flat_history(20), attack])
+    findings = judge(frame, "auth_failures", RANGE_START, RANGE_END)
+    by_type = {row["entity_type"]: row for row in findings.iter_rows(named=True)}
+    if not found:
+        assert findings.height == 0
+        return
+    # the address and the account; the /24 is left out (the one address holds all of it)
+    assert set(by_type) == {"ip", "account"}
+    assert by_type["ip"]["entity"] == "203.0.113.7"
+    assert by_type["ip"]["observed"] == failures
+    assert by_type["ip"]["start"] <= start
+    assert by_type["ip"]["end"] >= attack["ts"].max()
+    assert "statuses 401 x" in by_type["ip"]["evidence"]
+
+
+def test_auth_failures_from_a_network_of_many_addresses() -> None:
+    start = RANGE_START + timedelta(hours=3)
+    addresses = [f"198.51.100.{i % 40 + 1}" for i in range(120)]
+    attack = requests(seconds_apart(start, 120, 2.0), key="k2", ip=addresses, status=401)
+    findings = judge(pl.concat([flat_history(20), attack]), "auth_failures", RANGE_START, RANGE_END)
+    assert set(findings["entity_type"]) == {"network", "account"}
+    assert findings.filter(pl.col("entity_type") == "network")["entity"].item() == (
+        "198.51.100.0/24"
+    )
+
+
+def test_auth_failures_are_judged_against_the_usual_rate() -> None:
+    # an account with 30 failed logins every ten minutes all month: 60 are not a burst
+    count = 28 * 24 * 180
+    usual = requests(
+        [HISTORY_START + timedelta(seconds=20 * i) for i in range(count)],
+        ip=[f"10.9.{i % 200}.{i % 7}" for i in range(count)],
+        status=401,
+    )
+    burst = requests(
+        seconds_apart(RANGE_START + timedelta(hours=2), 60, 5.0), ip="10.8.0.1", status=401
+    )
+    findings = judge(pl.concat([usual, burst]), "auth_failures", RANGE_START, RANGE_END)
+    assert findings.filter(pl.col("entity_type") == "account").height == 0
+
+
+# -- key_sharing -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("networks", "found"), [(10, True), (9, False)])
+def test_key_sharing_needs_ten_new_networks(networks: int, found: bool) -> None:
+    start = RANGE_START + timedelta(hours=4)
+    addresses = [f"192.0.{n}.7" for n in range(networks)]
+    leak = requests(seconds_apart(start, networks, 30.0), ip=addresses)
+    findings = judge(pl.concat([flat_history(20), leak]), "key_sharing", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        row = findings.row(0, named=True)
+        assert (row["entity_type"], row["entity"], row["score"]) == ("key", "k1", networks)
+        assert (row["start"], row["end"]) == (start, start + timedelta(hours=1))
+
+
+def test_key_sharing_ignores_new_addresses_in_known_networks() -> None:
+    # 60 new servers in the customer's own network are not a leak
+    start = RANGE_START + timedelta(hours=4)
+    servers = requests(seconds_apart(start, 60), ip=[f"10.1.1.{100 + i}" for i in range(60)])
+    frame = pl.concat([flat_history(20), servers])
+    assert judge(frame, "key_sharing", RANGE_START, RANGE_END).height == 0
+
+
+# -- probing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("paths", "found"), [(20, True), (19, False)])
+def test_probing_needs_twenty_missing_paths_within_five_minutes(paths: int, found: bool) -> None:
+    start = RANGE_START + timedelta(hours=1)
+    made_up = [f"/admin{chr(97 + i % 26)}/page{chr(97 + i // 26)}" for i in range(paths)]
+    scan = requests(
+        seconds_apart(start, paths, 10.0), key=None, ip="192.0.2.50", path=made_up, status=404
+    )
+    findings = judge(pl.concat([flat_history(20), scan]), "probing", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        row = findings.row(0, named=True)
+        assert (row["entity_type"], row["entity"], row["observed"]) == ("ip", "192.0.2.50", paths)
+
+
+def test_probing_counts_missing_records_of_one_endpoint_once() -> None:
+    # a client looking up 100 records that do not exist is not scanning
+    start = RANGE_START + timedelta(hours=1)
+    lookups = requests(
+        seconds_apart(start, 100), path=[f"/v1/items/{i}" for i in range(100)], status=404
+    )
+    assert (
+        judge(pl.concat([flat_history(20), lookups]), "probing", RANGE_START, RANGE_END).height == 0
+    )
+
+
+@pytest.mark.parametrize(("paths", "found"), [(3, True), (2, False)])
+def test_probing_sensitive_paths(paths: int, found: bool) -> None:
+    start = RANGE_START + timedelta(hours=1)
+    sensitive = ["/.env", "/.git/config", "/wp-login.php"][:paths]
+    scan = requests(seconds_apart(start, paths, 20.0), key=None, ip="192.0.2.51", path=sensitive)
+    findings = judge(pl.concat([flat_history(20), scan]), "probing", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        # answered 200: something may have leaked
+        assert findings["severity"].item() == "high"
+
+
+# -- error_surge -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("errors", "found"), [(10, True), (9, False)])
+def test_error_surge_needs_ten_errors_and_a_much_higher_share(errors: int, found: bool) -> None:
+    hour = RANGE_START + timedelta(hours=12)
+    statuses = [500] * errors + [200] * (50 - errors)
+    surge = requests(seconds_apart(hour, 50, 60.0), status=statuses)
+    findings = judge(pl.concat([flat_history(20), surge]), "error_surge", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        row = findings.row(0, named=True)
+        assert (row["entity"], row["start"], row["end"]) == ("k1", hour, hour + timedelta(hours=1))
+        assert row["observed"] == pytest.approx(errors / 50)
+
+
+# -- scraping --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ids", "found"), [(300, True), (299, False)])
+def test_scraping_needs_three_hundred_ids_in_an_hour(ids: int, found: bool) -> None:
+    hour = RANGE_START + timedelta(hours=8)
+    walk = requests(
+        seconds_apart(hour, ids, 3600 / ids),
+        user="mallory",
+        path=[f"/v1/orders/{1000 + i}" for i in range(ids)],
+    )
+    findings = judge(pl.concat([flat_history(20), walk]), "scraping", RANGE_START, RANGE_END)
+    assert findings.height == int(found)
+    if found:
+        row = findings.row(0, named=True)
+        assert (row["entity_type"], row["entity"], row["observed"]) == ("user", "mallory", ids)
+
+
+def test_scraping_is_judged_against_the_users_own_history() -> None:
+    # a user who reads 400 records an hour every day is not scraping at 400
+    history = requests(
+        [HISTORY_START + timedelta(seconds=9 * i) for i in range(28 * 400)],
+        user="batch",
+        path=[f"/v1/orders/{i % 5000}" for i in range(28 * 400)],
+    )
+    today = requests(
+        seconds_apart(RANGE_START + timedelta(hours=8), 400, 9.0),
+        user="batch",
+        path=[f"/v1/orders/{20000 + i}" for i in range(400)],
+    )
+    assert judge(pl.concat([history, today]), "scraping", RANGE_START, RANGE_END).height == 0
+
+
+# -- all detectors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["spike", "drop", "auth_failures", "key_sharing", "probing", "error_surge", "scraping"],
+)
+def test_clean_noisy_traffic_raises_nothing(kind: str) -> None:
+    frame = hourly(HISTORY_START, 29 * 24, 150, seed=7, users=40, networks=("10.2.3", "10.2.4"))
+    assert judge(frame, kind, RANGE_START, RANGE_END).height == 0
+
+
+def test_findings_are_deterministic() -> None:
+    rng = np.random.default_rng(3)
+    scan = requests(
+        seconds_apart(RANGE_START + timedelta(hours=2), 40, 3.0),
+        key=None,
+        ip="192.0.2.9",
+        path=[f"/x{rng.integers(0, 10**6)}/y" for _ in range(40)],
+        status=404,
+    )
+    frame = pl.concat([flat_history(20), scan])
+    first = judge(frame, "probing", RANGE_START, RANGE_END)
+    second = judge(
+        frame.sample(fraction=1.0, shuffle=True, seed=5), "probing", RANGE_START, RANGE_END
+    )
+    assert first.height == 1
+    assert first.equals(second)
+    assert len(first["id"].item()) == 12
+
+
+def test_readme_documents_every_detector_parameter_with_its_default() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    from meterlog.anomalies.registry import DETECTOR_TYPES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The detectors", 1)[1].split("\n## ", 1)[0]
+    for kind, detector in DETECTOR_TYPES.items():
+        rule = section.split(f"**`{kind}`** —", 1)[1].split("\n**`", 1)[0]
+        rule = " ".join(rule.split())
+        for parameter in fields(detector.params_type):
+            if parameter.name in ("enabled", "sensitive_patterns"):
+                continue
+            default = parameter.default
+            shown = f"{default:g}" if isinstance(default, float) else str(default)
+            forms = (f"`{parameter.name}` ({shown}", f"`{parameter.name}` (`{shown}`")
+            assert any(form in rule for form in forms), (kind, parameter.name, shown)
