@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from meterlog.errors import ConfigError, located, read_text_file
+from meterlog.patterns import template_to_regex
 
 #: Name of the column holding the templated path.
 ENDPOINT_COLUMN = "endpoint"
@@ -106,8 +107,7 @@ class RouteTemplate:
     @property
     def pattern(self) -> str:
         """An anchored regex matching the paths of this template."""
-        parts = _PARAMETER.split(self.template)
-        return "^" + "[^/]+".join(pl.escape_regex(part) for part in parts) + "$"
+        return template_to_regex(self.template)
 
     @property
     def specificity(self) -> tuple[int, ...]:

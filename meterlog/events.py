@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from meterlog.errors import MeterlogError, StoreError
-from meterlog.identity import Identity, with_identity
+from meterlog.identity import Identity
 from meterlog.store import Store
 
 
@@ -31,9 +31,4 @@ def resolve_version(store: Store, as_of: int | None) -> int:
 
 def identified_events(store: Store, identity: Identity, version: int) -> pl.LazyFrame:
     """The store's events at ``version`` with ``user`` and ``account`` columns."""
-    return with_identity(
-        store.scan_events(version=version),
-        identity.user_field,
-        identity.account_field,
-        identity.accounts,
-    )
+    return identity.apply(store.scan_events(version=version))

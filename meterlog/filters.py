@@ -1,8 +1,10 @@
 """Request filters shared by report commands: time range, status, method, path, bots, identity.
 
-Each filter is a :class:`RequestFilter`: the option as the user wrote it (for messages such as
+Each filter is an :class:`OptionFilter`: the option as the user wrote it (for messages such as
 "no requests match --status 5xx") and a Polars predicate that is never null, so a missing value
-(no user agent, no path) never drops or keeps a row by accident.
+(no user agent, no path) never drops or keeps a row by accident. The predicates here are the
+only ones: a meter's :class:`~meterlog.meters.RequestFilter` (which requests a plan counts) is
+built from the same ones, so ``usage --exclude-path`` and a plan's ``exclude_paths`` agree.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.errors import UsageError
+from meterlog.patterns import glob_to_regex, parse_status
 from meterlog.periods import parse_instant
 from meterlog.schema import PARTITION_COLUMN
 
@@ -43,13 +46,11 @@ DEFAULT_BOT_PATTERNS: tuple[str, ...] = (
 )
 
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
-_STATUS_CLASS = re.compile(r"^([1-5])xx$", re.IGNORECASE)
-_STATUS_CODE = re.compile(r"^([1-5]\d\d)$")
 
 
 @dataclass(frozen=True)
-class RequestFilter:
-    """A named predicate: ``label`` is the option as given, ``predicate`` is never null."""
+class OptionFilter:
+    """A command-line filter: ``label`` is the option as given, ``predicate`` is never null."""
 
     label: str
     predicate: pl.Expr
@@ -112,30 +113,26 @@ def parse_time_range(since: str | None, until: str | None, tz: ZoneInfo) -> Time
 
 
 def status_predicate(spec: str) -> pl.Expr:
-    """``2xx`` (a class) or ``404`` (a code) as a predicate on ``status``."""
-    text = spec.strip()
-    status = pl.col("status")
-    if match := _STATUS_CLASS.match(text):
-        first = int(match.group(1)) * 100
-        return status.is_between(first, first + 99).fill_null(False)
-    if _STATUS_CODE.match(text):
-        return (status == int(text)).fill_null(False)
-    raise UsageError(
-        f"cannot read status {spec!r}: use a class such as 2xx or 5xx, or a code such as 404"
-    )
+    """``2xx`` (a class) or ``404`` (a code) as a predicate on ``status`` (false when null)."""
+    parsed = parse_status(spec)
+    if parsed is None:
+        raise UsageError(
+            f"cannot read status {spec!r}: use a class such as 2xx or 5xx, or a code such as 404"
+        )
+    _, low, high = parsed
+    return pl.col("status").is_between(low, high).fill_null(False)
 
 
-def glob_pattern(glob: str) -> str:
-    """An anchored regex for a path glob: ``*`` matches any characters (``/`` too), ``?`` one."""
-    parts = []
-    for char in glob:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
-        else:
-            parts.append(pl.escape_regex(char))
-    return "^" + "".join(parts).replace(".*.*", ".*") + "$"
+def path_predicate(globs: Sequence[str]) -> pl.Expr:
+    """Requests whose path matches any of ``globs`` (see :func:`meterlog.patterns.glob_to_regex`);
+    false when the path is null."""
+    return _any([pl.col("path").str.contains(glob_to_regex(glob)) for glob in globs])
+
+
+def method_predicate(methods: Sequence[str]) -> pl.Expr:
+    """Requests with one of ``methods`` (case-insensitive); false when the method is null."""
+    wanted = sorted({method.strip().upper() for method in methods})
+    return pl.col("method").str.to_uppercase().is_in(wanted).fill_null(False)
 
 
 def _any(predicates: Sequence[pl.Expr]) -> pl.Expr:
@@ -146,39 +143,33 @@ def _label(option: str, values: Sequence[str]) -> str:
     return " ".join(f"{option} {value}" for value in values)
 
 
-def status_filter(specs: Sequence[str]) -> RequestFilter:
-    return RequestFilter(_label("--status", specs), _any([status_predicate(s) for s in specs]))
+def status_filter(specs: Sequence[str]) -> OptionFilter:
+    return OptionFilter(_label("--status", specs), _any([status_predicate(s) for s in specs]))
 
 
-def method_filter(methods: Sequence[str]) -> RequestFilter:
-    wanted = sorted({method.strip().upper() for method in methods})
-    predicate = pl.col("method").str.to_uppercase().is_in(wanted).fill_null(False)
-    return RequestFilter(_label("--method", methods), predicate)
+def method_filter(methods: Sequence[str]) -> OptionFilter:
+    return OptionFilter(_label("--method", methods), method_predicate(methods))
 
 
-def path_filter(globs: Sequence[str]) -> RequestFilter:
+def path_filter(globs: Sequence[str]) -> OptionFilter:
     """Requests whose path (without query string) matches any of ``globs``."""
-    path = pl.col("path")
-    predicate = _any([path.str.contains(glob_pattern(glob)) for glob in globs])
-    return RequestFilter(_label("--path", globs), predicate)
+    return OptionFilter(_label("--path", globs), path_predicate(globs))
 
 
-def exclude_path_filter(globs: Sequence[str]) -> RequestFilter:
+def exclude_path_filter(globs: Sequence[str]) -> OptionFilter:
     """Requests whose path matches none of ``globs`` (a request without path is kept)."""
-    path = pl.col("path")
-    predicate = ~_any([path.str.contains(glob_pattern(glob)) for glob in globs])
-    return RequestFilter(_label("--exclude-path", globs), predicate)
+    return OptionFilter(_label("--exclude-path", globs), ~path_predicate(globs))
 
 
-def exclude_bots_filter(patterns: Sequence[str]) -> RequestFilter:
+def exclude_bots_filter(patterns: Sequence[str]) -> OptionFilter:
     """Requests whose user agent contains none of ``patterns`` (case-insensitive)."""
     if not patterns:
-        return RequestFilter("--exclude-bots", pl.lit(True))
+        return OptionFilter("--exclude-bots", pl.lit(True))
     is_bot = pl.col("user_agent").str.contains_any(list(patterns), ascii_case_insensitive=True)
-    return RequestFilter("--exclude-bots", ~is_bot.fill_null(False))
+    return OptionFilter("--exclude-bots", ~is_bot.fill_null(False))
 
 
-def value_filter(option: str, column: str, values: Sequence[str]) -> RequestFilter:
+def value_filter(option: str, column: str, values: Sequence[str]) -> OptionFilter:
     """Requests whose ``column`` (e.g. the resolved ``account``) is one of ``values``."""
     predicate = pl.col(column).is_in(list(values)).fill_null(False)
-    return RequestFilter(_label(option, values), predicate)
+    return OptionFilter(_label(option, values), predicate)

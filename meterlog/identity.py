@@ -27,6 +27,10 @@ class Identity:
     account_field: str | None = None
     accounts: Mapping[str, str] = field(default_factory=dict)
 
+    def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        """``events`` with ``user`` and ``account`` columns (see :func:`with_identity`)."""
+        return with_identity(events, self.user_field, self.account_field, self.accounts)
+
 
 def identity_expr(column: str) -> pl.Expr:
     """``column`` as a string with null, empty and ``-`` mapped to null (anonymous)."""

@@ -17,12 +17,9 @@ import polars as pl
 
 from meterlog.errors import MeterlogError
 from meterlog.filters import TimeRange, parse_time_range
-from meterlog.meters.base import glob_to_regex
+from meterlog.patterns import glob_to_regex
 from meterlog.schema import REJECT_REASONS
 from meterlog.store import Store
-
-#: Output columns, in order.
-REJECT_LIST_COLUMNS = ("file", "line_number", "reason", "text", "ingested_at")
 
 
 @dataclass(frozen=True)

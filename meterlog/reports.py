@@ -19,7 +19,7 @@ from meterlog.config import Config
 from meterlog.endpoints import EndpointTemplates, load_templates
 from meterlog.errors import ConfigError, MeterlogError, located
 from meterlog.filters import DEFAULT_BOT_PATTERNS
-from meterlog.identity import load_accounts_file
+from meterlog.identity import Identity, load_accounts_file
 from meterlog.periods import parse_tz
 from meterlog.store import DEFAULT_STORE, Store, resolve_store
 
@@ -45,6 +45,13 @@ class ReportSettings:
     @property
     def tz_name(self) -> str:
         return self.tz.key
+
+    def identity(self, *, by_account: bool = True) -> Identity:
+        """How users and accounts are read; without ``by_account`` all traffic is one account
+        (``mau`` and ``peak`` without ``--by account``)."""
+        if not by_account:
+            return Identity(user_field=self.user_field)
+        return Identity(self.user_field, self.account_field, dict(self.accounts or {}))
 
     def endpoint_templates(self) -> EndpointTemplates:
         """The explicit endpoint templates (config routes and OpenAPI paths), loaded now."""

@@ -27,7 +27,7 @@ from meterlog.aggregations import DIMENSIONS, METRICS, Metric
 from meterlog.endpoints import with_endpoint
 from meterlog.errors import MeterlogError, UsageError
 from meterlog.filters import (
-    RequestFilter,
+    OptionFilter,
     TimeRange,
     exclude_bots_filter,
     exclude_path_filter,
@@ -37,7 +37,7 @@ from meterlog.filters import (
     status_filter,
     value_filter,
 )
-from meterlog.identity import identity_expr, with_identity
+from meterlog.identity import identity_expr
 from meterlog.metrics import with_quantiles
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
@@ -134,7 +134,7 @@ class UsageReport:
         return tuple(name for name in self.metric_columns if METRICS[name].additive)
 
 
-def request_filters(query: UsageQuery, settings: ReportSettings) -> list[RequestFilter]:
+def request_filters(query: UsageQuery, settings: ReportSettings) -> list[OptionFilter]:
     """The request filters of ``query`` (the time range is handled separately)."""
     filters = []
     if query.accounts:
@@ -173,7 +173,7 @@ class UsagePlan:
     grouped: pl.LazyFrame | None  # grouped, not ordered (None without dimensions)
     totals: pl.LazyFrame  # every metric over all of ``requests``
     time_range: TimeRange
-    filters: tuple[RequestFilter, ...]
+    filters: tuple[OptionFilter, ...]
     metrics: tuple[Metric, ...]
 
 
@@ -181,12 +181,7 @@ def usage_plan(events: pl.LazyFrame, settings: ReportSettings, query: UsageQuery
     """The lazy plans for ``query`` over ``events`` (ordered as described in the module doc)."""
     query.check(settings.tz)
     time_range = parse_time_range(query.since, query.until, settings.tz)
-    scoped = with_identity(
-        _apply(events, time_range.predicates()),
-        settings.user_field,
-        settings.account_field,
-        settings.accounts,
-    )
+    scoped = settings.identity().apply(_apply(events, time_range.predicates()))
     filters = tuple(request_filters(query, settings))
     requests = _apply(scoped, [f.predicate for f in filters])
     dimensions = [DIMENSIONS[name] for name in query.dimensions]

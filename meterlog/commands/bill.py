@@ -6,16 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from meterlog.commands.metered import meter_settings
-from meterlog.commands.options import (
-    config_option,
-    identity_options,
-    output_options,
-    quiet_option,
-    store_option,
-    time_format_option,
-    warn,
-)
+from meterlog.commands.metered import SettingsOptions, settings_options
+from meterlog.commands.options import output_options, quiet_option, time_format_option, warn
 
 if TYPE_CHECKING:
     from meterlog.billing import Invoice
@@ -80,9 +72,7 @@ PERIOD_FIELD = "{period}"
     help="Also write the invoice's data-quality block (one row) to FILE (CSV unless the "
     "extension says otherwise); {period} is replaced as in -o.",
 )
-@identity_options
-@store_option
-@config_option
+@settings_options
 @output_options
 @time_format_option
 @quiet_option
@@ -94,12 +84,7 @@ def command(
     since_version: int | None,
     require_complete: bool,
     explain: str | None,
-    user_field: str | None,
-    account_field: str | None,
-    accounts_file: str | None,
-    tz: str | None,
-    store: str | None,
-    config_path: str | None,
+    settings: SettingsOptions,
     fmt: str | None,
     output: str | None,
     quality_path: str | None,
@@ -138,17 +123,17 @@ def command(
     from meterlog.output import write_report
     from meterlog.periods import parse_period
     from meterlog.plans import load_plan_file
+    from meterlog.store import Store
 
-    settings = meter_settings(config_path, store, tz, user_field, account_field, accounts_file)
+    resolved = settings.resolve()
+    store, tz, identity = Store(resolved.store), resolved.tz, resolved.identity()
     # a mistyped period is a usage error, before any reading
-    month = str(parse_period(period, settings.tz))
+    month = str(parse_period(period, tz))
     output = _filled(output, month)
     quality_path = _filled(quality_path, month)
     plans = load_plan_file(plan_path)
     if explain is not None:
-        evidence = explain_account(
-            settings.store, plans, explain, period, settings.tz, settings.identity, as_of
-        )
+        evidence = explain_account(store, plans, explain, period, tz, identity, as_of)
         write_report(
             evidence,
             fmt,
@@ -158,7 +143,7 @@ def command(
         )
         return
     previous = load_previous_invoice(compare) if compare else None
-    invoice = compute_invoice(settings.store, plans, period, settings.tz, settings.identity, as_of)
+    invoice = compute_invoice(store, plans, period, tz, identity, as_of)
     if not quiet:
         for message in (*invoice.warnings, *invoice.incomplete):
             warn(message)
@@ -171,9 +156,7 @@ def command(
     if previous is not None:
         report = adjustments(previous, invoice.lines, str(compare))
     elif since_version is not None:
-        earlier = compute_invoice(
-            settings.store, plans, period, settings.tz, settings.identity, since_version
-        )
+        earlier = compute_invoice(store, plans, period, tz, identity, since_version)
         report = adjustments(
             earlier.lines.iter_rows(named=True), invoice.lines, f"store version {since_version}"
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from meterlog.commands.metered import (
+    SettingsOptions,
     meter_frame,
     meter_from_options,
     meter_report_options,
-    meter_settings,
 )
 
 
@@ -23,16 +23,8 @@ def command(
     month: str,
     by: str | None,
     list_users: bool,
-    exclude_status: tuple[str, ...],
-    exclude_path: tuple[str, ...],
-    methods: tuple[str, ...],
-    endpoints: tuple[str, ...],
-    user_field: str | None,
-    account_field: str | None,
-    accounts_file: str | None,
-    tz: str | None,
-    store: str | None,
-    config_path: str | None,
+    counting: dict[str, tuple[str, ...]],
+    settings: SettingsOptions,
     fmt: str | None,
     output: str | None,
     time_format: str,
@@ -48,14 +40,7 @@ def command(
     """
     from meterlog.output import write_report
 
-    settings = meter_settings(
-        config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
-    )
-    filters = {
-        "exclude_status": exclude_status,
-        "exclude_paths": exclude_path,
-        "methods": methods,
-        "endpoints": endpoints,
-    }
-    frame = meter_frame(settings, meter_from_options("mau", filters), month, evidence=list_users)
+    resolved = settings.resolve()
+    meter = meter_from_options("mau", counting)
+    frame = meter_frame(resolved, meter, month, evidence=list_users, by_account=bool(by))
     write_report(frame, fmt, output, title=f"MAU {month}", time_format=time_format)

@@ -1,10 +1,11 @@
-"""What ``mau``, ``peak`` and ``bill`` share: their options and how they read the store."""
+"""What ``mau``, ``peak``, ``bill`` and ``report`` share: options and reading the store."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -19,55 +20,78 @@ from meterlog.commands.options import (
 )
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     import polars as pl
 
-    from meterlog.identity import Identity
     from meterlog.meters import Meter
-    from meterlog.store import Store
+    from meterlog.reports import ReportSettings
+
+#: What :func:`settings_options` collects: identity, store and config options as given.
+_SETTINGS_PARAMS = ("user_field", "account_field", "accounts_file", "tz", "store", "config_path")
+#: What :func:`counting_options` collects: option parameter -> the plan key it sets.
+_COUNTING_PARAMS = {
+    "exclude_status": "exclude_status",
+    "exclude_path": "exclude_paths",
+    "methods": "methods",
+    "endpoints": "endpoints",
+}
 
 
 @dataclass(frozen=True)
-class MeterSettings:
-    store: Store
-    tz: ZoneInfo
-    identity: Identity
+class SettingsOptions:
+    """``--tz``, ``--user-field``, ``--account-field``, ``--accounts``, ``--store`` and
+    ``--config`` as given (``None``: not given), resolved when the command needs them."""
+
+    user_field: str | None = None
+    account_field: str | None = None
+    accounts_file: str | None = None
+    tz: str | None = None
+    store: str | None = None
+    config_path: str | None = None
+
+    def resolve(self) -> ReportSettings:
+        """Options, else meterlog.toml, else defaults (see meterlog.reports.resolve_settings)."""
+        from meterlog.config import load_config
+        from meterlog.reports import resolve_settings
+
+        return resolve_settings(
+            load_config(self.config_path),
+            store=self.store,
+            tz=self.tz,
+            user_field=self.user_field,
+            account_field=self.account_field,
+            accounts=self.accounts_file,
+        )
 
 
-def meter_settings(
-    config_path: str | None,
-    store: str | None,
-    tz: str | None,
-    user_field: str | None,
-    account_field: str | None,
-    accounts_file: str | None,
-    *,
-    by_account: bool = True,
-) -> MeterSettings:
-    """Options, else meterlog.toml, else defaults (see meterlog.reports.resolve_settings)."""
-    from meterlog.config import load_config
-    from meterlog.identity import Identity
-    from meterlog.reports import resolve_settings
-    from meterlog.store import Store
+def _collecting(names: Iterable[str], into: str, build: Callable[[dict[str, Any]], object]) -> Any:
+    """A decorator passing the parameters ``names`` to the command as one argument ``into``."""
 
-    settings = resolve_settings(
-        load_config(config_path),
-        store=store,
-        tz=tz,
-        user_field=user_field,
-        account_field=account_field,
-        accounts=accounts_file,
-    )
-    return MeterSettings(
-        store=Store(settings.store),
-        tz=settings.tz,
-        identity=Identity(
-            user_field=settings.user_field,
-            account_field=settings.account_field if by_account else None,
-            accounts=dict(settings.accounts or {}) if by_account else {},
-        ),
-    )
+    def decorator(command: F) -> F:
+        @functools.wraps(command)
+        def collected(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return command(*args, **{into: build(values)}, **kwargs)
+
+        return cast(F, collected)
+
+    return decorator
+
+
+def settings_options(command: F) -> F:
+    """The identity options, ``--store`` and ``--config``, passed to the command as one
+    ``settings: SettingsOptions``."""
+    command = _collecting(_SETTINGS_PARAMS, "settings", lambda v: SettingsOptions(**v))(command)
+    return identity_options(store_option(config_option(command)))
+
+
+def counting_options(command: F) -> F:
+    """``--exclude-status``, ``--exclude-path``, ``--method``, ``--endpoint``, passed to the
+    command as one ``counting`` mapping of plan keys (``exclude_paths``, ...) to the values."""
+
+    def build(values: dict[str, Any]) -> dict[str, Any]:
+        return {_COUNTING_PARAMS[name]: value for name, value in values.items()}
+
+    return filter_options(_collecting(_COUNTING_PARAMS, "counting", build)(command))
 
 
 def meter_report_options(command: F) -> F:
@@ -87,10 +111,8 @@ def meter_report_options(command: F) -> F:
                 default=None,
                 help="One row per account (without it, all traffic is the 'default' account).",
             ),
-            filter_options,
-            identity_options,
-            store_option,
-            config_option,
+            counting_options,
+            settings_options,
             output_options,
             time_format_option,
         ]
@@ -121,7 +143,7 @@ def meter_from_options(kind: str, params: Mapping[str, object]) -> Meter:
 
 
 def meter_frame(
-    settings: MeterSettings, meter: Meter, month: str, *, evidence: bool
+    settings: ReportSettings, meter: Meter, month: str, *, evidence: bool, by_account: bool
 ) -> pl.DataFrame:
     """A meter's figures (or, with ``evidence``, what they were computed from) per month; a
     note on stderr says why when there are none (as ``usage`` does)."""
@@ -129,10 +151,12 @@ def meter_frame(
     from meterlog.events import identified_events, resolve_version
     from meterlog.metering import empty_note, meter_evidence, meter_report
     from meterlog.periods import parse_months
+    from meterlog.store import Store
 
     months = parse_months(month)
+    store = Store(settings.store)
     events = identified_events(
-        settings.store, settings.identity, resolve_version(settings.store, None)
+        store, settings.identity(by_account=by_account), resolve_version(store, None)
     )
     report = meter_evidence if evidence else meter_report
     frame = report(events, meter, months, settings.tz)

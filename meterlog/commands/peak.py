@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from meterlog.commands.metered import (
+    SettingsOptions,
     meter_frame,
     meter_from_options,
     meter_report_options,
-    meter_settings,
 )
 from meterlog.commands.options import LibraryChoice
 
@@ -50,16 +50,8 @@ def command(
     statistic: str,
     by: str | None,
     list_windows: bool,
-    exclude_status: tuple[str, ...],
-    exclude_path: tuple[str, ...],
-    methods: tuple[str, ...],
-    endpoints: tuple[str, ...],
-    user_field: str | None,
-    account_field: str | None,
-    accounts_file: str | None,
-    tz: str | None,
-    store: str | None,
-    config_path: str | None,
+    counting: dict[str, tuple[str, ...]],
+    settings: SettingsOptions,
     fmt: str | None,
     output: str | None,
     time_format: str,
@@ -76,18 +68,13 @@ def command(
     """
     from meterlog.output import write_report
 
-    settings = meter_settings(
-        config_path, store, tz, user_field, account_field, accounts_file, by_account=bool(by)
-    )
+    resolved = settings.resolve()
     params = {
         "metric": metric,
         "window": window,
         "statistic": statistic.lower(),
-        "exclude_status": exclude_status,
-        "exclude_paths": exclude_path,
-        "methods": methods,
-        "endpoints": endpoints,
+        **counting,
     }
     meter = meter_from_options("peak", params)
-    frame = meter_frame(settings, meter, month, evidence=list_windows)
+    frame = meter_frame(resolved, meter, month, evidence=list_windows, by_account=bool(by))
     write_report(frame, fmt, output, title=f"Peak {month}", time_format=time_format)

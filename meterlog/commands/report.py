@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import click
 
-from meterlog.commands.options import (
-    config_option,
-    identity_options,
-    note,
-    store_option,
-    warn,
-)
+from meterlog.commands.metered import SettingsOptions, settings_options
+from meterlog.commands.options import note, warn
 
 
 @click.command("report")
@@ -49,9 +44,7 @@ from meterlog.commands.options import (
     metavar="FILE",
     help="The HTML file to write, e.g. report.html.",
 )
-@identity_options
-@store_option
-@config_option
+@settings_options
 def command(
     month: str | None,
     since: str | None,
@@ -59,12 +52,7 @@ def command(
     plan_path: str | None,
     top: int,
     output: str,
-    tz: str | None,
-    user_field: str | None,
-    account_field: str | None,
-    accounts_file: str | None,
-    store: str | None,
-    config_path: str | None,
+    settings: SettingsOptions,
 ) -> None:
     """Write an HTML report with charts: one file that opens offline in any browser.
 
@@ -80,23 +68,14 @@ def command(
         meterlog report --since 2026-10-01 --until 2026-10-07 --plan plans.toml \\
             --account-field http_x_api_key --accounts accounts.csv -o week.html
     """
-    from meterlog.config import load_config
     from meterlog.errors import UsageError
     from meterlog.report.html import HtmlReportQuery, write_html_report
-    from meterlog.reports import resolve_settings
 
     if month and (since or until):
         raise UsageError("give either --month or --since/--until, not both")
-    settings = resolve_settings(
-        load_config(config_path),
-        store=store,
-        tz=tz,
-        user_field=user_field,
-        account_field=account_field,
-        accounts=accounts_file,
-    )
+    resolved = settings.resolve()
     query = HtmlReportQuery(month=month, since=since, until=until, plan=plan_path, top_accounts=top)
-    report = write_html_report(settings, query, output)
+    report = write_html_report(resolved, query, output)
     for message in report.warnings:
         warn(message)
     note(f"wrote {output} ({len(report.charts)} charts); open it in a browser")

@@ -111,7 +111,6 @@ def command(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--metrics'") from None
 
-    from meterlog.billing import Identity
     from meterlog.commands.ingest import ingest_options
     from meterlog.config import load_config
     from meterlog.live import Watcher, WatchOptions
@@ -139,11 +138,7 @@ def command(
         WatchOptions(
             interval=interval,
             batch_lines=batch_lines,
-            identity=Identity(
-                user_field=settings.user_field,
-                account_field=settings.account_field,
-                accounts=dict(settings.accounts or {}),
-            ),
+            identity=settings.identity(),
             tz=settings.tz,
             plan=load_plan_file(plan_path) if plan_path else None,
             max_accounts=max_accounts,

@@ -54,10 +54,6 @@ EMPTY_FIELD = "empty:"
 DROPPED_KEY = "dropped_key:"
 
 
-def empty_rejects() -> pl.DataFrame:
-    return pl.DataFrame(schema=PARSE_REJECT_COLUMNS)
-
-
 class LogFormat(ABC):
     """A log format: a name for reports and a vectorised parser."""
 
@@ -72,12 +68,6 @@ class LogFormat(ABC):
 
     def describe(self) -> str:
         return self.name
-
-    def match_ratio(self, lines: pl.DataFrame) -> float:
-        """Share of ``lines`` this format parses into events (used by ``--format auto``)."""
-        if lines.height == 0:
-            return 0.0
-        return self.parse(lines).events.height / lines.height
 
 
 # -- conversions shared by formats -----------------------------------------------------------

@@ -162,22 +162,6 @@ def column_name_for_key(key: str) -> str:
     return name or "_"
 
 
-def parse_json_fields(values: Mapping[str, str] | list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``COLUMN=KEY`` texts (or a mapping) as ``{column: key}``; FormatError when malformed."""
-    if isinstance(values, Mapping):
-        return dict(values)
-    fields: dict[str, str] = {}
-    for value in values:
-        column, sep, key = value.partition("=")
-        if not sep or not column.strip() or not key.strip():
-            raise FormatError(
-                f"--json-field {value!r}: use COLUMN=KEY, e.g. ts=@timestamp or "
-                "http_x_api_key=api_key or path=request.uri"
-            )
-        fields[column.strip()] = key.strip()
-    return fields
-
-
 class JsonLinesFormat(LogFormat):
     """JSON objects, one per line."""
 

@@ -18,7 +18,6 @@ Adding a meter is adding a module with a :class:`Meter` subclass and an entry in
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from meterlog.filters import method_predicate, path_predicate, status_predicate
+from meterlog.patterns import parse_status, template_to_regex
 from meterlog.periods import Month, utc_days
 from meterlog.schema import PARTITION_COLUMN
 from meterlog.validation import ParameterError, text_list
@@ -39,9 +40,6 @@ QUANTITY_SCHEMA: dict[str, pl.DataType] = {
     "quantity": pl.Int64(),
     "peak_start": pl.Datetime("us", "UTC"),
 }
-
-_STATUS_CLASS = re.compile(r"^([1-5])xx$")
-_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 
 
 @dataclass(frozen=True)
@@ -72,10 +70,6 @@ class Period:
         if self.end_day is not None:
             end = min(end, _local_midnight(self.end_day, self.tz))
         return end
-
-    @property
-    def is_partial(self) -> bool:
-        return self.first_day is not None or self.end_day is not None
 
     @property
     def whole_month(self) -> Period:
@@ -122,25 +116,6 @@ def events_in_period(events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
     return events_between(events, period.start, period.end)
 
 
-def glob_to_regex(pattern: str) -> str:
-    """An anchored regex for a path glob: ``*`` is any run of characters (``/`` included),
-    ``?`` one character; everything else matches itself."""
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
-        elif char in _REGEX_META:
-            parts.append("\\" + char)
-        else:
-            parts.append(char)
-    return "^(?s:" + "".join(parts) + ")$"
-
-
-_TEMPLATE_PARAMETER = re.compile(r"\{[^{}/]*\}")
-
-
 def _checked_templates(templates: tuple[str, ...]) -> tuple[str, ...]:
     for index, template in enumerate(templates):
         if not template.startswith("/"):
@@ -151,36 +126,16 @@ def _checked_templates(templates: tuple[str, ...]) -> tuple[str, ...]:
     return templates
 
 
-def _literal(text: str) -> str:
-    return "".join("\\" + char if char in _REGEX_META else char for char in text)
-
-
-def template_to_regex(template: str) -> str:
-    """An anchored regex for an endpoint template: ``{name}`` is one non-empty path segment,
-    everything else matches itself."""
-    parts = []
-    position = 0
-    for match in _TEMPLATE_PARAMETER.finditer(template):
-        parts.append(_literal(template[position : match.start()]))
-        parts.append("[^/]+")
-        position = match.end()
-    parts.append(_literal(template[position:]))
-    return "^(?s:" + "".join(parts) + ")$"
-
-
-def _parse_status(value: object, key: str) -> tuple[str, int, int]:
-    """``500`` or ``"5xx"`` -> (as written, lowest, highest)."""
+def _parse_status(value: object, key: str) -> str:
+    """``500``, ``"500"`` or ``"5xx"`` -> the status as :func:`parse_status` writes it."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         if not 100 <= value <= 599:
             raise ParameterError(key, f"status {value} is not an HTTP status (100-599)")
-        return str(value), value, value
-    if isinstance(value, str):
-        match = _STATUS_CLASS.match(value.strip().lower())
-        if match:
-            low = int(match.group(1)) * 100
-            return f"{match.group(1)}xx", low, low + 99
+        value = str(value)
+    if isinstance(value, str) and (parsed := parse_status(value)) is not None:
+        return parsed[0]
     raise ParameterError(
         key, f'cannot read {value!r} as a status: use a code (404) or a class ("5xx")'
     )
@@ -220,25 +175,21 @@ class RequestFilter:
         ]
         methods = tuple(method.upper() for method in text_list(params, "methods"))
         return cls(
-            exclude_status=tuple(dict.fromkeys(written for written, _, _ in parsed)),
+            exclude_status=tuple(dict.fromkeys(parsed)),
             exclude_paths=tuple(dict.fromkeys(text_list(params, "exclude_paths"))),
             methods=tuple(dict.fromkeys(methods)),
             endpoints=tuple(dict.fromkeys(_checked_templates(text_list(params, "endpoints")))),
         )
 
     def expr(self) -> pl.Expr:
-        """True for requests that count."""
+        """True for requests that count (the predicates of :mod:`meterlog.filters`)."""
         counts = pl.lit(True)
         for written in self.exclude_status:
-            _, low, high = _parse_status(written, "exclude_status")
-            status = pl.col("status")
-            counts = counts & (status.is_null() | ~status.is_between(low, high))
+            counts = counts & ~status_predicate(written)
         if self.exclude_paths:
-            regex = "|".join(glob_to_regex(pattern) for pattern in self.exclude_paths)
-            path = pl.col("path")
-            counts = counts & (path.is_null() | ~path.str.contains(regex))
+            counts = counts & ~path_predicate(self.exclude_paths)
         if self.methods:
-            counts = counts & pl.col("method").str.to_uppercase().is_in(list(self.methods))
+            counts = counts & method_predicate(self.methods)
         if self.endpoints:
             regex = "|".join(template_to_regex(template) for template in self.endpoints)
             counts = counts & pl.col("path").str.contains(regex)

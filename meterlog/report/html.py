@@ -188,12 +188,7 @@ def build_html_report(
     top = _top_accounts(by_account.frame, query.top_accounts)
     series = run_usage(settings, UsageQuery(since=since, until=until, by=(bucket, "account")))
     _requests_chart(page, series.frame, bucket, top)
-    identity = Identity(
-        user_field=settings.user_field,
-        account_field=settings.account_field,
-        accounts=dict(settings.accounts or {}),
-    )
-    events = identified_events(store, identity, version)
+    events = identified_events(store, settings.identity(), version)
     _mau_chart(page, events, settings, first, last, top)
     plans = _load_plans(query.plan)
     months = _months_between(first, last, settings)
@@ -205,7 +200,7 @@ def build_html_report(
         _latency_chart(page, latency.frame, bucket)
     if plans is not None:
         period = query.month or str(months[0])
-        _invoice_section(page, store, plans, period, settings, identity, report)
+        _invoice_section(page, store, plans, period, settings, settings.identity(), report)
     _quality_section(page, store, totals["requests"], anonymous)
     _anomalies_section(page, settings, since, until, store)
     report.html = page.render()
