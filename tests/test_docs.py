@@ -169,3 +169,29 @@ def test_cli_reference_is_generated_from_help() -> None:
     assert reference.read_text(encoding="utf-8") == cli_reference(), (
         "docs/cli-reference.md is out of date: run 'make docs'"
     )
+
+
+def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
+    """The README's first ingest example on sample_logs/ runs as written, from the checkout."""
+    import subprocess
+    import sys
+
+    block = code_blocks("sh", "## Quick start")[1]
+    commands = [shlex.split(line) for line in block.splitlines() if line.startswith("meterlog ")]
+    assert [words[1] for words in commands] == ["ingest", "usage"]
+    store = str(tmp_path / "store")
+    outputs = []
+    for words in commands:
+        args = [store if word == "./store" else word for word in words[1:]]
+        result = subprocess.run(
+            [sys.executable, "-m", "meterlog", *args],
+            cwd=README.parent,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert "0 rejected" not in outputs[0]  # the sample logs hold deliberate bad lines
+    usage = outputs[1].splitlines()
+    assert usage[0].startswith("account,requests")
+    assert any(line.startswith("acme,") for line in usage[1:])
