@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -151,25 +151,8 @@ def command(
     paths: tuple[str, ...],
     store: str | None,
     config_path: str | None,
-    input_format: str,
-    log_format: str | None,
-    nginx_conf: str | None,
-    log_format_name: str | None,
-    json_fields: tuple[str, ...],
-    json_preset: str | None,
-    json_tz: str | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    max_reject_ratio: float,
-    lock_timeout: float,
-    chunk_size: int | None,
-    max_line_bytes: int,
-    compact: bool,
-    threads: int,
-    accept_window: str,
-    pseudonymize: bool,
-    pseudonymize_fields: tuple[str, ...],
     quiet: bool,
+    **inputs: Any,
 ) -> None:
     """Ingest access logs into the store, each line exactly once.
 
@@ -192,27 +175,7 @@ def command(
     from meterlog.text import printable
 
     config = load_config(config_path)
-    options = ingest_options(
-        config,
-        input_format=input_format,
-        log_format=log_format,
-        nginx_conf=nginx_conf,
-        log_format_name=log_format_name,
-        json_fields=json_fields,
-        json_preset=json_preset,
-        json_tz=json_tz,
-        include=include,
-        exclude=exclude,
-        max_reject_ratio=max_reject_ratio,
-        lock_timeout=lock_timeout,
-        chunk_size=chunk_size,
-        max_line_bytes=max_line_bytes,
-        compact=compact,
-        threads=threads,
-        accept_window=accept_window,
-        pseudonymize=pseudonymize,
-        pseudonymize_fields=pseudonymize_fields,
-    )
+    options = ingest_options(config, **inputs)
     target = resolve_store(store, config.store)
     tune_for_batch_work()
     if not quiet and sys.stderr.isatty():
