@@ -71,3 +71,32 @@ def test_quiet_traffic_reports_nothing(tmp_path: Path) -> None:
     )
     assert live.add(events).height == 0  # 30 failures are below min_failures (50)
     assert live.open_findings() == 0
+
+
+def test_dashboard_lists_the_newest_findings(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from meterlog.live.dashboard import dashboard_data, render
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    store_path = tmp_path / "store"
+    watch = Watcher(Store(store_path), [str(logs)], IngestOptions(), WatchOptions())
+    live = LiveAnomalies(ReportSettings(store=str(store_path)))
+    watch.anomalies = live
+    watch.on_batch.append(live)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    try:
+        watch.start()
+        (logs / "access.log").write_text("\n".join(brute_force(start, 120)) + "\n")
+        watch.step()
+        data = dashboard_data(watch)
+    finally:
+        watch.close()
+    assert len(data.findings) == 2
+    for width in (80, 160):
+        console = Console(record=True, width=width, height=30, color_system=None)
+        console.print(render(data, width, 30))
+        shown = console.export_text().splitlines()
+        assert all(len(line) <= width for line in shown)
+        assert any("auth_failures ip 203.0.113.7" in line for line in shown)

@@ -25,8 +25,8 @@ from meterlog.anomalies.runner import LIVE_KINDS, detect_recent
 from meterlog.reports import ReportSettings
 
 DEFAULT_LOOKBACK = timedelta(minutes=15)
-#: How many findings the dashboard lists.
-SHOWN = 5
+#: How many of the newest findings the ``watch`` dashboard lists.
+SHOWN = 3
 
 
 def finding_line(finding: Mapping[str, Any]) -> str:

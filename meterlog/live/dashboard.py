@@ -47,6 +47,8 @@ class DashboardData:
     lines_read: int
     rejected: int
     now: float
+    #: The newest live anomaly findings, one line each (newest last), when detectors run.
+    findings: tuple[str, ...] = ()
 
 
 def dashboard_data(watcher: Watcher, now: float | None = None) -> DashboardData:
@@ -70,6 +72,13 @@ def dashboard_data(watcher: Watcher, now: float | None = None) -> DashboardData:
     with watcher.stats.lock:
         lines_read = watcher.stats.lines_read
         rejected = sum(watcher.stats.rejected.values())
+    findings: tuple[str, ...] = ()
+    if watcher.anomalies is not None:
+        from meterlog.anomalies.live import SHOWN, finding_line
+
+        with watcher.anomalies.lock:
+            newest = list(watcher.anomalies.recent_findings[-SHOWN:])
+        findings = tuple(finding_line(row) for row in newest)
     return DashboardData(
         store=watcher.store.uri,
         month=month,
@@ -81,6 +90,7 @@ def dashboard_data(watcher: Watcher, now: float | None = None) -> DashboardData:
         lines_read=lines_read,
         rejected=rejected,
         now=now,
+        findings=findings,
     )
 
 
@@ -169,6 +179,10 @@ def render(data: DashboardData, width: int = 80, height: int = 40) -> Renderable
     parts.append(_line(status, width))
     if health.last_error:
         parts.append(_line(Text("error: ", style="bold red") + plain(health.last_error), width))
+    if data.findings:
+        parts.append(_line(Text("newest findings (meterlog anomalies --explain ID)"), width))
+        for finding in data.findings:
+            parts.append(_line(Text("  ") + plain(finding), width))
     # rows left for the tables: header lines above, a title and a header line per table
     room = max(3, height - len(parts) - 7)
     top_rows = max(1, min(5, room // 3))
