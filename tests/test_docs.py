@@ -103,6 +103,7 @@ def docs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "openapi.yaml").write_text(OPENAPI_YAML.replace("/v1", ""))
     (folder / "sample_logs").mkdir()  # the README's examples name the bundled sample files
     shutil.copy(REPO / "sample_logs" / "openapi.yaml", folder / "sample_logs")
+    (folder / "sample_logs" / "accounts.csv").write_text(ACCOUNTS_CSV)  # named by the quick start
     return folder
 
 
