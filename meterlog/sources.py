@@ -21,7 +21,7 @@ import sys
 import threading
 import zlib
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
@@ -120,6 +120,16 @@ class Discovery:
     inputs: list[InputFile]
     #: ``(argument, [(file, reason), ...])``, in the order the arguments were given.
     unread: list[tuple[str, list[tuple[str, str]]]]
+    #: Symbolic links found in folders or by globs that lead outside the places named: not
+    #: read (see ``follow_symlinks``).
+    outside_links: list[str] = field(default_factory=list)
+
+    def outside_link_notes(self) -> list[str]:
+        return [
+            f"{path_text(path)}: not read: a symbolic link to a file outside the folders "
+            "named; give --follow-symlinks to read it"
+            for path in self.outside_links
+        ]
 
     def unread_messages(
         self, include: Sequence[str], exclude: Sequence[str], limit: int = 4
@@ -148,24 +158,62 @@ def discover_inputs(
     paths: Sequence[str],
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    follow_symlinks: bool = False,
+    named: Sequence[str] | None = None,
 ) -> list[InputFile]:
     """Expand files, directories (recursively) and glob patterns into input files (see
     :func:`discover`)."""
-    return discover(paths, include, exclude).inputs
+    return discover(paths, include, exclude, follow_symlinks, named).inputs
+
+
+def _named_places(paths: Sequence[str]) -> tuple[list[str], set[str]]:
+    """The folders (resolved) and files (resolved) the arguments name; a glob names the
+    folder its fixed part leads to."""
+    folders: list[str] = []
+    files: set[str] = set()
+    for path in paths:
+        if path == STDIN:
+            continue
+        if glob.has_magic(path):
+            fixed = []
+            for part in path.split(os.sep):
+                if glob.has_magic(part):
+                    break
+                fixed.append(part)
+            path = os.sep.join(fixed) or (os.sep if path.startswith(os.sep) else os.curdir)
+        real = os.path.realpath(path)
+        if os.path.isdir(real):
+            folders.append(real.rstrip(os.sep) + os.sep)
+        else:
+            files.add(real)
+    return folders, files
 
 
 def discover(
     paths: Sequence[str],
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    follow_symlinks: bool = False,
+    named: Sequence[str] | None = None,
 ) -> Discovery:
     """Expand files, directories (recursively) and glob patterns into input files.
 
     Files named explicitly are always read; files found in directories must match ``include``
     and not ``exclude``, files matched by a glob must not match ``exclude``. Hidden files and
-    folders are skipped. Symbolic links to directories are not followed (no loops). Order is
+    folders are skipped. Symbolic links to directories are not followed (no loops). A symbolic
+    link found in a folder or by a glob is read only when it leads to a file inside the folders
+    or files named (``named``, default ``paths``), unless ``follow_symlinks``. Order is
     deterministic: sorted per directory.
     """
+    folders, files = _named_places(paths if named is None else named)
+
+    def outside(path: str) -> bool:
+        """A link found inside a folder that leads out of every place named."""
+        if follow_symlinks or not os.path.islink(path):
+            return False
+        real = os.path.realpath(path)
+        return real not in files and not any(real.startswith(folder) for folder in folders)
+
     found: list[InputFile] = []
     seen: set[str] = set()
     skipped: list[tuple[str, str]] = []
@@ -191,10 +239,13 @@ def discover(
                     skipped.append((full, "matches --exclude"))
                 elif not os.path.isfile(full):
                     skipped.append((full, "not a regular file"))
+                elif outside(full):
+                    skipped.append((full, _OUTSIDE))
                 else:
                     add(full)
 
     unread: list[tuple[str, list[tuple[str, str]]]] = []
+    all_skipped: list[tuple[str, str]] = []
     for path in paths:
         chosen[0] = 0
         skipped = []
@@ -213,13 +264,20 @@ def discover(
                     walk(match)
                 elif _name_matches(os.path.basename(match), exclude):
                     skipped.append((match, "matches --exclude"))
+                elif outside(match):
+                    skipped.append((match, _OUTSIDE))
                 else:
                     add(match)
         else:
             raise InputError(f"{path_text(path)}: no such file or directory; check the path")
         if not chosen[0] and skipped:
             unread.append((path, skipped))
-    return Discovery(found, unread)
+        all_skipped.extend(skipped)
+    links = [path for path, reason in all_skipped if reason == _OUTSIDE]
+    return Discovery(found, unread, links)
+
+
+_OUTSIDE = "a symbolic link leading outside the folders named; --follow-symlinks reads it"
 
 
 def _glob(pattern: str) -> list[str]:
@@ -330,6 +388,10 @@ class LineReader:
         self._pending: bytes | bytearray = b""
         self._eof = False
         self.partial_line_bytes = 0
+        #: The head a plain file must keep while it is read (see :meth:`guard_head`).
+        self._guard: bytes | None = None
+        #: The file was truncated or rewritten while it was read (see :meth:`guard_head`).
+        self.rewritten = False
 
     def raw_position(self) -> int:
         """Bytes of the file read so far (compressed bytes for a compressed file, a little ahead
@@ -415,16 +477,30 @@ class LineReader:
                     self._eof = True
                     break
                 have += count
+        if self._guard is not None and have > len(self._pending) and not self._head_still():
+            # Truncated and written again since the last read: the bytes just read may be
+            # the new file's. Keep what was read (and checked) before, and stop here.
+            have = len(self._pending)
+            self._eof = True
+            self.rewritten = True
         del buffer[have:]
         self._pending = buffer
 
     def fingerprint_candidates(self) -> list[str]:
-        """Possible identities of this source, longest prefix first (empty: no complete line).
+        """Possible identities of this source, longest prefix first (empty: no complete line);
+        see :meth:`identity_head`."""
+        return [source_id for source_id, _ in self.identity_head()[1]]
+
+    def identity_head(self) -> tuple[bytes, list[tuple[str, int]]]:
+        """The source's head and its possible identities ``(id, bytes covered)``, longest first
+        (empty: no complete line).
 
         A source's identity is the SHA-256 of the complete lines within its first
         FINGERPRINT_BYTES bytes (the first FINGERPRINT_BYTES bytes if its first line is longer).
         A file first seen when it was shorter was stored under a shorter prefix, so every
-        line-boundary prefix is a candidate; the ingest picks the longest one the store knows.
+        line-boundary prefix is a candidate; :mod:`meterlog.ingest.source_identity` decides
+        which stored source, if any, the file continues. The head returned is the bytes the
+        longest candidate covers.
         """
         self._fill(FINGERPRINT_BYTES)
         head = self._pending[:FINGERPRINT_BYTES]
@@ -441,13 +517,41 @@ class LineReader:
         ):
             ends.append(len(head))
         digest = hashlib.sha256()
-        candidates: list[str] = []
+        candidates: list[tuple[str, int]] = []
         previous = 0
         for end in ends:
             digest.update(head[previous:end])
             previous = end
-            candidates.append(digest.hexdigest()[:32])
-        return candidates[::-1]
+            candidates.append((digest.hexdigest()[:32], end))
+        return bytes(head[:previous]), candidates[::-1]
+
+    def file_key(self) -> tuple[int, int] | None:
+        """``(device, inode)`` of the plain file read (None for standard input and pipes)."""
+        if self.source.is_stdin:
+            return None
+        info = os.fstat(self._raw.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return info.st_dev, info.st_ino
+
+    def guard_head(self, head: bytes) -> None:
+        """From now on, check after each read of a plain file that its first bytes are still
+        ``head``: a file truncated in place (logrotate's ``copytruncate``) and written again
+        while it is read would otherwise hand out the new file's lines as the old one's. When
+        the check fails, what that read brought is dropped and the source ends there (the
+        rest of the old file is in its rotated copy); :attr:`rewritten` is set."""
+        if self.can_grow and head:
+            self._guard = head
+
+    def _head_still(self) -> bool:
+        guard = self._guard
+        if guard is None:
+            return True
+        try:
+            fd = self._raw.fileno()
+            return os.pread(fd, len(guard), 0) == guard
+        except OSError:
+            return True  # a read error is reported by the read itself
 
     def head_lines(self, max_lines: int = 200, max_bytes: int = 1 << 20) -> bytes:
         """The first complete lines (for format detection); does not consume them.

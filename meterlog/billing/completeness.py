@@ -43,6 +43,7 @@ import polars as pl
 
 from meterlog.errors import InputError
 from meterlog.formats import auto_candidates, detect_format
+from meterlog.ingest.source_identity import SourceResolver, live_files
 from meterlog.meters import Period
 from meterlog.schema import PARTITION_COLUMN
 from meterlog.sources import (
@@ -211,11 +212,13 @@ def lagging_sources(store: Store, version: int, period: Period) -> list[LaggingS
     checked: set[str] = set()
     lagging = []
     too_old = (period.whole_month.start - _MTIME_SLACK).timestamp()
-    for path in _candidate_files(sources):
+    files = list(_candidate_files(sources))
+    resolver = SourceResolver(store, live_files(files), store.source_paths())
+    for path in files:
         try:
             if os.stat(path).st_mtime < too_old:
                 continue
-            lag = _check_file(store, version, path, period, reached, checked)
+            lag = _check_file(store, version, path, period, reached, checked, resolver)
         except (InputError, OSError):
             continue  # unreadable now (rotated away, permissions): ingest would say so
         if lag is not None:
@@ -230,13 +233,15 @@ def _check_file(
     period: Period,
     reached: set[str],
     checked: set[str],
+    resolver: SourceResolver,
 ) -> LaggingSource | None:
     with LineReader(InputFile(path)) as reader:
-        candidates = reader.fingerprint_candidates()
+        head, candidates = reader.identity_head()
         if not candidates:
             return None  # not one complete line yet
-        known = next((c for c in candidates if store.progress(c).offset), None)
-        source_id = known or candidates[0]
+        identity = resolver.resolve(head, candidates, reader.file_key())
+        source_id = identity.source_id
+        known = source_id if identity.known else None
         if source_id in checked:
             return None  # a copy of a file already looked at
         checked.add(source_id)

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from meterlog.commands.options import LibraryChoice, config_option, quiet_option, store_option
+from meterlog.commands.options import (
+    LibraryChoice,
+    config_option,
+    note,
+    quiet_option,
+    store_option,
+)
 
 if TYPE_CHECKING:
     from meterlog.config import Config
@@ -85,6 +91,12 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     multiple=True,
     metavar="GLOB",
     help="File names to skip inside directories (repeatable; default: *error*).",
+)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Also read symbolic links found in folders that lead to files outside the folders "
+    "and files named (by default they are listed and not read).",
 )
 @click.option(
     "--max-reject-ratio",
@@ -193,6 +205,8 @@ def command(
         click.echo(error_line(str(failed.error)), err=True)
     for message in summary.unread:
         click.echo(error_line(message), err=True)
+    for message in summary.notes:
+        note(message)
     if not summary.ok:
         sys.exit(1)
 
@@ -210,6 +224,7 @@ INPUT_OPTION_NAMES = (
     "json_tz",
     "include",
     "exclude",
+    "follow_symlinks",
     "max_reject_ratio",
     "lock_timeout",
     "chunk_size",
@@ -234,6 +249,7 @@ def ingest_options(
     json_tz: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    follow_symlinks: bool,
     max_reject_ratio: float,
     lock_timeout: float,
     chunk_size: int | None,
@@ -304,6 +320,7 @@ def ingest_options(
         json_format=json_format,
         include=include or DEFAULT_INCLUDE,
         exclude=exclude or DEFAULT_EXCLUDE,
+        follow_symlinks=follow_symlinks,
         max_reject_ratio=max_reject_ratio,
         lock_timeout=lock_timeout,
         chunk_bytes=chunk_size,

@@ -38,6 +38,8 @@ class IngestOptions:
     json_format: LogFormat | None = None
     include: Sequence[str] = DEFAULT_INCLUDE
     exclude: Sequence[str] = DEFAULT_EXCLUDE
+    #: Read symbolic links found in folders that lead outside the folders and files named.
+    follow_symlinks: bool = False
     max_reject_ratio: float = 0.5
     #: Bytes per chunk; None: :data:`DEFAULT_CHUNK_BYTES`, or :data:`WHOLE_CHUNK_BYTES` for a
     #: format parsed a whole chunk at a time (JSON lines), whose memory grows with the chunk.

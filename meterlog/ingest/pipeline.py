@@ -18,6 +18,7 @@ from meterlog.errors import StoreError
 from meterlog.formats import LogFormat
 from meterlog.ingest.options import IngestOptions
 from meterlog.ingest.results import FAILED, GROWN, NEW, SourceReport
+from meterlog.ingest.source_identity import verified_head
 from meterlog.ingest.summary import _format_hint
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
@@ -182,8 +183,13 @@ class _ChunkCommitter:
     on_committed: Callable[[int, int], None] | None
     now: datetime
     pseudonymization: Pseudonymization | None = None
+    #: The source's first bytes (complete lines, up to 4 KiB) and the file's (device, inode):
+    #: recorded with the commits that reach into them, and with a run's first commit.
+    head: bytes = b""
+    file_key: tuple[int, int] | None = None
     #: The progress the next chunk follows when another writer has stored beyond its start.
     start: Progress = field(default_factory=Progress)
+    _head_recorded: bool = False
 
     def commit(self, chunk: _ParsedChunk) -> bool:
         """Commit ``chunk``; False (and the source failed) when too many lines are rejected."""
@@ -237,6 +243,9 @@ class _ChunkCommitter:
                     metadata["meterlog.outside_window"] = str(outside.total)
                 else:
                     metadata.pop("meterlog.outside_window", None)
+            head = None
+            if self.head and (not self._head_recorded or start.offset < len(self.head)):
+                head = verified_head(self.head, end.offset, self.file_key)
             try:
                 store.commit_events(
                     events,
@@ -245,7 +254,9 @@ class _ChunkCommitter:
                     metadata=metadata,
                     start=start,
                     pseudonymization=self.pseudonymization,
+                    head=head,
                 )
+                self._head_recorded = True
                 break
             except ProgressMoved as moved:
                 self._check_not_rewound(moved, start.offset)

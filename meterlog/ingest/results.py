@@ -62,6 +62,9 @@ class IngestSummary:
     #: One message per directory or glob given from which no file was read because every
     #: file in it was skipped by name (``--include``/``--exclude``): a run that fails.
     unread: list[str] = field(default_factory=list)
+    #: Files found but not read, one line each, that do not fail the run (a symbolic link
+    #: leading outside the folders named).
+    notes: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)

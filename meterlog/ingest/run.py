@@ -8,7 +8,7 @@ import contextlib
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
@@ -37,6 +37,7 @@ from meterlog.ingest.results import (
     ProgressCallback,
     SourceReport,
 )
+from meterlog.ingest.source_identity import SourceResolver, live_files
 from meterlog.ingest.summary import _format_hint
 from meterlog.sources import (
     InputFile,
@@ -64,9 +65,10 @@ def ingest(
     ``on_progress`` is called after each committed chunk; ``progress`` follows the whole run in
     bytes on disk and lines (for a progress bar)."""
     options = options or IngestOptions()
-    discovery = discover(paths, options.include, options.exclude)
+    discovery = discover(paths, options.include, options.exclude, options.follow_symlinks)
     summary = ingest_inputs(store, discovery.inputs, options, on_progress, progress=progress)
     summary.unread = discovery.unread_messages(options.include, options.exclude)
+    summary.notes = discovery.outside_link_notes()
     return summary
 
 
@@ -77,12 +79,16 @@ def ingest_inputs(
     on_progress: ProgressCallback | None = None,
     registered: set[tuple[str, str]] | None = None,
     progress: IngestProgress | None = None,
+    live: Mapping[tuple[int, int], str] | None = None,
 ) -> IngestSummary:
     """Ingest ``inputs`` (found by :func:`discover`, or given one by one as ``watch`` does)
     into ``store``, holding the store's lock for the length of the call.
 
     ``registered`` (kept by a caller that ingests again and again) holds the ``(source_id,
     path)`` pairs already recorded in the ``sources`` table: they are not recorded again.
+    ``live`` maps ``(device, inode)`` to a path for every file the caller can see (default:
+    the inputs), to tell files that start alike apart (see
+    :mod:`meterlog.ingest.source_identity`).
     """
     options = options or IngestOptions()
     tracker = _Tracker(inputs, on_progress, progress)
@@ -100,11 +106,18 @@ def ingest_inputs(
         store.check_pseudonymization(_pseudonymization(options))
         store.check_data_files()
         last_paths = store.source_paths()
+        resolver = SourceResolver(
+            store,
+            live_files([source.path for source in inputs]) if live is None else live,
+            last_paths,
+        )
         for source in inputs:
             report = SourceReport(path=path_for_display(source.display))
             reports.append(report)
             try:
-                _ingest_source(store, source, options, report, seen, run_at, tracker, pool)
+                _ingest_source(
+                    store, source, options, report, seen, run_at, tracker, pool, resolver
+                )
             except InputError as exc:
                 report.status = FAILED
                 report.error = str(exc)
@@ -259,23 +272,28 @@ def _ingest_source(
     run_at: datetime,
     tracker: _Tracker,
     pool: ThreadPoolExecutor,
+    resolver: SourceResolver,
 ) -> None:
     with LineReader(source) as reader:
         report.compression = reader.compression
-        candidates = reader.fingerprint_candidates()
+        head, candidates = reader.identity_head()
         if not candidates:
             if reader.damage is not None:
                 raise reader.damage
             report.status = WAITING if reader.can_grow else UNCHANGED
             return
-        duplicate_of = next((c for c in candidates if c in seen), None)
-        if duplicate_of is not None:
-            report.source_id = duplicate_of
+        key = reader.file_key()
+        identity = resolver.resolve(head, candidates, key)
+        source_id = identity.source_id
+        report.source_id = source_id
+        if source_id in seen:
             report.status = DUPLICATE
             return
-        source_id = next((c for c in candidates if store.progress(c).offset), candidates[0])
-        report.source_id = source_id
         seen.add(source_id)
+        copy = identity.is_other_file(key) and reader.compression == "none"
+        # From here on, every read checks that the file still starts with the head its
+        # identity came from (a copytruncate rotation in between would hand out new lines).
+        reader.guard_head(head)
         log_format, matched, sampled = _choose_format(reader, options, report)
         report.format = log_format.name
         if sampled and matched / sampled < 1 - options.max_reject_ratio:
@@ -286,6 +304,9 @@ def _ingest_source(
         progress = store.progress(source_id)
         rejects_offset = store.rejects_offset(source_id)
         if not reader.skip_to(progress.offset):
+            if copy:  # an earlier copy of a source stored further
+                report.status = DUPLICATE
+                return
             report.note = (
                 f"shorter than the {progress.offset} bytes already stored for it; "
                 "nothing read (was it truncated in place?)"
@@ -307,6 +328,8 @@ def _ingest_source(
             tracker.follow(source, report.path, reader),
             options.now or run_at,
             _pseudonymization(options),
+            head=head,
+            file_key=key,
         )
         lines_read = progress.lines
         chunks = read_ahead(
@@ -343,6 +366,13 @@ def _ingest_source(
                     failed = True
                     chunk.cancel()
         report.partial_line_bytes = reader.partial_line_bytes
+        if reader.rewritten:
+            report.note = (
+                "truncated and written again while it was read (logrotate copytruncate): "
+                "read up to there; the rest of those lines is read from its rotated copy"
+            )
+        if copy and not report.bytes_read and report.status == UNCHANGED:
+            report.status = DUPLICATE  # a copy of lines already stored
 
 
 def ingest_paths(

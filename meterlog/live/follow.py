@@ -25,10 +25,10 @@ import os
 import stat
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meterlog.errors import InputError
-from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, InputFile, discover_inputs
+from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, InputFile, discover
 
 #: gzip, bzip2 and zstd files start with these bytes (see :mod:`meterlog.sources`).
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd")
@@ -64,6 +64,8 @@ class PollResult:
     #: ``(size, mtime_ns)`` of each input as seen by the poll.
     seen: list[tuple[int, int]]
     missing: list[str]
+    #: ``(dev, inode)`` -> a path to read it by, for every file followed (changed or not).
+    live: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
     def pending_bytes(self) -> int:
@@ -84,10 +86,14 @@ class Follower:
         include: Sequence[str] = DEFAULT_INCLUDE,
         exclude: Sequence[str] = DEFAULT_EXCLUDE,
         hold_open: bool = True,
+        follow_symlinks: bool = False,
     ) -> None:
         self.paths = list(paths)
         self.include = tuple(include)
         self.exclude = tuple(exclude)
+        self.follow_symlinks = follow_symlinks
+        #: Symbolic links found that lead outside the paths followed (not read).
+        self.outside_links: set[str] = set()
         self.hold_open = hold_open and _fd_path(0) is not None
         self._files: dict[tuple[int, int], _Tracked] = {}
 
@@ -102,13 +108,16 @@ class Follower:
         names: set[str] = set()
         for path in self.paths:
             try:
-                inputs = discover_inputs([path], self.include, self.exclude)
+                discovery = discover(
+                    [path], self.include, self.exclude, self.follow_symlinks, self.paths
+                )
             except InputError:
                 # not there (yet): a watched file between delete and re-create, an empty glob
                 if not glob.has_magic(path):
                     missing.append(path)
                 continue
-            for item in inputs:
+            self.outside_links.update(discovery.outside_links)
+            for item in discovery.inputs:
                 if item.path not in names:
                     names.add(item.path)
                     found.append(item)
@@ -154,7 +163,11 @@ class Follower:
             inputs.append(self._input(tracked))
             keys.append(key)
             seen.append((last.st_size, last.st_mtime_ns))
-        return PollResult(inputs, keys, seen, missing)
+        live = {
+            key: (_fd_path(tracked.fd) if tracked.fd is not None else None) or tracked.path
+            for key, tracked in self._files.items()
+        }
+        return PollResult(inputs, keys, seen, missing, live)
 
     def done(self, result: PollResult) -> None:
         """The inputs of ``result`` were read and committed as far as they were then."""

@@ -37,6 +37,7 @@ from meterlog.live.mtd import MonthToDate
 from meterlog.live.stats import DEFAULT_MAX_ACCOUNTS, LiveStats
 from meterlog.meters import MauMeter, Meter, PeakMeter
 from meterlog.plans import PlanFile
+from meterlog.sources import path_text
 from meterlog.store import AUTO_COMPACT_FILES, Store
 
 DEFAULT_INTERVAL = 2.0
@@ -142,11 +143,18 @@ class Watcher:
         #: The live anomaly detectors (:class:`meterlog.anomalies.live.LiveAnomalies`), if on.
         self.anomalies: Any = None
         self.log = log
-        self.follower = Follower(paths, self.ingest_options.include, self.ingest_options.exclude)
+        self.follower = Follower(
+            paths,
+            self.ingest_options.include,
+            self.ingest_options.exclude,
+            follow_symlinks=self.ingest_options.follow_symlinks,
+        )
         self.stats = LiveStats(self.options.max_accounts)
         self.mtd = MonthToDate(self.options.kept_meters(), self.options.tz)
         self.mtd_lock = threading.Lock()
         self._registered: set[tuple[str, str]] = set()
+        #: Symbolic links leading outside the paths followed, said once each.
+        self._links_noted: set[str] = set()
         self._version: int | None = None
         self._pending_since: float | None = None
         self._last_commit: float | None = None
@@ -191,6 +199,13 @@ class Watcher:
         if self.mtd.needs_reset(datetime.fromtimestamp(now, UTC)):
             self._reload()
         result = self.follower.poll()
+        for link in sorted(self.follower.outside_links - self._links_noted):
+            self._links_noted.add(link)
+            if self.log is not None:
+                self.log(
+                    f"note: {path_text(link)}: not read: a symbolic link to a file outside "
+                    "the folders named; give --follow-symlinks to read it"
+                )
         if not result.inputs:
             if now - self._last_store_check >= STORE_CHECK_SECONDS:
                 self._last_store_check = now
@@ -208,7 +223,13 @@ class Watcher:
         )
         before = self._version
         try:
-            summary = ingest_inputs(self.store, result.inputs, options, registered=self._registered)
+            summary = ingest_inputs(
+                self.store,
+                result.inputs,
+                options,
+                registered=self._registered,
+                live=result.live,
+            )
         except MeterlogError as exc:
             # e.g. a long cron ingest holds the lock: said once, tried again next interval
             self._error(str(exc), once=True)

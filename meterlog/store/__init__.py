@@ -35,6 +35,7 @@ from meterlog.store.layout import (
     SOURCES_TABLE,
     WRITING_MARKER,
     Progress,
+    SourceHead,
 )
 from meterlog.store.maintenance import MaintenanceResult
 from meterlog.store.pseudonyms import Pseudonymization
@@ -61,6 +62,7 @@ __all__ = [
     "Progress",
     "ProgressMoved",
     "Pseudonymization",
+    "SourceHead",
     "Store",
     "check_store",
     "missing_data_files",

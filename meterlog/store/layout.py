@@ -77,6 +77,27 @@ def lines_app_id(source_id: str) -> str:
     return f"meterlog-lines:{source_id}"
 
 
+#: What the store records of a young source's head (its first bytes, up to 4 KiB) and of the
+#: file it was read from, as application transactions committed with its lines (so they are
+#: exactly as current as its progress): see :mod:`meterlog.ingest.source_identity`.
+HEAD_FIELDS = ("head", "headsha", "dev", "ino")
+
+
+def head_app_id(field: str, source_id: str) -> str:
+    return f"meterlog-{field}:{source_id}"
+
+
+@dataclass(frozen=True)
+class SourceHead:
+    """A source's verified head: its first ``length`` bytes hash to ``digest`` (a 63-bit
+    integer taken from their SHA-256), and the file they were last read from (``key``:
+    ``(device, inode)``; None when not a plain file)."""
+
+    length: int
+    digest: int
+    key: tuple[int, int] | None
+
+
 @dataclass(frozen=True)
 class Progress:
     """How much of a source the store holds: bytes (decompressed) and lines consumed."""

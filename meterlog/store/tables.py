@@ -26,11 +26,14 @@ from meterlog.store.layout import (
     DEFAULT_STORE,
     EVENTS_TABLE,
     EVENTS_WRITER_PROPERTIES,
+    HEAD_FIELDS,
     LOCK_FILE,
     REJECTS_TABLE,
     SOURCE_COLUMNS,
     SOURCES_TABLE,
     Progress,
+    SourceHead,
+    head_app_id,
     lines_app_id,
     offset_app_id,
 )
@@ -180,6 +183,19 @@ class Store:
     def progress(self, source_id: str) -> Progress:
         """What the events table holds of ``source_id`` (zero for a new source)."""
         return _progress_in(self.table(EVENTS_TABLE), source_id)
+
+    def source_head(self, source_id: str) -> SourceHead | None:
+        """What the store records of ``source_id``'s head (None: nothing, a store written
+        before heads were recorded)."""
+        table = self.table(EVENTS_TABLE)
+        if table is None:
+            return None
+        values = [table.transaction_version(head_app_id(f, source_id)) for f in HEAD_FIELDS]
+        length, digest, dev, ino = values
+        if not length or digest is None:
+            return None
+        key = (int(dev or 0), int(ino)) if ino else None
+        return SourceHead(int(length), int(digest), key)
 
     def rejects_offset(self, source_id: str) -> int:
         return _offset_in(self.table(REJECTS_TABLE), source_id)
@@ -353,8 +369,12 @@ class Store:
         metadata: dict[str, str] | None = None,
         start: Progress | None = None,
         pseudonymization: Pseudonymization | None = None,
+        head: SourceHead | None = None,
     ) -> None:
         """Append ``events`` and set ``source_id``'s progress to ``end`` in one atomic commit.
+
+        ``head``, when given, is recorded for the source in the same commit (see
+        :meth:`source_head`).
 
         ``pseudonymization`` says how the rows' user identifiers were written (None: raw);
         with ``start``, a commit on a store written another way is refused (StoreError, see
@@ -383,6 +403,7 @@ class Store:
             transactions=[
                 Transaction(offset_app_id(source_id), end.offset),
                 Transaction(lines_app_id(source_id), end.lines),
+                *(_head_transactions(source_id, head) if head is not None else ()),
                 *(pseudonymization.transactions() if pseudonymization is not None else ()),
             ],
             metadata=metadata,
@@ -477,6 +498,15 @@ class ProgressMoved(StoreError):
             f"{found.offset} bytes); nothing of this chunk was committed: run again"
         )
         self.found = found
+
+
+def _head_transactions(source_id: str, head: SourceHead) -> list[Transaction]:
+    dev, ino = head.key if head.key is not None else (0, 0)
+    values = (head.length, head.digest, dev & (2**63 - 1), ino & (2**63 - 1))
+    return [
+        Transaction(head_app_id(field, source_id), value)
+        for field, value in zip(HEAD_FIELDS, values, strict=True)
+    ]
 
 
 def _offset_in(table: DeltaTable | None, source_id: str) -> int:
