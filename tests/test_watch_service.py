@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from meterlog.anomalies.live import LiveAnomalies
 from meterlog.billing import Identity
@@ -318,3 +319,186 @@ def test_routine_retries_are_notes(tmp_path: Path) -> None:
     assert "access.log.2.gz: renamed or removed while it was read" in notes[0]
     assert "another meterlog run" in notes[1]
     assert not [entry for entry in said if entry.startswith("error")], said
+
+
+@pytest.mark.slow
+def test_metrics_server_times_out_idle_clients_on_bounded_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import threading
+
+    from meterlog.live import metrics
+
+    monkeypatch.setattr(metrics._Handler, "timeout", 0.5)  # 10 s in service
+    said: list[str] = []
+    watch, _, _ = live_watch(tmp_path, said, plan=False)
+    watch.start()
+    before = threading.active_count()
+    server = MetricsServer(watch, "127.0.0.1", 0)
+    clients: list[socket.socket] = []
+    try:
+        for n in range(40):  # idle, or stopped half way through their request
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            if n % 2:
+                client.sendall(b"GET /metr")
+            clients.append(client)
+        # a fixed pool: 4 threads answer, plus the accepting one, whatever the clients
+        assert threading.active_count() - before <= metrics.SERVER_THREADS + 1
+        for client in clients:  # each is disconnected (not held forever)
+            assert client.recv(100) == b""
+        with urllib.request.urlopen(server.url, timeout=30) as response:
+            assert response.status == 200
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
+        watch.close()
+
+
+@pytest.mark.slow
+def test_metrics_server_listens_with_a_deep_backlog(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) not installed: cannot read the listen backlog")
+    said: list[str] = []
+    watch, _, _ = live_watch(tmp_path, said, plan=False)
+    server = MetricsServer(watch, "127.0.0.1", 0)
+    try:
+        listing = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    finally:
+        server.close()
+        watch.close()
+    # State Recv-Q Send-Q Local Peer: for a listening socket, Send-Q is the backlog
+    assert int(listing[2]) >= 128, listing
+
+
+def test_a_part_that_fails_is_left_out_of_the_scrape_and_said_once(tmp_path: Path) -> None:
+    said: list[str] = []
+    watch, live, log = live_watch(tmp_path, said)
+
+    class BrokenLive(LiveAnomalies):
+        def open_findings(self, now: datetime | None = None) -> int:
+            raise ValueError("a finding without an end")  # a data error in one part
+
+    broken = BrokenLive(live.settings, log=said.append)
+    watch.anomalies = broken
+    watch.on_batch = [broken]
+    server = MetricsServer(watch, "127.0.0.1", 0)
+    try:
+        watch.start()
+        append(log, traffic(datetime.now(UTC) - timedelta(minutes=2)))
+        watch.step()
+        for _ in range(3):
+            with urllib.request.urlopen(server.url, timeout=10) as response:
+                assert response.status == 200
+        samples = scrape(server)
+    finally:
+        server.close()
+        watch.close()
+    assert sum(samples["meterlog_http_requests_total"].values()) == 760
+    assert "meterlog_month_requests" in samples and "meterlog_store_version" in samples
+    assert "meterlog_anomalies_open" not in samples
+    errors = [entry for entry in said if entry.startswith("error")]
+    assert errors == [
+        "error: /metrics: the anomalies figures are left out: ValueError: a finding without an end"
+    ]
+
+
+@pytest.mark.slow
+def test_watch_service_with_a_plan_on_real_traffic(tmp_path: Path) -> None:
+    """Acceptance: ``meterlog watch --no-dashboard --plan ... --metrics`` as a process, on
+    traffic timed now mixing key-less requests, a key from 40 networks and a scraper: every
+    scrape answers 200 and the log has no error line."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+    import urllib.error
+
+    from tests.conftest import process_env
+    from tests.test_watch_prometheus import free_port
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_text("")
+    port = free_port()
+    stderr_path = tmp_path / "watch.log"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "meterlog",
+                "watch",
+                "--no-dashboard",
+                "--plan",
+                str(PLANS),
+                "--metrics",
+                f"127.0.0.1:{port}",
+                "--store",
+                str(tmp_path / "store"),
+                "--log-format",
+                LOG_FORMAT,
+                "--account-field",
+                "http_x_api_key",
+                "--interval",
+                "0.5",
+                str(logs),
+            ],
+            cwd=REPO,
+            env=process_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+        )
+    statuses: list[int | str] = []
+    stop = threading.Event()
+
+    def scraper() -> None:
+        while not stop.is_set():
+            try:
+                url = f"http://127.0.0.1:{port}/metrics"
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    response.read()
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+            except OSError:
+                if statuses:  # refused before the server listens: not a scrape
+                    statuses.append("refused")
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=scraper)
+    try:
+        deadline = time.monotonic() + 60
+        while "serving metrics" not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        thread.start()
+        for _ in range(6):  # a minute of traffic, written in six parts timed now
+            start = datetime.now(UTC) - timedelta(seconds=59)
+            append(log, traffic(start) + failures(start, 60))
+            time.sleep(1.0)
+        deadline = time.monotonic() + 60
+        while "scraping" not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(30)
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    said = stderr_path.read_text()
+    assert process.returncode == 0, said
+    assert len(statuses) >= 10 and set(statuses) == {200}, statuses
+    assert "error" not in said and "Traceback" not in said, said
+    assert "committed" in said
+    assert "anomaly" in said and "key_sharing key k-shared" in said, said
+    assert "scraping key k-scraper" in said, said
