@@ -10,8 +10,8 @@ is within the lookback). A finding seen again by a later batch is the same findi
 its id and start (those ``meterlog anomalies`` gives it, so ``--explain ID`` finds it), its
 observed value grows, and when its severity rises it is reported once more at the new
 severity. To keep a batch cheap, live findings are judged against the detectors' absolute
-thresholds, without the store's baseline (as for an entity without history); ``meterlog anomalies`` judges the same
-time against each entity's history.
+thresholds, without the store's baseline (as for an entity without history); ``meterlog
+anomalies`` judges the same time against each entity's history.
 """
 
 from __future__ import annotations
