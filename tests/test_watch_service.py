@@ -349,6 +349,23 @@ def test_metrics_server_times_out_idle_clients_on_bounded_threads(
             assert client.recv(100) == b""
         with urllib.request.urlopen(server.url, timeout=30) as response:
             assert response.status == 200
+        # a request trickled a byte at a time: disconnected after the connection's deadline
+        monkeypatch.setattr(metrics, "CONNECTION_DEADLINE", 1.5)
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        clients.append(slow)
+        slow.settimeout(0.2)
+        closed = False
+        for byte in b"GET /metrics HTTP/1.0\r\nX-Padding: " + b"x" * 100:
+            try:
+                slow.sendall(bytes([byte]))
+                closed = slow.recv(100) == b""
+            except TimeoutError:
+                continue
+            except OSError:  # reset: the server closed it
+                closed = True
+            if closed:
+                break
+        assert closed
     finally:
         for client in clients:
             client.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -259,8 +260,10 @@ def _bound(value: float) -> str:
     return repr(float(value))
 
 
-#: Seconds a client may take to send its request (or stay idle) before it is disconnected.
+#: Seconds a client may stay idle (send or read nothing) before it is disconnected.
 CLIENT_TIMEOUT = 10.0
+#: Seconds a connection may last in all, however slowly it trickles its request.
+CONNECTION_DEADLINE = 30.0
 #: Threads answering scrapes (a Prometheus server scrapes one request at a time).
 SERVER_THREADS = 4
 #: Connections accepted and waiting for a thread; beyond that a new one is closed at once.
@@ -284,8 +287,10 @@ class _PooledWSGIServer(WSGIServer):
     The standard library's threading server starts a thread per connection, without bound,
     and listens with a backlog of 5 (so a burst of clients waits a second for SYN retries).
     Here ``threads`` threads take accepted connections from a bounded queue; when it is full a
-    new connection is closed at once instead of piling up. Each connection is closed after
-    :data:`CLIENT_TIMEOUT` seconds without progress (idle or half-sent requests).
+    new connection is closed at once instead of piling up. A connection is closed after
+    :data:`CLIENT_TIMEOUT` seconds without progress (idle or half-sent requests) and after
+    :data:`CONNECTION_DEADLINE` seconds in all (a request trickled a byte at a time), checked
+    by the accepting thread between connections (:meth:`service_actions`).
     """
 
     request_queue_size = LISTEN_BACKLOG
@@ -297,6 +302,9 @@ class _PooledWSGIServer(WSGIServer):
         self.address_family = family
         super().__init__(address, _Handler)
         self._waiting: queue.Queue[tuple[Any, Any] | None] = queue.Queue(WAITING_CONNECTIONS)
+        #: Connections being answered, with the time they must be done by.
+        self._active: dict[int, tuple[socket.socket, float]] = {}
+        self._active_lock = threading.Lock()
         self._workers = [
             threading.Thread(target=self._work, name=f"meterlog-metrics-{n}", daemon=True)
             for n in range(threads)
@@ -316,21 +324,49 @@ class _PooledWSGIServer(WSGIServer):
             if item is None:
                 return
             request, client_address = item
+            with self._active_lock:
+                self._active[id(request)] = (request, time.monotonic() + CONNECTION_DEADLINE)
             try:
                 self.finish_request(request, client_address)
             except Exception:  # noqa: S110 - a client that went away or timed out
                 pass
             finally:
+                with self._active_lock:
+                    self._active.pop(id(request), None)
                 self.shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Disconnect the connections past their deadline (their thread is then free)."""
+        self._disconnect(time.monotonic())
+
+    def _disconnect(self, before: float) -> None:
+        with self._active_lock:
+            late = [request for request, due in self._active.values() if due <= before]
+        for request in late:
+            try:
+                request.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that disconnects or times out is not an error of the server."""
 
     def close(self) -> None:
+        """Close the connections still waiting or being answered, let the threads end, close
+        the socket."""
+        while True:
+            try:
+                item = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self.shutdown_request(item[0])
+        self._disconnect(float("inf"))
         for _ in self._workers:
             self._waiting.put(None)
+        deadline = time.monotonic() + CLIENT_TIMEOUT + 1
         for worker in self._workers:
-            worker.join(CLIENT_TIMEOUT + 1)
+            worker.join(max(0.0, deadline - time.monotonic()))
         self.server_close()
 
 
