@@ -12,6 +12,7 @@ class (``2xx``...) so that the number of series stays bounded.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 import threading
@@ -343,10 +344,8 @@ class _PooledWSGIServer(WSGIServer):
         with self._active_lock:
             late = [request for request, due in self._active.values() if due <= before]
         for request in late:
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 request.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that disconnects or times out is not an error of the server."""
