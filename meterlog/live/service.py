@@ -30,8 +30,8 @@ def serve(
 
     ``metrics``: ``(host, port)`` to serve ``/metrics`` on. ``dashboard``: draw the live
     dashboard on standard output (a terminal); otherwise one line per commit, finding, note or
-    error goes to ``log_stream`` (standard error), errors only with ``quiet``. ``on_ready`` is called with
-    the metrics URL (or None) once the figures are loaded and the server listens.
+    error goes to ``log_stream`` (standard error), errors only with ``quiet``. ``on_ready`` is
+    called with the metrics URL (or None) once the figures are loaded and the server listens.
     """
     from meterlog.live.metrics import MetricsServer
 
