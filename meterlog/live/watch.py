@@ -262,7 +262,7 @@ class Watcher:
                 # by the next poll and read then
                 self._note(
                     f"{report.path}: renamed or removed while it was read (rotation); "
-                    "read again under its new name"
+                    "read under its new name by the next batch, if it has one"
                 )
             elif report.status == FAILED and report.error:
                 # a file in another format: said once (not at each line written to it)
