@@ -1385,6 +1385,9 @@ def report(results: dict[str, object], timings: dict[str, Timing]) -> str:
     watch = HERE / "watch.md"  # written by bench/watch.py (minutes long, run on its own)
     if watch.exists():
         lines += ["", watch.read_text(encoding="utf-8").strip()]
+    scrapes = HERE / "metrics_scrapes.md"  # written by bench/metrics_scrapes.py
+    if scrapes.exists():
+        lines += ["", scrapes.read_text(encoding="utf-8").strip()]
     lines.append("")
     return "\n".join(line for line in lines if line is not None)
 

@@ -28,6 +28,11 @@ class StoreError(MeterlogError):
     """The store cannot be opened, locked or written."""
 
 
+class StoreBusyError(StoreError):
+    """Another run holds the store's writer lock (a routine wait for ``watch``, which tries
+    again at its next batch)."""
+
+
 def located(path: object, line: int | None, message: str) -> str:
     """Format ``path:line: message`` (line optional) for user-facing errors."""
     where = f"{path}:{line}" if line is not None else f"{path}"

@@ -15,6 +15,9 @@ from meterlog.errors import ConfigError, located, read_text_file
 ANONYMOUS_VALUES = ("", "-")
 #: The account every request belongs to when no account field is given.
 DEFAULT_ACCOUNT = "default"
+#: How every table, dashboard, log line and metric label names the requests without an account
+#: value (no API key): they are never billed to anyone. CSV, JSON and Parquet keep them empty.
+NO_KEY = "(no key)"
 
 
 @dataclass(frozen=True)

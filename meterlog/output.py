@@ -27,6 +27,7 @@ import polars as pl
 
 from meterlog.csvguard import AMOUNT_COLUMNS, neutralise_frame
 from meterlog.errors import MeterlogError
+from meterlog.identity import NO_KEY
 from meterlog.text import UNSAFE_CHARACTERS, printable_lines
 
 if TYPE_CHECKING:
@@ -177,6 +178,10 @@ def _short_time_headers(frame: pl.DataFrame) -> dict[str, str]:
     return headers
 
 
+#: How every table shows an empty account (requests without a key), unless told otherwise.
+DEFAULT_BLANK_LABELS = {"account": NO_KEY}
+
+
 def with_blank_labels(frame: pl.DataFrame, labels: Mapping[str, str]) -> pl.DataFrame:
     """Text columns named in ``labels`` with null and empty values shown as the label, e.g.
     ``(no key)`` for requests without an account."""
@@ -266,8 +271,9 @@ def render_table(
     rows) and wins over the sums; a text value for the first column replaces the label
     ``total``. ``bar`` names a numeric column drawn as a bar in an extra last column (for time
     series). ``blank_labels`` shows null or empty values of text columns as a label such as
-    ``(anonymous)``. Integer columns named in ``plain`` (line numbers, versions) have no
-    thousands separators.
+    ``(anonymous)`` (default :data:`DEFAULT_BLANK_LABELS`: an empty ``account`` is
+    ``(no key)`` in every table). Integer columns named in ``plain`` (line numbers, versions)
+    have no thousands separators.
 
     Numbers and times are never wrapped: columns are chosen to fit (see :class:`TableLayout`;
     ``keep``, or else the first column, stay), and a caption names the columns left out.
@@ -284,7 +290,9 @@ def render_table(
         bars = frame.select(bar_expr(bar)).get_column(bar).to_list()
     headers = _short_time_headers(frame)
     original = frame.schema
-    frame = printable_frame(with_blank_labels(frame, blank_labels or {}))
+    frame = printable_frame(
+        with_blank_labels(frame, DEFAULT_BLANK_LABELS if blank_labels is None else blank_labels)
+    )
     frame = readable_datetimes(frame, short=True)
     total_values = dict(total_values or {})
     show_totals = (bool(totals) or bool(total_values)) and frame.height > 0

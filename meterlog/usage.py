@@ -37,13 +37,13 @@ from meterlog.filters import (
     status_filter,
     value_filter,
 )
-from meterlog.identity import identity_expr
+from meterlog.identity import NO_KEY, identity_expr
 from meterlog.metrics import with_quantiles
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
 
 #: How tables show blank group values (CSV and JSON keep them empty).
-BLANK_LABELS = {"account": "(no key)", "user": "(anonymous)"}
+BLANK_LABELS = {"account": NO_KEY, "user": "(anonymous)"}
 
 #: How many unmapped account keys a warning lists before saying "and N more".
 MAX_KEYS_LISTED = 20

@@ -306,17 +306,22 @@ def detect_recent(
     *,
     kinds: tuple[str, ...] = LIVE_KINDS,
     baseline: str = DEFAULT_BASELINE,
+    start: datetime | None = None,
 ) -> pl.DataFrame:
     """Findings on ``recent`` events (stored columns, e.g. the last minutes a live process
     read), judged against the baseline before them read from ``store`` (none: no history).
 
-    The range is from the earliest to just after the latest recent event. For a live view;
-    the security detectors (:data:`LIVE_KINDS`) are the ones that need no whole hours.
+    The range is from ``start`` (default: the earliest recent event; give a whole minute at
+    or before it to get the starts and ids ``meterlog anomalies`` gives) to just after the
+    latest recent event. For a live view; the security detectors (:data:`LIVE_KINDS`) are the
+    ones that need no whole hours.
     """
     detectors = build_detectors(overrides, kinds)
     if recent.height == 0 or not detectors:
         return pl.DataFrame(schema=FINDING_COLUMNS)
     first, last = recent.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
+    if start is not None:
+        first = min(first, start)
     ctx = Context(
         start=first,
         end=last + timedelta(microseconds=1),
@@ -334,5 +339,7 @@ def detect_recent(
         before = history.select(BASELINE_COLUMNS).collect()
         ctx = replace(ctx, history=history)
     else:
+        # no history, but with every column a detector may read from it (user agents, paths)
         before = events.head(0).select(BASELINE_COLUMNS)
+        ctx = replace(ctx, history=events.head(0).lazy())
     return detect(events, before, ctx, detectors)

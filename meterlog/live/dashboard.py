@@ -17,6 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from meterlog.identity import NO_KEY
 from meterlog.live.mtd import PeakFigure
 from meterlog.live.stats import Recent
 from meterlog.live.watch import Health, PlanUsage, Watcher
@@ -94,9 +95,10 @@ def dashboard_data(watcher: Watcher, now: float | None = None) -> DashboardData:
     )
 
 
-def plain(value: object) -> Text:
-    """A value from the logs as text that cannot style or control the terminal."""
-    text = "(none)" if value is None else printable(str(value)).replace("\t", " ")
+def plain(value: object, blank: str = "-") -> Text:
+    """A value from the logs as text that cannot style or control the terminal (``blank``
+    for None)."""
+    text = blank if value is None else printable(str(value)).replace("\t", " ")
     return Text(text, no_wrap=True, overflow="ellipsis")
 
 
@@ -179,6 +181,8 @@ def render(data: DashboardData, width: int = 80, height: int = 40) -> Renderable
     parts.append(_line(status, width))
     if health.last_error:
         parts.append(_line(Text("error: ", style="bold red") + plain(health.last_error), width))
+    elif health.last_note:
+        parts.append(_line(Text("note: ", style="yellow") + plain(health.last_note), width))
     if data.findings:
         parts.append(_line(Text("newest findings (meterlog anomalies --explain ID)"), width))
         for finding in data.findings:
@@ -239,7 +243,7 @@ def _month_table(data: DashboardData, width: int, rows: int) -> RenderableType:
                 used = f"{line.quantity / line.included * 100:,.0f}% {line.charge}"
             usage[line.account] = (used, amount + line.amount, currency)
     for row in data.accounts[:rows]:
-        cells: list[Text | str] = [plain(row.account), f"{row.requests:,}", f"{row.mau:,}"]
+        cells: list[Text | str] = [plain(row.account, NO_KEY), f"{row.requests:,}", f"{row.mau:,}"]
         values = {(f.window, f.metric, f.statistic): f.value for f in row.peaks}
         cells += [f"{values.get(key, 0):,}" for key in shown_peaks]
         if data.plan:

@@ -12,10 +12,16 @@ class (``2xx``...) so that the number of series stays bounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import contextlib
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -26,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from meterlog.errors import MeterlogError
 from meterlog.live.stats import DURATION_BUCKETS
+from meterlog.live.watch import error_line
 
 if TYPE_CHECKING:
     from meterlog.live.watch import Watcher
@@ -55,14 +62,44 @@ def parse_listen_address(value: str) -> tuple[str, int]:
 
 
 class WatchCollector(Collector):
-    """Reads a :class:`~meterlog.live.watch.Watcher`'s figures at each scrape."""
+    """Reads a :class:`~meterlog.live.watch.Watcher`'s figures at each scrape.
+
+    The figures come in parts (traffic, month to date, plan, anomalies, health); a part that
+    fails is left out of that scrape and said once on the watch's log, the others are served:
+    no value in the data can make a scrape fail.
+    """
 
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
+        self._said: set[str] = set()
+        self._said_lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
-        watcher = self.watcher
-        stats = watcher.stats
+        parts: list[tuple[str, Callable[[], Iterator[Metric]]]] = [
+            ("traffic", self._traffic),
+            ("month to date", self._month_to_date),
+            ("plan", self._plan),
+            ("anomalies", self._anomalies),
+            ("health", self._health),
+        ]
+        for name, part in parts:
+            try:
+                families = list(part())  # whole families only: none half-filled
+            except Exception as exc:
+                self._failed(name, exc)
+                continue
+            yield from families
+
+    def _failed(self, part: str, exc: BaseException) -> None:
+        message = f"/metrics: the {part} figures are left out: {error_line(exc)}"
+        with self._said_lock:
+            if message in self._said:
+                return
+            self._said.add(message)
+        self.watcher.report_error(message)
+
+    def _traffic(self) -> Iterator[Metric]:
+        stats = self.watcher.stats
         with stats.lock:
             requests = CounterMetricFamily(
                 f"{PREFIX}_http_requests",
@@ -107,8 +144,9 @@ class WatchCollector(Collector):
         yield durations
         yield rejected
         yield lines
-        yield from self._month_to_date()
-        health = watcher.health()
+
+    def _health(self) -> Iterator[Metric]:
+        health = self.watcher.health()
         lag = GaugeMetricFamily(
             f"{PREFIX}_ingest_lag_seconds",
             "How long the oldest data written to the watched files has waited to be committed.",
@@ -176,52 +214,197 @@ class WatchCollector(Collector):
         yield month_requests
         yield mau_family
         yield peak_family
+
+    def _plan(self) -> Iterator[Metric]:
+        watcher = self.watcher
+        labels = watcher.stats.accounts
         included = watcher.included_units()
-        if included:
-            family = GaugeMetricFamily(
-                f"{PREFIX}_plan_included_units",
-                "Units the account's plan includes this month, by account and charge meter.",
-                labels=["account", "meter"],
-            )
-            for (account, meter), units in sorted(included.items()):
-                family.add_metric([labels.label(account), meter], units)
-            yield family
-        anomalies = watcher.anomalies
-        if anomalies is not None:
-            found = CounterMetricFamily(
-                f"{PREFIX}_anomalies",
-                "Anomaly findings reported by this watch, by kind and severity.",
-                labels=["kind", "severity"],
-            )
-            with anomalies.lock:
-                totals = sorted(anomalies.totals.items())
-            for (kind, severity), count in totals:
-                found.add_metric([kind, severity], count)
-            yield found
-            yield GaugeMetricFamily(
-                f"{PREFIX}_anomalies_open",
-                "Anomaly findings whose time is within the last minutes (still going on).",
-                value=anomalies.open_findings(),
-            )
+        if not included:
+            return
+        family = GaugeMetricFamily(
+            f"{PREFIX}_plan_included_units",
+            "Units the account's plan includes this month, by account and charge meter.",
+            labels=["account", "meter"],
+        )
+        # by label (a string: requests without a key have one too), never by raw account
+        units: dict[tuple[str, str], int] = {}
+        for (account, meter), value in included.items():
+            key = (labels.label(account), meter)
+            units[key] = max(units.get(key, 0), value)  # "other": the largest
+        for (label, meter), value in sorted(units.items()):
+            family.add_metric([label, meter], value)
+        yield family
+
+    def _anomalies(self) -> Iterator[Metric]:
+        anomalies = self.watcher.anomalies
+        if anomalies is None:
+            return
+        found = CounterMetricFamily(
+            f"{PREFIX}_anomalies",
+            "Live anomaly findings by kind and severity: each finding counts once at the "
+            "severity it was raised with and once at each severity it escalated to.",
+            labels=["kind", "severity"],
+        )
+        with anomalies.lock:
+            totals = sorted(anomalies.totals.items())
+        for (kind, severity), count in totals:
+            found.add_metric([kind, severity], count)
+        yield found
+        yield GaugeMetricFamily(
+            f"{PREFIX}_anomalies_open",
+            "Anomaly findings whose time is within the last minutes (still going on).",
+            value=anomalies.open_findings(),
+        )
 
 
 def _bound(value: float) -> str:
     return repr(float(value))
 
 
-class MetricsServer:
-    """``/metrics`` over HTTP on ``host:port`` (port 0: any free port, see :attr:`port`)."""
+#: Seconds a client may stay idle (send or read nothing) before it is disconnected.
+CLIENT_TIMEOUT = 10.0
+#: Seconds a connection may last in all, however slowly it trickles its request.
+CONNECTION_DEADLINE = 30.0
+#: Threads answering scrapes (a Prometheus server scrapes one request at a time).
+SERVER_THREADS = 4
+#: Connections accepted and waiting for a thread; beyond that a new one is closed at once.
+WAITING_CONNECTIONS = 64
+#: Connections the kernel queues before they are accepted (the ``listen`` backlog).
+LISTEN_BACKLOG = 128
 
-    def __init__(self, watcher: Watcher, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class _Handler(WSGIRequestHandler):
+    """One request per connection (HTTP/1.0), a timeout on every read and write, no log."""
+
+    timeout = CLIENT_TIMEOUT
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not logged (a scrape every few seconds would flood the log)."""
+
+
+class _PooledWSGIServer(WSGIServer):
+    """A WSGI server answering on a fixed pool of threads, with a deep listen backlog.
+
+    The standard library's threading server starts a thread per connection, without bound,
+    and listens with a backlog of 5 (so a burst of clients waits a second for SYN retries).
+    Here ``threads`` threads take accepted connections from a bounded queue; when it is full a
+    new connection is closed at once instead of piling up. A connection is closed after
+    :data:`CLIENT_TIMEOUT` seconds without progress (idle or half-sent requests) and after
+    :data:`CONNECTION_DEADLINE` seconds in all (a request trickled a byte at a time), checked
+    by the accepting thread between connections (:meth:`service_actions`).
+    """
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], family: socket.AddressFamily, threads: int
+    ) -> None:
+        self.address_family = family
+        super().__init__(address, _Handler)
+        self._waiting: queue.Queue[tuple[Any, Any] | None] = queue.Queue(WAITING_CONNECTIONS)
+        #: Connections being answered, with the time they must be done by.
+        self._active: dict[int, tuple[socket.socket, float]] = {}
+        self._active_lock = threading.Lock()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"meterlog-metrics-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            self._waiting.put_nowait((request, client_address))
+        except queue.Full:
+            self.shutdown_request(request)
+
+    def _work(self) -> None:
+        while True:
+            item = self._waiting.get()
+            if item is None:
+                return
+            request, client_address = item
+            with self._active_lock:
+                self._active[id(request)] = (request, time.monotonic() + CONNECTION_DEADLINE)
+            try:
+                self.finish_request(request, client_address)
+            except Exception:  # noqa: S110 - a client that went away or timed out
+                pass
+            finally:
+                with self._active_lock:
+                    self._active.pop(id(request), None)
+                self.shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Disconnect the connections past their deadline (their thread is then free)."""
+        self._disconnect(time.monotonic())
+
+    def _disconnect(self, before: float) -> None:
+        with self._active_lock:
+            late = [request for request, due in self._active.values() if due <= before]
+        for request in late:
+            with contextlib.suppress(OSError):  # already closed
+                request.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that disconnects or times out is not an error of the server."""
+
+    def close(self) -> None:
+        """Close the connections still waiting or being answered, let the threads end, close
+        the socket."""
+        while True:
+            try:
+                item = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self.shutdown_request(item[0])
+        self._disconnect(float("inf"))
+        for _ in self._workers:
+            self._waiting.put(None)
+        deadline = time.monotonic() + CLIENT_TIMEOUT + 1
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self.server_close()
+
+
+def _family(host: str, port: int) -> tuple[socket.AddressFamily, str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    return family, str(address[0])
+
+
+class MetricsServer:
+    """``/metrics`` over HTTP on ``host:port`` (port 0: any free port, see :attr:`port`).
+
+    Served by :data:`SERVER_THREADS` threads with a listen backlog of :data:`LISTEN_BACKLOG`;
+    clients idle or slow for :data:`CLIENT_TIMEOUT` seconds are disconnected.
+    """
+
+    def __init__(
+        self,
+        watcher: Watcher,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        threads: int = SERVER_THREADS,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(WatchCollector(watcher))
         try:
-            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+            family, address = _family(host, port)
+            self._server = _PooledWSGIServer((address, port), family, threads)
         except OSError as exc:
             raise MeterlogError(
                 f"--metrics {host}:{port}: cannot listen: {exc.strerror or exc}; "
                 "choose another port or stop what uses it"
             ) from None
+        self._server.set_app(make_wsgi_app(self.registry))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="meterlog-metrics", daemon=True
+        )
+        self._thread.start()
         self.host = host
         self.port = int(self._server.server_address[1])
 
@@ -232,5 +415,5 @@ class MetricsServer:
 
     def close(self) -> None:
         self._server.shutdown()
-        self._server.server_close()
         self._thread.join(5)
+        self._server.close()

@@ -29,9 +29,9 @@ def serve(
     """Watch until ``stop`` is set.
 
     ``metrics``: ``(host, port)`` to serve ``/metrics`` on. ``dashboard``: draw the live
-    dashboard on standard output (a terminal); otherwise one line per commit or error goes to
-    ``log_stream`` (standard error), errors only with ``quiet``. ``on_ready`` is called with
-    the metrics URL (or None) once the figures are loaded and the server listens.
+    dashboard on standard output (a terminal); otherwise one line per commit, finding, note or
+    error goes to ``log_stream`` (standard error), errors only with ``quiet``. ``on_ready`` is
+    called with the metrics URL (or None) once the figures are loaded and the server listens.
     """
     from meterlog.live.metrics import MetricsServer
 
@@ -40,7 +40,7 @@ def serve(
     def log(message: str) -> None:
         if dashboard or (quiet and not message.startswith("error:")):
             return
-        if message.startswith("error:"):
+        if message.startswith(("error:", "note:")):  # as every command says them
             message = "meterlog: " + message
         print(printable(message), file=stream, flush=True)
 

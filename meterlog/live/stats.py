@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from meterlog.identity import NO_KEY
+
 #: Accounts named in labels; the rest are reported as :data:`OTHER_ACCOUNT`.
 DEFAULT_MAX_ACCOUNTS = 1000
 OTHER_ACCOUNT = "other"
-#: Label of requests whose account is unknown (no account field value).
-NO_ACCOUNT = "none"
+#: Label of requests whose account is unknown (no account field value): ``(no key)``, as
+#: every table names them.
+NO_ACCOUNT = NO_KEY
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
 OTHER_METHOD = "OTHER"
 #: Upper bounds (seconds) of the request-time histogram (Prometheus' default buckets).

@@ -10,12 +10,18 @@ moment leaves what a killed ``ingest`` leaves: whole commits only, picked up by 
 
 Plugging into the loop: every batch committed is handed to the callables in
 :attr:`Watcher.on_batch` (see :class:`Batch`), after the figures were updated. A callback
-that raises is reported on the log and does not stop the loop.
+that raises is reported on the log in one line (said again only when its message changes
+or after it succeeded) and does not stop the loop.
+
+What the log says: ``error:`` for what needs someone's attention; ``note:`` for routine
+waits that resolve themselves (another run holding the store's lock, a rotated file renamed
+while it was read), each said once per episode.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,10 +35,10 @@ import polars as pl
 
 from meterlog.billing import Identity, identified_events
 from meterlog.endpoints import ENDPOINT_COLUMN, EndpointTemplates
-from meterlog.errors import MeterlogError, StoreError
+from meterlog.errors import MeterlogError, StoreBusyError, StoreError
 from meterlog.identity import with_identity
 from meterlog.ingest import FAILED, IngestOptions, IngestSummary, ingest_inputs
-from meterlog.live.follow import Follower
+from meterlog.live.follow import Follower, PollResult
 from meterlog.live.mtd import MonthToDate
 from meterlog.live.stats import DEFAULT_MAX_ACCOUNTS, LiveStats
 from meterlog.meters import MauMeter, Meter, PeakMeter
@@ -73,6 +79,22 @@ BatchCallback = Callable[[Batch], None]
 LogCallback = Callable[[str], None]
 
 
+def error_line(exc: BaseException) -> str:
+    """An exception as one line: its message's first line (Polars adds the query plan below),
+    after its type unless it is one of meterlog's own errors (whose message says it all)."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if isinstance(exc, MeterlogError) and first:
+        return first
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def callback_name(callback: object) -> str:
+    """How the log names a batch callback: its ``name``, else its function or class name."""
+    name = getattr(callback, "name", None) or getattr(callback, "__name__", None)
+    return str(name or type(callback).__name__)
+
+
 @dataclass
 class WatchOptions:
     """How ``watch`` batches and what it keeps (see ``meterlog watch --help``)."""
@@ -108,6 +130,8 @@ class Health:
     followed_files: int
     commits: int
     last_error: str | None
+    #: The routine wait going on (another run holds the lock, ...), if any.
+    last_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +188,9 @@ class Watcher:
         self._lines_read = 0
         self._last_error: str | None = None
         self._reported: set[str] = set()
+        self._noted: set[str] = set()
+        self._last_note: str | None = None
+        self._callback_errors: dict[str, str] = {}
         self._failed_files: set[str] = set()
         self._started = False
         self._days_written: set[date] = set()
@@ -230,20 +257,35 @@ class Watcher:
                 registered=self._registered,
                 live=result.live,
             )
+        except StoreBusyError as exc:
+            # a long cron ingest or maintain holds the lock: routine, tried again next interval
+            self._note(f"{str(exc).split(';')[0]}; what was written is committed once it is done")
+            self._account(committed, None, before, retry=True)
+            return None
         except MeterlogError as exc:
-            # e.g. a long cron ingest holds the lock: said once, tried again next interval
             self._error(str(exc), once=True)
             self._account(committed, None, before, retry=True)
             return None
-        self.follower.done(result)
+        vanished = self._vanished(result, summary)
+        self.follower.done(_without(result, vanished))
         self._bytes_read += summary.bytes_read
         self._lines_read += summary.parsed + sum(summary.rejected.values())
         batch = self._account(committed, summary, before, retry=False)
         self._pending_since = None
         self._last_error = None
         self._reported.clear()  # a store failure seen again after a success is said again
-        for report in summary.sources:
-            if report.status == FAILED and report.error:
+        if not vanished:
+            self._noted.clear()  # and a routine wait, in a later episode
+            self._last_note = None
+        for index, report in enumerate(summary.sources):
+            if index in vanished:
+                # renamed (rotated) between the poll and the read: found under its new name
+                # by the next poll and read then
+                self._note(
+                    f"{report.path}: renamed or removed while it was read (rotation); "
+                    "read under its new name by the next batch, if it has one"
+                )
+            elif report.status == FAILED and report.error:
                 # a file in another format: said once (not at each line written to it)
                 self._last_error = report.error
                 if report.error not in self._failed_files:
@@ -252,6 +294,19 @@ class Watcher:
         if self.ingest_options.compact:
             self._compact(summary)
         return batch
+
+    def _vanished(self, result: PollResult, summary: IngestSummary) -> set[int]:
+        """Indexes of the inputs that failed because their name no longer exists: a rotated
+        file renamed while the batch read it (it is not marked done, so it is read again)."""
+        if len(summary.sources) != len(result.inputs):
+            return set()
+        return {
+            index
+            for index, (source, report) in enumerate(
+                zip(result.inputs, summary.sources, strict=True)
+            )
+            if report.status == FAILED and not source.is_stdin and not os.path.lexists(source.path)
+        }
 
     def _compact(self, summary: IngestSummary) -> None:
         """Compact the day partitions written to that hold many small files (as ``ingest``
@@ -281,6 +336,9 @@ class Watcher:
                     return
                 self.store.compact(crowded, target_size=WATCH_COMPACT_BYTES)
                 after = self.store.version()
+        except StoreBusyError:
+            self._days_written |= days  # compacted another time
+            return
         except MeterlogError as exc:
             self._error(str(exc), once=True)
             self._days_written |= days
@@ -322,10 +380,16 @@ class Watcher:
         if self.log is not None:
             self.log(self._commit_line(batch))
         for callback in self.on_batch:
+            name = callback_name(callback)
             try:
                 callback(batch)
             except Exception as exc:  # a plug-in must not stop the loop
-                self._error(f"batch callback {getattr(callback, '__name__', callback)}: {exc}")
+                message = f"batch callback {name} failed: {error_line(exc)}"
+                if self._callback_errors.get(name) != message:  # not again at every batch
+                    self._callback_errors[name] = message
+                    self._error(message)
+            else:
+                self._callback_errors.pop(name, None)
         return batch
 
     def _identify(self, events: pl.LazyFrame) -> pl.LazyFrame:
@@ -372,6 +436,11 @@ class Watcher:
         average = self._bytes_read / self._lines_read if self._lines_read else 200.0
         return self.follower.unread_bytes() >= self.options.batch_lines * average
 
+    def report_error(self, message: str) -> None:
+        """Say ``message`` on the log as an error (for parts such as the metrics server,
+        which say each of their errors once and keep serving what they can)."""
+        self._error(message)
+
     def _error(self, message: str, once: bool = False) -> None:
         if once and message in self._reported:
             return
@@ -379,6 +448,15 @@ class Watcher:
         self._last_error = message
         if self.log is not None:
             self.log(f"error: {message}")
+
+    def _note(self, message: str) -> None:
+        """A routine wait or retry, said once per episode (not an error)."""
+        self._last_note = message
+        if message in self._noted:
+            return
+        self._noted.add(message)
+        if self.log is not None:
+            self.log(f"note: {message}")
 
     def _commit_line(self, batch: Batch) -> str:
         summary = batch.summary
@@ -402,6 +480,7 @@ class Watcher:
             followed_files=self.follower.followed,
             commits=self._commits,
             last_error=self._last_error,
+            last_note=self._last_note,
         )
 
     def plan_usage(self) -> list[PlanUsage]:
@@ -455,6 +534,20 @@ class Watcher:
                 if charge.included:
                     units[(account, charge.meter.kind)] = charge.included
         return units
+
+
+def _without(result: PollResult, indexes: set[int]) -> PollResult:
+    """``result`` without the inputs at ``indexes`` (so they are handed out again)."""
+    if not indexes:
+        return result
+    keep = [i for i in range(len(result.inputs)) if i not in indexes]
+    return PollResult(
+        [result.inputs[i] for i in keep],
+        [result.keys[i] for i in keep],
+        [result.seen[i] for i in keep],
+        result.missing,
+        result.live,
+    )
 
 
 def _no_events() -> pl.LazyFrame:

@@ -29,6 +29,7 @@ import polars as pl
 
 from meterlog.billing import Identity, identified_events, resolve_version
 from meterlog.errors import MeterlogError
+from meterlog.identity import NO_KEY
 from meterlog.metering import meter_evidence, meter_report
 from meterlog.meters import PeakMeter, meter_from_params
 from meterlog.periods import Month, parse_month, parse_months
@@ -333,7 +334,7 @@ def _requests_chart(page: _Page, frame: pl.DataFrame, bucket: str, top: list[str
         )
         if rows.height == 0:
             continue
-        label = "other" if name == "\x00other" else _label(name, "(no key)")
+        label = "other" if name == "\x00other" else _label(name, NO_KEY)
         traces.append(
             {
                 "type": "scatter",
@@ -385,7 +386,7 @@ def _mau_chart(
             {
                 "type": "scatter",
                 "mode": "lines+markers",
-                "name": _label(account, "(no key)"),
+                "name": _label(account, NO_KEY),
                 "x": rows.get_column("month").to_list(),
                 "y": rows.get_column("mau").to_list(),
             }
@@ -440,7 +441,7 @@ def _peak_chart(
             layout[f"xaxis{axis}"]["showticklabels"] = index == panels - 1
         else:
             layout["xaxis"]["showticklabels"] = panels == 1
-        name = _label(account, "(no key)")
+        name = _label(account, NO_KEY)
         colour = _PALETTE[index % len(_PALETTE)]
         annotations.append(
             {

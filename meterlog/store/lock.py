@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from meterlog.errors import StoreError
+from meterlog.errors import StoreBusyError, StoreError
 from meterlog.store.layout import LOCK_FILE
 
 
@@ -36,7 +36,7 @@ def hold_lock(root: Path, timeout: float = 0.0) -> Iterator[None]:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    raise StoreError(
+                    raise StoreBusyError(
                         f"{root}: another meterlog run is writing to this store; "
                         "try again later or wait longer with --lock-timeout SECONDS"
                     ) from None
