@@ -361,7 +361,7 @@ def report_from_events(
     _peaks(page, ctx, months, plans)
     if plans is not None:
         period = query.month or str(months[0])
-        _invoice(page, store, plans, period, settings, settings.identity(), report)
+        _invoice(page, store, version, plans, period, settings, settings.identity(), report)
     _clients(page, ctx)
     _agents(page, ctx)
     _referrers(page, ctx)
@@ -959,6 +959,7 @@ def _latency(page: _Page, ctx: _Context) -> None:
 def _invoice(
     page: _Page,
     store: Store,
+    version: int,
     plans: Any,
     period: str,
     settings: ReportSettings,
@@ -968,7 +969,7 @@ def _invoice(
     from meterlog.billing import compute_invoice
     from meterlog.output import compact_invoice
 
-    invoice = compute_invoice(store, plans, period, settings.tz, identity)
+    invoice = compute_invoice(store, plans, period, settings.tz, identity, as_of=version)
     report.warnings.extend([*invoice.warnings, *invoice.incomplete])
     view = compact_invoice(invoice.lines)
     columns = [
