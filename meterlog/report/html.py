@@ -30,12 +30,14 @@ from typing import Any
 
 import polars as pl
 
+from meterlog.aggregations import DIMENSIONS
 from meterlog.billing import Identity, resolve_version
 from meterlog.endpoints import with_endpoint
 from meterlog.errors import MeterlogError
 from meterlog.filters import DEFAULT_BOT_PATTERNS
 from meterlog.metering import meter_evidence, meter_report
 from meterlog.meters import PeakMeter, meter_from_params
+from meterlog.metrics import METRICS, with_quantiles
 from meterlog.periods import Month, parse_month, parse_months
 from meterlog.report import panels
 from meterlog.report.draw import (
@@ -220,13 +222,14 @@ class Column:
     kind: str = "int"  # int, bytes, share, seconds, text, label, time, code
     width: int = 48
     blank: str = ""  # shown for a missing text value
+    time_format: str = "%Y-%m-%d %H:%M:%S%z"  # for kind "time"
 
 
 def _cell(value: Any, column: Column) -> str:
     if column.kind in ("text", "label", "time"):
         if value is None:
             return f'<td class="empty">{html.escape(column.blank)}</td>'
-        text = f"{value:%Y-%m-%d %H:%M:%S%z}" if isinstance(value, datetime) else str(value)
+        text = value.strftime(column.time_format) if isinstance(value, datetime) else str(value)
         if column.kind == "label":
             return f'<td data-v="{html.escape(text)}">{label_html(text, column.width)}</td>'
         return f"<td>{html.escape(text)}</td>"
@@ -443,6 +446,10 @@ def _account(value: str | None) -> str:
     return "(no key)" if value is None or not value.strip() else value
 
 
+#: How a time bucket is written in a table.
+_TABLE_TIMES = {"hour": "%Y-%m-%d %H:%M", "day": "%Y-%m-%d (%a)", "month": "%Y-%m"}
+
+
 def _tick(bucket: str) -> Callable[[datetime], str]:
     formats = {"hour": "%d %b %Hh", "day": "%d %b", "month": "%Y-%m"}
     return lambda moment: moment.strftime(formats[bucket])
@@ -487,9 +494,6 @@ def _summary(page: _Page, ctx: _Context, totals: dict[str, Any], accounts: int, 
 
 def _traffic(page: _Page, ctx: _Context) -> None:
     bucket = ctx.bucket
-    from meterlog.aggregations import DIMENSIONS
-    from meterlog.metrics import METRICS
-
     key = DIMENSIONS[bucket].key(ctx.settings.tz_name).alias(bucket)
     names = ("requests", "errors_4xx", "errors_5xx", "bytes_sent", "users")
     metrics = [METRICS[n] for n in names]
@@ -548,7 +552,7 @@ def _traffic(page: _Page, ctx: _Context) -> None:
     bucket_table = table(
         per_bucket,
         [
-            Column(bucket, bucket, "time"),
+            Column(bucket, bucket, "time", time_format=_TABLE_TIMES[bucket]),
             Column("requests", "requests"),
             Column("errors", "errors"),
             *_users_column(ctx),
@@ -695,7 +699,12 @@ def _peaks(page: _Page, ctx: _Context, months: list[Month], plans: Any) -> None:
             [
                 Column("account", "account", "label", blank="(no key)"),
                 Column("meter", "meter", "text"),
-                Column("when", f"window start ({ctx.settings.tz_name})", "time"),
+                Column(
+                    "when",
+                    f"window start ({ctx.settings.tz_name})",
+                    "time",
+                    time_format="%Y-%m-%d %H:%M",
+                ),
                 Column("value", "value billed"),
             ],
         )
@@ -925,9 +934,6 @@ def _time_of_day(page: _Page, ctx: _Context) -> None:
 
 
 def _latency(page: _Page, ctx: _Context) -> None:
-    from meterlog.aggregations import DIMENSIONS
-    from meterlog.metrics import METRICS, with_quantiles
-
     bucket = ctx.bucket
     key = DIMENSIONS[bucket].key(ctx.settings.tz_name).alias(bucket)
     quantiles = [METRICS[n] for n in ("latency_p50", "latency_p95", "latency_p99")]
