@@ -67,6 +67,7 @@ class Browser:
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer = b""
+        self.width = width
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
         self.session = ""
@@ -170,7 +171,7 @@ class Browser:
             params["clip"] = {
                 "x": 0,
                 "y": 0,
-                "width": size["width"],
+                "width": max(size["width"], self.width),
                 "height": size["height"],
                 "scale": 1,
             }
