@@ -752,8 +752,8 @@ _CLIENT_COLUMNS = [
 
 
 def _clients(page: _Page, ctx: _Context) -> None:
-    addresses = panels.clients(ctx.requests).collect()
-    networks = panels.clients(ctx.requests, by="network").collect()
+    addresses = panels.clients(ctx.requests)
+    networks = panels.clients(ctx.requests, by="network")
     parts = []
     for frame, key, name, heading, chart_id in (
         (addresses, "remote_addr", "address", "Client addresses", "chart-clients"),
