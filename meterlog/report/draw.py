@@ -107,7 +107,7 @@ def bar_list(chart_id: str, bars: Sequence[Bar], *, part_name: str = "") -> str:
         return ""
     if len(bars) == 1:
         bar = bars[0]
-        extra = f" ({bar.part_shown} {part_name})" if bar.part is not None and part_name else ""
+        extra = f" ({part_name}: {bar.part_shown})" if bar.part is not None and part_name else ""
         return figures([(shorten(bar.label), bar.shown + extra)])
     top = max((b.value for b in bars), default=0) or 1
     rows = []
@@ -118,7 +118,7 @@ def bar_list(chart_id: str, bars: Sequence[Bar], *, part_name: str = "") -> str:
         if bar.part is not None and bar.value:
             share = max(0.0, min(bar.part / top * 100, width))
             over = f'<i class="part" style="width:{share:.2f}%"></i>'
-            hover += f" ({bar.part_shown} {part_name})"
+            hover += f" ({part_name}: {bar.part_shown})"
         rows.append(
             f'<div class="bar" title="{escape(hover)}">{label_html(bar.label, 42)}'
             f'<span class="track"><i style="width:{width:.2f}%;background:{bar.colour}"></i>'
