@@ -198,6 +198,8 @@ def with_blank_labels(frame: pl.DataFrame, labels: Mapping[str, str]) -> pl.Data
 
 #: Text columns are never cut narrower than this (with an ellipsis) to make a table fit.
 MIN_TEXT_WIDTH = 12
+#: With a ``fill`` column, the other text columns are cut to this width before it is.
+SIDE_TEXT_WIDTH = 24
 
 
 @dataclass
@@ -205,9 +207,11 @@ class TableLayout:
     """Which columns a table shows at a console width, and how wide its text columns may be.
 
     A number or a time is never wrapped or cut. When the columns do not fit, the bar column is
-    left out first, then the columns that are not ``keep`` (the first column when ``keep`` is
-    empty), from the last one, then text columns are cut with an ellipsis, down to
-    :data:`MIN_TEXT_WIDTH`.
+    left out first, then the ``constant`` columns (the same value on every row) and then the
+    other columns that are not ``keep`` (the first column when ``keep`` is empty), each from
+    the last one, then text columns are cut with an ellipsis, widest first, down to
+    :data:`MIN_TEXT_WIDTH`. With ``fill``, that text column gets the room the others leave:
+    they are cut down to :data:`SIDE_TEXT_WIDTH` before it is cut.
     """
 
     columns: list[str]
@@ -222,6 +226,8 @@ class TableLayout:
         keep: Sequence[str],
         width: int,
         bar_width: int | None,
+        constant: Sequence[str] = (),
+        fill: str | None = None,
     ) -> TableLayout:
         columns = list(widths)
         left_out: list[str] = []
@@ -234,22 +240,58 @@ class TableLayout:
         if show_bar and needed(columns, True, widths) > width:
             show_bar = False
         protected = set(keep) if keep else set(columns[:1])
-        for name in reversed(list(widths)):
+        same = [n for n in reversed(list(widths)) if n in constant]
+        for name in [*same, *(n for n in reversed(list(widths)) if n not in same)]:
             if needed(columns, show_bar, widths) <= width:
                 break
             if name not in protected:
                 columns.remove(name)
-                left_out.insert(0, name)
+                left_out.append(name)
+        left_out.sort(key=list(widths).index)
         sizes = dict(widths)
         texts = [n for n in columns if n in text_columns]
-        while needed(columns, show_bar, sizes) > width:
-            widest = max(texts, key=lambda n: sizes[n], default=None)
-            if widest is None or sizes[widest] <= MIN_TEXT_WIDTH:
-                break
-            excess = needed(columns, show_bar, sizes) - width
-            sizes[widest] = max(MIN_TEXT_WIDTH, sizes[widest] - excess)
+        steps = [(texts, MIN_TEXT_WIDTH)]
+        if fill in texts:
+            others = [n for n in texts if n != fill]
+            steps = [(others, SIDE_TEXT_WIDTH), ([fill], MIN_TEXT_WIDTH), (others, MIN_TEXT_WIDTH)]
+        for names, floor in steps:
+            while needed(columns, show_bar, sizes) > width:
+                widest = max(names, key=lambda n: sizes[n], default=None)
+                if widest is None or sizes[widest] <= floor:
+                    break
+                excess = needed(columns, show_bar, sizes) - width
+                sizes[widest] = max(floor, sizes[widest] - excess)
         max_widths = {n: sizes[n] for n in texts if sizes[n] < widths[n]}
         return TableLayout(columns, left_out, show_bar, max_widths)
+
+
+def cut_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells by leaving out its middle: ``/srv/l…cess.log``.
+    A path keeps its last part (the file name) whole when that leaves a few cells of its
+    start."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return text
+    tail_cells = (width - 1) // 2
+    name = text[text.rfind("/") :] if "/" in text else ""
+    if name and cell_len(name) <= width - 1 - _MIN_HEAD:
+        tail_cells = max(tail_cells, cell_len(name))
+    tail = ""
+    for char in reversed(text):
+        if cell_len(char + tail) > tail_cells:
+            break
+        tail = char + tail
+    head = ""
+    for char in text:
+        if cell_len(head + char + tail) + 1 > width:
+            break
+        head += char
+    return f"{head}\u2026{tail}"
+
+
+#: A path cut in the middle keeps at least this many cells of its start.
+_MIN_HEAD = 6
 
 
 def render_table(
@@ -263,6 +305,9 @@ def render_table(
     keep: Sequence[str] = (),
     blank_labels: Mapping[str, str] | None = None,
     plain: Sequence[str] = (),
+    middle: Sequence[str] = (),
+    fill: str | None = None,
+    drop_constant: bool = False,
 ) -> None:
     """Print ``frame`` as a rich table that fits the console's width.
 
@@ -276,7 +321,11 @@ def render_table(
     have no thousands separators.
 
     Numbers and times are never wrapped: columns are chosen to fit (see :class:`TableLayout`;
-    ``keep``, or else the first column, stay), and a caption names the columns left out.
+    ``keep``, or else the first column, stay), and a caption names the columns left out. With
+    ``drop_constant``, columns holding one value on every row go first, and the caption gives
+    that value. Text columns named in ``middle`` (paths, file names) are cut in the middle
+    (``/srv/logs/…/access.log``) rather than at the end; ``fill`` names the text column that
+    gets the room the other columns leave (see :class:`TableLayout`).
     """
     # rich is loaded for tables only: CSV, JSON and Parquet output start faster without it
     from rich.cells import cell_len
@@ -323,14 +372,28 @@ def render_table(
         and name not in AMOUNT_COLUMNS
     ]
     bar_width = max(BAR_WIDTH, cell_len(f"{bar} (bar)")) if bars else None
-    layout = TableLayout.fit(widths, text_columns, keep, console.width, bar_width)
+    constant = (
+        [name for name in dtypes if len(set(cells[name])) == 1]
+        if drop_constant and frame.height > 1
+        else []
+    )
+    layout = TableLayout.fit(
+        widths, text_columns, keep, console.width, bar_width, constant=constant, fill=fill
+    )
     caption = None
     if layout.left_out:
+        names = [
+            f"{name} ({cells[name][0]} on every row)" if name in constant else name
+            for name in layout.left_out
+        ]
         caption = Text(
-            f"left out to fit {console.width} columns: {', '.join(layout.left_out)} "
+            f"left out to fit {console.width} columns: {', '.join(names)} "
             "(--format csv has every column)",
             style="dim",
         )
+    for name in middle:
+        if name in layout.max_widths:
+            cells[name] = [cut_middle(cell, layout.max_widths[name]) for cell in cells[name]]
     table = Table(title=Text(title) if title else None, show_footer=show_totals, caption=caption)
     for name in layout.columns:
         numeric = dtypes[name].is_numeric() or name in AMOUNT_COLUMNS
@@ -398,11 +461,15 @@ def write_report(
     blank_labels: Mapping[str, str] | None = None,
     plain: Sequence[str] = (),
     time_format: str = "iso",
+    middle: Sequence[str] = (),
+    fill: str | None = None,
+    drop_constant: bool = False,
 ) -> str:
     """Write ``frame`` to ``output`` (a path; stdout for None or ``-``); return the format used.
 
-    ``title``, ``totals``, ``total_values``, ``bar``, ``keep``, ``blank_labels`` and ``plain`` shape
-    tables (see :func:`render_table`); the other formats hold the rows alone. ``time_format``
+    ``title``, ``totals``, ``total_values``, ``bar``, ``keep``, ``blank_labels``, ``plain``,
+    ``middle``, ``fill`` and ``drop_constant`` shape tables (see :func:`render_table`); the
+    other formats hold the rows alone. ``time_format``
     (see :func:`format_times`) applies to CSV, JSON and NDJSON.
     """
     stdout = stdout or sys.stdout
@@ -419,6 +486,9 @@ def write_report(
         keep=keep,
         blank_labels=blank_labels,
         plain=plain,
+        middle=middle,
+        fill=fill,
+        drop_constant=drop_constant,
     )
     if fmt == "parquet":
         if to_stdout:

@@ -67,6 +67,7 @@ class Browser:
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer = b""
+        self.width = width
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
         self.session = ""
@@ -162,8 +163,19 @@ class Browser:
         except TimeoutError:
             pass
 
-    def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
+    def screenshot(self, path: Path, *, full_page: bool = False) -> None:
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:  # the whole page, not only the window
+            size = self.send("Page.getLayoutMetrics", session=True)["cssContentSize"]
+            params["captureBeyondViewport"] = True
+            params["clip"] = {
+                "x": 0,
+                "y": 0,
+                "width": max(size["width"], self.width),
+                "height": size["height"],
+                "scale": 1,
+            }
+        data = self.send("Page.captureScreenshot", params, session=True)["data"]
         path.write_bytes(base64.b64decode(data))
 
     def console_errors(self) -> list[str]:
@@ -205,22 +217,24 @@ class Browser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.chromium PAGE.html SHOT.png``: a 1280x900 screenshot of a page once
-    its charts are drawn (``make demo`` uses it)."""
+    """``python -m tests.chromium PAGE.html SHOT.png [WIDTH]``: a screenshot of the whole page
+    at ``WIDTH`` CSS pixels (1280 by default; 390 is a phone) once it is drawn (``make demo``
+    uses it)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m tests.chromium PAGE.html SHOT.png", file=sys.stderr)
+    if len(args) not in (2, 3) or (len(args) == 3 and not args[2].isdigit()):
+        print("usage: python -m tests.chromium PAGE.html SHOT.png [WIDTH]", file=sys.stderr)
         return 2
     executable = chromium_path()
     if executable is None:
         print("chromium not found", file=sys.stderr)
         return 1
-    with Browser(executable) as browser:
+    width = int(args[2]) if len(args) == 3 else 1280
+    with Browser(executable, width=width) as browser:
         browser.open(Path(args[0]).resolve().as_uri())
-        browser.settle(1.0)
-        browser.screenshot(Path(args[1]))
+        browser.settle(0.5)
+        browser.screenshot(Path(args[1]), full_page=True)
     return 0
 
 

@@ -77,4 +77,12 @@ def command(
     }
     meter = meter_from_options("peak", params)
     frame = meter_frame(resolved, meter, month, evidence=list_windows, by_account=bool(by))
-    write_report(frame, fmt, output, title=f"Peak {month}", time_format=time_format)
+    write_report(
+        frame,
+        fmt,
+        output,
+        title=f"Peak {month}",
+        time_format=time_format,
+        keep=("account", "peak", "peak_start", "window_start", "value"),
+        drop_constant=True,
+    )

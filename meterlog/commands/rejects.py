@@ -94,6 +94,8 @@ def command(
         title=f"Rejected lines ({found.matched:,})",
         keep=("file", "line_number", "reason", "text"),
         plain=("line_number",),
+        middle=("file",),
+        fill="text",
         time_format=time_format,
     )
     for message in found.notes:

@@ -54,13 +54,14 @@ def command(
     output: str,
     settings: SettingsOptions,
 ) -> None:
-    """Write an HTML report with charts: one file that opens offline in any browser.
+    """Write an HTML report with charts and sortable tables: one light file that opens offline.
 
-    It shows requests over time per account (the top accounts, the rest as 'other') with
-    errors, monthly active users per account over the months in the store, each account's
-    peak window, top endpoints, the status mix, latency percentiles (when logged), the
-    invoice summary (with --plan) and data quality (rejected lines, anonymous share).
-    The chart library is inside the file: it makes no network request.
+    It shows requests and distinct users over time per account (the top accounts, the rest as
+    'other') with errors, monthly active users per account, each account's billed peak
+    window, the invoice summary (with --plan), client addresses and networks, user agents by
+    group, referrers, status codes with the top paths of each error code, endpoints with
+    error share and latency, a weekday by hour heat map, data quality and anomaly findings.
+    The charts are drawn in the file itself: it makes no network request.
 
     \b
     Examples:

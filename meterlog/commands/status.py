@@ -52,7 +52,16 @@ def command(
         click.echo(f"time range: {info.ts_min.isoformat()} .. {info.ts_max.isoformat()}")
     click.echo(f"rejected lines: {int(info.rejects['lines'].sum()):,}")
     render_table(
-        info.sources.drop("seen_at"), title="sources", keep=("path", "format", "offset", "lines")
+        info.sources.drop("seen_at"),
+        title="sources",
+        keep=("path", "format", "offset", "lines"),
+        middle=("path",),
     )
     if info.rejects.height:
-        render_table(info.rejects, title="rejected lines by reason", totals=["lines"])
+        render_table(
+            info.rejects,
+            title="rejected lines by reason",
+            totals=["lines"],
+            keep=("source_path", "reason", "lines"),
+            middle=("source_path",),
+        )

@@ -60,6 +60,14 @@ from meterlog.commands.options import identity_options, quiet_option, stdout_is_
     help="OpenAPI 3 document whose paths are the endpoint templates shown.",
 )
 @click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Rewrite this HTML report (as meterlog report, for the month of the newest request) "
+    "every minute, atomically.",
+)
+@click.option(
     "--dashboard/--no-dashboard",
     default=None,
     help="Draw the live dashboard (default: when standard output is a terminal).",
@@ -77,6 +85,7 @@ def command(
     max_accounts: int,
     plan_path: str | None,
     openapi: str | None,
+    report_path: str | None,
     dashboard: bool | None,
     quiet: bool,
     **ingest_args: Any,
@@ -90,7 +99,8 @@ def command(
 
     On a terminal a dashboard shows rates, errors, latency, the busiest accounts and endpoints
     and month-to-date requests, MAU and peaks per account (with --plan, against the plan);
-    otherwise one line per commit goes to standard error (errors only with --quiet).
+    otherwise one line per commit goes to standard error (errors only with --quiet). With
+    --report, the HTML report of the month so far is rewritten every minute.
 
     \b
     Examples:
@@ -162,6 +172,14 @@ def command(
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    refresher = None
+    if report_path is not None:
+        from pathlib import Path
+
+        from meterlog.report.live import ReportRefresher
+
+        refresher = ReportRefresher(settings, Path(report_path), plan=plan_path, log=log_line)
+    refreshing = refresher.start(stop) if refresher is not None else None
     try:
         serve(
             watcher,
@@ -171,6 +189,9 @@ def command(
             quiet=quiet,
         )
     finally:
+        stop.set()
+        if refreshing is not None:
+            refreshing.join()  # a report being written is finished, never left half done
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
