@@ -3,6 +3,8 @@ thing on ordinary input, run on real stores built from generated logs."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,48 @@ def test_quiet_anomalies_print_no_notes(three_weeks: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0
     assert result.stderr == result.stdout == ""
+
+
+PRORATED_PLANS = """
+default_plan = "pro"
+currency = "EUR"
+
+[accounts]
+acme = { plan = "pro", start = 2026-10-15 }
+globex = { plan = "pro", start = 2026-10-15 }
+
+[plans.pro]
+[[plans.pro.charges]]
+name = "requests"
+meter = "count"
+pricing = "per_unit"
+unit_price = "1.00"
+minimum = "8.00"
+maximum = "9.00"
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_a_prorated_minimum_or_maximum_is_shown_as_money(tmp_path: Path, fmt: str) -> None:
+    from tests.billing_support import build_store
+
+    # acme: 20 requests, capped at 9.00 x 17/31; globex: 1 request, raised to 8.00 x 17/31
+    rows = [{"ts": f"2026-10-20T12:00:{n:02d}", "http_x_api_key": "acme"} for n in range(20)]
+    rows.append({"ts": "2026-10-21T12:00:00", "http_x_api_key": "globex"})
+    build_store(tmp_path / "store", rows)
+    (tmp_path / "plans.toml").write_text(PRORATED_PLANS, encoding="utf-8")
+    result = cli(
+        "bill", "--period", "2026-10", "--plan", str(tmp_path / "plans.toml"),
+        "--store", str(tmp_path / "store"), "--account-field", "http_x_api_key", "-f", fmt,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    # 9.00 x 17/31 = 4.935..., 8.00 x 17/31 = 4.387...: billed and shown as 4.94 and 4.39
+    assert "20 @ 1.00; maximum 4.94 applies" in result.stdout
+    assert "1 @ 1.00; minimum 4.39 applies" in result.stdout
+    assert "4.9354" not in result.stdout and "4.3870" not in result.stdout
+    if fmt == "csv":
+        rows_out = {
+            (r["account"], r["charge"]): r for r in csv.DictReader(io.StringIO(result.stdout))
+        }
+        assert rows_out["acme", "requests"]["amount"] == "4.94"
+        assert rows_out["globex", "requests"]["amount"] == "4.39"
