@@ -112,3 +112,43 @@ def test_a_prorated_minimum_or_maximum_is_shown_as_money(tmp_path: Path, fmt: st
         }
         assert rows_out["acme", "requests"]["amount"] == "4.94"
         assert rows_out["globex", "requests"]["amount"] == "4.39"
+
+
+BASIC_AUTH_LOG = """\
+10.0.0.1 - John Begood [07/Dec/2026:00:00:01 +0000] "GET /v1/a HTTP/1.1" 200 1 "-" "curl/8.0"
+10.0.0.2 - u1 [07/Dec/2026:00:00:02 +0000] "GET /v1/b?x=1 HTTP/1.1" 200 2 "-" "Mozilla/5.0 (X11)"
+10.0.0.3 - - [07/Dec/2026:00:00:03 +0000] "GET /v1/c HTTP/1.1" 200 3 "-" "curl/8.0"
+10.0.0.4 - Mary  Ann\\x22Lee [07/Dec/2026:00:00:04 +0000] "GET /v1/d HTTP/1.1" 200 4 "-" "curl/8.0"
+"""
+
+
+@pytest.mark.parametrize("fmt", ["auto", "combined"])
+def test_a_basic_auth_user_with_spaces_is_stored(tmp_path: Path, fmt: str) -> None:
+    from tests.conftest import events
+
+    log = tmp_path / "access.log"
+    log.write_text(BASIC_AUTH_LOG, encoding="utf-8")
+    result = cli("ingest", "--store", str(tmp_path / "store"), "--format", fmt, str(log))
+    assert result.exit_code == 0, result.stderr
+    assert "0 rejected" in result.stdout
+    stored = events(tmp_path / "store")
+    assert stored.get_column("remote_user").to_list() == [
+        "John Begood", "u1", None, 'Mary  Ann"Lee',
+    ]  # fmt: skip
+    assert stored.get_column("path").to_list() == ["/v1/a", "/v1/b", "/v1/c", "/v1/d"]
+    assert stored.get_column("bytes_sent").to_list() == [1, 2, 3, 4]
+
+
+def test_spaces_in_a_user_only_where_the_format_ends_it_unambiguously(tmp_path: Path) -> None:
+    """``$remote_user`` followed by a plain space and another variable cannot hold spaces:
+    such a line is rejected, not split somewhere."""
+    log = tmp_path / "access.log"
+    log.write_text(
+        "[07/Dec/2026:00:00:01 +0000] u1 10.0.0.1 200\n"
+        "[07/Dec/2026:00:00:02 +0000] John Begood 10.0.0.1 200\n",
+        encoding="utf-8",
+    )
+    fmt = "[$time_local] $remote_user $remote_addr $status"
+    result = cli("ingest", "--store", str(tmp_path / "store"), "--log-format", fmt, str(log))
+    assert result.exit_code == 0, result.stderr
+    assert "1 stored, 1 rejected" in result.stdout
