@@ -152,3 +152,52 @@ def test_spaces_in_a_user_only_where_the_format_ends_it_unambiguously(tmp_path: 
     result = cli("ingest", "--store", str(tmp_path / "store"), "--log-format", fmt, str(log))
     assert result.exit_code == 0, result.stderr
     assert "1 stored, 1 rejected" in result.stdout
+
+
+KEYED_FORMAT = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" "$http_x_api_key"'
+)
+
+
+def _public_site(tmp_path: Path, user: str = "-") -> Path:
+    """A store of a log without ``$remote_user`` values (``-`` on every line)."""
+    tmp_path.mkdir(exist_ok=True)
+    log = tmp_path / "access.log"
+    log.write_text(
+        "".join(
+            f'10.0.0.{n} - {user} [0{1 + n % 9}/Oct/2026:10:00:00 +0000] "GET /v1/{n} HTTP/1.1" '
+            f'200 10 "-" "curl/8.0" "key-{n % 2}"\n'
+            for n in range(30)
+        ),
+        encoding="utf-8",
+    )
+    store = tmp_path / "store"
+    result = cli("ingest", "-q", "--store", str(store), "--log-format", KEYED_FORMAT, str(log))
+    assert result.exit_code == 0, result.stderr
+    return store
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("mau", "--month", "2026-10"),
+        ("mau", "--month", "2026-10", "--list-users"),
+        ("peak", "--month", "2026-10", "--metric", "users", "--window", "1h"),
+        ("usage", "--by", "day"),
+        ("usage",),
+    ],
+    ids=" ".join,
+)
+def test_a_log_without_users_says_every_request_is_anonymous(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    store = _public_site(tmp_path)
+    result = cli(*command, "--store", str(store), "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert "every request is anonymous" in result.stderr
+    assert "--user-field remote_addr" in result.stderr
+    assert "--user-field http_x_api_key" in result.stderr
+    with_users = _public_site(tmp_path / "users", user="ann")
+    result = cli(*command, "--store", str(with_users), "-f", "csv")
+    assert "anonymous" not in result.stderr

@@ -149,6 +149,7 @@ def meter_frame(
     note on stderr says why when there are none (as ``usage`` does)."""
     from meterlog.commands.options import note
     from meterlog.events import identified_events, resolve_version
+    from meterlog.identity import anonymous_meter_note
     from meterlog.metering import empty_note, meter_evidence, meter_report
     from meterlog.periods import parse_months
     from meterlog.store import Store
@@ -162,4 +163,9 @@ def meter_frame(
     frame = report(events, meter, months, settings.tz)
     if frame.is_empty():
         note(empty_note(events, meter, months, settings.tz))
+    anonymous = anonymous_meter_note(
+        events, meter, months, settings.tz, frame, settings.user_field, settings.account_field
+    )
+    if anonymous is not None:
+        note(anonymous)
     return frame
