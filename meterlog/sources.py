@@ -21,7 +21,7 @@ import sys
 import threading
 import zlib
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
@@ -120,6 +120,9 @@ class Discovery:
     inputs: list[InputFile]
     #: ``(argument, [(file, reason), ...])``, in the order the arguments were given.
     unread: list[tuple[str, list[tuple[str, str]]]]
+    #: ``(file, reason)`` of the files skipped by name in the directories and globs from
+    #: which other files were read (those of :attr:`unread` arguments are named there).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def unread_messages(
         self, include: Sequence[str], exclude: Sequence[str], limit: int = 4
@@ -195,6 +198,7 @@ def discover(
                     add(full)
 
     unread: list[tuple[str, list[tuple[str, str]]]] = []
+    skipped_by_name: list[tuple[str, str]] = []
     for path in paths:
         chosen[0] = 0
         skipped = []
@@ -219,7 +223,11 @@ def discover(
             raise InputError(f"{path_text(path)}: no such file or directory; check the path")
         if not chosen[0] and skipped:
             unread.append((path, skipped))
-    return Discovery(found, unread)
+        elif skipped:
+            skipped_by_name += skipped
+    # a file skipped in a directory but named on its own is read, not skipped
+    skipped_by_name = [(p, why) for p, why in skipped_by_name if os.path.realpath(p) not in seen]
+    return Discovery(found, unread, skipped_by_name)
 
 
 def _glob(pattern: str) -> list[str]:

@@ -201,3 +201,37 @@ def test_a_log_without_users_says_every_request_is_anonymous(
     with_users = _public_site(tmp_path / "users", user="ann")
     result = cli(*command, "--store", str(with_users), "-f", "csv")
     assert "anonymous" not in result.stderr
+
+
+def test_files_skipped_by_name_in_a_folder_are_named_in_the_summary(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs / "old").mkdir(parents=True)
+    line = '10.0.0.1 - - [07/Oct/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8.0"\n'
+    (logs / "access.log").write_text(line)
+    (logs / "error.log").write_text("2026/10/07 10:00:00 [error] 1#1: oops\n")
+    (logs / "old" / "access_log_dupe.0").write_text(line.replace("10:00", "11:00"))
+    (logs / ".hidden.log").write_text(line)
+    result = cli("ingest", "--store", str(tmp_path / "store"), str(logs))
+    assert result.exit_code == 0, result.stderr
+    assert "files: 1 (1 new, 0 grown, 0 unchanged, 0 duplicate); 3 skipped by name" in (
+        result.stdout
+    )
+    assert f"  skipped   1 hidden: {logs / '.hidden.log'}" in result.stdout
+    assert f"  skipped   1 matches --exclude: {logs / 'error.log'}" in result.stdout
+    assert f"  skipped   1 not matching --include: {logs / 'old' / 'access_log_dupe.0'}" in (
+        result.stdout
+    )
+    # a file named on its own is read, not skipped
+    named = cli("ingest", "--store", str(tmp_path / "s2"), str(logs), str(logs / "error.log"))
+    assert "matches --exclude" not in named.stdout
+    assert "; 2 skipped by name" in named.stdout
+
+
+def test_a_file_in_no_known_format_is_not_labelled_with_a_format(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("this is not\na log line\n")
+    result = cli("ingest", "--store", str(tmp_path / "store"), str(log))
+    assert result.exit_code == 1
+    assert f"  failed    {log} [no known format]" in result.stdout
+    assert "json/caddy" not in result.stdout
+    assert "no line matches a known log format" in result.stderr

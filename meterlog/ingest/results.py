@@ -62,6 +62,8 @@ class IngestSummary:
     #: One message per directory or glob given from which no file was read because every
     #: file in it was skipped by name (``--include``/``--exclude``): a run that fails.
     unread: list[str] = field(default_factory=list)
+    #: ``(file, reason)`` of files skipped by name in directories from which others were read.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)

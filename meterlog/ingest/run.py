@@ -67,6 +67,7 @@ def ingest(
     discovery = discover(paths, options.include, options.exclude)
     summary = ingest_inputs(store, discovery.inputs, options, on_progress, progress=progress)
     summary.unread = discovery.unread_messages(options.include, options.exclude)
+    summary.skipped = discovery.skipped
     return summary
 
 
@@ -282,6 +283,8 @@ def _ingest_source(
             report.status = FAILED
             detected = matched > 0 or options.log_format is not None
             report.error = _format_hint(report.path, log_format if detected else None)
+            if not detected:  # not the first candidate tried, which matched nothing either
+                report.format = "no known format"
             return
         progress = store.progress(source_id)
         rejects_offset = store.rejects_offset(source_id)
