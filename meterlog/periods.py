@@ -120,6 +120,16 @@ def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Month:
         ) from None
 
 
+def resolve_month_words(text: str, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """``text`` (a month ``YYYY-MM`` or a range ``FIRST..LAST``) with ``previous`` and
+    ``current`` replaced by the month they name in ``tz``, as ``bill`` reads them."""
+    words = {"previous", "current"}
+    parts = text.split("..")
+    if not words.intersection(parts):
+        return text
+    return "..".join(str(parse_period(part, tz, now)) if part in words else part for part in parts)
+
+
 def utc_days(start: datetime, end: datetime) -> list[date]:
     """UTC calendar days touched by ``[start, end)``: the store partitions to read."""
     first = start.astimezone(UTC).date()

@@ -235,3 +235,75 @@ def test_a_file_in_no_known_format_is_not_labelled_with_a_format(tmp_path: Path)
     assert f"  failed    {log} [no known format]" in result.stdout
     assert "json/caddy" not in result.stdout
     assert "no line matches a known log format" in result.stderr
+
+
+def test_one_name_per_idea_in_every_command() -> None:
+    """``--format`` is the output format wherever it is shown, the month is ``--month``
+    wherever a command takes one, and older spellings are hidden aliases."""
+    import click
+
+    from meterlog.cli import main
+    from meterlog.commands.options import OUTPUT_FORMATS
+
+    context = click.Context(main)
+    shown: dict[str, set[str]] = {}
+    for name in main.list_commands(context):
+        command = main.get_command(context, name)
+        assert command is not None
+        for param in command.params:
+            record = param.get_help_record(click.Context(command))
+            if not isinstance(param, click.Option) or record is None:
+                continue
+            visible = [o for o in param.opts if o in record[0]]
+            for option in visible:
+                shown.setdefault(option, set()).add(name)
+            if "--format" in visible:
+                assert isinstance(param.type, click.Choice)
+                assert tuple(param.type.choices) == OUTPUT_FORMATS, name
+            assert "--period" not in visible, name
+            if "--month" in visible:
+                assert record[0].startswith("--month YYYY-MM|previous|current"), (name, record)
+    assert shown["--month"] >= {"mau", "peak", "report", "bill"}
+    assert shown["--input-format"] == {"ingest", "watch"}
+
+
+def test_older_spellings_still_work(tmp_path: Path) -> None:
+    from tests.billing_support import build_store
+
+    log = tmp_path / "access.log"
+    log.write_text(BASIC_AUTH_LOG, encoding="utf-8")
+    for option in ("--format", "--input-format"):
+        store = tmp_path / option.strip("-")
+        result = cli("ingest", "--store", str(store), option, "combined", str(log))
+        assert result.exit_code == 0, result.stderr
+        assert "[combined] +4 rows" in result.stdout
+    build_store(tmp_path / "bills", [{"ts": "2026-10-20T12:00:00", "http_x_api_key": "acme"}])
+    (tmp_path / "plans.toml").write_text(PRORATED_PLANS, encoding="utf-8")
+    outputs = []
+    for option in ("--period", "--month"):
+        result = cli(
+            "bill", option, "2026-10", "--plan", str(tmp_path / "plans.toml"),
+            "--store", str(tmp_path / "bills"), "--account-field", "http_x_api_key", "-f", "csv",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("command", ["mau", "peak"])
+def test_mau_and_peak_take_previous_and_current_as_bill_does(tmp_path: Path, command: str) -> None:
+    from datetime import UTC, datetime
+
+    from meterlog.periods import Month
+
+    store = _public_site(tmp_path, user="ann")
+    this_month = Month.containing(datetime.now(UTC), UTC)
+    for word, month in (("current", this_month), ("previous", this_month.previous())):
+        result = cli(command, "--store", str(store), "--month", word, "-f", "csv")
+        assert result.exit_code == 0, result.stderr
+        assert f"no requests stored in {month} (UTC)" in result.stderr
+    result = cli(command, "--store", str(store), "--month", "2026-10..current", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert "default,2026-10," in result.stdout
+    spelled = cli(command, "--store", str(store), "--month", f"2026-10..{this_month}", "-f", "csv")
+    assert result.stdout == spelled.stdout
