@@ -307,3 +307,43 @@ def test_mau_and_peak_take_previous_and_current_as_bill_does(tmp_path: Path, com
     assert "default,2026-10," in result.stdout
     spelled = cli(command, "--store", str(store), "--month", f"2026-10..{this_month}", "-f", "csv")
     assert result.stdout == spelled.stdout
+
+
+ZONED_PLANS = """
+default_plan = "basic"
+currency = "EUR"
+
+[accounts]
+acme = { plan = "basic", tz = "Europe/Berlin" }
+globex = { plan = "basic", tz = "America/New_York" }
+
+[plans.basic]
+[[plans.basic.charges]]
+name = "requests"
+meter = "count"
+pricing = "per_unit"
+unit_price = "1.00"
+"""
+
+
+def test_data_ending_before_the_month_ends_is_one_warning_for_every_time_zone(
+    tmp_path: Path,
+) -> None:
+    from tests.billing_support import build_store
+
+    rows = [
+        {"ts": "2026-10-20T12:00:00", "http_x_api_key": "acme"},
+        {"ts": "2026-10-31T22:59:00", "http_x_api_key": "globex"},
+    ]
+    build_store(tmp_path / "store", rows)
+    (tmp_path / "plans.toml").write_text(ZONED_PLANS, encoding="utf-8")
+    result = cli(
+        "bill", "--month", "2026-10", "--plan", str(tmp_path / "plans.toml"),
+        "--store", str(tmp_path / "store"), "--account-field", "http_x_api_key", "-f", "table",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    incomplete = [line for line in result.stderr.splitlines() if "may be incomplete" in line]
+    assert len(incomplete) == 1, result.stderr
+    for zone in ("Europe/Berlin", "UTC", "America/New_York"):
+        assert zone in incomplete[0]
+    assert "complete: no (1 completeness warnings)" in result.stdout
