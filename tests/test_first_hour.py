@@ -347,3 +347,23 @@ def test_data_ending_before_the_month_ends_is_one_warning_for_every_time_zone(
     for zone in ("Europe/Berlin", "UTC", "America/New_York"):
         assert zone in incomplete[0]
     assert "complete: no (1 completeness warnings)" in result.stdout
+
+
+def test_third_party_logs_are_read_only_through_the_helper_that_skips_visibly() -> None:
+    """Tests read ``../shared/realdata`` through :func:`tests.conftest.realdata`, which skips
+    with a reason naming the missing path (shown by ``-ra``) instead of failing."""
+    import re
+
+    from tests.conftest import REPO, realdata
+
+    with pytest.raises(pytest.skip.Exception, match=r"third-party logs not found at .*no-such"):
+        realdata("no-such-log-folder")
+    direct = re.compile(r"[\"']shared[\"']|[\"'](\.\./)?shared/realdata|REALDATA\b")
+    offenders = [
+        path.name
+        for path in sorted((REPO / "tests").glob("*.py"))
+        if path.name not in ("conftest.py", "test_first_hour.py")
+        and direct.search(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, f"read shared/realdata through tests.conftest.realdata: {offenders}"
+    assert "-ra" in (REPO / "pyproject.toml").read_text(encoding="utf-8")
