@@ -79,13 +79,15 @@ def anonymous_note(
     key = account_field or next(
         (c for c in columns if c.startswith("http_x_") and ("key" in c or "token" in c)), None
     )
-    choices = ["--user-field remote_addr (one user per client address)"]
+    choices = []
+    if user_field != "remote_addr":
+        choices.append("--user-field remote_addr (one user per client address)")
     if key is not None and key != user_field:
         choices.append(f"--user-field {key} (one user per key)")
     return (
         f"every request is anonymous: {user_field!r} holds no user in them (a log without "
-        "$remote_user, as on most public sites), so users and MAU are 0; to count something "
-        f"else as users give {' or '.join(choices)}"
+        "$remote_user, as on most public sites), so users and MAU are 0"
+        + (f"; to count something else as users give {' or '.join(choices)}" if choices else "")
     )
 
 
