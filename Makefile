@@ -3,6 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_STORE := .demo-store
 METERLOG := $(VENV)/bin/meterlog
+# the sample logs end on 31 October at 22:59 UTC, before October ends in the plans' time zones:
+# the demo bills September, the last month they hold whole
+DEMO_MONTH := 2026-09
 DEMO_IDENTITY := --store $(DEMO_STORE) --account-field http_x_api_key --accounts sample_logs/accounts.csv
 
 .PHONY: demo test bench lint docs clean
@@ -21,9 +24,9 @@ demo: $(VENV)/.installed
 	$(METERLOG) status --store $(DEMO_STORE) --format table
 	$(METERLOG) usage $(DEMO_IDENTITY) --by month --by account --format table
 	$(METERLOG) mau $(DEMO_IDENTITY) --month 2026-09..2026-10 --by account --tz Europe/Berlin --format table
-	$(METERLOG) bill $(DEMO_IDENTITY) --period 2026-10 --plan sample_logs/plans.toml --format table
+	$(METERLOG) bill $(DEMO_IDENTITY) --month $(DEMO_MONTH) --plan sample_logs/plans.toml --format table
 	mkdir -p demo-out
-	$(METERLOG) report $(DEMO_IDENTITY) --month 2026-10 --plan sample_logs/plans.toml -o demo-out/report.html
+	$(METERLOG) report $(DEMO_IDENTITY) --month $(DEMO_MONTH) --plan sample_logs/plans.toml -o demo-out/report.html
 	$(PY) -m tests.chromium demo-out/report.html demo-out/report-1280.png 1280 && \
 		$(PY) -m tests.chromium demo-out/report.html demo-out/report-390.png 390 || \
 		echo "demo: no screenshots (chromium missing: apt-get install chromium)"

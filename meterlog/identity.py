@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from meterlog.errors import ConfigError, located, read_text_file
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from meterlog.meters import Meter
+    from meterlog.periods import Month
 
 #: Values of an identity column that mean "nobody": such requests count, their user never does.
 ANONYMOUS_VALUES = ("", "-")
@@ -64,6 +71,65 @@ def with_identity(
         if accounts:
             account = account.replace(dict(accounts))
     return events.with_columns(user=user, account=account)
+
+
+def anonymous_note(
+    user_field: str, columns: Sequence[str], account_field: str | None = None
+) -> str:
+    """What to say when every request counted is anonymous (``user_field`` holds no user, as
+    in a log without ``$remote_user``): users and MAU are 0, and which ``--user-field`` would
+    count clients or keys instead."""
+    key = account_field or next(
+        (c for c in columns if c.startswith("http_x_") and ("key" in c or "token" in c)), None
+    )
+    choices = []
+    if user_field != "remote_addr":
+        choices.append("--user-field remote_addr (one user per client address)")
+    if key is not None and key != user_field:
+        choices.append(f"--user-field {key} (one user per key)")
+    return (
+        f"every request is anonymous: {user_field!r} holds no user in them (a log without "
+        "$remote_user, as on most public sites), so users and MAU are 0"
+        + (f"; to count something else as users give {' or '.join(choices)}" if choices else "")
+    )
+
+
+def has_only_anonymous(events: pl.LazyFrame) -> bool:
+    """Whether ``events`` (with a ``user`` column, see :func:`with_identity`) hold requests
+    and not one of them has a user."""
+    requests, users = events.select(pl.len(), pl.col("user").count()).collect().row(0)
+    return bool(requests) and users == 0
+
+
+def anonymous_meter_note(
+    events: pl.LazyFrame,
+    meter: Meter,
+    months: Sequence[Month],
+    tz: ZoneInfo,
+    frame: pl.DataFrame,
+    user_field: str,
+    account_field: str | None = None,
+) -> str | None:
+    """For a meter of users (``mau``, a peak of ``users``) whose report ``frame`` (figures or
+    evidence) shows no user: :func:`anonymous_note` when every request of the months is
+    anonymous; None otherwise."""
+    from meterlog.meters import Period, events_between
+
+    if meter.kind == "mau":
+        value = "mau"
+    elif getattr(meter, "metric", None) == "users":
+        value = "peak"
+    else:
+        return None
+    if value in frame.columns:
+        if frame.get_column(value).sum() != 0:
+            return None
+    elif frame.height:  # evidence: the users counted
+        return None
+    start, end = Period(months[0], tz).start, Period(months[-1], tz).end
+    if not has_only_anonymous(events_between(events, start, end)):
+        return None
+    return anonymous_note(user_field, events.collect_schema().names(), account_field)
 
 
 def unmapped_account_keys(

@@ -88,7 +88,9 @@ class Month:
 def parse_month(text: str) -> Month:
     match = _MONTH.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise UsageError(f"cannot read {text!r} as a month: use YYYY-MM, e.g. 2026-10")
+        raise UsageError(
+            f"cannot read {text!r} as a month: use YYYY-MM (e.g. 2026-10), previous or current"
+        )
     return Month(int(match.group(1)), int(match.group(2)))
 
 
@@ -116,8 +118,18 @@ def parse_period(text: str, tz: ZoneInfo, now: datetime | None = None) -> Month:
         return parse_month(text)
     except UsageError:
         raise UsageError(
-            f"cannot read period {text!r}: use YYYY-MM (e.g. 2026-10), previous or current"
+            f"cannot read month {text!r}: use YYYY-MM (e.g. 2026-10), previous or current"
         ) from None
+
+
+def resolve_month_words(text: str, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """``text`` (a month ``YYYY-MM`` or a range ``FIRST..LAST``) with ``previous`` and
+    ``current`` replaced by the month they name in ``tz``, as ``bill`` reads them."""
+    words = {"previous", "current"}
+    parts = text.split("..")
+    if not words.intersection(parts):
+        return text
+    return "..".join(str(parse_period(part, tz, now)) if part in words else part for part in parts)
 
 
 def utc_days(start: datetime, end: datetime) -> list[date]:

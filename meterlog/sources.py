@@ -131,6 +131,10 @@ class Discovery:
             for path in self.outside_links
         ]
 
+    #: ``(file, reason)`` of the files skipped by name in the directories and globs from
+    #: which other files were read (those of :attr:`unread` arguments are named there).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
     def unread_messages(
         self, include: Sequence[str], exclude: Sequence[str], limit: int = 4
     ) -> list[str]:
@@ -246,6 +250,7 @@ def discover(
 
     unread: list[tuple[str, list[tuple[str, str]]]] = []
     all_skipped: list[tuple[str, str]] = []
+    skipped_by_name: list[tuple[str, str]] = []
     for path in paths:
         chosen[0] = 0
         skipped = []
@@ -272,9 +277,18 @@ def discover(
             raise InputError(f"{path_text(path)}: no such file or directory; check the path")
         if not chosen[0] and skipped:
             unread.append((path, skipped))
+        elif skipped:
+            skipped_by_name += skipped
         all_skipped.extend(skipped)
+    # a file skipped in a directory but named on its own is read, not skipped; links leading
+    # outside the places named are said apart (outside_link_notes)
+    skipped_by_name = [
+        (p, why)
+        for p, why in skipped_by_name
+        if os.path.realpath(p) not in seen and why != _OUTSIDE
+    ]
     links = [path for path, reason in all_skipped if reason == _OUTSIDE]
-    return Discovery(found, unread, links)
+    return Discovery(found, unread, outside_links=links, skipped=skipped_by_name)
 
 
 _OUTSIDE = "a symbolic link leading outside the folders named; --follow-symlinks reads it"

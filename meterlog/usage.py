@@ -37,7 +37,7 @@ from meterlog.filters import (
     status_filter,
     value_filter,
 )
-from meterlog.identity import NO_KEY, identity_expr
+from meterlog.identity import NO_KEY, anonymous_note, identity_expr
 from meterlog.metrics import with_quantiles
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
@@ -333,6 +333,13 @@ def run_usage(
         report.notes.append(fill_note)
     if frame.height == 0:
         report.notes.append(explain_empty(plan, settings.tz))
+    elif (
+        "users" in frame.columns
+        and settings.user_field in columns  # else a warning says the column is missing
+        and frame.get_column("users").sum() == 0
+    ):
+        # a row's users is 0 only when none of its requests has a user
+        report.notes.append(anonymous_note(settings.user_field, columns, settings.account_field))
     return report
 
 

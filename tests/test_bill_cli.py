@@ -343,7 +343,7 @@ def test_bad_period(setup: Path) -> None:
     plan = str(setup / "plans.toml")
     result = run(setup, "bill", "--period", "october", "--plan", plan, expect=2)
     assert result.stderr == (
-        "meterlog: error: cannot read period 'october': use YYYY-MM (e.g. 2026-10), "
+        "meterlog: error: cannot read month 'october': use YYYY-MM (e.g. 2026-10), "
         "previous or current\n"
     )
 

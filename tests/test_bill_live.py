@@ -208,7 +208,7 @@ def test_a_period_without_requests_says_where_the_data_is(live: Path) -> None:
     assert result.stderr == (
         "meterlog: warning: no requests in the billing period 2026-10 "
         "(2026-10-01T00:00:00+00:00 to 2026-11-01T00:00:00+00:00): the store's data begins at "
-        "2026-11-01T00:00:05+00:00 and ends at 2026-11-01T00:14:05+00:00; check --period, or "
+        "2026-11-01T00:00:05+00:00 and ends at 2026-11-01T00:14:05+00:00; check --month, or "
         "ingest the logs of that month\n"
     )
     assert result.stdout.count("\n") == 1  # the header: nobody to bill

@@ -97,7 +97,11 @@ def test_bot_list_in_readme_is_the_built_in_one() -> None:
 def docs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working folder with a store and the files the README examples name."""
     folder = tmp_path_factory.mktemp("docs")
-    events = requests_frame().with_columns(http_x_user_id=pl.col("remote_user"))
+    # the README's examples name a user of the bundled sample logs
+    events = requests_frame().with_columns(
+        pl.col("remote_user").replace({"ann": "u_58138"}),
+        http_x_user_id=pl.col("remote_user"),
+    )
     build_store(folder / "store", events)
     (folder / "accounts.csv").write_text(ACCOUNTS_CSV)
     (folder / "openapi.yaml").write_text(OPENAPI_YAML.replace("/v1", ""))
@@ -177,9 +181,9 @@ def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    block = code_blocks("sh", "## Quick start")[1]
+    block = code_blocks("sh", "## Quick start")[0]
     commands = [shlex.split(line) for line in block.splitlines() if line.startswith("meterlog ")]
-    assert [words[1] for words in commands] == ["ingest", "usage"]
+    assert [words[1] for words in commands] == ["ingest", "usage", "status"]
     store = str(tmp_path / "store")
     outputs = []
     for words in commands:
@@ -193,6 +197,7 @@ def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
     assert "0 rejected" not in outputs[0]  # the sample logs hold deliberate bad lines
+    assert "failed" not in outputs[0]
     usage = outputs[1].splitlines()
     assert usage[0].startswith("account,requests")
     assert any(line.startswith("acme,") for line in usage[1:])

@@ -80,6 +80,8 @@ class AnomalyReport:
     context: Context
     store_version: int | None
     warnings: list[str] = field(default_factory=list)
+    #: what could not be judged and why (no requests in the range, no history)
+    notes: list[str] = field(default_factory=list)
 
 
 def severity_rank(severity: str) -> int:
@@ -258,6 +260,7 @@ def run_anomalies(
     events, baseline, ctx = read_prepared(store, settings, ctx)
     findings = filter_findings(detect(events, baseline, ctx, detectors), query)
     report = AnomalyReport(findings, ctx, version)
+    report.notes = judgement_notes(store, events, baseline, ctx, detectors, query.baseline)
     if settings.account_field is None:
         report.warnings.append(
             "no account field: every request is account 'default' and key_sharing has no keys "
@@ -265,6 +268,69 @@ def run_anomalies(
             "meterlog.toml"
         )
     return report
+
+
+def judgement_notes(
+    store: Store,
+    events: pl.DataFrame,
+    baseline: pl.DataFrame,
+    ctx: Context,
+    detectors: Sequence[Detector],
+    baseline_text: str,
+) -> list[str]:
+    """Why a run may have judged nothing: no requests in the range (and where the store's
+    requests are), and the detectors that compare with history when there is none."""
+    notes = []
+    span = f"{ctx.start.isoformat()} to {ctx.end.isoformat()}"
+    if events.height == 0:
+        first, last = (
+            store.scan_events()
+            .select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+            .collect()
+            .row(0)
+        )
+        stored = (
+            f"the store holds requests from {first.isoformat()} to {last.isoformat()}; "
+            "give --since/--until in that range"
+            if first is not None
+            else "the store holds no requests"
+        )
+        notes.append(f"no requests from {span}: nothing to judge ({stored})")
+    weeks = ctx.baseline // timedelta(days=7)
+    earliest = baseline.get_column("ts").min() if baseline.height else None
+    held = (ctx.start - earliest) // timedelta(days=7) if isinstance(earliest, datetime) else 0
+    short: list[tuple[str, int]] = []
+    empty: list[str] = []
+    young: list[tuple[str, int]] = []
+    for detector in detectors:
+        if not detector.needs_history:
+            continue
+        needed = int(getattr(detector.params, "min_history_weeks", 1))
+        if weeks < needed:
+            short.append((detector.kind, needed))
+        elif baseline.height == 0:
+            empty.append(detector.kind)
+        elif held < needed:
+            young.append((detector.kind, needed))
+    if short:
+        needed = max(n for _, n in short)
+        notes.append(
+            f"{', '.join(kind for kind, _ in short)} could not judge: they compare each hour "
+            f"with the same hour of {needed} earlier weeks and --baseline {baseline_text} "
+            f"holds {weeks}; give --baseline {7 * needed}d or longer"
+        )
+    if empty:
+        notes.append(
+            f"{', '.join(empty)} could not judge: no history (no requests in the "
+            f"--baseline {baseline_text} before {ctx.start.isoformat()})"
+        )
+    if young and isinstance(earliest, datetime):
+        notes.append(
+            f"{', '.join(kind for kind, _ in young)} could not judge: the history begins at "
+            f"{earliest.isoformat()}, less than {max(n for _, n in young)} weeks before "
+            f"{ctx.start.isoformat()} (no history to compare with)"
+        )
+    return notes
 
 
 def explain_finding(

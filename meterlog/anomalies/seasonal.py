@@ -45,7 +45,14 @@ def hourly_history(
     weeks = weeks_of_history(ctx)
     if weeks < 1:
         return pl.LazyFrame(
-            schema={**{k: pl.String for k in keys}, "hour": pl.Datetime("us", "UTC")}
+            schema={
+                **{k: pl.String for k in keys},
+                "hour": pl.Datetime("us", "UTC"),
+                "n": pl.Float64,
+                "weeks": pl.UInt32,
+                "expected": pl.Float64,
+                "spread": pl.Float64,
+            }
         )
     first_hour = ctx.baseline_start.replace(minute=0, second=0, microsecond=0)
     counts = (

@@ -1,6 +1,7 @@
 """Whether the store holds every line that can belong to the billing period.
 
-Two checks, both reported as one line each (see :func:`completeness_problems`):
+Two checks, reported as one line each (the first as one line for all of the periods'
+time zones) (see :func:`completeness_problems`):
 
 * **The store's data reaches the end of the period**: it holds a request at or after the end
   of every billing period (in each period's time zone). Otherwise the logs may simply not have
@@ -18,7 +19,7 @@ Two checks, both reported as one line each (see :func:`completeness_problems`):
      written in time order, so a source with a stored line at or after the end holds no
      unread line of the period);
   3. the first unread lines are not all timed at or after the end of the period (their time
-     is read with the formats ``--format auto`` detects; when it cannot be read, the file
+     is read with the formats ``--input-format auto`` detects; when it cannot be read, the file
      blocks).
 
   Two shortcuts keep this fast on folders full of old rotated files: a file last modified
@@ -76,14 +77,22 @@ def completeness_problems(
     if latest is None:
         latest = events.select(pl.col("ts").max()).collect().item()
     problems = []
-    for period in sorted(set(periods), key=lambda period: (period.end, period.tz.key)):
+    # one line for every period the data does not reach, whatever the number of time zones
+    ordered = sorted(set(periods), key=lambda period: (period.end, period.tz.key))
+    short: dict[tuple[str, datetime], Period] = {}
+    for period in ordered:
         if latest is None or latest < period.end:
-            ends = "holds no events" if latest is None else f"ends at {period.iso(latest)}"
-            problems.append(
-                f"the store's data {ends}, before the end of period {period.label} "
-                f"({period.iso(period.end)}, {period.tz.key}): the invoice may be incomplete; "
-                "ingest the rest of the logs or bill later"
-            )
+            short.setdefault((period.tz.key, period.end), period)
+    if short:
+        first = next(iter(short.values()))
+        ends = "holds no events" if latest is None else f"ends at {first.iso(latest)}"
+        labels = sorted({period.label for period in short.values()})
+        ends_of = "; ".join(f"{p.iso(p.end)}, {p.tz.key}" for p in short.values())
+        problems.append(
+            f"the store's data {ends}, before the end of period {', '.join(labels)} "
+            f"({ends_of}): the invoice may be incomplete; "
+            "ingest the rest of the logs or bill later"
+        )
     if check_sources and store.is_local:
         last = max(periods, key=lambda period: (period.end, period.tz.key))
         problems += [str(lag) for lag in lagging_sources(store, version, last)]
@@ -171,7 +180,7 @@ def _reaching_sources(store: Store, version: int, reach: datetime) -> set[str]:
 
 def _earliest_time(data: bytes | bytearray) -> datetime | None:
     """The earliest time among the first lines of ``data`` (complete lines), in the format
-    ``--format auto`` detects; None when no line parses."""
+    ``--input-format auto`` detects; None when no line parses."""
     cut = 0
     for _ in range(_PEEK_LINES):
         found = data.find(b"\n", cut)

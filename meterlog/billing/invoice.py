@@ -302,7 +302,7 @@ def empty_period_warnings(events: pl.LazyFrame, months: Sequence[Period]) -> lis
     )
     return [
         f"no requests in the billing period {period.label} ({period.iso(start)} to "
-        f"{period.iso(end)}): {where}; check --period, or ingest the logs of that month"
+        f"{period.iso(end)}): {where}; check --month, or ingest the logs of that month"
     ]
 
 

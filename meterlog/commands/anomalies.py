@@ -195,6 +195,8 @@ def command(
         write_report(local, fmt, output, title=f"Anomalies ({settings.tz_name}, {span})")
         if not findings.height:
             note(f"no findings from {span}, judged against the {baseline} before")
+        for text in report.notes:
+            note(text)
     if fail_on is not None and findings.height:
         worst = max(severity_rank(s) for s in findings["severity"].unique())
         if worst >= severity_rank(fail_on):

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 import click
 
 from meterlog.commands.metered import SettingsOptions, settings_options
-from meterlog.commands.options import output_options, quiet_option, time_format_option, warn
+from meterlog.commands.options import (
+    month_option,
+    output_options,
+    quiet_option,
+    time_format_option,
+    warn,
+)
 
 if TYPE_CHECKING:
     from meterlog.billing import Invoice
@@ -17,11 +23,11 @@ PERIOD_FIELD = "{period}"
 
 
 @click.command("bill")
-@click.option(
-    "--period",
+@month_option(
     required=True,
-    metavar="YYYY-MM|previous|current",
+    ranges=False,
     help="Calendar month to bill, in each account's billing time zone.",
+    parameter="period",
 )
 @click.option(
     "--plan",
@@ -104,10 +110,10 @@ def command(
 
     \b
     Example:
-        meterlog bill --period previous --plan plans.toml --require-complete -q \\
+        meterlog bill --month previous --plan plans.toml --require-complete -q \\
             --account-field http_x_api_key --accounts accounts.csv -o 'invoice-{period}.csv'
-        meterlog bill --period 2026-10 --plan plans.toml --compare invoice-2026-10.csv
-        meterlog bill --period 2026-10 --plan new-plans.toml --compare invoice-2026-10.csv
+        meterlog bill --month 2026-10 --plan plans.toml --compare invoice-2026-10.csv
+        meterlog bill --month 2026-10 --plan new-plans.toml --compare invoice-2026-10.csv
     """
     if compare and since_version is not None:
         raise click.UsageError("use either --compare or --since-version, not both")

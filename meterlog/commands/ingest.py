@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from meterlog.commands.options import (
+    AliasedOption,
     LibraryChoice,
     config_option,
     note,
@@ -39,8 +40,11 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
 @store_option
 @config_option
 @click.option(
+    "--input-format",
     "--format",
     "input_format",
+    cls=AliasedOption,
+    old_names=("--format",),  # --format is the output format in every other command
     type=click.Choice(["auto", "combined", "common", "main", "json"]),
     default="auto",
     show_default=True,
@@ -49,7 +53,7 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--log-format",
     metavar="LOG_FORMAT",
-    help="A custom nginx log_format string, given verbatim (tried first by --format auto).",
+    help="A custom nginx log_format string, given verbatim (tried first by --input-format auto).",
 )
 @click.option(
     "--nginx-conf",
@@ -64,7 +68,7 @@ def _parse_json_fields(values: tuple[str, ...]) -> dict[str, str]:
     metavar="COLUMN=KEY",
     help="Store the JSON key KEY as column COLUMN (a canonical column or any name), e.g. "
     "ts=@timestamp, http_x_api_key=api_key; KEY may be nested: path=request.uri "
-    "(repeatable; --format json and auto).",
+    "(repeatable; --input-format json and auto).",
 )
 @click.option(
     "--json-preset",
@@ -312,7 +316,9 @@ def ingest_options(
         forced = json_format
     elif input_format != "auto":
         if custom is not None:
-            raise click.UsageError(f"--format {input_format} conflicts with a custom log format")
+            raise click.UsageError(
+                f"--input-format {input_format} conflicts with a custom log format"
+            )
         forced = builtin_format(input_format)
     return IngestOptions(
         log_format=forced,

@@ -14,6 +14,7 @@ from meterlog.commands.options import (
     config_option,
     filter_options,
     identity_options,
+    month_option,
     output_options,
     store_option,
     time_format_option,
@@ -99,11 +100,11 @@ def meter_report_options(command: F) -> F:
     store, config and output."""
     for decorator in reversed(
         [
-            click.option(
-                "--month",
+            month_option(
                 required=True,
-                metavar="YYYY-MM[..YYYY-MM]",
-                help="Calendar month in the billing time zone, or an inclusive range.",
+                ranges=True,
+                help="Calendar month in the billing time zone (previous, current), or an "
+                "inclusive range FIRST..LAST.",
             ),
             click.option(
                 "--by",
@@ -149,17 +150,23 @@ def meter_frame(
     note on stderr says why when there are none (as ``usage`` does)."""
     from meterlog.commands.options import note
     from meterlog.events import identified_events, resolve_version
+    from meterlog.identity import anonymous_meter_note
     from meterlog.metering import empty_note, meter_evidence, meter_report
-    from meterlog.periods import parse_months
+    from meterlog.periods import parse_months, resolve_month_words
     from meterlog.store import Store
 
-    months = parse_months(month)
+    months = parse_months(resolve_month_words(month, settings.tz))
     store = Store(settings.store)
     events = identified_events(
         store, settings.identity(by_account=by_account), resolve_version(store, None)
     )
     report = meter_evidence if evidence else meter_report
     frame = report(events, meter, months, settings.tz)
-    if frame.is_empty():
+    anonymous = anonymous_meter_note(
+        events, meter, months, settings.tz, frame, settings.user_field, settings.account_field
+    )
+    if anonymous is not None:
+        note(anonymous)  # says more than "none of the requests counts"
+    elif frame.is_empty():
         note(empty_note(events, meter, months, settings.tz))
     return frame

@@ -48,6 +48,47 @@ class LibraryChoice(click.ParamType):
         return value
 
 
+class AliasedOption(click.Option):
+    """An option whose older spellings (``old_names``) are still accepted but left out of
+    ``--help`` and the reference: one name per idea in every command, nothing breaks."""
+
+    def __init__(self, *args: Any, old_names: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.old_names = tuple(old_names)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        saved = self.opts
+        self.opts = [name for name in saved if name not in self.old_names]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = saved
+
+
+#: What ``--month`` takes in every command that reports or bills calendar months.
+MONTH_METAVAR = "YYYY-MM|previous|current"
+
+
+def month_option(
+    *, required: bool, ranges: bool, help: str, parameter: str = "month"
+) -> Callable[[F], F]:
+    """``--month`` (parameter ``month``): a calendar month ``YYYY-MM``, ``previous`` or
+    ``current`` (in the billing time zone); with ``ranges``, also ``FIRST..LAST``. ``bill``'s
+    older ``--period`` is accepted everywhere as a hidden alias."""
+    metavar = MONTH_METAVAR + ("[..MONTH]" if ranges else "")
+    return click.option(
+        "--month",
+        "--period",
+        parameter,
+        cls=AliasedOption,
+        old_names=("--period",),
+        required=required,
+        default=None,
+        metavar=metavar,
+        help=help,
+    )
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 

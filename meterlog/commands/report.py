@@ -5,15 +5,14 @@ from __future__ import annotations
 import click
 
 from meterlog.commands.metered import SettingsOptions, settings_options
-from meterlog.commands.options import note, warn
+from meterlog.commands.options import month_option, note, warn
 
 
 @click.command("report")
-@click.option(
-    "--month",
-    default=None,
-    metavar="YYYY-MM",
-    help="The calendar month reported (in --tz). Or give --since/--until.",
+@month_option(
+    required=False,
+    ranges=False,
+    help="The calendar month reported (in --tz; previous, current). Or give --since/--until.",
 )
 @click.option("--since", metavar="DATE|TIME", help="First instant, e.g. 2026-10-01 (in --tz).")
 @click.option(
@@ -75,6 +74,10 @@ def command(
     if month and (since or until):
         raise UsageError("give either --month or --since/--until, not both")
     resolved = settings.resolve()
+    if month is not None:
+        from meterlog.periods import resolve_month_words
+
+        month = resolve_month_words(month, resolved.tz)
     query = HtmlReportQuery(month=month, since=since, until=until, plan=plan_path, top_accounts=top)
     report = write_html_report(resolved, query, output)
     for message in report.warnings:

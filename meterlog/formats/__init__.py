@@ -34,9 +34,9 @@ __all__ = [
     "read_log_format_from_config",
 ]
 
-#: JSON presets ``--format auto`` recognises (their lines without a request do not parse).
+#: JSON presets ``--input-format auto`` recognises (their lines without a request do not parse).
 AUTO_JSON_PRESETS = ("caddy", "traefik")
-#: Names accepted by ``--format`` besides ``auto``.
+#: Names accepted by ``--input-format`` besides ``auto``.
 BUILTIN_FORMAT_NAMES = ("combined", "common", "main", "json")
 
 
@@ -51,7 +51,7 @@ def builtin_format(name: str) -> LogFormat:
 def auto_candidates(
     custom: LogFormat | None = None, json_format: LogFormat | None = None
 ) -> list[LogFormat]:
-    """Formats ``--format auto`` tries, most specific first (a custom format comes first);
+    """Formats ``--input-format auto`` tries, most specific first (a custom format comes first);
     ``json_format`` is the JSON lines format to try (with its key mapping). Without one, the
     presets whose logs have a recognisable request key (Caddy, Traefik) come before the
     default mapping: on a tie (every sampled line parses) the preset wins."""
@@ -88,7 +88,7 @@ _ADDRESSES = r"^\s*(?:[0-9A-Fa-f.:\[\]]+|unknown)(?:\s*,\s*(?:[0-9A-Fa-f.:\[\]]+
 
 
 def detection_guess(log_format: LogFormat, sample: pl.DataFrame) -> str | None:
-    """A warning when ``--format auto`` chose a format whose extra field is named by a guess
+    """A warning when ``--input-format auto`` chose a format whose extra field is named by a guess
     and the values do not fit the name: ``main`` takes the quoted field after combined's as
     ``$http_x_forwarded_for``; an API key logged there is not a client address list."""
     if log_format.name != "main" or sample.height == 0:

@@ -134,12 +134,39 @@ def _neighbours(tokens: list[tuple[str, str]], index: int) -> tuple[str | None, 
     return previous, following
 
 
-def _value_pattern(previous: str | None, following: str | None) -> str:
+#: Variables nginx writes raw although they may hold spaces (``$remote_user`` from HTTP basic
+#: auth: ``John Begood``); unquoted, they may hold spaces only before a literal that starts
+#: with a space and then another character (`` [`` in combined), which ends them unambiguously.
+_SPACED_VARIABLES = frozenset({"remote_user"})
+
+
+def _spaced(name: str, previous: str | None, following: str | None) -> bool:
+    """Whether the unquoted variable ``name`` may hold single spaces between words here."""
+    quoted = previous is not None and previous.endswith('"') and following and following[0] == '"'
+    return (
+        name in _SPACED_VARIABLES
+        and not quoted
+        and following is not None
+        and len(following) >= 2
+        and following[0] == " "
+        and following[1] != " "
+    )
+
+
+def _spaced_pattern(following: str) -> str:
+    """Words separated by spaces, none starting with the character after ``following``'s
+    space, so the value stops where ``following`` starts (no lookahead needed)."""
+    return f"[^ ]*(?: +[^ {re.escape(following[1])}][^ ]*)*"
+
+
+def _value_pattern(previous: str | None, following: str | None, name: str = "") -> str:
     """The regex for a variable given the literal text before and after it."""
     if previous is not None and previous.endswith('"') and following and following[0] == '"':
         return r'(?:[^"\\]|\\.)*'  # a quoted value; escaped quotes in either style
     if not following:
         return r".*" if following is None else r"\S*?"
+    if _spaced(name, previous, following):
+        return _spaced_pattern(following)
     return f"[^{re.escape(following[0])}]*"
 
 
@@ -184,7 +211,7 @@ class NginxLogFormat(LogFormat):
             if kind == "lit":
                 parts.append(re.escape(text))
                 continue
-            pattern = _value_pattern(*_neighbours(tokens, index))
+            pattern = _value_pattern(*_neighbours(tokens, index), text)
             if text in self.variables:  # nginx allows a variable twice; the first one is kept
                 parts.append(f"(?:{pattern})")
             else:
@@ -339,6 +366,8 @@ def _fast_regex(format_string: str) -> str | None:
             parts.append(re.escape(text))
             continue
         previous, following = _neighbours(tokens, index)
+        # a value with spaces (``$remote_user``) is left to the general regex: lines without
+        # one keep the fast single-word pattern
         general = _value_pattern(previous, following)
         if general == r'(?:[^"\\]|\\.)*':
             pattern = r'[^"\\]*'

@@ -65,6 +65,8 @@ class IngestSummary:
     #: Files found but not read, one line each, that do not fail the run (a symbolic link
     #: leading outside the folders named).
     notes: list[str] = field(default_factory=list)
+    #: ``(file, reason)`` of files skipped by name in directories from which others were read.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)

@@ -69,6 +69,7 @@ def ingest(
     summary = ingest_inputs(store, discovery.inputs, options, on_progress, progress=progress)
     summary.unread = discovery.unread_messages(options.include, options.exclude)
     summary.notes = discovery.outside_link_notes()
+    summary.skipped = discovery.skipped
     return summary
 
 
@@ -300,6 +301,8 @@ def _ingest_source(
             report.status = FAILED
             detected = matched > 0 or options.log_format is not None
             report.error = _format_hint(report.path, log_format if detected else None)
+            if not detected:  # not the first candidate tried, which matched nothing either
+                report.format = "no known format"
             return
         progress = store.progress(source_id)
         rejects_offset = store.rejects_offset(source_id)

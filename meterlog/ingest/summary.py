@@ -15,7 +15,13 @@ from meterlog.ingest.results import (
     IngestSummary,
     SourceReport,
 )
+from meterlog.sources import path_text
 from meterlog.text import printable
+
+#: How a file skipped by name (``--include``/``--exclude``, hidden) in a directory is listed.
+SKIPPED = "skipped"
+#: How many skipped files the summary names before "and N more".
+MAX_SKIPPED_LISTED = 5
 
 
 def _format_hint(path: str, log_format: LogFormat | None) -> str:
@@ -37,7 +43,10 @@ def _count_line(summary: IngestSummary) -> str:
     for status in (WAITING, FAILED):
         if summary.count(status):
             parts.append(f"{summary.count(status)} {status}")
-    return f"files: {len(summary.sources)} ({', '.join(parts)})"
+    line = f"files: {len(summary.sources)} ({', '.join(parts)})"
+    if summary.skipped:
+        line += f"; {len(summary.skipped)} skipped by name"
+    return line
 
 
 def note_lines(source: SourceReport) -> list[str]:
@@ -137,4 +146,19 @@ def summary_lines(summary: IngestSummary) -> list[str]:
         lines.append(detail)
         for number, reason, text in source.examples:
             lines.append(f"      line {number}: {reason}: {text}")
+    lines += skipped_lines(summary.skipped)
+    return lines
+
+
+def skipped_lines(skipped: list[tuple[str, str]]) -> list[str]:
+    """One line per reason naming the files skipped by name (a few, then how many more)."""
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in skipped:
+        by_reason.setdefault(reason, []).append(path_text(path))
+    lines = []
+    for reason, paths in by_reason.items():
+        shown = ", ".join(paths[:MAX_SKIPPED_LISTED])
+        if len(paths) > MAX_SKIPPED_LISTED:
+            shown += f" and {len(paths) - MAX_SKIPPED_LISTED:,} more"
+        lines.append(f"  {SKIPPED:<9} {len(paths):,} {reason}: {shown}")
     return lines

@@ -86,8 +86,9 @@ def price_charge(
     with exact():
         priced = model.price(billable)
         amount, detail = priced.amount, priced.detail
+        # a prorated minimum or maximum (9.00 x 17/31) is shown as the money it bills
         if amount < minimum:
-            amount, detail = minimum, f"{detail}; minimum {minimum} applies"
+            amount, detail = minimum, f"{detail}; minimum {currency.text(minimum)} applies"
         if maximum is not None and amount > maximum:
-            amount, detail = maximum, f"{detail}; maximum {maximum} applies"
+            amount, detail = maximum, f"{detail}; maximum {currency.text(maximum)} applies"
     return ChargeAmount(billable, currency.round(amount), detail)
