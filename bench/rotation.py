@@ -121,7 +121,7 @@ def run_once(
         "--quiet",
         "--interval",
         "0.5",
-        "--format",
+        "--input-format",
         "combined",
         str(logs),
     ]
