@@ -156,7 +156,7 @@ def run_once(
             "-q",
             "--store",
             str(store),
-            "--format",
+            "--input-format",
             "combined",
             str(logs),
         ],
