@@ -1,4 +1,6 @@
-"""Monthly meter reports (``meterlog mau``, ``meterlog peak``) and their evidence.
+"""Monthly meter reports (``meterlog mau``, ``meterlog peak``) and their evidence, and meter
+states kept up to date batch by batch (:class:`MeterStates`, what ``watch`` and the running
+invoice use).
 
 Each month is a calendar month in the billing time zone; a range of months gives one row per
 account and month. Times are written in the billing time zone.
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.meters import Meter, Period, events_between
+from meterlog.meters import CountMeter, MauMeter, Meter, Period, events_between
 from meterlog.periods import Month
 
 
@@ -82,3 +84,61 @@ def empty_note(events: pl.LazyFrame, meter: Meter, months: Sequence[Month], tz: 
             "check --month and --tz"
         )
     return f"none of the {stored:,} requests in {label} ({tz.key}) counts for {meter.description}"
+
+
+class MeterStates:
+    """The merged states of ``meters`` over ``period`` (see :class:`~meterlog.meters.Meter`),
+    of the events ``selects`` keeps (all when None), kept up to date by :meth:`add`. The
+    quantities are :meth:`~meterlog.meters.Meter.finalize` of the state, so they equal the
+    one-shot quantities of every event added, whatever the batches were. A request count per
+    account (every request) is kept too: the accounts seen and ``watch``'s month requests."""
+
+    def __init__(
+        self, meters: Sequence[Meter], period: Period, selects: pl.Expr | None = None
+    ) -> None:
+        self.meters = list(dict.fromkeys(meters))
+        self.period = period
+        self.selects = selects
+        self._counter = CountMeter()
+        self._kept = list(dict.fromkeys([*self.meters, self._counter]))
+        self.states: dict[Meter, pl.DataFrame] = {m: m.empty_state() for m in self._kept}
+        self._quantities: dict[Meter, pl.DataFrame] = {}
+
+    def add(self, events: pl.LazyFrame) -> None:
+        """Merge the partial states of ``events`` (rows outside the period are ignored)."""
+        if self.selects is not None:
+            events = events.filter(self.selects)
+        partials = pl.collect_all([meter.partial(events, self.period) for meter in self._kept])
+        if all(partial.height == 0 for partial in partials):
+            return
+        merged = pl.collect_all(
+            [
+                meter.merge(self.states[meter].lazy(), partial.lazy())
+                for meter, partial in zip(self._kept, partials, strict=True)
+            ]
+        )
+        self.states = dict(zip(self._kept, merged, strict=True))
+        self._quantities.clear()
+
+    def quantities(self, meter: Meter) -> pl.DataFrame:
+        """``account, quantity, peak_start`` of ``meter`` for every account seen."""
+        if meter not in self._quantities:
+            state = self.states[meter].lazy()
+            self._quantities[meter] = meter.finalize(state, self.period).collect()
+        return self._quantities[meter]
+
+    def requests(self) -> dict[str | None, int]:
+        """Requests in the period so far per account (no account: ``None``)."""
+        counted = self.quantities(self._counter).select("account", "quantity")
+        return dict(counted.iter_rows())
+
+    def accounts(self) -> list[str | None]:
+        return list(self.requests())
+
+    def distinct_values(self) -> int:
+        """Distinct (account, user) pairs held by the MAU states (memory grows with them)."""
+        return sum(
+            self.states[meter].get_column("value").drop_nulls().len()
+            for meter in self.meters
+            if isinstance(meter, MauMeter)
+        )

@@ -36,8 +36,9 @@ import polars as pl
 
 from meterlog.billing.completeness import completeness_problems
 from meterlog.billing.quality import Quality, data_quality
-from meterlog.events import identified_events, resolve_version
+from meterlog.events import identified_events, pin
 from meterlog.identity import Identity, unmapped_account_keys
+from meterlog.metering import MeterStates
 from meterlog.meters import Meter, Period, events_between, events_in_period
 from meterlog.periods import parse_period
 from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
@@ -126,6 +127,40 @@ def _sort_key(key: tuple[str, date | None, date | None]) -> tuple[str, str, str]
     return zone, str(first_day or ""), str(end_day or "")
 
 
+def group_meters(plans: PlanFile, group: _Group) -> list[Meter]:
+    """The meters of the plans a group's accounts can be on (each once, in plan order)."""
+    reachable = {plans.accounts[account].plan for account in group.listed}
+    if group.takes_unlisted:
+        reachable.add(plans.default_plan)
+    return list(
+        dict.fromkeys(
+            charge.meter for name in sorted(reachable) for charge in plans.plans[name].charges
+        )
+    )
+
+
+def _group_lines(
+    plans: PlanFile,
+    group: _Group,
+    seen: Sequence[str | None],
+    quantities: Mapping[Meter, pl.DataFrame],
+    version: int,
+) -> list[dict[str, object]]:
+    """The lines of a group's accounts: those with a request in the period (``seen``) and
+    those the plan file lists, from each meter's quantities (:meth:`Meter.finalize`)."""
+    by_meter = {
+        meter: {
+            account: (quantity, peak_start) for account, quantity, peak_start in frame.iter_rows()
+        }
+        for meter, frame in quantities.items()
+    }
+    accounts = sorted({account for account in seen if account is not None} | set(group.listed))
+    lines: list[dict[str, object]] = []
+    for account in accounts:
+        lines += _plan_lines(account, plans.plan_for(account), group.period, by_meter, version)
+    return lines
+
+
 def _share(period: Period) -> Fraction:
     """The part of the month the period covers, in days (1 for a whole month)."""
     return Fraction(period.days(), period.whole_month.days())
@@ -140,7 +175,7 @@ def _plan_lines(
     account: str,
     plan: Plan,
     period: Period,
-    quantities: Mapping[Meter, Mapping[str, tuple[int, datetime | None]]],
+    quantities: Mapping[Meter, Mapping[str | None, tuple[int, datetime | None]]],
     version: int,
 ) -> list[dict[str, object]]:
     common = {
@@ -216,37 +251,28 @@ def compute_invoice(
     now: datetime | None = None,
     check_sources: bool = True,
 ) -> Invoice:
-    """The invoice for ``period_text`` from the store at ``as_of`` (default: current)."""
-    version = resolve_version(store, as_of)
+    """The invoice for ``period_text`` from the store at ``as_of`` (default: current, or the
+    version a :class:`~meterlog.store.Snapshot` is pinned at)."""
+    snapshot = pin(store, as_of)
+    store, version = snapshot, snapshot.pinned
     events = identified_events(store, identity, version)
     groups = _groups(plans, period_text, default_tz, now)
     all_listed = sorted(plans.accounts)
     lines: list[dict[str, object]] = []
     for group in groups:
         group_events = events.filter(group.selects(all_listed))
-        reachable = {plans.accounts[account].plan for account in group.listed}
-        if group.takes_unlisted:
-            reachable.add(plans.default_plan)
-        meters = list(
-            dict.fromkeys(
-                charge.meter for name in sorted(reachable) for charge in plans.plans[name].charges
-            )
-        )
+        meters = group_meters(plans, group)
         seen = events_in_period(group_events, group.period).select("account").unique()
         frames = pl.collect_all(
             [seen, *(meter.quantities(group_events, group.period) for meter in meters)]
         )
-        quantities = {
-            meter: {
-                account: (quantity, peak_start)
-                for account, quantity, peak_start in frame.iter_rows()
-            }
-            for meter, frame in zip(meters, frames[1:], strict=True)
-        }
-        accounts = sorted(set(frames[0].get_column("account").to_list()) | set(group.listed))
-        for account in accounts:
-            plan = plans.plan_for(account)
-            lines += _plan_lines(account, plan, group.period, quantities, version)
+        lines += _group_lines(
+            plans,
+            group,
+            frames[0].get_column("account").to_list(),
+            dict(zip(meters, frames[1:], strict=True)),
+            version,
+        )
     lines.sort(key=lambda line: str(line["account"]))  # stable: keeps each account's order
     months = tuple(dict.fromkeys(group.period.whole_month for group in groups))
     incomplete = tuple(
@@ -264,6 +290,43 @@ def compute_invoice(
         incomplete=incomplete,
         quality=data_quality(store, events, version, months, incomplete),
     )
+
+
+class RunningInvoice:
+    """The invoice of the current period kept up to date batch by batch (what ``watch`` shows):
+    each group of accounts keeps the mergeable state of its meters
+    (:class:`~meterlog.metering.MeterStates`), and the lines are built by the same code as
+    :func:`compute_invoice`'s, so after any sequence of batches they equal ``bill --period
+    current`` at the same store version. Requests without an account are never billed."""
+
+    def __init__(self, plans: PlanFile, default_tz: ZoneInfo, now: datetime) -> None:
+        self.plans = plans
+        self.default_tz = default_tz
+        self.groups = _groups(plans, "current", default_tz, now)
+        listed = sorted(plans.accounts)
+        self.states = [
+            MeterStates(group_meters(plans, group), group.period, group.selects(listed))
+            for group in self.groups
+        ]
+
+    def needs_reset(self, now: datetime) -> bool:
+        """The current month turned in one of the billing time zones."""
+        current = _groups(self.plans, "current", self.default_tz, now)
+        return [group.period for group in current] != [group.period for group in self.groups]
+
+    def add(self, events: pl.LazyFrame) -> None:
+        """Merge a batch of events (with ``user`` and ``account``) into every group."""
+        for states in self.states:
+            states.add(events)
+
+    def lines(self, version: int) -> pl.DataFrame:
+        """The invoice lines now, as :func:`compute_invoice` writes them."""
+        lines: list[dict[str, object]] = []
+        for group, states in zip(self.groups, self.states, strict=True):
+            quantities = {meter: states.quantities(meter) for meter in states.meters}
+            lines += _group_lines(self.plans, group, states.accounts(), quantities, version)
+        lines.sort(key=lambda line: str(line["account"]))
+        return invoice_frame(lines)
 
 
 def column_warnings(events: pl.LazyFrame, plans: PlanFile) -> list[str]:

@@ -7,12 +7,15 @@ prometheus-nginxlog-exporter's (``<namespace>_http_response_count_total{method,s
 Prometheus' naming conventions (``meterlog_http_requests_total``,
 ``meterlog_http_response_bytes_total``, ``meterlog_http_request_duration_seconds``,
 ``meterlog_rejected_lines_total``), with the account as the main label and the status as its
-class (``2xx``...) so that the number of series stays bounded.
+class (``2xx``...) so that the number of series stays bounded. Month-to-date figures come from
+the meters and the billing code ``meterlog mau``, ``peak`` and ``bill`` use
+(``meterlog_accrued_amount`` is the TOTAL ``bill --period current`` prints).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -185,6 +188,22 @@ class WatchCollector(Collector):
             )
             for (account, meter), units in sorted(included.items()):
                 family.add_metric([labels.label(account), meter], units)
+            yield family
+        accrued = watcher.accrued()
+        if watcher.options.plan is not None:
+            family = GaugeMetricFamily(
+                f"{PREFIX}_accrued_amount",
+                "Amount accrued this month by account and currency: the TOTAL 'meterlog bill "
+                "--period current' prints for the account now (requests without an account "
+                "are never billed).",
+                labels=["account", "currency"],
+            )
+            amounts: dict[tuple[str, str], Decimal] = {}
+            for account, (amount, currency) in accrued.items():
+                where = (labels.label(account), currency)
+                amounts[where] = amounts.get(where, Decimal(0)) + amount
+            for (label, currency), amount in sorted(amounts.items()):
+                family.add_metric([label, currency], float(amount))
             yield family
         anomalies = watcher.anomalies
         if anomalies is not None:

@@ -27,8 +27,9 @@ from typing import Any
 
 import polars as pl
 
-from meterlog.billing import Identity, identified_events, resolve_version
+from meterlog.billing import Identity, identified_events
 from meterlog.errors import MeterlogError
+from meterlog.events import pin
 from meterlog.metering import meter_evidence, meter_report
 from meterlog.meters import PeakMeter, meter_from_params
 from meterlog.periods import Month, parse_month, parse_months
@@ -163,9 +164,10 @@ def build_html_report(
     *,
     store: Store | None = None,
 ) -> HtmlReport:
-    """Compute every section of the report from the store."""
-    store = store or Store(settings.store)
-    version = resolve_version(store, None)
+    """Compute every section of the report from one version of the store (the current one,
+    or the version ``store`` is pinned at when it is a :class:`~meterlog.store.Snapshot`)."""
+    store = pin(store or Store(settings.store))
+    version = store.pinned
     since, until = query.time_bounds()
     base = UsageQuery(since=since, until=until)
     overall = run_usage(settings, base, store=store)
@@ -182,11 +184,15 @@ def build_html_report(
     page = _Page(title=f"meterlog report: {query.month or when} ({settings.tz_name})")
     report = HtmlReport(html="", charts=page.charts, warnings=list(overall.warnings))
     totals = overall.frame.row(0, named=True)
-    by_account = run_usage(settings, UsageQuery(since=since, until=until, by=("account",)))
+    by_account = run_usage(
+        settings, UsageQuery(since=since, until=until, by=("account",)), store=store
+    )
     anonymous = _anonymous_requests(settings, base, store)
     _summary(page, totals, by_account.frame.height, anonymous, when, store, version)
     top = _top_accounts(by_account.frame, query.top_accounts)
-    series = run_usage(settings, UsageQuery(since=since, until=until, by=(bucket, "account")))
+    series = run_usage(
+        settings, UsageQuery(since=since, until=until, by=(bucket, "account")), store=store
+    )
     _requests_chart(page, series.frame, bucket, top)
     events = identified_events(store, settings.identity(), version)
     _mau_chart(page, events, settings, first, last, top)
@@ -196,7 +202,9 @@ def build_html_report(
     _endpoints_chart(page, settings, since, until, store)
     _status_chart(page, settings, since, until, store)
     if "latency_p50" in overall.frame.columns:
-        latency = run_usage(settings, UsageQuery(since=since, until=until, by=(bucket,)))
+        latency = run_usage(
+            settings, UsageQuery(since=since, until=until, by=(bucket,)), store=store
+        )
         _latency_chart(page, latency.frame, bucket)
     if plans is not None:
         period = query.month or str(months[0])

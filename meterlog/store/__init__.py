@@ -39,7 +39,14 @@ from meterlog.store.layout import (
 from meterlog.store.maintenance import MaintenanceResult
 from meterlog.store.pseudonyms import Pseudonymization
 from meterlog.store.recovery import Damage, check_store, missing_data_files, paths_in_commit
-from meterlog.store.tables import NoStoreError, ProgressMoved, Store, now_utc, resolve_store
+from meterlog.store.tables import (
+    NoStoreError,
+    ProgressMoved,
+    Snapshot,
+    Store,
+    now_utc,
+    resolve_store,
+)
 
 __all__ = [
     "AUTO_COMPACT_FILES",
@@ -61,6 +68,7 @@ __all__ = [
     "Progress",
     "ProgressMoved",
     "Pseudonymization",
+    "Snapshot",
     "Store",
     "check_store",
     "missing_data_files",

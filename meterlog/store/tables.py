@@ -463,6 +463,29 @@ class Store:
             yield
 
 
+class Snapshot(Store):
+    """A store read at one pinned version of its events table: every read of events through
+    it (:meth:`scan_events` without a version, :meth:`version`) sees that version, so a report,
+    an invoice and its evidence computed from one snapshot can never mix versions. Reading an
+    older version explicitly (``scan_events(version=N)``) still works. A snapshot is for
+    reading: writing through it is refused."""
+
+    def __init__(self, store: Store, version: int) -> None:
+        super().__init__(store.uri, store.storage_options)
+        self._tables = store._tables
+        self._layout_checked = store._layout_checked
+        self.pinned = version
+
+    def version(self) -> int | None:
+        return self.pinned
+
+    def scan_events(self, version: int | None = None) -> pl.LazyFrame:
+        return super().scan_events(self.pinned if version is None else version)
+
+    def _write(self, name: str, data: pa.Table, **kwargs: Any) -> None:
+        raise StoreError(f"{self.uri}: a snapshot at store version {self.pinned} is read-only")
+
+
 class NoStoreError(StoreError):
     """There is no meterlog store where one is to be read (a mistyped ``--store``)."""
 
