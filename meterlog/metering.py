@@ -33,14 +33,26 @@ def _monthly(frames: list[pl.LazyFrame], months: Sequence[Month], tz: ZoneInfo) 
 
 
 def meter_report(
-    events: pl.LazyFrame, meter: Meter, months: Sequence[Month], tz: ZoneInfo
+    events: pl.LazyFrame,
+    meter: Meter,
+    months: Sequence[Month],
+    tz: ZoneInfo,
+    states: Sequence[pl.LazyFrame] | None = None,
 ) -> pl.DataFrame:
     """One row per account and month.
 
     The meter names its columns (:meth:`~meterlog.meters.Meter.report_columns`): MAU gives
     ``account, month, mau``; peak ``account, month, window, metric, peak, peak_start``.
+    ``states``, when given, are the meter's states of ``events`` in each month (e.g. from
+    :func:`meterlog.statecache.cached_states`); the report is the same.
     """
-    frames = [meter.quantities(events, Period(month, tz)) for month in months]
+    if states is None:
+        frames = [meter.quantities(events, Period(month, tz)) for month in months]
+    else:
+        frames = [
+            meter.finalize(state, Period(month, tz))
+            for state, month in zip(states, months, strict=True)
+        ]
     report = _monthly(frames, months, tz).sort("account", "month", nulls_last=True)
     return report.select("account", "month", *meter.report_columns())
 

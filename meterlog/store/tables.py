@@ -27,6 +27,7 @@ from meterlog.store.layout import (
     EVENTS_TABLE,
     EVENTS_WRITER_PROPERTIES,
     LOCK_FILE,
+    METER_STATES_TABLE,
     REJECTS_TABLE,
     SOURCE_COLUMNS,
     SOURCES_TABLE,
@@ -88,7 +89,7 @@ class Store:
         if not is_folder:
             raise StoreError(f"{root}: is not a folder; give the store's folder with --store")
         real_root = Path(os.path.realpath(root))
-        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, LOCK_FILE):
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, METER_STATES_TABLE, LOCK_FILE):
             for path in (root / name, root / name / "_delta_log"):
                 target = Path(os.path.realpath(path))
                 if target != real_root and not target.is_relative_to(real_root):
@@ -415,6 +416,24 @@ class Store:
         """Append rows describing sources read in a run (informational: paths, formats)."""
         if rows.height:
             self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
+
+    def record_meter_states(self, rows: pl.DataFrame) -> None:
+        """Append cached meter states (:mod:`meterlog.statecache`) in one commit."""
+        if rows.height:
+            self._write(METER_STATES_TABLE, rows.to_arrow())
+
+    def replace_meter_states(self, rows: pl.DataFrame) -> None:
+        """Replace the cached meter states by ``rows`` in one commit (``maintain``)."""
+        try:
+            with native_errors_held_back():
+                write_deltalake(
+                    self.table_uri(METER_STATES_TABLE),
+                    rows.to_arrow(),
+                    mode="overwrite",
+                    storage_options=self.storage_options,
+                )
+        except (DeltaError, OSError) as exc:
+            raise StoreError(_write_error(self.table_uri(METER_STATES_TABLE), str(exc))) from None
 
     def check_pseudonymization(self, run: Pseudonymization | None) -> None:
         """Refuse a run that writes user identifiers otherwise than the store holds them
