@@ -5,9 +5,9 @@ usage: python bench/meter_cache.py STORE_DIR [EVENTS]   (default 10,000,000 even
 Writes EVENTS generated requests of 2026-10 (300,000 users, each of one of 50 accounts) into a new store at
 STORE_DIR, one commit per day, then times, each as its own process:
 
-* ``bill`` cold (no cached meter states), then warm after one more small commit (1,000
-  requests, late lines for a closed day included), and the same with the cache removed;
-* ``mau --by account`` (not cached: one scan of the month);
+* ``bill``, ``mau --by account`` and ``peak --by account`` (1h, p95) cold (no cached meter
+  states), then warm after one more small commit (1,000 requests, late lines for closed days
+  included), then cold again with the cache removed (the outputs compared byte for byte);
 * DuckDB counting the same MAU (distinct users per account in the month) from the store's own
   Parquet files.
 
@@ -107,6 +107,30 @@ def build(path: Path, events: int) -> None:
         _commit(store, _events(count, day, day, 1), f"day-{day}")
 
 
+def in_process(store: Path, plan: Path) -> dict[str, float]:
+    """``compute_invoice`` cold and warm inside one process (no start-up, no output)."""
+    from zoneinfo import ZoneInfo
+
+    from meterlog.billing import compute_invoice
+    from meterlog.identity import Identity
+    from meterlog.plans import load_plan_file
+    from meterlog.store import Store
+
+    plans, identity, utc = (
+        load_plan_file(plan),
+        Identity(account_field="http_x_api_key"),
+        ZoneInfo("UTC"),
+    )
+    shutil.rmtree(store / "meter_states", ignore_errors=True)
+    began = time.perf_counter()
+    compute_invoice(Store(store), plans, "2026-10", utc, identity)
+    cold = time.perf_counter() - began
+    _commit(Store(store), _events(1_000, 98, 3, 28), "late-again")
+    began = time.perf_counter()
+    compute_invoice(Store(store), plans, "2026-10", utc, identity)
+    return {"in_process_bill_cold": cold, "in_process_bill_warm": time.perf_counter() - began}
+
+
 def timed(command: list[str]) -> tuple[float, str]:
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -132,19 +156,26 @@ def main() -> None:
         "build_seconds": round(build_seconds, 1),
         "load_before": os.getloadavg(),
     }
+    mau = [*cli, "mau", *common, "--month", "2026-10", "--by", "account", "-f", "csv"]
+    peak = [*cli, "peak", *common, "--month", "2026-10", "--by", "account", "-f", "csv"]
+    peak += ["--window", "1h", "--statistic", "p95"]
     results["bill_cold"], _ = timed(bill)
+    results["mau_cold"], _ = timed(mau)
+    results["peak_cold"], _ = timed(peak)
     sys.path.insert(0, str(ROOT))
     from meterlog.store import Store
 
     late = _events(1_000, 99, 3, 28)  # late lines for closed days and new ones
     _commit(Store(store), late, "late")
-    results["bill_warm"], warm = timed(bill)
+    results["bill_warm"], warm_bill = timed(bill)
+    results["mau_warm"], warm_mau = timed(mau)
+    results["peak_warm"], warm_peak = timed(peak)
     shutil.rmtree(cache)
-    results["bill_cold_after_ingest"], cold = timed(bill)
-    results["same_bytes"] = warm == cold
-    results["mau_uncached"], _ = timed(
-        [*cli, "mau", *common, "--month", "2026-10", "--by", "account", "-f", "csv"]
-    )
+    results["bill_cold_after_ingest"], cold_bill = timed(bill)
+    results["mau_cold_after_ingest"], cold_mau = timed(mau)
+    results["peak_cold_after_ingest"], cold_peak = timed(peak)
+    results["same_bytes"] = (warm_bill, warm_mau, warm_peak) == (cold_bill, cold_mau, cold_peak)
+    results.update(in_process(store, plan))
     import duckdb
 
     files = str(store / "events" / "day=2026-10-*" / "*.parquet")

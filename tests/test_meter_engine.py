@@ -5,6 +5,7 @@ a month boundary included)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -177,3 +178,49 @@ def test_a_peak_split_inside_one_window_adds_up() -> None:
     frame = meter.finalize(state, period).collect()
     assert frame.get_column("quantity").to_list() == [2]
     assert str(frame.get_column("peak_start")[0]) == "2026-10-25 00:00:00+00:00"
+
+
+SAMPLE_KEYS = {
+    "key_live_5c1faa9f52135cb13ccc38b7": "acme",
+    "key_live_941707dc8770f0b6d75df7ee": "globex",
+    "key_live_d2edd018cbf9952fe408726b": "umbrella",
+    "key_live_2661ddfe99635f3e1fc4be40": "hooli",
+}
+
+
+@settings(max_examples=4, **SPLITS)
+@given(data=st.data(), drawn=st.lists(event, min_size=1, max_size=25))
+def test_a_running_invoice_is_the_same_whatever_the_batches(data, drawn) -> None:
+    """``watch``'s running invoice (every meter and pricing model of the sample plans) after
+    any sequence of batches equals the one computed from all the events at once."""
+    from meterlog.billing.invoice import RunningInvoice
+    from meterlog.identity import with_identity
+    from meterlog.plans import load_plan_file
+    from tests.billing_support import event_frame
+
+    keys = [None, "key-unknown", *SAMPLE_KEYS]
+    rows = _rows(drawn)
+    for row, key in zip(
+        rows,
+        data.draw(st.lists(st.sampled_from(keys), min_size=len(rows), max_size=len(rows))),
+        strict=True,
+    ):
+        row["http_x_api_key"] = key
+    frame = event_frame(rows)
+    events = with_identity(frame.lazy(), "remote_user", "http_x_api_key", SAMPLE_KEYS).collect()
+    plans = load_plan_file(Path(__file__).resolve().parent.parent / "sample_logs" / "plans.toml")
+    now = utc("2026-10-31T12:00:00")
+    parts = data.draw(st.integers(1, 4), label="batches")
+    batches = data.draw(
+        st.lists(st.integers(0, parts - 1), min_size=len(rows), max_size=len(rows)),
+        label="batch of each event",
+    )
+    at_once = RunningInvoice(plans, UTC_ZONE, now)
+    at_once.add(events.lazy())
+    running = RunningInvoice(plans, UTC_ZONE, now)
+    for which in range(parts):
+        running.add(_batch(events, batches, which))
+    expected = at_once.lines(7)
+    assert running.lines(7).equals(expected)
+    # requests without a key are never billed
+    assert None not in expected.get_column("account").to_list()
