@@ -131,6 +131,45 @@ def in_process(store: Path, plan: Path) -> dict[str, float]:
     return {"in_process_bill_cold": cold, "in_process_bill_warm": time.perf_counter() - began}
 
 
+def mau_in_process(store: Path) -> dict[str, float]:
+    """The month's MAU per account inside one process, next to DuckDB's query, twice each:
+    meterlog's one-shot ``quantities`` and the cold cached state (written to the cache)."""
+    import duckdb
+    import polars as pl
+
+    from meterlog.events import identified_events, pin
+    from meterlog.identity import Identity
+    from meterlog.meters import MauMeter, Period
+    from meterlog.periods import Month
+    from meterlog.statecache import month_states
+    from meterlog.store import Store
+
+    identity, month = Identity(account_field="http_x_api_key"), Month(2026, 10)
+    files = str(store / "events" / "day=2026-10-*" / "*.parquet")
+    query = (
+        "select http_x_api_key, count(distinct remote_user) from read_parquet(?) "
+        "where ts >= timestamptz '2026-10-01 00:00:00+00' "
+        "and ts < timestamptz '2026-11-01 00:00:00+00' group by 1"
+    )
+    results: dict[str, float] = {}
+    for run in (1, 2):
+        began = time.perf_counter()
+        with duckdb.connect() as connection:
+            connection.execute("set enable_progress_bar = false")
+            connection.execute(query, [files]).fetchall()
+        results[f"duckdb_mau_{run}"] = time.perf_counter() - began
+        snapshot = pin(Store(store))
+        events = identified_events(snapshot, identity, snapshot.pinned)
+        began = time.perf_counter()
+        MauMeter().quantities(events, Period(month)).collect()
+        results[f"meterlog_mau_one_shot_{run}"] = time.perf_counter() - began
+        shutil.rmtree(store / "meter_states", ignore_errors=True)
+        began = time.perf_counter()
+        pl.collect_all(month_states(snapshot, identity, MauMeter(), [month], Period(month).tz))
+        results[f"meterlog_mau_cold_cached_{run}"] = time.perf_counter() - began
+    return results
+
+
 def timed(command: list[str]) -> tuple[float, str]:
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -176,6 +215,7 @@ def main() -> None:
     results["peak_cold_after_ingest"], cold_peak = timed(peak)
     results["same_bytes"] = (warm_bill, warm_mau, warm_peak) == (cold_bill, cold_mau, cold_peak)
     results.update(in_process(store, plan))
+    results.update(mau_in_process(store))
     import duckdb
 
     files = str(store / "events" / "day=2026-10-*" / "*.parquet")
