@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from meterlog.identity import Identity
 from meterlog.meters import CountMeter, MauMeter, Meter, Period, events_between
 from meterlog.periods import Month
+from meterlog.statecache import EVERY_ACCOUNT, StateJob, cached_states
+from meterlog.store import Snapshot
 
 
 def _monthly(frames: list[pl.LazyFrame], months: Sequence[Month], tz: ZoneInfo) -> pl.DataFrame:
@@ -106,15 +109,29 @@ class MeterStates:
     account (every request) is kept too: the accounts seen and ``watch``'s month requests."""
 
     def __init__(
-        self, meters: Sequence[Meter], period: Period, selects: pl.Expr | None = None
+        self,
+        meters: Sequence[Meter],
+        period: Period,
+        selects: pl.Expr | None = None,
+        selection: str = EVERY_ACCOUNT,
     ) -> None:
         self.meters = list(dict.fromkeys(meters))
         self.period = period
         self.selects = selects
+        #: Names ``selects`` in the store's cache of meter states (:mod:`meterlog.statecache`).
+        self.selection = selection
         self._counter = CountMeter()
         self._kept = list(dict.fromkeys([*self.meters, self._counter]))
         self.states: dict[Meter, pl.DataFrame] = {m: m.empty_state() for m in self._kept}
         self._quantities: dict[Meter, pl.DataFrame] = {}
+
+    def load(self, snapshot: Snapshot, identity: Identity) -> None:
+        """Start over from the states of every event of the period in ``snapshot`` (read from
+        the store's cache of meter states where it has them, see :mod:`meterlog.statecache`)."""
+        selects = self.selects if self.selects is not None else pl.lit(True)
+        jobs = [StateJob(meter, self.period, selects, self.selection) for meter in self._kept]
+        self.states = dict(zip(self._kept, cached_states(snapshot, identity, jobs), strict=True))
+        self._quantities.clear()
 
     def add(self, events: pl.LazyFrame) -> None:
         """Merge the partial states of ``events`` (rows outside the period are ignored)."""

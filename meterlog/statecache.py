@@ -49,6 +49,8 @@ from meterlog.periods import Month, utc_days
 from meterlog.schema import PARTITION_COLUMN
 from meterlog.store import EVENTS_TABLE, METER_STATES_TABLE, Snapshot, Store
 
+#: The selection of states that cover every request of the period (``mau``, ``peak``).
+EVERY_ACCOUNT = "every account"
 #: Bumped whenever a meter's state changes shape: older cached states are then ignored.
 STATE_FORMAT = 1
 
@@ -321,5 +323,5 @@ def month_states(
     tz: ZoneInfo,
 ) -> list[pl.LazyFrame]:
     """``meter``'s state of every account in each month (``meterlog mau``, ``peak``), cached."""
-    jobs = [StateJob(meter, Period(month, tz), pl.lit(True), "every account") for month in months]
+    jobs = [StateJob(meter, Period(month, tz), pl.lit(True), EVERY_ACCOUNT) for month in months]
     return [state.lazy() for state in cached_states(snapshot, identity, jobs)]

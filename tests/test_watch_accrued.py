@@ -108,6 +108,24 @@ def test_live_amounts_are_the_current_invoice(tmp_path: Path) -> None:
                 live = watch.mtd.invoice_lines(version)
             assert live is not None
             assert live.equals(expected), (live, expected)
+        # another writer (a cron ingest of other logs) commits between two batches: watch
+        # reads its month again from the store (the meter states bill cached, and the files
+        # added since), and still prints bill's lines
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "api.log").write_text("\n".join(json_lines(300, 8, now)) + "\n")
+        ingest(store, [str(other)])
+        with (logs / "api.log").open("a") as handle:
+            handle.write("\n".join(json_lines(200, 9, now)) + "\n")
+        watch.step()
+        version = store.version()
+        assert version is not None and watch.health().store_version == version
+        expected = compute_invoice(
+            store, plans, "current", UTC_ZONE, identity, check_sources=False
+        ).lines
+        with watch.mtd_lock:
+            live = watch.mtd.invoice_lines(version)
+        assert live is not None and live.equals(expected)
         accrued = scrape_accrued(server)
         data = dashboard_data(watch)
     finally:

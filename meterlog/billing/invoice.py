@@ -45,7 +45,7 @@ from meterlog.periods import parse_period
 from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
 from meterlog.pricing.base import exact
 from meterlog.statecache import CacheReport, StateJob, cached_states
-from meterlog.store import Store
+from meterlog.store import Snapshot, Store
 
 #: Columns of an invoice, in order. ``amount`` is decimal text in the currency's minor units.
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
@@ -127,6 +127,11 @@ def _groups(
 def _sort_key(key: tuple[str, date | None, date | None]) -> tuple[str, str, str]:
     zone, first_day, end_day = key
     return zone, str(first_day or ""), str(end_day or "")
+
+
+def _selection(group: _Group, all_listed: Sequence[str]) -> str:
+    """A group's accounts as named in the cache of meter states (:mod:`meterlog.statecache`)."""
+    return json.dumps([list(group.listed), group.takes_unlisted, list(all_listed)])
 
 
 def group_meters(plans: PlanFile, group: _Group) -> list[Meter]:
@@ -270,7 +275,7 @@ def compute_invoice(
     jobs: list[StateJob] = []
     owners: list[int] = []  # the group of each job
     for index, group in enumerate(groups):
-        selection = json.dumps([list(group.listed), group.takes_unlisted, all_listed])
+        selection = _selection(group, all_listed)
         for meter in dict.fromkeys([CountMeter(), *group_meters(plans, group)]):
             meters.append(meter)
             jobs.append(StateJob(meter, group.period, group.selects(all_listed), selection))
@@ -343,7 +348,12 @@ class RunningInvoice:
         self.groups = _groups(plans, "current", default_tz, now)
         listed = sorted(plans.accounts)
         self.states = [
-            MeterStates(group_meters(plans, group), group.period, group.selects(listed))
+            MeterStates(
+                group_meters(plans, group),
+                group.period,
+                group.selects(listed),
+                _selection(group, listed),
+            )
             for group in self.groups
         ]
 
@@ -351,6 +361,12 @@ class RunningInvoice:
         """The current month turned in one of the billing time zones."""
         current = _groups(self.plans, "current", self.default_tz, now)
         return [group.period for group in current] != [group.period for group in self.groups]
+
+    def load(self, snapshot: Snapshot, identity: Identity) -> None:
+        """Start over from every event of the current period in ``snapshot`` (the store's
+        cached meter states where it has them, shared with ``bill``)."""
+        for states in self.states:
+            states.load(snapshot, identity)
 
     def add(self, events: pl.LazyFrame) -> None:
         """Merge a batch of events (with ``user`` and ``account``) into every group."""

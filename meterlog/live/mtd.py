@@ -26,10 +26,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.billing.invoice import RunningInvoice
+from meterlog.identity import Identity
 from meterlog.metering import MeterStates
 from meterlog.meters import MauMeter, Meter, PeakMeter, Period
 from meterlog.periods import Month
 from meterlog.plans import TOTAL_CHARGE, PlanFile
+from meterlog.store import Snapshot
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,16 @@ class MonthToDate:
         """Compute the figures of the month containing ``now`` from ``events`` (the store)."""
         self._reset(now)
         self.add(events)
+
+    def load_store(self, snapshot: Snapshot, identity: Identity, now: datetime) -> None:
+        """The figures of the month containing ``now`` from the store at ``snapshot``'s
+        version: the store's cached meter states (those ``bill``, ``mau`` and ``peak`` keep)
+        merged with the files added since, so a restart reads only what is new."""
+        self._reset(now)
+        if self.figures is not None:
+            self.figures.load(snapshot, identity)
+        if self.invoice is not None:
+            self.invoice.load(snapshot, identity)
 
     def add(self, events: pl.LazyFrame) -> None:
         """Merge committed rows (any time; rows outside the month are ignored)."""

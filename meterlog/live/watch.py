@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.billing import Identity, identified_events
+from meterlog.billing import Identity
 from meterlog.endpoints import ENDPOINT_COLUMN, EndpointTemplates
 from meterlog.errors import MeterlogError, StoreError
+from meterlog.events import pin
 from meterlog.identity import with_identity
 from meterlog.ingest import FAILED, IngestOptions, IngestSummary, ingest_inputs
 from meterlog.live.follow import Follower
@@ -327,8 +328,7 @@ class Watcher:
             if version is None:
                 self.mtd.load(self._identify(_no_events()), now)
             else:
-                events = identified_events(self.store, self.options.identity, version)
-                self.mtd.load(events, now)
+                self.mtd.load_store(pin(self.store, version), self.options.identity, now)
             accounts = sorted(
                 self.mtd.requests().items(), key=lambda item: (-item[1], item[0] or "")
             )
