@@ -331,7 +331,8 @@ def mau_memory(users: int) -> dict[str, object]:
         began = time.perf_counter()
         mtd.add(frame.lazy())
         adds.append(time.perf_counter() - began)
-    held = mtd._mau[0].pairs
+    assert mtd.figures is not None
+    held = mtd.figures.states[MauMeter()]  # the MAU meter's state: (account, user) pairs
     rss_after, _ = rss_and_cpu(os.getpid())
     counted = mtd.mau()["acme"]
     # a batch of 40,000 requests (2 s at 20,000 lines/s) from known and new users

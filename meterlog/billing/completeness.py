@@ -67,15 +67,17 @@ _MTIME_SLACK = timedelta(days=2)
 
 
 def completeness_problems(
-    store: Store, version: int, periods: Sequence[Period], check_sources: bool = True
+    store: Store,
+    version: int,
+    periods: Sequence[Period],
+    check_sources: bool = True,
+    latest: datetime | None = None,
 ) -> list[str]:
     """Why the store may not hold all of ``periods`` yet (empty when nothing is known to lack);
-    see the module doc. ``check_sources`` looks at local log files too."""
-    events = store.scan_events(version=version)
-    first_end = min(period.end for period in periods)
-    latest = _since(events, first_end).select(pl.col("ts").max()).collect().item()
+    see the module doc. ``check_sources`` looks at local log files too. ``latest``: the time
+    of the newest stored request, when already known (:class:`LatestTime`)."""
     if latest is None:
-        latest = events.select(pl.col("ts").max()).collect().item()
+        latest = latest_time(store.scan_events(version=version))
     problems = []
     # one line for every period the data does not reach, whatever the number of time zones
     ordered = sorted(set(periods), key=lambda period: (period.end, period.tz.key))
@@ -97,6 +99,25 @@ def completeness_problems(
         last = max(periods, key=lambda period: (period.end, period.tz.key))
         problems += [str(lag) for lag in lagging_sources(store, version, last)]
     return problems
+
+
+def latest_time(events: pl.LazyFrame) -> datetime | None:
+    """The time of the newest stored request (None for none)."""
+    value = LatestTime().partial(events).collect().item()
+    return value if isinstance(value, datetime) else None
+
+
+@dataclass(frozen=True)
+class LatestTime:
+    """The newest request's time as a mergeable aggregate (cached by month-end runs like a
+    meter's state): the state is one row, ``latest``."""
+
+    def partial(self, events: pl.LazyFrame, period: Period | None = None) -> pl.LazyFrame:
+        return events.select(latest=pl.col("ts").max())
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        both = pl.concat([first, second], how="vertical_relaxed")
+        return both.select(pl.col("latest").max())
 
 
 def _since(events: pl.LazyFrame, moment: datetime) -> pl.LazyFrame:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.events import identified_events, resolve_version
+from meterlog.events import identified_events, pin
 from meterlog.identity import Identity
 from meterlog.meters import Period
 from meterlog.periods import parse_period
@@ -28,8 +28,9 @@ def explain_account(
     """The inputs behind ``account``'s invoice lines: per charge, the meter's evidence (the
     users counted, every window with the peak marked, daily counts and sums, the values
     counted), over the days the account is active, times in the account's zone."""
-    version = resolve_version(store, as_of)
-    events = identified_events(store, identity, version).filter(pl.col("account") == account)
+    snapshot = pin(store, as_of)
+    version = snapshot.pinned
+    events = identified_events(snapshot, identity, version).filter(pl.col("account") == account)
     zone = plans.tz_for(account, default_tz)
     assignment = plans.accounts.get(account)
     period = Period(

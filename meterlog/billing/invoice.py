@@ -25,8 +25,9 @@ the same command gives byte-identical output.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -34,15 +35,17 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.billing.completeness import completeness_problems
-from meterlog.billing.quality import Quality, data_quality
-from meterlog.events import identified_events, resolve_version
-from meterlog.identity import Identity, unmapped_account_keys
-from meterlog.meters import Meter, Period, events_between, events_in_period
+from meterlog.billing.completeness import LatestTime, completeness_problems
+from meterlog.billing.quality import Quality, QualityCounts, data_quality, quality_span
+from meterlog.events import identified_events, pin
+from meterlog.identity import Identity, identity_expr
+from meterlog.metering import MeterStates
+from meterlog.meters import CountMeter, Meter, Period, events_between
 from meterlog.periods import parse_period
 from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
 from meterlog.pricing.base import exact
-from meterlog.store import Store
+from meterlog.statecache import CacheReport, StateJob, cached_states
+from meterlog.store import Snapshot, Store
 
 #: Columns of an invoice, in order. ``amount`` is decimal text in the currency's minor units.
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
@@ -126,6 +129,45 @@ def _sort_key(key: tuple[str, date | None, date | None]) -> tuple[str, str, str]
     return zone, str(first_day or ""), str(end_day or "")
 
 
+def _selection(group: _Group, all_listed: Sequence[str]) -> str:
+    """A group's accounts as named in the cache of meter states (:mod:`meterlog.statecache`)."""
+    return json.dumps([list(group.listed), group.takes_unlisted, list(all_listed)])
+
+
+def group_meters(plans: PlanFile, group: _Group) -> list[Meter]:
+    """The meters of the plans a group's accounts can be on (each once, in plan order)."""
+    reachable = {plans.accounts[account].plan for account in group.listed}
+    if group.takes_unlisted:
+        reachable.add(plans.default_plan)
+    return list(
+        dict.fromkeys(
+            charge.meter for name in sorted(reachable) for charge in plans.plans[name].charges
+        )
+    )
+
+
+def _group_lines(
+    plans: PlanFile,
+    group: _Group,
+    seen: Sequence[str | None],
+    quantities: Mapping[Meter, pl.DataFrame],
+    version: int,
+) -> list[dict[str, object]]:
+    """The lines of a group's accounts: those with a request in the period (``seen``) and
+    those the plan file lists, from each meter's quantities (:meth:`Meter.finalize`)."""
+    by_meter = {
+        meter: {
+            account: (quantity, peak_start) for account, quantity, peak_start in frame.iter_rows()
+        }
+        for meter, frame in quantities.items()
+    }
+    accounts = sorted({account for account in seen if account is not None} | set(group.listed))
+    lines: list[dict[str, object]] = []
+    for account in accounts:
+        lines += _plan_lines(account, plans.plan_for(account), group.period, by_meter, version)
+    return lines
+
+
 def _share(period: Period) -> Fraction:
     """The part of the month the period covers, in days (1 for a whole month)."""
     return Fraction(period.days(), period.whole_month.days())
@@ -140,7 +182,7 @@ def _plan_lines(
     account: str,
     plan: Plan,
     period: Period,
-    quantities: Mapping[Meter, Mapping[str, tuple[int, datetime | None]]],
+    quantities: Mapping[Meter, Mapping[str | None, tuple[int, datetime | None]]],
     version: int,
 ) -> list[dict[str, object]]:
     common = {
@@ -215,55 +257,130 @@ def compute_invoice(
     as_of: int | None = None,
     now: datetime | None = None,
     check_sources: bool = True,
+    cache: bool = True,
+    cache_report: CacheReport | None = None,
 ) -> Invoice:
-    """The invoice for ``period_text`` from the store at ``as_of`` (default: current)."""
-    version = resolve_version(store, as_of)
+    """The invoice for ``period_text`` from the store at ``as_of`` (default: current, or the
+    version a :class:`~meterlog.store.Snapshot` is pinned at). With ``cache``, meter states
+    are kept in the store and a later run reads only the files added since
+    (:mod:`meterlog.statecache`); the lines are the same either way."""
+    snapshot = pin(store, as_of)
+    store, version = snapshot, snapshot.pinned
     events = identified_events(store, identity, version)
     groups = _groups(plans, period_text, default_tz, now)
     all_listed = sorted(plans.accounts)
-    lines: list[dict[str, object]] = []
-    for group in groups:
-        group_events = events.filter(group.selects(all_listed))
-        reachable = {plans.accounts[account].plan for account in group.listed}
-        if group.takes_unlisted:
-            reachable.add(plans.default_plan)
-        meters = list(
-            dict.fromkeys(
-                charge.meter for name in sorted(reachable) for charge in plans.plans[name].charges
-            )
-        )
-        seen = events_in_period(group_events, group.period).select("account").unique()
-        frames = pl.collect_all(
-            [seen, *(meter.quantities(group_events, group.period) for meter in meters)]
-        )
-        quantities = {
-            meter: {
-                account: (quantity, peak_start)
-                for account, quantity, peak_start in frame.iter_rows()
-            }
-            for meter, frame in zip(meters, frames[1:], strict=True)
-        }
-        accounts = sorted(set(frames[0].get_column("account").to_list()) | set(group.listed))
-        for account in accounts:
-            plan = plans.plan_for(account)
-            lines += _plan_lines(account, plan, group.period, quantities, version)
-    lines.sort(key=lambda line: str(line["account"]))  # stable: keeps each account's order
     months = tuple(dict.fromkeys(group.period.whole_month for group in groups))
+    # every group's meters, plus a request count (the accounts seen in the period)
+    meters: list[Meter] = []
+    jobs: list[StateJob] = []
+    owners: list[int] = []  # the group of each job
+    for index, group in enumerate(groups):
+        selection = _selection(group, all_listed)
+        for meter in dict.fromkeys([CountMeter(), *group_meters(plans, group)]):
+            meters.append(meter)
+            jobs.append(StateJob(meter, group.period, group.selects(all_listed), selection))
+            owners.append(index)
+    counted: pl.DataFrame | None = None  # the quality block's counts
+    accounts_counted: pl.DataFrame | None = None  # what the account warnings count
+    newest: datetime | None = None  # the newest stored request's time
+    if cache and months:
+        span = quality_span(months)
+        extra = [StateJob(QualityCounts(*span), months[0], pl.lit(True), "every request", span)]
+        extra.append(StateJob(LatestTime(), months[0], pl.lit(True), "every request", None, True))
+        if identity.account_field is not None:
+            around = account_span(groups)
+            counts = AccountCounts(*around, identity)
+            extra.append(StateJob(counts, months[0], pl.lit(True), "every request", around))
+        cached = cached_states(snapshot, identity, [*jobs, *extra], cache_report)
+        states = [state.lazy() for state in cached[: len(jobs)]]
+        counted, newest = cached[len(jobs)], cached[len(jobs) + 1].item()
+        if len(extra) > 2:
+            accounts_counted = cached[len(jobs) + 2]
+    else:
+        states = [job.meter.partial(events.filter(job.selects), job.period) for job in jobs]
+    finals = pl.collect_all(
+        [
+            meter.finalize(state, job.period)
+            for meter, job, state in zip(meters, jobs, states, strict=True)
+        ]
+    )
+    lines: list[dict[str, object]] = []
+    for index, group in enumerate(groups):
+        mine = [
+            (meter, final)
+            for meter, final, owner in zip(meters, finals, owners, strict=True)
+            if owner == index
+        ]
+        seen = mine[0][1].get_column("account").to_list()  # the request count's accounts
+        lines += _group_lines(plans, group, seen, dict(mine), version)
+    lines.sort(key=lambda line: str(line["account"]))  # stable: keeps each account's order
     incomplete = tuple(
-        completeness_problems(store, version, months, check_sources and as_of is None)
+        completeness_problems(store, version, months, check_sources and as_of is None, newest)
     )
     return Invoice(
         lines=invoice_frame(lines),
         store_version=version,
         periods=months,
         warnings=(
-            *identity_warnings(events, identity, groups),
+            *identity_warnings(events, identity, groups, accounts_counted),
             *column_warnings(events, plans),
-            *empty_period_warnings(events, months),
+            *empty_period_warnings(
+                events,
+                months,
+                None if counted is None else int(counted.get_column("requests").sum()),
+            ),
         ),
         incomplete=incomplete,
-        quality=data_quality(store, events, version, months, incomplete),
+        quality=data_quality(store, events, version, months, incomplete, counted),
     )
+
+
+class RunningInvoice:
+    """The invoice of the current period kept up to date batch by batch (what ``watch`` shows):
+    each group of accounts keeps the mergeable state of its meters
+    (:class:`~meterlog.metering.MeterStates`), and the lines are built by the same code as
+    :func:`compute_invoice`'s, so after any sequence of batches they equal ``bill --period
+    current`` at the same store version. Requests without an account are never billed."""
+
+    def __init__(self, plans: PlanFile, default_tz: ZoneInfo, now: datetime) -> None:
+        self.plans = plans
+        self.default_tz = default_tz
+        self.groups = _groups(plans, "current", default_tz, now)
+        listed = sorted(plans.accounts)
+        self.states = [
+            MeterStates(
+                group_meters(plans, group),
+                group.period,
+                group.selects(listed),
+                _selection(group, listed),
+            )
+            for group in self.groups
+        ]
+
+    def needs_reset(self, now: datetime) -> bool:
+        """The current month turned in one of the billing time zones."""
+        current = _groups(self.plans, "current", self.default_tz, now)
+        return [group.period for group in current] != [group.period for group in self.groups]
+
+    def load(self, snapshot: Snapshot, identity: Identity) -> None:
+        """Start over from every event of the current period in ``snapshot`` (the store's
+        cached meter states where it has them, shared with ``bill``)."""
+        for states in self.states:
+            states.load(snapshot, identity)
+
+    def add(self, events: pl.LazyFrame) -> None:
+        """Merge a batch of events (with ``user`` and ``account``) into every group."""
+        for states in self.states:
+            states.add(events)
+
+    def lines(self, version: int) -> pl.DataFrame:
+        """The invoice lines now, as :func:`compute_invoice` writes them."""
+        lines: list[dict[str, object]] = []
+        for group, states in zip(self.groups, self.states, strict=True):
+            quantities = {meter: states.quantities(meter) for meter in states.meters}
+            lines += _group_lines(self.plans, group, states.accounts(), quantities, version)
+        lines.sort(key=lambda line: str(line["account"]))
+        return invoice_frame(lines)
 
 
 def column_warnings(events: pl.LazyFrame, plans: PlanFile) -> list[str]:
@@ -282,12 +399,17 @@ def column_warnings(events: pl.LazyFrame, plans: PlanFile) -> list[str]:
     return warnings
 
 
-def empty_period_warnings(events: pl.LazyFrame, months: Sequence[Period]) -> list[str]:
+def empty_period_warnings(
+    events: pl.LazyFrame, months: Sequence[Period], requests: int | None = None
+) -> list[str]:
     """A warning when no request at all falls in the billing period, saying where the store's
-    data begins and ends (an invoice of base fees alone is rarely what was meant)."""
+    data begins and ends (an invoice of base fees alone is rarely what was meant).
+    ``requests``: the period's requests when already known."""
     start = min(period.start for period in months)
     end = max(period.end for period in months)
-    if events_between(events, start, end).select(pl.len()).collect().item():
+    if requests is None:
+        requests = events_between(events, start, end).select(pl.len()).collect().item()
+    if requests:
         return []
     first, last = (
         events.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
@@ -306,24 +428,72 @@ def empty_period_warnings(events: pl.LazyFrame, months: Sequence[Period]) -> lis
     ]
 
 
+@dataclass(frozen=True)
+class AccountCounts:
+    """What :func:`identity_warnings` reads from events, as a mergeable aggregate (cached by
+    month-end runs like a meter's state): between ``start`` and ``end``, the requests without
+    an account (the row whose ``key`` is null) and the raw account values the accounts file
+    does not map (one row each)."""
+
+    start: datetime
+    end: datetime
+    identity: Identity = field(repr=False)  # part of the cache key on its own
+
+    def partial(self, events: pl.LazyFrame, period: Period | None = None) -> pl.LazyFrame:
+        in_span = events_between(events, self.start, self.end)
+        parts = [
+            in_span.filter(pl.col("account").is_null()).select(
+                key=pl.lit(None, pl.String), requests=pl.len().cast(pl.Int64)
+            )
+        ]
+        field_name = self.identity.account_field
+        if (
+            field_name is not None
+            and self.identity.accounts
+            and field_name in events.collect_schema().names()
+        ):
+            parts.append(
+                in_span.select(key=identity_expr(field_name).cast(pl.String))
+                .drop_nulls()
+                .unique()
+                .filter(~pl.col("key").is_in(list(self.identity.accounts)))
+                .with_columns(requests=pl.lit(0, pl.Int64))
+            )
+        return pl.concat(parts, how="vertical_relaxed")
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        both = pl.concat([first, second], how="vertical_relaxed")
+        return both.group_by("key").agg(pl.col("requests").sum().cast(pl.Int64))
+
+
+def account_span(groups: Sequence[_Group]) -> tuple[datetime, datetime]:
+    return (
+        min(group.period.start for group in groups),
+        max(group.period.end for group in groups),
+    )
+
+
 def identity_warnings(
-    events: pl.LazyFrame, identity: Identity, groups: Sequence[_Group]
+    events: pl.LazyFrame,
+    identity: Identity,
+    groups: Sequence[_Group],
+    counted: pl.DataFrame | None = None,
 ) -> list[str]:
-    """Requests during the billing periods that cannot be billed to a known account."""
+    """Requests during the billing periods that cannot be billed to a known account
+    (``counted``: :class:`AccountCounts`' state of the events, when already known)."""
     if identity.account_field is None or not groups:
         return []
-    start = min(group.period.start for group in groups)
-    end = max(group.period.end for group in groups)
-    in_periods = events_between(events, start, end)
+    if counted is None:
+        counted = AccountCounts(*account_span(groups), identity).partial(events).collect()
     warnings = []
-    no_account = in_periods.filter(pl.col("account").is_null()).select(pl.len()).collect().item()
+    no_account = int(counted.filter(pl.col("key").is_null()).get_column("requests").sum())
     if no_account:
         warnings.append(
             f"{no_account} requests in the billing period have no {identity.account_field}; "
             "they are not billed to anyone"
         )
     if identity.accounts:
-        unmapped = unmapped_account_keys(in_periods, identity.account_field, identity.accounts)
+        unmapped = sorted(counted.get_column("key").drop_nulls().to_list())
         if unmapped:
             shown = ", ".join(key[:6] + "..." for key in unmapped[:3])
             warnings.append(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import polars as pl
@@ -63,31 +64,64 @@ class Quality:
         ]
 
 
+@dataclass(frozen=True)
+class QualityCounts:
+    """The figures of the quality block that are read from events, as a mergeable aggregate
+    (like a meter: :meth:`partial`, :meth:`merge`), so month-end runs can cache them: per
+    source, the requests and anonymous requests between ``start`` and ``end`` and the first
+    and last stored line."""
+
+    start: datetime
+    end: datetime
+
+    def partial(self, events: pl.LazyFrame, period: Period | None = None) -> pl.LazyFrame:
+        return (
+            events_between(events, self.start, self.end)
+            .group_by(pl.col("source_id").cast(pl.String))
+            .agg(
+                requests=pl.len().cast(pl.Int64),
+                anonymous=pl.col("user").is_null().sum().cast(pl.Int64),
+                first=pl.col("source_line").min().cast(pl.Int64),
+                last=pl.col("source_line").max().cast(pl.Int64),
+            )
+        )
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            pl.concat([first, second], how="vertical_relaxed")
+            .group_by("source_id")
+            .agg(
+                pl.col("requests").sum(),
+                pl.col("anonymous").sum(),
+                pl.col("first").min(),
+                pl.col("last").max(),
+            )
+        )
+
+
+def quality_span(periods: Sequence[Period]) -> tuple[datetime, datetime]:
+    """From the first start to the last end of the billing ``periods``."""
+    return min(period.start for period in periods), max(period.end for period in periods)
+
+
 def data_quality(
     store: Store,
     events: pl.LazyFrame,
     version: int,
     periods: Sequence[Period],
     incomplete: Sequence[str],
+    counted: pl.DataFrame | None = None,
 ) -> Quality:
-    """The quality block for the billing ``periods`` (``events`` with ``user``)."""
+    """The quality block for the billing ``periods`` (``events`` with ``user``); ``counted``
+    is :class:`QualityCounts`' state of the events when already known (a cached state)."""
     if not periods:
         return Quality(version, None, None, 0, 0, "0.00", 0, 0, len(incomplete))
-    start = min(period.start for period in periods)
-    end = max(period.end for period in periods)
-    in_period = events_between(events, start, end)
-    counts, spans = pl.collect_all(
-        [
-            in_period.select(
-                requests=pl.len().cast(pl.Int64),
-                anonymous=pl.col("user").is_null().sum().cast(pl.Int64),
-            ),
-            in_period.group_by("source_id").agg(
-                first=pl.col("source_line").min(), last=pl.col("source_line").max()
-            ),
-        ]
-    )
-    requests, anonymous = counts.row(0)
+    start, end = quality_span(periods)
+    if counted is None:
+        counted = QualityCounts(start, end).partial(events).collect()
+    spans = counted.select("source_id", "first", "last")
+    requests = int(counted.get_column("requests").sum())
+    anonymous = int(counted.get_column("anonymous").sum())
     share = (
         (Decimal(anonymous) * 100 / Decimal(requests)).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_EVEN

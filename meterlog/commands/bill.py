@@ -126,20 +126,23 @@ def command(
         load_previous_invoice,
     )
     from meterlog.errors import MeterlogError
+    from meterlog.events import pin
     from meterlog.output import write_report
     from meterlog.periods import parse_period
     from meterlog.plans import load_plan_file
     from meterlog.store import Store
 
     resolved = settings.resolve()
-    store, tz, identity = Store(resolved.store), resolved.tz, resolved.identity()
+    tz, identity = resolved.tz, resolved.identity()
     # a mistyped period is a usage error, before any reading
     month = str(parse_period(period, tz))
     output = _filled(output, month)
     quality_path = _filled(quality_path, month)
     plans = load_plan_file(plan_path)
+    # one store version for everything this run reads (the invoice, --since-version's base)
+    store = pin(Store(resolved.store), as_of)
     if explain is not None:
-        evidence = explain_account(store, plans, explain, period, tz, identity, as_of)
+        evidence = explain_account(store, plans, explain, period, tz, identity)
         write_report(
             evidence,
             fmt,
@@ -149,7 +152,7 @@ def command(
         )
         return
     previous = load_previous_invoice(compare) if compare else None
-    invoice = compute_invoice(store, plans, period, tz, identity, as_of)
+    invoice = compute_invoice(store, plans, period, tz, identity, check_sources=as_of is None)
     if not quiet:
         for message in (*invoice.warnings, *invoice.incomplete):
             warn(message)

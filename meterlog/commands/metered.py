@@ -149,19 +149,22 @@ def meter_frame(
     """A meter's figures (or, with ``evidence``, what they were computed from) per month; a
     note on stderr says why when there are none (as ``usage`` does)."""
     from meterlog.commands.options import note
-    from meterlog.events import identified_events, resolve_version
+    from meterlog.events import identified_events, pin
     from meterlog.identity import anonymous_meter_note
     from meterlog.metering import empty_note, meter_evidence, meter_report
     from meterlog.periods import parse_months, resolve_month_words
+    from meterlog.statecache import month_states
     from meterlog.store import Store
 
     months = parse_months(resolve_month_words(month, settings.tz))
-    store = Store(settings.store)
-    events = identified_events(
-        store, settings.identity(by_account=by_account), resolve_version(store, None)
-    )
-    report = meter_evidence if evidence else meter_report
-    frame = report(events, meter, months, settings.tz)
+    snapshot = pin(Store(settings.store))
+    identity = settings.identity(by_account=by_account)
+    events = identified_events(snapshot, identity, snapshot.pinned)
+    if evidence:
+        frame = meter_evidence(events, meter, months, settings.tz)
+    else:
+        states = month_states(snapshot, identity, meter, months, settings.tz)
+        frame = meter_report(events, meter, months, settings.tz, states)
     anonymous = anonymous_meter_note(
         events, meter, months, settings.tz, frame, settings.user_field, settings.account_field
     )

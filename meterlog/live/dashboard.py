@@ -246,9 +246,11 @@ def _month_table(data: DashboardData, width: int, rows: int) -> RenderableType:
         cells: list[Text | str] = [plain(row.account, NO_KEY), f"{row.requests:,}", f"{row.mau:,}"]
         values = {(f.window, f.metric, f.statistic): f.value for f in row.peaks}
         cells += [f"{values.get(key, 0):,}" for key in shown_peaks]
-        if data.plan:
-            used, amount, currency = usage.get(row.account, ("", Decimal(0), ""))
+        if data.plan and row.account in usage:
+            used, amount, currency = usage[row.account]
             cells += [plain(used), f"{amount:,} {currency}"]
+        elif data.plan:  # requests without an account (or not billed this month)
+            cells += ["", ""]
         table.add_row(*cells)
     hidden = len(data.accounts) - rows
     if hidden > 0:

@@ -7,7 +7,9 @@ prometheus-nginxlog-exporter's (``<namespace>_http_response_count_total{method,s
 Prometheus' naming conventions (``meterlog_http_requests_total``,
 ``meterlog_http_response_bytes_total``, ``meterlog_http_request_duration_seconds``,
 ``meterlog_rejected_lines_total``), with the account as the main label and the status as its
-class (``2xx``...) so that the number of series stays bounded.
+class (``2xx``...) so that the number of series stays bounded. Month-to-date figures come from
+the meters and the billing code ``meterlog mau``, ``peak`` and ``bill`` use
+(``meterlog_accrued_amount`` is the TOTAL ``bill --period current`` prints).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
@@ -219,20 +222,36 @@ class WatchCollector(Collector):
         watcher = self.watcher
         labels = watcher.stats.accounts
         included = watcher.included_units()
-        if not included:
+        if included:
+            family = GaugeMetricFamily(
+                f"{PREFIX}_plan_included_units",
+                "Units the account's plan includes this month, by account and charge meter.",
+                labels=["account", "meter"],
+            )
+            # by label (a string: requests without a key have one too), never by raw account
+            units: dict[tuple[str, str], int] = {}
+            for (account, meter), value in included.items():
+                key = (labels.label(account), meter)
+                units[key] = max(units.get(key, 0), value)  # "other": the largest
+            for (label, meter), value in sorted(units.items()):
+                family.add_metric([label, meter], value)
+            yield family
+        if watcher.options.plan is None:
             return
+        accrued = watcher.accrued()
         family = GaugeMetricFamily(
-            f"{PREFIX}_plan_included_units",
-            "Units the account's plan includes this month, by account and charge meter.",
-            labels=["account", "meter"],
+            f"{PREFIX}_accrued_amount",
+            "Amount accrued this month by account and currency: the TOTAL 'meterlog bill "
+            "--month current' prints for the account now (requests without an account are "
+            "never billed).",
+            labels=["account", "currency"],
         )
-        # by label (a string: requests without a key have one too), never by raw account
-        units: dict[tuple[str, str], int] = {}
-        for (account, meter), value in included.items():
-            key = (labels.label(account), meter)
-            units[key] = max(units.get(key, 0), value)  # "other": the largest
-        for (label, meter), value in sorted(units.items()):
-            family.add_metric([label, meter], value)
+        amounts: dict[tuple[str, str], Decimal] = {}
+        for account, (amount, currency) in accrued.items():
+            where = (labels.label(account), currency)
+            amounts[where] = amounts.get(where, Decimal(0)) + amount
+        for (label, currency), amount in sorted(amounts.items()):
+            family.add_metric([label, currency], float(amount))
         yield family
 
     def _anomalies(self) -> Iterator[Metric]:

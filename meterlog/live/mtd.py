@@ -1,106 +1,37 @@
 """Month-to-date figures per account, exact, kept current from each committed batch.
 
-At start (and whenever another writer changed the store, or the month turns) the figures are
-computed from the store; after that each batch of committed rows updates them, with the same
-definitions as ``meterlog mau`` and ``meterlog peak`` (:mod:`meterlog.meters`) in the billing
-time zone:
+This module computes no meter: it holds the mergeable meter states of
+:class:`meterlog.metering.MeterStates` (the meters of :mod:`meterlog.meters`, the code
+``meterlog mau``, ``peak`` and ``bill`` use) and merges each committed batch's partial states
+into them. At start (and whenever another writer changed the store, or the month turns) the
+states are computed from the store.
 
-* requests: rows per account;
-* MAU: the distinct ``(account, user)`` pairs of counted requests are kept (a Polars frame of
-  strings, a few tens of bytes per pair: see BENCHMARKS.md for 1M users), so the count is
-  exact; a batch adds only the pairs not seen yet;
-* peak: the value of every window with traffic is kept per account (``requests`` and
-  ``bytes_sent`` add up; ``users`` keeps the distinct ``(account, window, user)`` triples), and
-  the reported figure is chosen from them exactly as :meth:`PeakMeter.measure` does, so
-  percentile statistics are exact too.
+* requests, MAU and peaks: the month in ``watch``'s time zone, every account (requests without
+  an account too, as ``meterlog mau`` and ``peak`` report them);
+* with a plan: a :class:`~meterlog.billing.invoice.RunningInvoice`, the lines ``bill --period
+  current`` prints, each account in its own billing time zone; requests without an account
+  are never billed.
+
+Memory grows with accounts, distinct users and windows with traffic, never with requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.meters import MauMeter, Meter, PeakMeter, Period, events_in_period
-from meterlog.meters.peak import window_grid
+from meterlog.billing.invoice import RunningInvoice
+from meterlog.identity import Identity
+from meterlog.metering import MeterStates
+from meterlog.meters import MauMeter, Meter, PeakMeter, Period
 from meterlog.periods import Month
-
-_PAIRS = {"account": pl.String(), "user": pl.String()}
-
-
-@dataclass
-class _MauState:
-    meter: MauMeter
-    pairs: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_PAIRS))
-    counts: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"account": pl.String(), "mau": pl.Int64()})
-    )
-    chunks: int = 0
-
-    def add(self, counted: pl.LazyFrame) -> None:
-        new = (
-            counted.filter(pl.col("user").is_not_null())
-            .select("account", "user")
-            .unique()
-            .join(self.pairs.lazy(), on=["account", "user"], how="anti", nulls_equal=True)
-            .collect()
-        )
-        if new.height == 0:
-            return
-        self.pairs = self.pairs.vstack(new)
-        self.chunks += 1
-        if self.chunks >= 64:  # keep the frame in few pieces
-            self.pairs = self.pairs.rechunk()
-            self.chunks = 0
-        added = new.group_by("account").agg(mau=pl.len().cast(pl.Int64))
-        self.counts = (
-            pl.concat([self.counts, added])
-            .group_by("account")
-            .agg(pl.col("mau").sum())
-            .sort("account", nulls_last=True)
-        )
-
-
-@dataclass
-class _PeakState:
-    meter: PeakMeter
-    grid: pl.DataFrame
-    #: ``account, window, value`` (requests, bytes_sent) or ``account, window, user`` (users).
-    kept: pl.DataFrame | None = None
-    quantities: pl.DataFrame | None = None
-
-    def add(self, counted: pl.LazyFrame) -> None:
-        if self.meter.metric == "users":
-            window = pl.lit(self.grid.get_column("window_start")).search_sorted(
-                pl.col("ts"), side="right"
-            )
-            triples = (
-                counted.filter(pl.col("user").is_not_null())
-                .select("account", (window.cast(pl.Int64) - 1).alias("window"), "user")
-                .unique()
-            )
-            if self.kept is None:
-                self.kept = triples.collect()
-            else:
-                new = triples.join(
-                    self.kept.lazy(), on=["account", "window", "user"], how="anti", nulls_equal=True
-                ).collect()
-                self.kept = self.kept.vstack(new).rechunk() if new.height else self.kept
-            values = self.kept.lazy().group_by("account", "window").agg(value=pl.len())
-        else:
-            fresh = self.meter.window_values(counted, self.grid)
-            parts = [fresh] if self.kept is None else [self.kept.lazy(), fresh]
-            self.kept = (
-                pl.concat(parts)
-                .group_by("account", "window")
-                .agg(pl.col("value").sum().cast(pl.Int64))
-                .collect()
-            )
-            values = self.kept.lazy()
-        self.quantities = self.meter.choose(values, self.grid).collect()
+from meterlog.plans import TOTAL_CHARGE, PlanFile
+from meterlog.store import Snapshot
 
 
 @dataclass(frozen=True)
@@ -116,90 +47,81 @@ class PeakFigure:
 
 
 class MonthToDate:
-    """Month-to-date requests, MAU and peaks per account (see the module doc).
+    """Month-to-date requests, MAU, peaks and (with ``plans``) the running invoice.
 
-    ``meters`` are the MAU and peak meters to keep (a plan's, or the defaults: MAU and peak
-    requests per hour); other meters are ignored. Events given to :meth:`load` and
-    :meth:`add` must carry ``user`` and ``account`` (:func:`meterlog.identity.with_identity`).
+    ``meters`` are the meters whose figures are shown (MAU and peak meters are reported by
+    :meth:`mau` and :meth:`peaks`). Events given to :meth:`load` and :meth:`add` must carry
+    ``user`` and ``account`` (:func:`meterlog.identity.with_identity`).
     """
 
-    def __init__(self, meters: Sequence[Meter], tz: ZoneInfo) -> None:
+    def __init__(
+        self, meters: Sequence[Meter], tz: ZoneInfo, plans: PlanFile | None = None
+    ) -> None:
         self.tz = tz
+        self.plans = plans
         self.meters = list(dict.fromkeys(meters))
         self.period: Period | None = None
-        self._mau: list[_MauState] = []
-        self._peaks: list[_PeakState] = []
-        self._requests = pl.DataFrame(schema={"account": pl.String(), "requests": pl.Int64()})
+        self.figures: MeterStates | None = None
+        self.invoice: RunningInvoice | None = None
 
-    def _reset(self, now: datetime) -> Period:
-        period = Period(Month.containing(now, self.tz), self.tz)
-        self.period = period
-        self._mau = [_MauState(m) for m in self.meters if isinstance(m, MauMeter)]
-        self._peaks = [
-            _PeakState(m, window_grid(period, m.window))
-            for m in self.meters
-            if isinstance(m, PeakMeter)
-        ]
-        self._requests = self._requests.clear()
-        return period
+    def _reset(self, now: datetime) -> None:
+        self.period = Period(Month.containing(now, self.tz), self.tz)
+        self.figures = MeterStates(self.meters, self.period)
+        self.invoice = None if self.plans is None else RunningInvoice(self.plans, self.tz, now)
 
     def needs_reset(self, now: datetime) -> bool:
-        """The month in the billing time zone turned since the figures were loaded."""
-        return self.period is None or Month.containing(now, self.tz) != self.period.month
+        """The month turned (in ``watch``'s time zone or a billing zone) since the load."""
+        if self.period is None or Month.containing(now, self.tz) != self.period.month:
+            return True
+        return self.invoice is not None and self.invoice.needs_reset(now)
 
     def load(self, events: pl.LazyFrame, now: datetime) -> None:
         """Compute the figures of the month containing ``now`` from ``events`` (the store)."""
         self._reset(now)
         self.add(events)
 
+    def load_store(self, snapshot: Snapshot, identity: Identity, now: datetime) -> None:
+        """The figures of the month containing ``now`` from the store at ``snapshot``'s
+        version: the store's cached meter states (those ``bill``, ``mau`` and ``peak`` keep)
+        merged with the files added since, so a restart reads only what is new."""
+        self._reset(now)
+        if self.figures is not None:
+            self.figures.load(snapshot, identity)
+        if self.invoice is not None:
+            self.invoice.load(snapshot, identity)
+
     def add(self, events: pl.LazyFrame) -> None:
-        """Add committed rows (any time; rows outside the current month are ignored)."""
-        if self.period is None:
+        """Merge committed rows (any time; rows outside the month are ignored)."""
+        if self.figures is None:
             raise RuntimeError("MonthToDate.load must be called first")
-        in_period = events_in_period(events, self.period)
-        added = in_period.group_by("account").agg(requests=pl.len().cast(pl.Int64)).collect()
-        if added.height == 0:
-            return
-        self._requests = (
-            pl.concat([self._requests, added])
-            .group_by("account")
-            .agg(pl.col("requests").sum())
-            .sort("account", nulls_last=True)
-        )
-        for state in self._mau:
-            state.add(in_period.filter(state.meter.counting.expr()))
-        for peak in self._peaks:
-            peak.add(in_period.filter(peak.meter.counting.expr()))
+        self.figures.add(events)
+        if self.invoice is not None:
+            self.invoice.add(events)
 
     # -- figures ---------------------------------------------------------------------------
     def requests(self) -> dict[str | None, int]:
-        return dict(self._requests.iter_rows())
+        return {} if self.figures is None else self.figures.requests()
 
     def mau(self, meter: MauMeter | None = None) -> dict[str | None, int]:
         """MAU so far per account with traffic this month (0 for accounts without users)."""
-        states = [s for s in self._mau if meter is None or s.meter == meter]
-        counts = dict(states[0].counts.iter_rows()) if states else {}
-        return {account: counts.get(account, 0) for account in self.requests()}
+        chosen = meter or next(iter(self.mau_meters()), None)
+        if chosen is None or self.figures is None:
+            return {account: 0 for account in self.requests()}
+        frame = self.figures.quantities(chosen)
+        return dict(frame.select("account", "quantity").iter_rows())
 
     def mau_meters(self) -> list[MauMeter]:
-        return [s.meter for s in self._mau]
+        return [meter for meter in self.meters if isinstance(meter, MauMeter)]
 
     def peaks(self) -> list[PeakFigure]:
         """Every peak meter's figure for every account with traffic this month."""
+        if self.figures is None:
+            return []
         figures: list[PeakFigure] = []
-        period = self.period
-        for peak in self._peaks:
-            meter = peak.meter
-            chosen: dict[str | None, tuple[int, datetime | None]] = {}
-            if peak.quantities is not None:
-                chosen = {
-                    account: (quantity, start)
-                    for account, quantity, start in peak.quantities.iter_rows()
-                }
-            for account in self.requests():
-                quantity, start = chosen.get(
-                    account, (0, period.start if period is not None else None)
-                )
+        for meter in self.meters:
+            if not isinstance(meter, PeakMeter):
+                continue
+            for account, quantity, start in self.figures.quantities(meter).iter_rows():
                 figures.append(
                     PeakFigure(
                         account, meter.window, meter.metric, meter.statistic, quantity, start
@@ -207,22 +129,26 @@ class MonthToDate:
                 )
         return figures
 
-    def quantity(self, meter: Meter, account: str | None) -> int:
-        """The month-to-date quantity of ``meter`` for ``account`` (0 when not kept)."""
-        if isinstance(meter, MauMeter):
-            for state in self._mau:
-                if state.meter == meter:
-                    return dict(state.counts.iter_rows()).get(account, 0)
-            return 0
-        if isinstance(meter, PeakMeter):
-            for figure_state in self._peaks:
-                if figure_state.meter == meter and figure_state.quantities is not None:
-                    for row_account, quantity, _ in figure_state.quantities.iter_rows():
-                        if row_account == account:
-                            return int(quantity)
-        return 0
+    def invoice_lines(self, version: int | None) -> pl.DataFrame | None:
+        """With a plan, the lines ``bill --period current`` prints at store ``version``."""
+        if self.invoice is None:
+            return None
+        return self.invoice.lines(version if version is not None else 0)
+
+    def accrued(self) -> dict[str, tuple[Decimal, str]]:
+        """With a plan, each billed account's TOTAL so far and its currency."""
+        lines = self.invoice_lines(None)
+        if lines is None:
+            return {}
+        totals = lines.filter(pl.col("charge") == TOTAL_CHARGE)
+        return {
+            str(account): (Decimal(str(amount)), str(currency))
+            for account, amount, currency in totals.select(
+                "account", "amount", "currency"
+            ).iter_rows()
+        }
 
     @property
     def distinct_pairs(self) -> int:
         """(account, user) pairs held for MAU (memory grows with them)."""
-        return sum(state.pairs.height for state in self._mau)
+        return 0 if self.figures is None else self.figures.distinct_values()

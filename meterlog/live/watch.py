@@ -33,16 +33,17 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.billing import Identity, identified_events
+from meterlog.billing import Identity
 from meterlog.endpoints import ENDPOINT_COLUMN, EndpointTemplates
 from meterlog.errors import MeterlogError, StoreBusyError, StoreError
+from meterlog.events import pin
 from meterlog.identity import with_identity
 from meterlog.ingest import FAILED, IngestOptions, IngestSummary, ingest_inputs
 from meterlog.live.follow import Follower, PollResult
 from meterlog.live.mtd import MonthToDate
 from meterlog.live.stats import DEFAULT_MAX_ACCOUNTS, LiveStats
 from meterlog.meters import MauMeter, Meter, PeakMeter
-from meterlog.plans import PlanFile
+from meterlog.plans import TOTAL_CHARGE, PlanFile
 from meterlog.sources import path_text
 from meterlog.store import AUTO_COMPACT_FILES, Store
 
@@ -103,8 +104,8 @@ class WatchOptions:
     batch_lines: int = DEFAULT_BATCH_LINES
     identity: Identity = field(default_factory=Identity)
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    #: MAU and peak meters kept month to date; default: a plan's meters, else MAU and the
-    #: hourly request peak.
+    #: Meters kept month to date; default: a plan's MAU and peak meters, else MAU and the
+    #: hourly request peak. With a plan, every meter of it is kept for the running invoice.
     meters: Sequence[Meter] = ()
     plan: PlanFile | None = None
     max_accounts: int = DEFAULT_MAX_ACCOUNTS
@@ -174,7 +175,7 @@ class Watcher:
             follow_symlinks=self.ingest_options.follow_symlinks,
         )
         self.stats = LiveStats(self.options.max_accounts)
-        self.mtd = MonthToDate(self.options.kept_meters(), self.options.tz)
+        self.mtd = MonthToDate(self.options.kept_meters(), self.options.tz, self.options.plan)
         self.mtd_lock = threading.Lock()
         self._registered: set[tuple[str, str]] = set()
         #: Symbolic links leading outside the paths followed, said once each.
@@ -369,8 +370,11 @@ class Watcher:
         if before is None or version != before + commits or retry:
             self._reload(version)  # another writer committed too: read the figures again
         else:
+            # the meter states see the rows as bill reads them from the store (identity
+            # applied, no endpoint templates): the same partial states, the same quantities
+            month_rows = self.options.identity.apply(events.lazy())
             with self.mtd_lock:
-                self.mtd.add(identified.lazy())
+                self.mtd.add(month_rows)
             self._version = version
         self._commits += len(committed)
         self._last_commit = now
@@ -409,8 +413,7 @@ class Watcher:
             if version is None:
                 self.mtd.load(self._identify(_no_events()), now)
             else:
-                events = identified_events(self.store, self.options.identity, version)
-                self.mtd.load(events, now)
+                self.mtd.load_store(pin(self.store, version), self.options.identity, now)
             accounts = sorted(
                 self.mtd.requests().items(), key=lambda item: (-item[1], item[0] or "")
             )
@@ -484,53 +487,42 @@ class Watcher:
         )
 
     def plan_usage(self) -> list[PlanUsage]:
-        """With a plan: each account's charges against their month-to-date quantities."""
-        plan_file = self.options.plan
-        if plan_file is None:
-            return []
-        rows: list[PlanUsage] = []
+        """With a plan: each billed account's lines of ``bill --period current`` now (base fee
+        and charges with their month-to-date quantities and amounts); requests without an
+        account are never billed."""
         with self.mtd_lock:
-            accounts = list(self.mtd.requests())
-            for account in accounts:
-                plan = plan_file.plan_for(account or "")
-                if plan.base_fee:
-                    rows.append(
-                        PlanUsage(
-                            account,
-                            plan.name,
-                            "base_fee",
-                            0,
-                            0,
-                            plan.base_fee,
-                            plan.currency.code,
-                        )
-                    )
-                for charge in plan.charges:
-                    quantity = self.mtd.quantity(charge.meter, account)
-                    priced = charge.price(quantity, plan.currency)
-                    rows.append(
-                        PlanUsage(
-                            account,
-                            plan.name,
-                            charge.name,
-                            quantity,
-                            charge.included,
-                            priced.amount,
-                            plan.currency.code,
-                        )
-                    )
-        return rows
+            lines = self.mtd.invoice_lines(self._version)
+        if lines is None:
+            return []
+        return [
+            PlanUsage(
+                line["account"],
+                line["plan"],
+                line["charge"],
+                line["quantity"] or 0,
+                line["included"] or 0,
+                Decimal(line["amount"]),
+                line["currency"],
+            )
+            for line in lines.iter_rows(named=True)
+            if line["charge"] != TOTAL_CHARGE
+        ]
+
+    def accrued(self) -> dict[str, tuple[Decimal, str]]:
+        """With a plan: each billed account's month-to-date amount and currency, the TOTAL
+        ``bill --period current`` prints for it at the same store version."""
+        with self.mtd_lock:
+            return self.mtd.accrued()
 
     def included_units(self) -> dict[tuple[str | None, str], int]:
-        """``(account, meter kind) -> included units`` of each account's plan (with a plan)."""
+        """``(account, meter kind) -> included units`` of each billed account's plan (with a
+        plan); requests without an account are on no plan."""
         plan_file = self.options.plan
         if plan_file is None:
             return {}
-        with self.mtd_lock:
-            accounts = list(self.mtd.requests())
         units: dict[tuple[str | None, str], int] = {}
-        for account in accounts:
-            for charge in plan_file.plan_for(account or "").charges:
+        for account in self.accrued():
+            for charge in plan_file.plan_for(account).charges:
                 if charge.included:
                     units[(account, charge.meter.kind)] = charge.included
         return units

@@ -6,8 +6,14 @@ come in as a lazy frame with the canonical columns plus ``user`` and ``account``
 
 * reads its parameters from a plan's charge table (:meth:`Meter.from_params`), refusing
   unknown keys and bad values with :class:`~meterlog.validation.ParameterError`;
-* measures: :meth:`Meter.quantities` gives ``account, quantity, peak_start`` for every account
-  with at least one request in the period (``quantity`` 0 when none of them counts);
+* measures as a mergeable aggregate: :meth:`Meter.partial` turns any part of the period's
+  events into a *state* (a small frame: sets of distinct values, sums, or values per window),
+  :meth:`Meter.merge` combines two states, and :meth:`Meter.finalize` turns a state into
+  ``account, quantity, peak_start`` for every account with at least one request in the period
+  (``quantity`` 0 when none of them counts). Merging the partials of any split of the events
+  gives exactly the state of all of them, so batch reports, invoices, ``watch`` and the
+  month-end cache all compute a quantity with the same code; :meth:`Meter.quantities` is the
+  one-shot ``finalize(partial(events))``;
 * explains: :meth:`Meter.evidence` gives the inputs behind each quantity (the users counted,
   the window series) so an invoice line can be checked by hand.
 
@@ -19,7 +25,7 @@ Adding a meter is adding a module with a :class:`Meter` subclass and an entry in
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -233,11 +239,23 @@ class Meter(ABC):
         """What the meter measures, for invoice lines (e.g. ``peak requests/1h p95``)."""
 
     @abstractmethod
-    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        """``account, quantity, peak_start`` for accounts with counted requests.
+    def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
+        """The state of ``in_period`` (events of the period only); ``counts`` is true for the
+        requests that count. Every account with a request has a row in the state."""
 
-        ``counted`` holds the period's counted requests only.
-        """
+    @abstractmethod
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        """The state of the union of the events two states were made from (the events must
+        not overlap: each request in one part only)."""
+
+    @abstractmethod
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """``account, quantity, peak_start`` from a state of the period's events, for every
+        account in it, sorted by account (no account last)."""
+
+    @abstractmethod
+    def empty_state(self) -> pl.DataFrame:
+        """The state of no events."""
 
     @abstractmethod
     def zero_peak_start(self, period: Period) -> datetime | None:
@@ -262,12 +280,30 @@ class Meter(ABC):
         filters = self.counting.describe()
         return f"{core} ({filters})" if filters else core
 
+    def partial(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        """The state of the events of ``events`` that fall in ``period`` (any part of the
+        period's events: a batch, a file, a day)."""
+        return self.state_of(events_in_period(events, period), self.counting.expr(), period)
+
+    def merge_all(self, states: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
+        """The states merged into one (the empty state for none)."""
+        if not states:
+            return self.empty_state().lazy()
+        merged = states[0]
+        for state in states[1:]:
+            merged = self.merge(merged, state)
+        return merged
+
     def quantities(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         """``account, quantity, peak_start`` for every account with a request in the period,
-        sorted by account (no account last)."""
-        in_period = events_in_period(events, period)
-        accounts = in_period.select("account").unique()
-        measured = self.measure(in_period.filter(self.counting.expr()), period)
+        sorted by account (no account last): ``finalize(partial(events))``."""
+        return self.finalize(self.partial(events, period), period)
+
+    def complete(
+        self, accounts: pl.LazyFrame, measured: pl.LazyFrame, period: Period
+    ) -> pl.LazyFrame:
+        """The quantity frame: every account of ``accounts`` with its measured ``quantity``
+        and ``peak_start`` (``0`` and :meth:`zero_peak_start` when it has none)."""
         return (
             accounts.join(measured, on="account", how="left", nulls_equal=True)
             .with_columns(
@@ -279,3 +315,41 @@ class Meter(ABC):
             .select(list(QUANTITY_SCHEMA))
             .sort("account", nulls_last=True)
         )
+
+
+def concatenated(first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+    """Two states of the same shape, one after the other (types widened where they differ,
+    e.g. an all-null column)."""
+    return pl.concat([first, second], how="vertical_relaxed")
+
+
+#: The state of :class:`SetState` meters: distinct ``account, value`` pairs (``value`` null
+#: for an account with requests but no value counted).
+SET_STATE: dict[str, pl.DataType] = {"account": pl.String(), "value": pl.String()}
+
+
+class SetState:
+    """Meters counting distinct values per account (MAU, unique): the state is the exact set
+    of ``(account, value)`` pairs, so merging is a union and the count stays exact."""
+
+    @staticmethod
+    def state(in_period: pl.LazyFrame, counts: pl.Expr, value: pl.Expr) -> pl.LazyFrame:
+        return in_period.select(
+            pl.col("account").cast(pl.String),
+            pl.when(counts).then(value).otherwise(None).cast(pl.String).alias("value"),
+        ).unique()
+
+    @staticmethod
+    def merge(first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        return concatenated(first, second).unique()
+
+    @staticmethod
+    def measured(state: pl.LazyFrame) -> pl.LazyFrame:
+        return state.group_by("account").agg(
+            quantity=pl.col("value").drop_nulls().n_unique().cast(pl.Int64),
+            peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
+        )
+
+    @staticmethod
+    def empty() -> pl.DataFrame:
+        return pl.DataFrame(schema=SET_STATE)

@@ -13,7 +13,7 @@ from typing import Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
 from meterlog.validation import check_keys
 
 
@@ -44,11 +44,31 @@ class CountMeter(Meter):
     def report_columns(self) -> list[pl.Expr]:
         return [pl.col("quantity").alias("requests")]
 
-    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        return counted.group_by("account").agg(
-            quantity=pl.len().cast(pl.Int64),
+    def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
+        """``account, counted``: the counted requests of every account with a request."""
+        return (
+            in_period.select(pl.col("account").cast(pl.String), counts.alias("counts"))
+            .group_by("account")
+            .agg(counted=pl.col("counts").sum().cast(pl.Int64))
+        )
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            concatenated(first, second)
+            .group_by("account")
+            .agg(pl.col("counted").sum().cast(pl.Int64))
+        )
+
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        measured = state.select(
+            "account",
+            quantity=pl.col("counted"),
             peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
         )
+        return self.complete(state.select("account").unique(), measured, period)
+
+    def empty_state(self) -> pl.DataFrame:
+        return pl.DataFrame(schema={"account": pl.String(), "counted": pl.Int64()})
 
     def zero_peak_start(self, period: Period) -> datetime | None:
         return None

@@ -14,7 +14,7 @@ from typing import Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.meters.base import Meter, Period, RequestFilter, SetState, events_in_period
 from meterlog.validation import check_keys
 
 
@@ -40,11 +40,18 @@ class MauMeter(Meter):
     def report_columns(self) -> list[pl.Expr]:
         return [pl.col("quantity").alias("mau")]
 
-    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        return counted.group_by("account").agg(
-            quantity=pl.col("user").drop_nulls().n_unique().cast(pl.Int64),
-            peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
-        )
+    def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
+        """The distinct ``account, value`` (user) pairs of counted requests."""
+        return SetState.state(in_period, counts, pl.col("user"))
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        return SetState.merge(first, second)
+
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        return self.complete(state.select("account").unique(), SetState.measured(state), period)
+
+    def empty_state(self) -> pl.DataFrame:
+        return SetState.empty()
 
     def zero_peak_start(self, period: Period) -> datetime | None:
         return None

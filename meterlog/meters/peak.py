@@ -33,6 +33,7 @@ hold it, the earliest.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from typing import ClassVar, Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
 from meterlog.metrics import METRICS as ALL_METRICS
 from meterlog.metrics import WHOLE_METRICS
 from meterlog.validation import ParameterError, check_keys, text
@@ -91,6 +92,11 @@ def offset_changes(period: Period) -> list[int]:
 
 def window_starts(period: Period, window: str) -> list[datetime]:
     """The start of every window of ``period`` (UTC, ascending); see the module doc."""
+    return list(_window_starts(period, window))
+
+
+@functools.lru_cache(maxsize=256)
+def _window_starts(period: Period, window: str) -> tuple[datetime, ...]:
     length = WINDOWS[window]
     start, end = _epoch_seconds(period.start), _epoch_seconds(period.end)
     if length is None:
@@ -109,7 +115,7 @@ def window_starts(period: Period, window: str) -> list[datetime]:
             first_aligned = -((-(segment_start + offset)) // length) * length - offset
             boundaries.add(segment_start)
             boundaries.update(range(first_aligned, segment_end, length))
-    return [datetime.fromtimestamp(second, UTC) for second in sorted(boundaries)]
+    return tuple(datetime.fromtimestamp(second, UTC) for second in sorted(boundaries))
 
 
 def _local_midnight(day: date, period: Period) -> datetime:
@@ -118,7 +124,12 @@ def _local_midnight(day: date, period: Period) -> datetime:
 
 def window_grid(period: Period, window: str) -> pl.DataFrame:
     """``window`` (0-based index), ``window_start``, ``window_end`` for every window."""
-    starts = window_starts(period, window)
+    return _window_grid(period, window).clone()
+
+
+@functools.lru_cache(maxsize=64)
+def _window_grid(period: Period, window: str) -> pl.DataFrame:
+    starts = _window_starts(period, window)
     return pl.DataFrame(
         {
             "window": pl.Series(range(len(starts)), dtype=pl.Int64),
@@ -197,21 +208,70 @@ class PeakMeter(Meter):
 
     def window_values(self, counted: pl.LazyFrame, grid: pl.DataFrame) -> pl.LazyFrame:
         """``account, window, value`` for windows with at least one counted request."""
-        window = pl.lit(grid.get_column("window_start")).search_sorted(pl.col("ts"), side="right")
         return (
-            counted.with_columns(window=window.cast(pl.Int64) - 1)
+            counted.with_columns(window=self._window(grid))
             .group_by("account", "window")
             .agg(self._metric())
         )
 
-    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+    def _window(self, grid: pl.DataFrame) -> pl.Expr:
+        """The 0-based index in ``grid`` of the window holding ``ts``."""
+        starts = pl.lit(grid.get_column("window_start"))
+        return starts.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1
+
+    def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
+        """Per account, the value of each window with counted requests, keyed by the window's
+        start: ``account, window_start, value``. For ``users`` the value is a user (the
+        distinct ``account, window_start, user`` triples: distinct users do not add up), for
+        the other metrics the window's figure (they add up). An account without counted
+        requests has one row with a null ``window_start``."""
         grid = window_grid(period, self.window)
-        return self.choose(self.window_values(counted, grid), grid)
+        window = pl.when(counts).then(self._window(grid)).otherwise(None).alias("window")
+        account = pl.col("account").cast(pl.String)
+        if self.metric == "users":
+            kept = in_period.select(
+                account, window, pl.when(counts).then(pl.col("user")).cast(pl.String).alias("value")
+            ).unique()
+        else:
+            kept = (
+                in_period.group_by(account, window)
+                .agg(self._metric())
+                .with_columns(
+                    pl.when(pl.col("window").is_not_null()).then(pl.col("value")).cast(pl.Int64)
+                )
+            )
+        starts = grid.lazy().select("window", "window_start")
+        return kept.join(starts, on="window", how="left").select("account", "window_start", "value")
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        both = concatenated(first, second)
+        if self.metric == "users":
+            return both.unique()
+        return both.group_by("account", "window_start").agg(pl.col("value").sum().cast(pl.Int64))
+
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        grid = window_grid(period, self.window)
+        observed = state.filter(pl.col("window_start").is_not_null())
+        if self.metric == "users":
+            observed = observed.group_by("account", "window_start").agg(
+                value=pl.col("value").drop_nulls().n_unique().cast(pl.Int64)
+            )
+        values = observed.join(
+            grid.lazy().select("window", "window_start"), on="window_start", how="inner"
+        ).select("account", "window", pl.col("value").cast(pl.Int64))
+        measured = self.choose(values, grid)
+        return self.complete(state.select("account").unique(), measured, period)
+
+    def empty_state(self) -> pl.DataFrame:
+        value = pl.String() if self.metric == "users" else pl.Int64()
+        return pl.DataFrame(
+            schema={"account": pl.String(), "window_start": _UTC_US, "value": value}
+        )
 
     def choose(self, values: pl.LazyFrame, grid: pl.DataFrame) -> pl.LazyFrame:
         """``account, quantity, peak_start`` from the window values (``account, window,
         value`` for windows with counted requests) of the period cut in ``grid``: what
-        :meth:`measure` reports (``watch`` keeps the values up to date between commits)."""
+        :meth:`finalize` reports."""
         windows = grid.height
         rank = nearest_rank(parse_statistic(self.statistic), windows)
         observed = pl.len().cast(pl.Int64)

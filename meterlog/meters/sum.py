@@ -27,7 +27,7 @@ from typing import ClassVar, Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
 from meterlog.meters.count import local_day
 from meterlog.validation import ParameterError, check_keys, text, whole_number
 
@@ -111,9 +111,11 @@ class SumMeter(Meter):
         scale = 10**FRACTION_DIGITS
         return (column.cast(pl.Float64) * scale).round(0).cast(pl.Int64), scale
 
-    def _units(self, raw: pl.Expr, scale: int) -> pl.Expr:
+    def _units(self, raw: pl.Expr, scale: pl.Expr | int) -> pl.Expr:
         """``raw`` (in 1/scale of the column's unit) as whole billed units, rounded to step."""
-        per_step = self.divide_by * self.step * scale
+        per_step = scale * (self.divide_by * self.step)
+        if not isinstance(per_step, pl.Expr):
+            per_step = pl.lit(per_step, pl.Int64)
         if self.rounding == "down":
             steps = raw // per_step
         elif self.rounding == "up":
@@ -122,12 +124,41 @@ class SumMeter(Meter):
             steps = (2 * raw + per_step) // (2 * per_step)
         return (steps * self.step).cast(pl.Int64)
 
-    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        value, scale = self._scaled(counted.collect_schema())
-        return counted.group_by("account").agg(
-            quantity=self._units(value.fill_null(0).sum().cast(pl.Int64), scale),
+    def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
+        """``account, raw, scale``: the exact sum of the column over counted requests, as a
+        whole number of 1/scale of the column's unit (scale 1 for integer columns, 10**6 for
+        fractional ones)."""
+        value, scale = self._scaled(in_period.collect_schema())
+        return (
+            in_period.select(
+                pl.col("account").cast(pl.String),
+                pl.when(counts).then(value).otherwise(None).alias("raw"),
+            )
+            .group_by("account")
+            .agg(pl.col("raw").fill_null(0).sum().cast(pl.Int64), scale=pl.lit(scale, pl.Int64))
+        )
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        """Sums added up; a part summed in whole units is brought to millionths when the
+        other is in millionths (a column read as text in one part, as integers in another)."""
+        both = concatenated(first, second)
+        finest = pl.col("scale").max().over("account")
+        return (
+            both.with_columns(raw=pl.col("raw") * (finest // pl.col("scale")), scale=finest)
+            .group_by("account")
+            .agg(pl.col("raw").sum().cast(pl.Int64), pl.col("scale").first())
+        )
+
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        measured = state.select(
+            "account",
+            quantity=self._units(pl.col("raw"), pl.col("scale")),
             peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
         )
+        return self.complete(state.select("account").unique(), measured, period)
+
+    def empty_state(self) -> pl.DataFrame:
+        return pl.DataFrame(schema={"account": pl.String(), "raw": pl.Int64(), "scale": pl.Int64()})
 
     def zero_peak_start(self, period: Period) -> datetime | None:
         return None

@@ -17,7 +17,7 @@ import polars as pl
 
 from meterlog.endpoints import ENDPOINT_COLUMN, automatic_endpoint
 from meterlog.identity import identity_expr
-from meterlog.meters.base import Meter, Period, RequestFilter, events_in_period
+from meterlog.meters.base import Meter, Period, RequestFilter, SetState, events_in_period
 from meterlog.validation import check_keys, text
 
 #: Columns computed from others rather than stored.
@@ -58,12 +58,19 @@ class UniqueMeter(Meter):
             return pl.lit(None, pl.String)
         return identity_expr(self.column)
 
-    def measure(self, counted: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        value = self._value(counted.collect_schema().names())
-        return counted.group_by("account").agg(
-            quantity=value.drop_nulls().n_unique().cast(pl.Int64),
-            peak_start=pl.lit(None, pl.Datetime("us", "UTC")),
-        )
+    def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
+        """The distinct ``account, value`` pairs of counted requests."""
+        value = self._value(in_period.collect_schema().names())
+        return SetState.state(in_period, counts, value)
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        return SetState.merge(first, second)
+
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        return self.complete(state.select("account").unique(), SetState.measured(state), period)
+
+    def empty_state(self) -> pl.DataFrame:
+        return SetState.empty()
 
     def zero_peak_start(self, period: Period) -> datetime | None:
         return None

@@ -31,9 +31,10 @@ from typing import Any
 import polars as pl
 
 from meterlog.aggregations import DIMENSIONS
-from meterlog.billing import Identity, resolve_version
+from meterlog.billing import Identity
 from meterlog.endpoints import with_endpoint
 from meterlog.errors import MeterlogError
+from meterlog.events import pin
 from meterlog.filters import DEFAULT_BOT_PATTERNS
 from meterlog.identity import NO_KEY
 from meterlog.metering import meter_evidence, meter_report
@@ -302,9 +303,10 @@ def build_html_report(
     *,
     store: Store | None = None,
 ) -> HtmlReport:
-    """Compute every panel of the report from one version of the store."""
-    store = store or Store(settings.store)
-    version = resolve_version(store, None)
+    """Compute every panel of the report from one version of the store (the current one, or
+    the version ``store`` is pinned at when it is a :class:`~meterlog.store.Snapshot`)."""
+    store = pin(store or Store(settings.store))
+    version = store.pinned
     return report_from_events(settings, query, store.scan_events(version), store, version)
 
 

@@ -6,6 +6,8 @@ Layout under the store root (a folder, or an object-store URL such as ``s3://buc
   partitioned by the UTC day of ``ts`` (column ``day``).
 * ``rejects/``: one row per rejected line, with source, line number, reason and the line itself.
 * ``sources/``: one row each time an ingest run read new data from a source (path, fingerprint).
+* ``meter_states/``: cached meter states for incremental month-end runs
+  (:mod:`meterlog.statecache`); derived from ``events``, safe to delete.
 * ``.meterlog.lock``: the writers' lock (local stores only).
 
 Exactly-once: each commit to ``events`` carries two Delta *application transactions* for the
@@ -30,6 +32,7 @@ from meterlog.store.layout import (
     EVENTS_TABLE,
     EVENTS_WRITER_PROPERTIES,
     LOCK_FILE,
+    METER_STATES_TABLE,
     REJECTS_TABLE,
     SOURCE_COLUMNS,
     SOURCES_TABLE,
@@ -40,7 +43,14 @@ from meterlog.store.layout import (
 from meterlog.store.maintenance import MaintenanceResult
 from meterlog.store.pseudonyms import Pseudonymization
 from meterlog.store.recovery import Damage, check_store, missing_data_files, paths_in_commit
-from meterlog.store.tables import NoStoreError, ProgressMoved, Store, now_utc, resolve_store
+from meterlog.store.tables import (
+    NoStoreError,
+    ProgressMoved,
+    Snapshot,
+    Store,
+    now_utc,
+    resolve_store,
+)
 
 __all__ = [
     "AUTO_COMPACT_FILES",
@@ -52,6 +62,7 @@ __all__ = [
     "EVENTS_TABLE",
     "EVENTS_WRITER_PROPERTIES",
     "LOCK_FILE",
+    "METER_STATES_TABLE",
     "REJECTS_TABLE",
     "SOURCES_TABLE",
     "SOURCE_COLUMNS",
@@ -62,6 +73,7 @@ __all__ = [
     "Progress",
     "ProgressMoved",
     "Pseudonymization",
+    "Snapshot",
     "SourceHead",
     "Store",
     "check_store",

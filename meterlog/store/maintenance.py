@@ -20,6 +20,7 @@ from meterlog.store.layout import (
     DELTA_LOG_RETENTION,
     EVENTS_TABLE,
     EVENTS_WRITER_PROPERTIES,
+    METER_STATES_TABLE,
     REJECTS_TABLE,
     SOURCES_TABLE,
 )
@@ -101,7 +102,9 @@ def maintain(
     hours = max(0, int(retention.total_seconds() // 3600))
     interval = f"interval {hours} hours"
     results: list[MaintenanceResult] = []
-    for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE):
+    if not dry_run:
+        prune_meter_states(store)  # only the newest cached state of each key is kept
+    for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, METER_STATES_TABLE):
         table = store.table(name)
         if table is None:
             continue
@@ -149,6 +152,24 @@ def maintain(
             )
         )
     return results
+
+
+def prune_meter_states(store: Store) -> int:
+    """Keep only the newest cached meter state of each key (the one a later run starts from;
+    an older version asked for with ``--as-of`` is then computed afresh, to the same bytes).
+    Returns the rows removed."""
+    import polars as pl
+
+    if store.table(METER_STATES_TABLE) is None:
+        return 0
+    rows = pl.scan_delta(store.table_uri(METER_STATES_TABLE), storage_options=store.storage_options)
+    total = rows.select(pl.len()).collect().item()
+    newest = rows.sort("store_version").group_by("key", maintain_order=True).agg(pl.all().last())
+    kept = newest.collect()
+    if kept.height == total:
+        return 0
+    store.replace_meter_states(kept.select(rows.collect_schema().names()))
+    return int(total - kept.height)
 
 
 _INTERVAL = re.compile(r"^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$", re.I)

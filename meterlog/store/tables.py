@@ -28,6 +28,7 @@ from meterlog.store.layout import (
     EVENTS_WRITER_PROPERTIES,
     HEAD_FIELDS,
     LOCK_FILE,
+    METER_STATES_TABLE,
     REJECTS_TABLE,
     SOURCE_COLUMNS,
     SOURCES_TABLE,
@@ -91,7 +92,7 @@ class Store:
         if not is_folder:
             raise StoreError(f"{root}: is not a folder; give the store's folder with --store")
         real_root = Path(os.path.realpath(root))
-        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, LOCK_FILE):
+        for name in (EVENTS_TABLE, REJECTS_TABLE, SOURCES_TABLE, METER_STATES_TABLE, LOCK_FILE):
             for path in (root / name, root / name / "_delta_log"):
                 target = Path(os.path.realpath(path))
                 if target != real_root and not target.is_relative_to(real_root):
@@ -437,6 +438,24 @@ class Store:
         if rows.height:
             self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
 
+    def record_meter_states(self, rows: pl.DataFrame) -> None:
+        """Append cached meter states (:mod:`meterlog.statecache`) in one commit."""
+        if rows.height:
+            self._write(METER_STATES_TABLE, rows.to_arrow())
+
+    def replace_meter_states(self, rows: pl.DataFrame) -> None:
+        """Replace the cached meter states by ``rows`` in one commit (``maintain``)."""
+        try:
+            with native_errors_held_back():
+                write_deltalake(
+                    self.table_uri(METER_STATES_TABLE),
+                    rows.to_arrow(),
+                    mode="overwrite",
+                    storage_options=self.storage_options,
+                )
+        except (DeltaError, OSError) as exc:
+            raise StoreError(_write_error(self.table_uri(METER_STATES_TABLE), str(exc))) from None
+
     def check_pseudonymization(self, run: Pseudonymization | None) -> None:
         """Refuse a run that writes user identifiers otherwise than the store holds them
         (see :mod:`meterlog.store.pseudonyms`)."""
@@ -482,6 +501,29 @@ class Store:
         self.check_layout()
         with hold_lock(self.root, timeout):
             yield
+
+
+class Snapshot(Store):
+    """A store read at one pinned version of its events table: every read of events through
+    it (:meth:`scan_events` without a version, :meth:`version`) sees that version, so a report,
+    an invoice and its evidence computed from one snapshot can never mix versions. Reading an
+    older version explicitly (``scan_events(version=N)``) still works. A snapshot is for
+    reading: writing through it is refused."""
+
+    def __init__(self, store: Store, version: int) -> None:
+        super().__init__(store.uri, store.storage_options)
+        self._tables = store._tables
+        self._layout_checked = store._layout_checked
+        self.pinned = version
+
+    def version(self) -> int | None:
+        return self.pinned
+
+    def scan_events(self, version: int | None = None) -> pl.LazyFrame:
+        return super().scan_events(self.pinned if version is None else version)
+
+    def _write(self, name: str, data: pa.Table, **kwargs: Any) -> None:
+        raise StoreError(f"{self.uri}: a snapshot at store version {self.pinned} is read-only")
 
 
 class NoStoreError(StoreError):
