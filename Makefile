@@ -38,7 +38,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+# PySpark for the Spark engine tests (slow tier; they skip with the reason when it or Java
+# is missing)
+$(VENV)/.spark-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,spark]' || echo "make: pyspark not installed; the Spark tests will be skipped"
+	touch $@
+
+test: lint $(VENV)/.spark-installed
 	$(VENV)/bin/pytest -q -n 2
 
 docs: $(VENV)/.installed

@@ -29,7 +29,11 @@ _TOP_KEYS = {
     "nginx_conf",
     "log_format_name",
     "json",
+    "engine",
+    "spark_master",
 }
+#: Where meter states are computed (see :mod:`meterlog.engines`).
+ENGINE_NAMES = ("polars", "duckdb", "spark")
 _JSON_KEYS = {"fields", "preset", "tz"}
 _ENDPOINT_KEYS = {"routes", "openapi"}
 _BOT_KEYS = {"patterns"}
@@ -59,6 +63,9 @@ class Config:
     json_fields: dict[str, str] = field(default_factory=dict)
     json_preset: str | None = None
     json_tz: str | None = None
+    #: ``bill``, ``mau``, ``peak``: where meter states are computed (polars, duckdb, spark).
+    engine: str | None = None
+    spark_master: str | None = None
     raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -139,6 +146,11 @@ def load_config(explicit: str | Path | None = None) -> Config:
         from meterlog.anomalies.registry import parse_anomaly_tables
 
         anomalies = parse_anomaly_tables(path, data["anomalies"])
+    engine = opt_str("engine")
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise ConfigError(
+            located(path, None, f"key 'engine' must be one of {', '.join(ENGINE_NAMES)}")
+        )
     store = opt_str("store")
     if store is not None and "://" not in store:
         store = str(base / store)
@@ -161,5 +173,7 @@ def load_config(explicit: str | Path | None = None) -> Config:
         json_fields=dict(json_fields),
         json_preset=json_str("preset"),
         json_tz=json_str("tz"),
+        engine=engine,
+        spark_master=opt_str("spark_master"),
         raw=data,
     )

@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from meterlog.billing.completeness import LatestTime, completeness_problems
 from meterlog.billing.quality import Quality, QualityCounts, data_quality, quality_span
+from meterlog.engines.sql import Selection
 from meterlog.events import identified_events, pin
 from meterlog.identity import Identity, identity_expr
 from meterlog.metering import MeterStates
@@ -46,6 +48,9 @@ from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
 from meterlog.pricing.base import exact
 from meterlog.statecache import CacheReport, StateJob, cached_states
 from meterlog.store import Snapshot, Store
+
+if TYPE_CHECKING:
+    from meterlog.engines import SqlEngine
 
 #: Columns of an invoice, in order. ``amount`` is decimal text in the currency's minor units.
 INVOICE_COLUMNS: dict[str, pl.DataType] = {
@@ -259,11 +264,14 @@ def compute_invoice(
     check_sources: bool = True,
     cache: bool = True,
     cache_report: CacheReport | None = None,
+    engine: SqlEngine | None = None,
 ) -> Invoice:
     """The invoice for ``period_text`` from the store at ``as_of`` (default: current, or the
     version a :class:`~meterlog.store.Snapshot` is pinned at). With ``cache``, meter states
     are kept in the store and a later run reads only the files added since
-    (:mod:`meterlog.statecache`); the lines are the same either way."""
+    (:mod:`meterlog.statecache`); the lines are the same either way. With ``engine`` (DuckDB
+    or Spark, :mod:`meterlog.engines`), the meters' states are computed there from the same
+    store version; finalising and pricing stay here, so the lines are the same bytes."""
     snapshot = pin(store, as_of)
     store, version = snapshot, snapshot.pinned
     events = identified_events(store, identity, version)
@@ -280,6 +288,8 @@ def compute_invoice(
             meters.append(meter)
             jobs.append(StateJob(meter, group.period, group.selects(all_listed), selection))
             owners.append(index)
+    if engine is not None:
+        cache = False  # the engine computes every state from the pinned version
     counted: pl.DataFrame | None = None  # the quality block's counts
     accounts_counted: pl.DataFrame | None = None  # what the account warnings count
     newest: datetime | None = None  # the newest stored request's time
@@ -296,6 +306,16 @@ def compute_invoice(
         counted, newest = cached[len(jobs)], cached[len(jobs) + 1].item()
         if len(extra) > 2:
             accounts_counted = cached[len(jobs) + 2]
+    elif engine is not None:
+        states = [
+            engine.state(
+                meter,
+                job.period,
+                identity,
+                Selection(groups[owner].listed, groups[owner].takes_unlisted, tuple(all_listed)),
+            )
+            for meter, job, owner in zip(meters, jobs, owners, strict=True)
+        ]
     else:
         states = [job.meter.partial(events.filter(job.selects), job.period) for job in jobs]
     finals = pl.collect_all(

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "mau": "meterlog.commands.mau",
     "peak": "meterlog.commands.peak",
     "bill": "meterlog.commands.bill",
+    "sql": "meterlog.commands.sql",
     "report": "meterlog.commands.report",
     "rejects": "meterlog.commands.rejects",
     "anomalies": "meterlog.commands.anomalies",

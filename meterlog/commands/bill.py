@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from meterlog.commands.metered import SettingsOptions, settings_options
+from meterlog.commands.metered import (
+    EngineOptions,
+    SettingsOptions,
+    engine_choice_options,
+    settings_options,
+)
 from meterlog.commands.options import (
     month_option,
     output_options,
@@ -17,6 +22,7 @@ from meterlog.commands.options import (
 
 if TYPE_CHECKING:
     from meterlog.billing import Invoice
+    from meterlog.store import Snapshot
 
 #: Written in ``-o`` and ``--quality`` file names, replaced by the billed month (``2026-10``).
 PERIOD_FIELD = "{period}"
@@ -79,6 +85,7 @@ PERIOD_FIELD = "{period}"
     "extension says otherwise); {period} is replaced as in -o.",
 )
 @settings_options
+@engine_choice_options
 @output_options
 @time_format_option
 @quiet_option
@@ -91,6 +98,7 @@ def command(
     require_complete: bool,
     explain: str | None,
     settings: SettingsOptions,
+    engine: EngineOptions,
     fmt: str | None,
     output: str | None,
     quality_path: str | None,
@@ -152,7 +160,16 @@ def command(
         )
         return
     previous = load_previous_invoice(compare) if compare else None
-    invoice = compute_invoice(store, plans, period, tz, identity, check_sources=as_of is None)
+    from meterlog.engines import open_engine
+
+    sql = open_engine(*_engine_at(engine, settings, store))
+    try:
+        invoice = compute_invoice(
+            store, plans, period, tz, identity, check_sources=as_of is None, engine=sql
+        )
+    finally:
+        if sql is not None:
+            sql.close()
     if not quiet:
         for message in (*invoice.warnings, *invoice.incomplete):
             warn(message)
@@ -175,6 +192,13 @@ def command(
             write_report(invoice.quality.frame(), None, quality_path)
         return
     write_report(report, fmt, output, title=f"Adjustments {month}", time_format=time_format)
+
+
+def _engine_at(
+    engine: EngineOptions, settings: SettingsOptions, store: Snapshot
+) -> tuple[str, Snapshot, int, str]:
+    name, master = engine.choose(settings.config_path)
+    return name, store, store.pinned, master
 
 
 def _filled(path: str | None, month: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from meterlog.commands.metered import (
+    EngineOptions,
     SettingsOptions,
     meter_frame,
     meter_from_options,
@@ -25,6 +26,7 @@ def command(
     list_users: bool,
     counting: dict[str, tuple[str, ...]],
     settings: SettingsOptions,
+    engine: EngineOptions,
     fmt: str | None,
     output: str | None,
     time_format: str,
@@ -42,5 +44,12 @@ def command(
 
     resolved = settings.resolve()
     meter = meter_from_options("mau", counting)
-    frame = meter_frame(resolved, meter, month, evidence=list_users, by_account=bool(by))
+    frame = meter_frame(
+        resolved,
+        meter,
+        month,
+        evidence=list_users,
+        by_account=bool(by),
+        engine=engine.choose(settings.config_path),
+    )
     write_report(frame, fmt, output, title=f"MAU {month}", time_format=time_format)

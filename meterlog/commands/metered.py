@@ -12,6 +12,7 @@ import click
 from meterlog.commands.options import (
     F,
     config_option,
+    engine_options,
     filter_options,
     identity_options,
     month_option,
@@ -85,6 +86,32 @@ def settings_options(command: F) -> F:
     return identity_options(store_option(config_option(command)))
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """``--engine`` and ``--spark-master`` as given (``None``: not given)."""
+
+    engine: str | None = None
+    spark_master: str | None = None
+
+    def choose(self, config_path: str | None) -> tuple[str, str]:
+        """The engine and Spark master: options, else meterlog.toml, else polars, local[*]."""
+        from meterlog.config import load_config
+        from meterlog.engines import DEFAULT_SPARK_MASTER
+
+        config = load_config(config_path)
+        engine = self.engine or config.engine or "polars"
+        return engine, self.spark_master or config.spark_master or DEFAULT_SPARK_MASTER
+
+
+def engine_choice_options(command: F) -> F:
+    """``--engine`` and ``--spark-master``, passed to the command as one
+    ``engine: EngineOptions``."""
+    command = _collecting(("engine", "spark_master"), "engine", lambda v: EngineOptions(**v))(
+        command
+    )
+    return engine_options(command)
+
+
 def counting_options(command: F) -> F:
     """``--exclude-status``, ``--exclude-path``, ``--method``, ``--endpoint``, passed to the
     command as one ``counting`` mapping of plan keys (``exclude_paths``, ...) to the values."""
@@ -114,6 +141,7 @@ def meter_report_options(command: F) -> F:
             ),
             counting_options,
             settings_options,
+            engine_choice_options,
             output_options,
             time_format_option,
         ]
@@ -144,10 +172,17 @@ def meter_from_options(kind: str, params: Mapping[str, object]) -> Meter:
 
 
 def meter_frame(
-    settings: ReportSettings, meter: Meter, month: str, *, evidence: bool, by_account: bool
+    settings: ReportSettings,
+    meter: Meter,
+    month: str,
+    *,
+    evidence: bool,
+    by_account: bool,
+    engine: tuple[str, str] = ("polars", ""),
 ) -> pl.DataFrame:
     """A meter's figures (or, with ``evidence``, what they were computed from) per month; a
-    note on stderr says why when there are none (as ``usage`` does)."""
+    note on stderr says why when there are none (as ``usage`` does). ``engine`` is where the
+    meter's states are computed, with the Spark master (see :mod:`meterlog.engines`)."""
     from meterlog.commands.options import note
     from meterlog.events import identified_events, pin
     from meterlog.identity import anonymous_meter_note
@@ -162,6 +197,17 @@ def meter_frame(
     events = identified_events(snapshot, identity, snapshot.pinned)
     if evidence:
         frame = meter_evidence(events, meter, months, settings.tz)
+    elif engine[0] != "polars":
+        from meterlog.engines import open_engine
+        from meterlog.meters import Period
+
+        sql = open_engine(engine[0], snapshot, snapshot.pinned, engine[1])
+        assert sql is not None
+        try:
+            states = [sql.state(meter, Period(m, settings.tz), identity) for m in months]
+            frame = meter_report(events, meter, months, settings.tz, states)
+        finally:
+            sql.close()
     else:
         states = month_states(snapshot, identity, meter, months, settings.tz)
         frame = meter_report(events, meter, months, settings.tz, states)

@@ -89,6 +89,25 @@ def month_option(
     )
 
 
+def engine_options(command: F) -> F:
+    """``--engine`` and ``--spark-master`` (parameters ``engine``, ``spark_master``)."""
+    command = click.option(
+        "--spark-master",
+        metavar="URL",
+        default=None,
+        help="With --engine spark: the Spark master (spark://HOST:7077, local[N], or sc://HOST "
+        "for Spark Connect); default: 'spark_master' in meterlog.toml, else local[*].",
+    )(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(["polars", "duckdb", "spark"]),
+        default=None,
+        help="Where the meters are computed from the store version read: polars (meterlog's "
+        "own), duckdb or spark (SQL generated from the meters). The invoice is the same "
+        "bytes; default: 'engine' in meterlog.toml, else polars.",
+    )(command)
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 

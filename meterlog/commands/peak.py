@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from meterlog.commands.metered import (
+    EngineOptions,
     SettingsOptions,
     meter_frame,
     meter_from_options,
@@ -52,6 +53,7 @@ def command(
     list_windows: bool,
     counting: dict[str, tuple[str, ...]],
     settings: SettingsOptions,
+    engine: EngineOptions,
     fmt: str | None,
     output: str | None,
     time_format: str,
@@ -76,7 +78,14 @@ def command(
         **counting,
     }
     meter = meter_from_options("peak", params)
-    frame = meter_frame(resolved, meter, month, evidence=list_windows, by_account=bool(by))
+    frame = meter_frame(
+        resolved,
+        meter,
+        month,
+        evidence=list_windows,
+        by_account=bool(by),
+        engine=engine.choose(settings.config_path),
+    )
     write_report(
         frame,
         fmt,
