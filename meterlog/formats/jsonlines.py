@@ -160,10 +160,14 @@ _DECODE_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_geta
 #: Lines in the smallest slice worth a thread.
 _MIN_DECODE_SLICE = 20_000
 #: Numbers Arrow's JSON reader decodes otherwise than the precise path (a line holding one is
-#: decoded the precise way): ``-0`` (an integer 0 to Arrow, a float -0.0 there) and integers of
-#: 19 digits or more (a float to Arrow, beyond 64 bits a 128-bit integer there). Matched after
-#: ``:``, ``,`` or ``[`` only; the same text inside a string is merely read the slower way.
-_NUMBERS_READ_APART = re.compile(r"[:,\[]\s*(?:-0|-?\d{19,})\s*[,\]}]")
+#: decoded the precise way): ``-0`` (an integer 0 to Arrow, a float -0.0 there) and integers
+#: beyond 64 bits (a float to Arrow, a 128-bit integer there). Matched after ``:``, ``,`` or
+#: ``[`` only; the same text inside a string is merely read the slower way. ``-0`` is looked for
+#: by its end first (a fast literal search), a long integer only where Arrow read a float of at
+#: least 2**63.
+_NEGATIVE_ZERO_END = r"-0\s*[,\]}]"
+_NEGATIVE_ZERO = r"[:,\[]\s*-0\s*[,\]}]"
+_LONG_INTEGER = r"[:,\[]\s*-?\d{19,}\s*[,\]}]"
 
 
 def column_name_for_key(key: str) -> str:
@@ -488,7 +492,7 @@ class JsonLinesFormat(LogFormat):
         and is caught) and also some it reads (a duplicate key, a key holding text in one line
         and a number in another): then the lines the precise check rejects are rejected on
         their own and the rest is read again; when there is none, the chunk goes the precise
-        way, as it does for the numbers Arrow reads otherwise (:data:`_NUMBERS_READ_APART`).
+        way, as it does for the numbers Arrow reads otherwise (``-0``, integers beyond 64 bits).
         Arrow infers the types Polars' ``json_decode`` infers over the same objects (an integer
         among floats is a float, a key only ever null is null), keeps the keys in the order
         first seen (nested ones too, where Polars' order can vary from run to run), and text
@@ -533,7 +537,12 @@ class JsonLinesFormat(LogFormat):
         framed = framed.with_columns(shaped.alias("__shaped"))
         objects = framed.filter(pl.col("__shaped")).drop("__shaped")
         bad = _bad_json(framed.filter(~pl.col("__shaped")))
-        apart = objects.get_column("__json").str.contains(_NUMBERS_READ_APART.pattern)
+        apart = objects.get_column("__json").str.contains(_NEGATIVE_ZERO_END)
+        if apart.any():
+            apart = apart.scatter(
+                apart.arg_true(),
+                objects.filter(apart).get_column("__json").str.contains(_NEGATIVE_ZERO),
+            )
         if apart.any():
             # read the precise way unless each such line is no JSON (then rejected here)
             if objects.filter(apart).select(_is_json_object(text)).to_series().any():
@@ -583,6 +592,11 @@ class JsonLinesFormat(LogFormat):
             return None
         if not all(_finite(column) for column in table.columns):
             return None  # NaN or Infinity: not JSON
+        if (
+            any(_beyond_64_bits(column) for column in table.columns)
+            and texts.str.contains(_LONG_INTEGER).any()
+        ):
+            return None  # an integer beyond 64 bits, a float to Arrow
         if text_keys:
             # keys given a type come first in Arrow's table; they are all in the first line,
             # so every key of the first line goes first, in its order, as first seen
@@ -746,6 +760,19 @@ def _plain_type(dtype: pa.DataType) -> bool:
     if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
         return _plain_type(dtype.value_type)
     return any(dtype == plain for plain in _PLAIN_TYPES)
+
+
+def _beyond_64_bits(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a float in ``values`` (in objects and lists too) is at least 2**63 in size."""
+    dtype = values.type
+    if pa.types.is_floating(dtype):
+        return bool(pc.any(pc.greater_equal(pc.abs(values), 2.0**63)).as_py())
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if pa.types.is_struct(dtype):
+        return any(_beyond_64_bits(child) for chunk in chunks for child in chunk.flatten())
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return any(_beyond_64_bits(chunk.flatten()) for chunk in chunks)
+    return False
 
 
 def _finite(values: pa.ChunkedArray | pa.Array) -> bool:
