@@ -699,12 +699,12 @@ class JsonLinesFormat(LogFormat):
             .dt.replace_time_zone("UTC")
         ).to_series()
         # then the usual shape (nginx's $time_iso8601, with or without a fraction), fast
-        later = ts.is_null().arg_true()
-        if later.len():
-            parsed = stripped[later].select(
+        unread = ts.is_null().arg_true()
+        if unread.len():
+            parsed = stripped[unread].select(
                 pl.col("t").str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
             )
-            ts = ts.scatter(later, parsed.to_series())
+            ts = ts.scatter(unread, parsed.to_series())
         naive = pl.Series("naive", [False] * values.height, dtype=pl.Boolean)
         rest = (ts.is_null() & stripped.get_column("t").is_not_null()).arg_true()
         if rest.len():
