@@ -262,3 +262,9 @@ def test_nested_objects_of_varying_keys_keep_the_keys_in_the_order_first_seen() 
         '{"addr":"10.0.0.2:80","status":502,"cache":null}',
         '{"addr":null,"status":null,"cache":"HIT"}',
     ]
+
+
+def test_lines_with_spaces_around_or_crlf_endings_stay_fast() -> None:
+    lines = generated(300, 9, rejected=REJECTED["bad_json"])
+    assert both_ways([f" {line}\r" if i % 7 == 0 else line for i, line in enumerate(lines)])
+    assert both_ways([f"{line}\r" for line in lines])

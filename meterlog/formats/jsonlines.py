@@ -533,8 +533,17 @@ class JsonLinesFormat(LogFormat):
             & text.str.ends_with("}")
             & (text.str.count_matches(r"[\[{]", literal=False) <= MAX_BRACKETS)
         )
-        framed = lines.with_columns(pl.col("line").str.strip_chars().alias("__json"))
+        # lines as written first (no copy); stripped only when some line needs it
+        framed = lines.with_columns(pl.col("line").alias("__json"))
         framed = framed.with_columns(shaped.alias("__shaped"))
+        unshaped = framed.filter(~pl.col("__shaped"))
+        if (
+            unshaped.select(pl.col("line").str.strip_chars().alias("__json"))
+            .select(shaped.any())
+            .item()
+        ):
+            framed = lines.with_columns(pl.col("line").str.strip_chars().alias("__json"))
+            framed = framed.with_columns(shaped.alias("__shaped"))
         objects = framed.filter(pl.col("__shaped")).drop("__shaped")
         bad = _bad_json(framed.filter(~pl.col("__shaped")))
         apart = objects.get_column("__json").str.contains(_NEGATIVE_ZERO_END)
