@@ -114,7 +114,7 @@ COPY (
     FROM fields
 ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
 """
-REQUEST_PATTERN = r'^(\S+) ([^ ?]*)(?:\?(\S*))? (\S+)$'
+REQUEST_PATTERN = r"^(\S+) ([^ ?]*)(?:\?(\S*))? (\S+)$"
 REQUEST_NAMES = ["method", "path", "query", "protocol"]
 
 
