@@ -165,6 +165,9 @@ _MIN_DECODE_SLICE = 20_000
 #: ``[`` only; the same text inside a string is merely read the slower way. ``-0`` is looked for
 #: by its end first (a fast literal search), a long integer only where Arrow read a float of at
 #: least 2**63.
+#: Keys learned as text (:attr:`JsonLinesFormat._text_keys`) at most; others that look like a
+#: time are read from the line's text, or the chunk the precise way.
+_MAX_TEXT_KEYS = 256
 _NEGATIVE_ZERO_END = r"-0\s*[,\]}]"
 _NEGATIVE_ZERO = r"[:,\[]\s*-0\s*[,\]}]"
 _LONG_INTEGER = r"[:,\[]\s*-?\d{19,}\s*[,\]}]"
@@ -644,9 +647,11 @@ class JsonLinesFormat(LogFormat):
                 continue
             stamped = [field.name for field in table.schema if pa.types.is_timestamp(field.type)]
             if stamped:
-                # text that looks like a time: read as text (and so from now on)
+                # text that looks like a time: read as text (and so from now on, up to a bound:
+                # a long-running watch must not learn keys without end)
                 with self._text_keys_lock:
-                    self._text_keys.update(dict.fromkeys(stamped))
+                    for key in stamped[: max(0, _MAX_TEXT_KEYS - len(self._text_keys))]:
+                        self._text_keys[key] = None
             again = [key for key in first_keys if key in stamped and key not in text_keys]
             if not again:
                 return table, text_keys
