@@ -268,3 +268,20 @@ def test_lines_with_spaces_around_or_crlf_endings_stay_fast() -> None:
     lines = generated(300, 9, rejected=REJECTED["bad_json"])
     assert both_ways([f" {line}\r" if i % 7 == 0 else line for i, line in enumerate(lines)])
     assert both_ways([f"{line}\r" for line in lines])
+
+
+def test_request_lines_split_as_the_general_grammar_splits_them() -> None:
+    """The usual request lines are split by one regex, the others by the general grammar: the
+    same columns either way, on request lines of every shape."""
+    rnd = random.Random(10)
+    words = ["GET", "post", "X", "", " ", "/a", "/a?b=1", "/a?b=1?c", "?", "/ä", "HTTP/1.1"]
+    words += ["HTTP/2.0", "HTTP/", "/1.1", "-", "\n", "a\nb", "\t", "HTTP/1.1\n", "SEARCH", "H/9"]
+    requests: list[str | None] = [None, "", "GET  HTTP/1.1", "GET / -", "\x16\x03\x01"]
+    for _ in range(3_000):
+        picked = [rnd.choice(words) for _ in range(rnd.randrange(0, 5))]
+        requests.append(" ".join(picked) if rnd.random() < 0.7 else "".join(picked))
+    frame = pl.DataFrame({"r": requests}, schema={"r": pl.String})
+    assert_frame_equal(
+        jsonlines._with_request_split(frame, "r", "__rq_"),
+        jsonlines.with_request_split(frame, "r", "__rq_"),
+    )
