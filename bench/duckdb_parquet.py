@@ -2,7 +2,9 @@
 ``combined`` log into Parquet with ``regexp_extract``, in one SQL statement.
 
 usage: python bench/duckdb_parquet.py ACCESS_LOG OUT.parquet   (prints the row counts as JSON)
+       python bench/duckdb_parquet.py --json ACCESS_LOG.jsonl OUT.parquet
        python bench/duckdb_parquet.py --compare OUT.parquet STORE   (checks it against meterlog)
+       python bench/duckdb_parquet.py --compare-json OUT.parquet STORE
 
 It extracts what meterlog stores of a combined line, typed the same way: ``ts`` parsed to a UTC
 timestamp (``strptime`` with the line's offset), ``status`` as a 16-bit and ``bytes_sent`` as a
@@ -12,6 +14,11 @@ kept whole in ``bad_line`` (its other columns null), so no line is lost silently
 file and one run only: no record of what was read before (a second run reads everything again),
 no per-line source offsets, no nginx ``\\xHH`` unescaping, no transactional table, no
 partitioning by day.
+
+``--json``: the same for JSON lines (:mod:`bench.generate`'s, nginx ``escape=json`` keys) with
+``read_json``: the keys named with their types (no sampling), a line that is not a JSON object
+skipped (``ignore_errors``; DuckDB keeps no record of it), the time parsed with its offset, the
+request line split as above, ``-`` as null for the user and referer.
 """
 
 from __future__ import annotations
@@ -73,6 +80,59 @@ COPY (
 """
 
 
+JSON_QUERY = """
+COPY (
+    WITH objects AS (
+        SELECT * FROM read_json(
+            $path, format = 'newline_delimited', ignore_errors = true,
+            maximum_object_size = 1048576,
+            columns = {
+                'time_iso8601': 'VARCHAR', 'remote_addr': 'VARCHAR', 'remote_user': 'VARCHAR',
+                'request': 'VARCHAR', 'status': 'BIGINT', 'body_bytes_sent': 'BIGINT',
+                'request_time': 'DOUBLE', 'http_referer': 'VARCHAR', 'http_user_agent': 'VARCHAR'
+            }
+        )
+    ),
+    fields AS (
+        SELECT *, regexp_extract(request, $pattern, $names) AS r FROM objects
+    )
+    SELECT
+        try_strptime(time_iso8601, '%Y-%m-%dT%H:%M:%S%z') AS ts,
+        nullif(nullif(remote_addr, '-'), '') AS remote_addr,
+        nullif(nullif(remote_user, '-'), '') AS remote_user,
+        nullif(r.method, '') AS method,
+        nullif(r.path, '') AS path,
+        nullif(r.query, '') AS query,
+        nullif(r.protocol, '') AS protocol,
+        try_cast(status AS SMALLINT) AS status,
+        body_bytes_sent AS bytes_sent,
+        request_time,
+        nullif(nullif(http_referer, '-'), '') AS referer,
+        nullif(nullif(http_user_agent, '-'), '') AS user_agent,
+        -- a line that is not an object gives a row of nulls: marked, its text is not kept
+        CASE WHEN time_iso8601 IS NULL AND request IS NULL THEN '' END AS bad_line
+    FROM fields
+) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
+"""
+REQUEST_PATTERN = r"^(\S+) ([^ ?]*)(?:\?(\S*))? (\S+)$"
+REQUEST_NAMES = ["method", "path", "query", "protocol"]
+
+
+def convert_json(path: str, out: str) -> dict[str, int]:
+    """Write the JSON lines of ``path`` to the Parquet file ``out``; the rows written."""
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        target = out.replace("'", "''")
+        connection.execute(
+            JSON_QUERY.replace("{out}", target),
+            {"path": path, "pattern": REQUEST_PATTERN, "names": REQUEST_NAMES},
+        )
+        rows, bad = connection.execute(
+            "SELECT count(*), count(bad_line) FROM read_parquet($out)", {"out": out}
+        ).fetchone()  # type: ignore[misc]  # fetchone of an aggregate always returns a row
+    return {"rows": rows, "bad_lines": bad}
+
+
 def convert(path: str, out: str) -> dict[str, int]:
     """Write ``path``'s lines to the Parquet file ``out``; the rows written and the bad lines."""
     with duckdb.connect() as connection:
@@ -102,6 +162,30 @@ COMPARED = [
     "referer",
     "user_agent",
 ]
+
+
+def compare_json(parquet: str, store: str) -> dict[str, object]:
+    """:func:`compare` for ``--json``'s Parquet file: its rows as meterlog's events (request
+    time too); of its bad lines, only how many (their text is not kept)."""
+    import polars as pl
+
+    from meterlog.store import Store
+
+    columns = [*COMPARED, "request_time"]
+    meter = Store(store)
+    events = meter.scan_events().select(columns).collect().sort(columns)
+    rejects = meter.scan_rejects().select("line").collect()
+    duck = pl.read_parquet(parquet)
+    rows = duck.filter(pl.col("bad_line").is_null()).select(columns).sort(columns)
+    bad = duck.filter(pl.col("bad_line").is_not_null())
+    return {
+        "events": events.height,
+        "duckdb_rows": rows.height,
+        "same_rows": rows.equals(events),
+        "rejects": rejects.height,
+        "duckdb_bad_lines": bad.height,
+        "same_bad_lines": bad.height == rejects.height,
+    }
 
 
 def compare(parquet: str, store: str) -> dict[str, object]:
@@ -137,5 +221,9 @@ def compare(parquet: str, store: str) -> dict[str, object]:
 if __name__ == "__main__":
     if sys.argv[1] == "--compare":
         print(json.dumps(compare(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "--compare-json":
+        print(json.dumps(compare_json(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "--json":
+        print(json.dumps(convert_json(sys.argv[2], sys.argv[3])))
     else:
         print(json.dumps(convert(sys.argv[1], sys.argv[2])))

@@ -304,8 +304,9 @@ def directory_bytes(path: Path) -> int:
 def duckdb_section(
     inputs: dict[str, tuple[Path, int]], work: Path, runs: int, full: bool
 ) -> dict[str, object]:
-    """meterlog ingest and DuckDB's regexp_extract to Parquet on the same files, runs
-    alternating; then whether DuckDB's rows are meterlog's events."""
+    """meterlog ingest and DuckDB to Parquet on the same files (``regexp_extract`` for
+    combined lines, ``read_json`` for JSON lines), runs alternating; then whether DuckDB's rows
+    are meterlog's events."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -314,8 +315,10 @@ def duckdb_section(
         return {"error": "duckdb is not installed (pip install -e '.[bench]')"}
     out: dict[str, object] = {"version": duckdb_version, "files": {}}
     script = str(HERE / "duckdb_parquet.py")
-    for name in ["combined_1m", *(["combined_10m"] if full else [])]:
+    names = ["combined_1m", "json_1m", *(["combined_10m", "json_10m"] if full else [])]
+    for name in [name for name in names if name in inputs]:
         path, lines = inputs[name]
+        as_json = ["--json"] if name.startswith("json") else []
         size = path.stat().st_size
         store = work / "store-vs-duckdb"
         parquet = work / "duckdb.parquet"
@@ -326,13 +329,19 @@ def duckdb_section(
             shutil.rmtree(store, ignore_errors=True)
             measure(meter, meterlog("ingest", "-q", "--store", str(store), str(path)), 1)
             parquet.unlink(missing_ok=True)
-            measure(duck, [sys.executable, script, str(path), str(parquet)], 1)
+            measure(duck, [sys.executable, script, *as_json, str(path), str(parquet)], 1)
             if meter.failed or duck.failed:
                 break
         compared: dict[str, object] = {}
         if not (meter.failed or duck.failed):
             done = subprocess.run(
-                [sys.executable, script, "--compare", str(parquet), str(store)],
+                [
+                    sys.executable,
+                    script,
+                    "--compare-json" if as_json else "--compare",
+                    str(parquet),
+                    str(store),
+                ],
                 capture_output=True,
                 text=True,
             )
@@ -527,7 +536,7 @@ def main() -> None:
     try:
         # -- inputs ------------------------------------------------------------------------
         need_big = bool(wanted & {"ingest", "goaccess", "duckdb"})
-        need_json = bool(wanted & {"ingest", "stages", "json"})
+        need_json = bool(wanted & {"ingest", "stages", "json", "duckdb"})
         say(f"generating {big if need_big else small:,} combined and JSON lines (seed {args.seed})")
         combined_big = work / f"access-{big // 10**6}m.log"
         json_big = work / f"access-{big // 10**6}m.jsonl"
@@ -542,11 +551,11 @@ def main() -> None:
             else:
                 generate(combined_small, small, "combined", args.seed)
         if need_json:
-            if "ingest" in wanted or big == small:
+            if wanted & {"ingest", "duckdb"} or big == small:
                 generate(json_big, big, "json", args.seed)
             if big != small:
                 json_small = work / "access-1m.jsonl"
-                if "ingest" in wanted:
+                if wanted & {"ingest", "duckdb"}:
                     prefix_file(json_big, json_small, small)
                 else:
                     generate(json_small, small, "json", args.seed)
@@ -895,7 +904,14 @@ DUCKDB_PROSE = (
     "lines, whatever rotation or compression), per-line provenance (source, byte offset, line "
     "number), detect the format or take an nginx `log_format`, unescape nginx's `\\xHH`, "
     "decompress by content, check the time window, a transactional Delta table partitioned by day "
-    "that several runs can append to safely, and a record of the rejects with their reasons."
+    "that several runs can append to safely, and a record of the rejects with their reasons. "
+    "For JSON lines (`--json`), DuckDB's `read_json` reads the generated keys with their types "
+    "named (no sampling), skips a line that is not a JSON object (`ignore_errors`; a row of "
+    "nulls, marked, its text not kept), parses the time with its offset and splits the request "
+    "line with `regexp_extract`; its rows are compared with meterlog's events (request time "
+    "too), its skipped lines only counted against meterlog's rejects. meterlog reads any keys "
+    "(mapped by name, preset or `--json-field`, nested ones too), judges each number on its own "
+    "line, and keeps up to 64 other keys as columns."
 )
 
 
@@ -903,17 +919,17 @@ def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
     section = results.get("duckdb")
     if not isinstance(section, dict):
         return []
-    lines = ["", "## Against DuckDB (`regexp_extract` to Parquet)", "", *measured]
+    lines = ["", "## Against DuckDB (`regexp_extract` and `read_json` to Parquet)", "", *measured]
     if "error" in section:
         return [*lines, f"Not measured: {section['error']}."]
     lines += [
         f"The same generated file, the same machine, in the same run: each run is a whole "
         f"`meterlog ingest` into a new store, then a whole DuckDB {section['version']} process "
-        "(`python bench/duckdb_parquet.py FILE OUT.parquet`), alternating, "
+        "(`python bench/duckdb_parquet.py [--json] FILE OUT.parquet`), alternating, "
         f"{len(next(iter(section['files'].values()))['meterlog']['walls'])} runs each; medians.",
         "",
-        "| file | lines | meterlog s | DuckDB s | meterlog lines/s | DuckDB lines/s | meterlog / DuckDB | CPU s meterlog / DuckDB | peak RSS meterlog / DuckDB | output MB: Delta events / Parquet |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| file | lines | meterlog s | DuckDB s | meterlog lines/s | DuckDB lines/s | meterlog MB/s | meterlog / DuckDB | CPU s meterlog / DuckDB | peak RSS meterlog / DuckDB | output MB: Delta events / Parquet |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     checks = []
     for name, item in section["files"].items():
@@ -925,6 +941,7 @@ def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
         lines.append(
             f"| {name} | {meter.lines:,} | {meter.wall:.2f} | {duck.wall:.2f} | "
             f"{fmt_rate(meter.lines_per_s)} | {fmt_rate(duck.lines_per_s)} | "
+            f"{meter.mb_per_s:,.1f} | "
             f"**{meter.lines_per_s / duck.lines_per_s:.2f}x** | {meter.cpu:.1f} / {duck.cpu:.1f} | "
             f"{meter.peak_rss / 2**20:,.0f} / "
             f"{duck.peak_rss / 2**20:,.0f} MiB | {item['store_bytes'] / MB:,.0f} / "
@@ -936,7 +953,7 @@ def report_duckdb(results: dict[str, object], measured: list[str]) -> list[str]:
                 f"{name}: DuckDB's {compared['duckdb_rows']:,} rows "
                 + ("are" if compared["same_rows"] else "are **not**")
                 + f" meterlog's {compared['events']:,} events, and its {compared['duckdb_bad_lines']:,} "
-                + "unmatched lines "
+                + ("unmatched lines " if not name.startswith("json") else "lines not read ")
                 + ("are" if compared["same_bad_lines"] else "are **not**")
                 + f" meterlog's {compared['rejects']:,} rejects"
             )

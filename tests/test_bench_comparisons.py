@@ -1,5 +1,5 @@
 """The benchmark's comparisons compare like with like: DuckDB's Parquet holds exactly meterlog's
-events and rejects of the same file, and the Arrow JSON-reader trial parses exactly as meterlog
+events and rejects of the same file (nginx lines and JSON lines), and the Arrow JSON-reader trial parses exactly as meterlog
 does (falling back to meterlog's decoding for a chunk Arrow refuses)."""
 
 from __future__ import annotations
@@ -61,6 +61,28 @@ def test_duckdb_comparison_notices_a_difference(tmp_path: Path) -> None:
         out.write(ODD_COMBINED[1] + "\n")
     convert(str(log), str(tmp_path / "out.parquet"))
     assert compare(str(tmp_path / "out.parquet"), str(store))["same_rows"] is False
+
+
+def test_duckdb_read_json_parquet_holds_meterlogs_events(tmp_path: Path) -> None:
+    pytest.importorskip("duckdb")
+    from bench.duckdb_parquet import compare_json, convert_json
+
+    log = write_log(tmp_path / "access.jsonl", 3_000, "json", seed=7)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write('{"time_iso8601":"2026-08-05T10:00:00+02:00","remote_add\n')
+    store = tmp_path / "store"
+    ingest(Store(str(store)), [str(log)], IngestOptions())
+    counts = convert_json(str(log), str(tmp_path / "out.parquet"))
+    result = compare_json(str(tmp_path / "out.parquet"), str(store))
+
+    assert counts["rows"] == 3_001
+    assert result["same_rows"] is True
+    assert result["same_bad_lines"] is True
+    assert result["duckdb_bad_lines"] == result["rejects"] >= 1
+    parquet = pl.read_parquet(tmp_path / "out.parquet")
+    assert parquet.schema["ts"] == pl.Datetime("us", "UTC")
+    assert parquet.schema["status"] == pl.Int16
+    assert parquet.schema["request_time"] == pl.Float64
 
 
 def _lines(text: str) -> pl.DataFrame:

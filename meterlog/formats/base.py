@@ -189,7 +189,13 @@ def with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.Dat
     frame = frame.with_columns(pl.col(rest).str.extract(_PROTOCOL_SUFFIX, 1).alias(suffix))
     suffix_chars = pl.col(suffix).str.len_chars().cast(pl.Int64) + 1
     has_protocol = pl.col(suffix).is_not_null() & (pl.col(rest).str.len_chars() > suffix_chars)
-    words = pl.col(rest).str.extract_groups(_BAD_PROTOCOL_REST)
+    # (read only where there is no protocol: a regex over every request line costs)
+    words = (
+        pl.when(has_protocol)
+        .then(None)
+        .otherwise(pl.col(rest))
+        .str.extract_groups(_BAD_PROTOCOL_REST)
+    )
     frame = frame.with_columns(
         pl.when(has_protocol)
         .then(pl.col(rest).str.head(-suffix_chars))

@@ -10,15 +10,20 @@ at most :data:`MAX_EXTRA_KEYS` of them per chunk; nested values are kept as JSON
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from meterlog.errors import FormatError
 from meterlog.formats.base import (
@@ -154,6 +159,18 @@ _TYPED = ("ts", "status", "bytes_sent", "request_time")
 _DECODE_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 #: Lines in the smallest slice worth a thread.
 _MIN_DECODE_SLICE = 20_000
+#: Numbers Arrow's JSON reader decodes otherwise than the precise path (a line holding one is
+#: decoded the precise way): ``-0`` (an integer 0 to Arrow, a float -0.0 there) and integers
+#: beyond 64 bits (a float to Arrow, a 128-bit integer there). Matched after ``:``, ``,`` or
+#: ``[`` only; the same text inside a string is merely read the slower way. ``-0`` is looked for
+#: by its end first (a fast literal search), a long integer only where Arrow read a float of at
+#: least 2**63.
+#: Keys learned as text (:attr:`JsonLinesFormat._text_keys`) at most; others that look like a
+#: time are read from the line's text, or the chunk the precise way.
+_MAX_TEXT_KEYS = 256
+_NEGATIVE_ZERO_END = r"-0\s*[,\]}]"
+_NEGATIVE_ZERO = r"[:,\[]\s*-0\s*[,\]}]"
+_LONG_INTEGER = r"[:,\[]\s*-?\d{19,}\s*[,\]}]"
 
 
 def column_name_for_key(key: str) -> str:
@@ -173,6 +190,7 @@ class JsonLinesFormat(LogFormat):
         preset: str | None = None,
         naive_zone: str = "UTC",
         max_extra_keys: int = MAX_EXTRA_KEYS,
+        fast: bool = True,
     ) -> None:
         if preset is not None and preset not in JSON_PRESETS:
             raise FormatError(
@@ -198,6 +216,14 @@ class JsonLinesFormat(LogFormat):
             self.explicit[column] = key
         self.naive_zone = naive_zone
         self.max_extra_keys = max_extra_keys
+        #: Decode with Arrow's JSON reader where it gives what the precise path gives
+        #: (:meth:`_decode_fast`); False: always the precise path (``json_path_match`` to
+        #: validate each line, then ``json_decode``).
+        self.fast = fast
+        #: Top-level keys read as text by Arrow's reader (which would otherwise turn text
+        #: that looks like a time into a timestamp): learned from the slices decoded so far.
+        self._text_keys: dict[str, None] = {}
+        self._text_keys_lock = threading.Lock()
         #: Top-level keys read as numbers, and of those as integers (:func:`_numbers_as_written`).
         self._number_keys = frozenset(
             key
@@ -293,7 +319,7 @@ class JsonLinesFormat(LogFormat):
         }
         values = values.with_columns(**texts)
         if "__t_request" in values.columns:
-            values = with_request_split(values, "__t_request", "__rq_")
+            values = _with_request_split(values, "__t_request", "__rq_")
         for source in ("request_uri", "path"):  # a target may carry its query string
             if f"__t_{source}" in values.columns:
                 pieces = pl.col(f"__t_{source}").str.splitn("?", 2)
@@ -412,6 +438,21 @@ class JsonLinesFormat(LogFormat):
 
     def _decode(self, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """Lines that are not JSON objects (as rejects), the objects (with ``__json``, each
+        line's JSON text) and their values: one column per top-level key, as decoded.
+
+        Arrow's JSON reader when it decodes every object of the chunk as the precise path
+        would (:meth:`_decode_fast`), else the precise path (:meth:`_decode_precise`).
+        """
+        if self.fast:
+            fast = self._decode_fast(lines)
+            if fast is not None:
+                return fast
+        return self._decode_precise(lines)
+
+    def _decode_precise(
+        self, lines: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Lines that are not JSON objects (as rejects), the objects (with ``__json``, each
         line's JSON text, compact), and their values: one
         column per top-level key, as decoded (turned into text by :func:`_text_expr` when used;
         :func:`decode_objects` gives text already).
@@ -440,6 +481,182 @@ class JsonLinesFormat(LogFormat):
             values = pl.concat(complete).rechunk() if len(complete) > 1 else complete[0]
             return bad, objects, values.struct.unnest()
         return bad, objects, decode_objects(objects.get_column("__json"))
+
+    def _decode_fast(
+        self, lines: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+        """:meth:`_decode_precise`'s result through Arrow's JSON reader, or None where the
+        two might differ (the chunk is then decoded the precise way).
+
+        The chunk's slices are read on parallel threads: lines that are not ``{...}`` (or hold
+        more than :data:`MAX_BRACKETS` brackets) are rejected as the precise path rejects
+        them, and the others are handed to ``pyarrow.json.read_json`` at once. Arrow refuses
+        every line the precise path rejects (invalid JSON, a lone surrogate; ``NaN`` it reads,
+        and is caught) and also some it reads (a duplicate key, a key holding text in one line
+        and a number in another): then the lines the precise check rejects are rejected on
+        their own and the rest is read again; when there is none, the chunk goes the precise
+        way, as it does for the numbers Arrow reads otherwise (``-0``, integers beyond 64 bits).
+        Arrow infers the types Polars' ``json_decode`` infers over the same objects (an integer
+        among floats is a float, a key only ever null is null), keeps the keys in the order
+        first seen (nested ones too, where Polars' order can vary from run to run), and text
+        that looks like a time stays text (:attr:`_text_keys`). Slices typed apart are read
+        again as one.
+        """
+        size = lines.height
+        slices = max(1, min(_DECODE_THREADS, size // _MIN_DECODE_SLICE))
+        bounds = [(size * i // slices, size * (i + 1) // slices) for i in range(slices)]
+        pieces = [lines[begin:end] for begin, end in bounds]
+        if slices == 1:
+            read = [self._read_slice(pieces[0])]
+        else:
+            with ThreadPoolExecutor(slices, thread_name_prefix="meterlog-json") as pool:
+                read = list(pool.map(self._read_slice, pieces))
+        parts = [part for part in read if part is not None]
+        if len(parts) < len(read):
+            return None
+        bad = pl.concat([piece_bad for piece_bad, _, _ in parts])
+        objects = pl.concat([piece_objects for _, piece_objects, _ in parts])
+        frames = [values for _, piece_objects, values in parts if piece_objects.height]
+        if not frames:
+            return bad, objects, pl.DataFrame()
+        schema = list(frames[0].schema.items())
+        if all(list(frame.schema.items()) == schema for frame in frames):
+            return bad, objects, pl.concat(frames) if len(frames) > 1 else frames[0]
+        values = self._read_objects(objects.get_column("__json"))
+        return None if values is None else (bad, objects, values)
+
+    def _read_slice(
+        self, lines: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+        """Rejects, objects and values of some lines through Arrow's reader (None: read them
+        the precise way)."""
+        text = pl.col("__json")
+        shaped = (
+            text.str.starts_with("{")
+            & text.str.ends_with("}")
+            & (text.str.count_matches(r"[\[{]", literal=False) <= MAX_BRACKETS)
+        )
+        # lines as written first (no copy); stripped only when some line needs it
+        framed = lines.with_columns(pl.col("line").alias("__json"))
+        framed = framed.with_columns(shaped.alias("__shaped"))
+        unshaped = framed.filter(~pl.col("__shaped"))
+        if (
+            unshaped.select(pl.col("line").str.strip_chars().alias("__json"))
+            .select(shaped.any())
+            .item()
+        ):
+            framed = lines.with_columns(pl.col("line").str.strip_chars().alias("__json"))
+            framed = framed.with_columns(shaped.alias("__shaped"))
+        objects = framed.filter(pl.col("__shaped")).drop("__shaped")
+        bad = _bad_json(framed.filter(~pl.col("__shaped")))
+        apart = objects.get_column("__json").str.contains(_NEGATIVE_ZERO_END)
+        if apart.any():
+            apart = apart.scatter(
+                apart.arg_true(),
+                objects.filter(apart).get_column("__json").str.contains(_NEGATIVE_ZERO),
+            )
+        if apart.any():
+            # read the precise way unless each such line is no JSON (then rejected here)
+            if objects.filter(apart).select(_is_json_object(text)).to_series().any():
+                return None
+            bad = pl.concat([bad, _bad_json(objects.filter(apart))])
+            objects = objects.filter(~apart)
+        if objects.height == 0:
+            return bad, objects, pl.DataFrame()
+        values = self._read_objects(objects.get_column("__json"))
+        if values is None:
+            # Arrow names no line: the lines the precise check rejects are found and rejected
+            valid = objects.select(_is_json_object(text)).to_series()
+            if valid.all():
+                return None  # every line is JSON: Arrow refused how they are typed
+            bad = pl.concat([bad, _bad_json(objects.filter(~valid))])
+            objects = objects.filter(valid)
+            if objects.height == 0:
+                return bad, objects, pl.DataFrame()
+            values = self._read_objects(objects.get_column("__json"))
+            if values is None:
+                return None
+        return bad, objects, values
+
+    def _read_objects(self, texts: pl.Series) -> pl.DataFrame | None:
+        """JSON objects (one per element, each one line) as one column per top-level key,
+        decoded by Arrow as Polars' ``json_decode`` decodes them; None when Arrow refuses them
+        or might decode them otherwise."""
+        data = texts.str.join("\n").cast(pl.Binary).item()
+        try:
+            first = json.loads(texts[0])
+        except ValueError:
+            first = {}  # not JSON: Arrow refuses it too
+        first_keys = list(first) if isinstance(first, dict) else []
+        read = self._arrow_table(data, first_keys)
+        if read is None:
+            return None
+        table, text_keys = read
+        if table.num_rows != texts.len():  # e.g. two objects on one line
+            return None
+        stamped = [field.name for field in table.schema if pa.types.is_timestamp(field.type)]
+        for key in stamped:  # first seen after the first line: read as text from the line
+            as_text = _string_values(texts, key, table.column(key))
+            if as_text is None:
+                return None
+            table = table.set_column(table.schema.get_field_index(key), key, as_text)
+        if not all(_plain_type(field.type) for field in table.schema):
+            return None
+        if not all(_finite(column) for column in table.columns):
+            return None  # NaN or Infinity: not JSON
+        if (
+            any(_beyond_64_bits(column) for column in table.columns)
+            and texts.str.contains(_LONG_INTEGER).any()
+        ):
+            return None  # an integer beyond 64 bits, a float to Arrow
+        if text_keys:
+            # keys given a type come first in Arrow's table; they are all in the first line,
+            # so every key of the first line goes first, in its order, as first seen
+            seen = set(first_keys)
+            table = table.select(
+                first_keys + [name for name in table.column_names if name not in seen]
+            )
+        values = pl.from_arrow(table)
+        assert isinstance(values, pl.DataFrame)  # a Table gives a DataFrame
+        values.columns = table.column_names  # as read: Polars would name an empty key
+        return values
+
+    def _arrow_table(self, data: bytes, first_keys: list[str]) -> tuple[pa.Table, list[str]] | None:
+        """``data`` (JSON objects, one per line) read by Arrow, and the keys of its first line
+        read as text (:attr:`_text_keys`); None when Arrow refuses it."""
+        with self._text_keys_lock:
+            text_keys = [key for key in first_keys if key in self._text_keys]
+        read_options = pa_json.ReadOptions(
+            use_threads=False, block_size=max(len(data) + 1, 1 << 20)
+        )
+        for _ in range(3):
+            parse_options = pa_json.ParseOptions(
+                explicit_schema=pa.schema([(key, pa.string()) for key in text_keys])
+                if text_keys
+                else None,
+                unexpected_field_behavior="infer",
+            )
+            try:
+                table = pa_json.read_json(
+                    io.BytesIO(data), read_options=read_options, parse_options=parse_options
+                )
+            except pa.ArrowException:
+                if not text_keys:
+                    return None
+                text_keys = []  # a key holding text elsewhere may hold other values here
+                continue
+            stamped = [field.name for field in table.schema if pa.types.is_timestamp(field.type)]
+            if stamped:
+                # text that looks like a time: read as text (and so from now on, up to a bound:
+                # a long-running watch must not learn keys without end)
+                with self._text_keys_lock:
+                    for key in stamped[: max(0, _MAX_TEXT_KEYS - len(self._text_keys))]:
+                        self._text_keys[key] = None
+            again = [key for key in first_keys if key in stamped and key not in text_keys]
+            if not again:
+                return table, text_keys
+            text_keys = [key for key in first_keys if key in text_keys or key in again]
+        return None
 
     @staticmethod
     def _check(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series | None]:
@@ -486,10 +703,22 @@ class JsonLinesFormat(LogFormat):
             )
         utc = pl.Datetime("us", "UTC")
         stripped = values.select(text.str.strip_chars().alias("t"))
-        # the usual shape first (nginx's $time_iso8601, with or without a fraction), fast
+        # nginx's $time_iso8601 in UTC first, fastest: the 19 characters before "+00:00" as a
+        # time without offset (no value read there differs from the general form's reading)
+        at_utc = pl.col("t").str.ends_with("+00:00") & (pl.col("t").str.len_bytes() == 25)
         ts = stripped.select(
-            pl.col("t").str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
+            pl.when(at_utc)
+            .then(pl.col("t").str.head(19))
+            .str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+            .dt.replace_time_zone("UTC")
         ).to_series()
+        # then the usual shape (nginx's $time_iso8601, with or without a fraction), fast
+        unread = ts.is_null().arg_true()
+        if unread.len():
+            parsed = stripped[unread].select(
+                pl.col("t").str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
+            )
+            ts = ts.scatter(unread, parsed.to_series())
         naive = pl.Series("naive", [False] * values.height, dtype=pl.Boolean)
         rest = (ts.is_null() & stripped.get_column("t").is_not_null()).arg_true()
         if rest.len():
@@ -505,6 +734,99 @@ class JsonLinesFormat(LogFormat):
             ts = ts.scatter(rest, later.get_column("ts"))
             naive = naive.scatter(rest, later.get_column("naive"))
         return ts, naive
+
+
+#: A usual request line, ``METHOD TARGET NAME/VERSION`` with a target of no spaces: split by
+#: this one regex with the same result as :func:`with_request_split`, which reads the others.
+_USUAL_REQUEST = r"^(?P<m>[A-Za-z]+) (?P<t>[^ \n]+) (?P<p>[A-Za-z]+/[0-9.]+)$"
+
+
+def _with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.DataFrame:
+    """:func:`with_request_split` of ``frame``'s column ``request``: the usual request lines by
+    one regex (:data:`_USUAL_REQUEST`), the others by the general grammar."""
+    parts = frame.select(pl.col(request).str.extract_groups(_USUAL_REQUEST).alias("r")).unnest("r")
+    target = parts.select(pl.col("t").str.splitn("?", 2).alias("s")).unnest("s")
+    split = pl.DataFrame(
+        [
+            parts.get_column("m").alias(f"{prefix}method"),
+            parts.get_column("p").alias(f"{prefix}protocol"),
+            target.get_column("field_0").alias(f"{prefix}path"),
+            target.get_column("field_1").alias(f"{prefix}query"),
+        ]
+    )
+    rest = (parts.get_column("m").is_null() & frame.get_column(request).is_not_null()).arg_true()
+    if rest.len():
+        general = with_request_split(frame[rest].select(request), request, prefix)
+        split = split.with_columns(
+            split.get_column(name).scatter(rest, general.get_column(name)) for name in split.columns
+        )
+    return frame.hstack(split)
+
+
+def _is_json_object(text: pl.Expr) -> pl.Expr:
+    """Whether each ``text`` is a JSON object, by the precise path's own check."""
+    return text.str.json_path_match("$").str.starts_with("{").fill_null(False)
+
+
+def _bad_json(lines: pl.DataFrame) -> pl.DataFrame:
+    """``lines`` as rejects (``bad_json``)."""
+    return lines.select("source_offset", "source_line", pl.lit("bad_json").alias("reason"), "line")
+
+
+def _string_values(texts: pl.Series, key: str, stamps: pa.ChunkedArray) -> pa.Array | None:
+    """The text values of the top-level ``key`` that Arrow read as timestamps (``stamps``),
+    taken from each line's JSON text; None when that cannot be done exactly (the key written
+    more than once in a line, as nested keys may be, or a value with escapes)."""
+    quoted = pl.escape_regex(json.dumps(key, ensure_ascii=False))
+    found = texts.to_frame("t").select(
+        pl.col("t").str.count_matches(quoted + r"\s*:").alias("n"),
+        pl.col("t").str.extract(quoted + r'\s*:\s*"([^"\\]*)"', 1).alias("v"),
+    )
+    read = pl.Series(stamps).is_not_null()
+    values = found.get_column("v")
+    if (found.get_column("n") > 1).any() or (read & values.is_null()).any():
+        return None
+    return values.set(~read, None).to_arrow()
+
+
+#: Arrow types whose values Polars' ``json_decode`` gives alike (a timestamp is not one).
+_PLAIN_TYPES = (pa.string(), pa.large_string(), pa.int64(), pa.float64(), pa.bool_(), pa.null())
+
+
+def _plain_type(dtype: pa.DataType) -> bool:
+    """Whether an Arrow type inferred from JSON holds only text, integers, floats, booleans and
+    nulls, in objects and lists."""
+    if pa.types.is_struct(dtype):
+        return all(_plain_type(dtype.field(i).type) for i in range(dtype.num_fields))
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return _plain_type(dtype.value_type)
+    return any(dtype == plain for plain in _PLAIN_TYPES)
+
+
+def _beyond_64_bits(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a float in ``values`` (in objects and lists too) is at least 2**63 in size."""
+    dtype = values.type
+    if pa.types.is_floating(dtype):
+        return bool(pc.any(pc.greater_equal(pc.abs(values), 2.0**63)).as_py())
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if pa.types.is_struct(dtype):
+        return any(_beyond_64_bits(child) for chunk in chunks for child in chunk.flatten())
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return any(_beyond_64_bits(chunk.flatten()) for chunk in chunks)
+    return False
+
+
+def _finite(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether every float in ``values`` (in objects and lists too) is finite."""
+    dtype = values.type
+    if pa.types.is_floating(dtype):
+        return pc.all(pc.is_finite(values)).as_py() is not False
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    if pa.types.is_struct(dtype):
+        return all(_finite(child) for chunk in chunks for child in chunk.flatten())
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return all(_finite(chunk.flatten()) for chunk in chunks)
+    return True
 
 
 #: Integers a float holds exactly (2**53): an integral JSON number written with a fraction or an

@@ -1,0 +1,287 @@
+"""JSON lines through Arrow's reader (issue 24): the fast path gives what the precise path gives,
+row for row and byte for byte, on generated chunks holding every reject reason, odd numbers,
+odd keys and odd values; where the two could differ the chunk is read the precise way."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from meterlog.formats import JsonLinesFormat, jsonlines
+from meterlog.ingest import IngestOptions, ingest
+from meterlog.schema import REJECT_REASONS
+from meterlog.sources import split_lines
+from meterlog.store import Store
+from tests.conftest import events, rejects
+
+METHODS = ("GET", "POST", "PUT", "DELETE")
+AGENTS = (
+    "curl/8.5.0",
+    'Mozilla/5.0 (X11; Linux x86_64) \\"quoted\\" \\u00e9t\\u00e9',
+    "Go-http-client/2.0",
+)
+
+#: Both time keys the mappings below read (``time`` by default, ``time_iso8601`` by preset).
+T2 = '{"time":"2026-10-01T00:00:00Z","time_iso8601":"2026-10-01T00:00:00+00:00",'
+#: Lines each rejected for one reason (``no_match`` needs a preset naming a required key).
+REJECTED = {
+    "bad_json": [
+        '{"time":"2026-10-01T00:00:00Z","status":200',  # cut short
+        "[1,2,3]",
+        '{"time":"2026-10-01T00:00:00Z","status":200,,}',  # invalid between braces
+        '{"time":"2026-10-01T00:00:00Z","remote_user":"\\ud800"}',  # lone surrogate
+        '{"time":"2026-10-01T00:00:00Z","status":01}',
+        '{"time":"2026-10-01T00:00:00Z"} {"time":"2026-10-01T00:00:00Z"}',  # two objects
+        '{"time":"2026-10-01T00:00:00Z","request_time":NaN}',
+        '{"time":"2026-10-01T00:00:00Z","request_time":1e999}',
+        "\ufeff{}",
+        "{" * 300 + "}" * 300,  # nested too deep
+    ],
+    "bad_timestamp": ['{"time":"not a time","status":200}', '{"status":200}'],
+    "bad_number": [
+        T2 + '"status":1000}',
+        T2 + '"status":200.5}',
+        T2 + '"body_bytes_sent":-1.5}',
+    ],
+}
+#: Lines Arrow decodes otherwise (or refuses though they are JSON): their chunk goes the
+#: precise way.
+READ_APART = {
+    "-0": '"status":-0',
+    "beyond 64 bits": '"body_bytes_sent":18446744073709551616',
+    "beyond 64 bits, nested": '"x":{"y":[-9223372036854775809]}',
+    "duplicate key": '"status":200,"status":404',
+    "text among numbers": '"status":"200"',
+    "dashes among numbers": '"request_time":"-","body_bytes_sent":"-"',
+    "boolean among numbers": '"status":true',
+    "object among text": '"remote_user":{"id":1}',
+}
+#: Values both read alike (the chunk stays fast).
+ALIKE = {
+    "a float status": '"status":200.0',
+    "17 digits": '"request_time":0.12345678901234567',
+    "exponents": '"request_time":1e-30,"x":[1.7976931348623157e308,5e-324,1E+2]',
+    "19 digits": '"body_bytes_sent":9223372036854775807,"n":-9223372036854775808',
+    "a float beyond 64 bits": '"big":1e19',
+    "an exponent": '"status":2e2',
+    "a float among byte counts": '"body_bytes_sent":1.5',
+    "escaped key": '"st\\u0061tus_text":"x"',
+    "empty key": '"":1',
+    "nested extra": '"upstream":{"addr":["10.0.0.1:80",null],"timing":{"connect":0.001,"x":{}}}',
+    "null and bool extras": '"cache":null,"hit":true',
+    "empty list": '"tags":[]',
+    "spaces": ' "remote_addr" : "192.0.2.9" ',
+    "a time-like extra": '"expires":"2026-12-01T00:00:00Z"',
+    "msec time": '"msec":1791622536.123',
+}
+
+#: All of them in one chunk but a 19-digit integer (where a float in its column may be one beyond
+#: 64 bits, the chunk is read the precise way).
+ALIKE_TOGETHER = [value for name, value in ALIKE.items() if name != "19 digits"]
+
+
+def generated(count: int, seed: int, odd: list[str] = (), rejected: list[str] = ()) -> list[str]:
+    """``count`` JSON access log lines (keys in varying order, some missing, extra keys), with
+    each ``odd`` key:value fragment added to one line and each ``rejected`` line inserted."""
+    rnd = random.Random(seed)
+    lines: list[list[tuple[str, str]]] = []
+    for i in range(count):
+        path = f"/v1/items/{rnd.randrange(1000)}"
+        if rnd.random() < 0.3:
+            path += f"?page={rnd.randrange(5)}"
+        keys = [
+            ("time", f'"2026-10-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+0{i % 3}:00"'),
+            ("remote_addr", f'"203.0.113.{rnd.randrange(256)}"'),
+            ("remote_user", rnd.choice(['"-"', f'"user{rnd.randrange(50)}"'])),
+            ("request", f'"{rnd.choice(METHODS)} {path} HTTP/1.1"'),
+            ("status", str(rnd.choice((200, 200, 201, 304, 404, 500)))),
+            ("body_bytes_sent", str(rnd.randrange(100_000))),
+            ("request_time", rnd.choice(("0.034", "1", "0", "12.5", "0.000"))),
+            ("http_referer", '"-"'),
+            ("http_user_agent", f'"{rnd.choice(AGENTS)}"'),
+            ("host", f'"api{rnd.randrange(3)}.example.com"'),
+        ]
+        if rnd.random() < 0.1:
+            keys.pop(rnd.randrange(1, len(keys)))
+        if rnd.random() < 0.1:
+            rnd.shuffle(keys)
+        if rnd.random() < 0.05:
+            keys.append(("request_id", f'"{rnd.getrandbits(64):016x}"'))
+        lines.append([(key, f'"{key}":{value}') for key, value in keys])
+    for fragment in odd:  # replaces the keys it writes
+        at = rnd.randrange(count)
+        written = set(re.findall(r'"((?:[^"\\]|\\.)*)"\s*:', fragment))
+        kept = [entry for key, entry in lines[at] if key not in written]
+        lines[at] = [("", fragment), *[("", entry) for entry in kept]]
+    out = ["{" + ",".join(entry for _, entry in line) + "}" for line in lines]
+    for line in rejected:
+        out.insert(rnd.randrange(count), line)
+    return out
+
+
+def both_ways(lines: list[str], **mapping: object) -> bool:
+    """Parse ``lines`` as one chunk with the fast path and the precise path; assert the same
+    events, rejects and notes; whether the fast path read the chunk."""
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    fast = JsonLinesFormat(**mapping)  # type: ignore[arg-type]
+    precise = JsonLinesFormat(fast=False, **mapping)  # type: ignore[arg-type]
+    took = fast._decode_fast(batch) is not None
+    got, expected = fast.parse(batch), precise.parse(batch)
+    assert_frame_equal(got.events, expected.events, check_exact=True)
+    assert_frame_equal(got.rejects, expected.rejects, check_exact=True)
+    assert got.notes == expected.notes
+    return took
+
+
+MAPPINGS = [
+    {},
+    {"preset": "nginx"},
+    {"field_overrides": {"ts": "time", "tenant": "host", "user_agent": "http_user_agent"}},
+    {"max_extra_keys": 1},
+    {"naive_zone": "Europe/Paris"},
+]
+
+
+@pytest.mark.parametrize("mapping", MAPPINGS, ids=lambda m: ",".join(map(str, m)) or "default")
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fast_and_precise_paths_agree_with_every_reject_reason(
+    mapping: dict[str, object], seed: int
+) -> None:
+    rejected = [line for lines in REJECTED.values() for line in lines]
+    lines = generated(600, seed, odd=ALIKE_TOGETHER, rejected=rejected)
+    assert both_ways(lines, **mapping)
+    result = JsonLinesFormat(**mapping).parse(split_lines(("\n".join(lines)).encode(), 0, 1).lines)  # type: ignore[arg-type]
+    reasons = set(result.rejects.get_column("reason"))
+    assert {"bad_json", "bad_timestamp", "bad_number"} <= reasons <= set(REJECT_REASONS)
+
+
+@pytest.mark.parametrize("preset", ["caddy", "traefik"])
+def test_presets_with_a_required_key_reject_other_lines_alike(preset: str) -> None:
+    """``no_match``: lines without the preset's required key (a server's own messages)."""
+    if preset == "caddy":
+        request = (
+            '{"level":"info","ts":1791622536.25,"logger":"http.log.access","msg":"handled",'
+            '"request":{"remote_ip":"192.0.2.1","client_ip":"192.0.2.1","proto":"HTTP/2.0",'
+            '"method":"GET","host":"example.com","uri":"/a?b=%d","headers":{"User-Agent":'
+            '["curl/8"],"Accept":["*/*"]}},"bytes_read":0,"user_id":"","duration":0.0012,'
+            '"size":%d,"status":200,"resp_headers":{"Server":["Caddy"]}}'
+        )
+        other = '{"level":"info","ts":1791622536.5,"logger":"tls","msg":"cleaning storage unit"}'
+    else:
+        request = (
+            '{"ClientHost":"192.0.2.1","RequestMethod":"GET","RequestPath":"/a?b=%d",'
+            '"RequestProtocol":"HTTP/1.1","DownstreamStatus":200,"DownstreamContentSize":%d,'
+            '"Duration":1500000,"StartUTC":"2026-10-01T00:00:00.123456789Z",'
+            '"StartLocal":"2026-10-01T02:00:00.123456789+02:00","level":"info"}'
+        )
+        other = '{"level":"info","msg":"Configuration loaded","time":"2026-10-01T00:00:00Z"}'
+    lines = [request % (i, i * 3) for i in range(300)]
+    lines[17] = other
+    lines[200] = "not json"
+    assert both_ways(lines, preset=preset)
+    result = JsonLinesFormat(preset=preset).parse(
+        split_lines("\n".join(lines).encode(), 0, 1).lines
+    )
+    assert result.rejects.get_column("reason").to_list() == ["no_match", "bad_json"]
+
+
+@pytest.mark.parametrize("name", list(READ_APART))
+def test_values_arrow_reads_otherwise_send_the_chunk_the_precise_way(name: str) -> None:
+    lines = generated(300, 3, odd=[READ_APART[name]], rejected=REJECTED["bad_json"][:2])
+    assert not both_ways(lines)
+
+
+@pytest.mark.parametrize("name", list(ALIKE))
+def test_values_both_read_alike_stay_fast(name: str) -> None:
+    assert both_ways(generated(300, 4, odd=[ALIKE[name]]))
+
+
+@pytest.mark.parametrize("name", list(REJECTED["bad_json"]))
+def test_a_line_that_is_not_json_is_rejected_alone_and_the_chunk_stays_fast(name: str) -> None:
+    assert both_ways(generated(300, 5, rejected=[name]))
+
+
+def test_slices_read_on_threads_typed_apart_are_read_again_as_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Integers in one slice, a float in the other: the chunk's column is a float, as Polars
+    types it over the whole chunk."""
+    monkeypatch.setattr(jsonlines, "_DECODE_THREADS", 2)
+    monkeypatch.setattr(jsonlines, "_MIN_DECODE_SLICE", 100)
+    lines = generated(400, 6)
+    assert both_ways(lines)  # alike slices
+    lines[350] = lines[350].replace('"request_time":', '"latency":2.5,"request_time":')
+    lines[10] = lines[10].replace('"request_time":', '"latency":1,"request_time":')
+    lines[390] = lines[390].replace('"request_time":', '"late":{"a":2.5,"b":[]},"request_time":')
+    lines[11] = lines[11].replace('"request_time":', '"late":{"a":1,"b":[1]},"request_time":')
+    assert both_ways(lines)
+    lines[20] = lines[20].replace('"status":', '"status":-0,"was":')
+    assert not both_ways(lines)
+
+
+def test_ingest_stores_the_same_rows_either_way(tmp_path: Path) -> None:
+    """The whole pipeline, with invalid UTF-8 and a line too long among the rest."""
+    lines = generated(3_000, 7, odd=ALIKE_TOGETHER, rejected=REJECTED["bad_json"])
+    data = "\n".join(lines).encode()
+    data = data.replace(b'"user7"', b'"user\xff7"', 1)
+    long_line = b'{"time":"2026-10-01T00:00:00Z","pad":"' + b"x" * 5_000 + b'"}'
+    log = tmp_path / "api.jsonl"
+    log.write_bytes(data + b"\n" + long_line + b"\n")
+    stored = []
+    for fast in (True, False):
+        store = Store(tmp_path / f"store-{fast}")
+        options = IngestOptions(
+            log_format=JsonLinesFormat(fast=fast), chunk_bytes=64 * 1024, max_line_bytes=4_096
+        )
+        ingest(store, [str(log)], options)
+        stored.append((events(store), rejects(store).drop("ingested_at")))
+    assert_frame_equal(stored[0][0], stored[1][0], check_exact=True)
+    assert_frame_equal(stored[0][1], stored[1][1], check_exact=True)
+    reasons = set(stored[0][1].get_column("reason"))
+    assert {"invalid_utf8", "line_too_long", "bad_json"} <= reasons
+    assert stored[0][0].height > 2_900
+    assert pl.Series(stored[0][0].columns).is_in(["upstream", "expires", "_"]).sum() == 3
+
+
+def test_nested_objects_of_varying_keys_keep_the_keys_in_the_order_first_seen() -> None:
+    """Polars orders the keys of such objects by a hash, differently from run to run; the fast
+    path keeps them in the order first seen, so one input always gives one text."""
+    lines = generated(50, 8)
+    lines[3] = lines[3][:-1] + ',"upstream":{"addr":"10.0.0.1:80"}}'
+    lines[9] = lines[9][:-1] + ',"upstream":{"status":502,"addr":"10.0.0.2:80"}}'
+    lines[12] = lines[12][:-1] + ',"upstream":{"cache":"HIT"}}'
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    got = JsonLinesFormat().parse(batch).events.get_column("upstream").drop_nulls().to_list()
+    assert got == [
+        '{"addr":"10.0.0.1:80","status":null,"cache":null}',
+        '{"addr":"10.0.0.2:80","status":502,"cache":null}',
+        '{"addr":null,"status":null,"cache":"HIT"}',
+    ]
+
+
+def test_lines_with_spaces_around_or_crlf_endings_stay_fast() -> None:
+    lines = generated(300, 9, rejected=REJECTED["bad_json"])
+    assert both_ways([f" {line}\r" if i % 7 == 0 else line for i, line in enumerate(lines)])
+    assert both_ways([f"{line}\r" for line in lines])
+
+
+def test_request_lines_split_as_the_general_grammar_splits_them() -> None:
+    """The usual request lines are split by one regex, the others by the general grammar: the
+    same columns either way, on request lines of every shape."""
+    rnd = random.Random(10)
+    words = ["GET", "post", "X", "", " ", "/a", "/a?b=1", "/a?b=1?c", "?", "/ä", "HTTP/1.1"]
+    words += ["HTTP/2.0", "HTTP/", "/1.1", "-", "\n", "a\nb", "\t", "HTTP/1.1\n", "SEARCH", "H/9"]
+    requests: list[str | None] = [None, "", "GET  HTTP/1.1", "GET / -", "\x16\x03\x01"]
+    for _ in range(3_000):
+        picked = [rnd.choice(words) for _ in range(rnd.randrange(0, 5))]
+        requests.append(" ".join(picked) if rnd.random() < 0.7 else "".join(picked))
+    frame = pl.DataFrame({"r": requests}, schema={"r": pl.String})
+    assert_frame_equal(
+        jsonlines._with_request_split(frame, "r", "__rq_"),
+        jsonlines.with_request_split(frame, "r", "__rq_"),
+    )
