@@ -127,7 +127,7 @@ def test_directory_twice_and_the_byte_identical_copy(tmp_path: Path) -> None:
     assert events(store).height == rows
     dupe = folder / "logfile_access_log_dupe.0"
     third = ingest(store, [str(dupe)], IngestOptions())
-    assert third.sources[0].status == UNCHANGED
+    assert third.sources[0].status == DUPLICATE  # a copy of stored lines, in another file
     both = ingest(Store(tmp_path / "other"), [str(folder / "logfile_access_log.0"), str(dupe)])
     assert [s.status for s in both.sources][1] == DUPLICATE
     assert events(tmp_path / "other").height == 3
