@@ -353,3 +353,20 @@ class SetState:
     @staticmethod
     def empty() -> pl.DataFrame:
         return pl.DataFrame(schema=SET_STATE)
+
+
+class DistinctValueMeter(Meter):
+    """A meter counting distinct values per account (MAU, unique): its state is a
+    :class:`SetState`; a subclass says which value (:meth:`state_of`)."""
+
+    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
+        return SetState.merge(first, second)
+
+    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
+        return self.complete(state.select("account").unique(), SetState.measured(state), period)
+
+    def empty_state(self) -> pl.DataFrame:
+        return SetState.empty()
+
+    def zero_peak_start(self, period: Period) -> datetime | None:
+        return None

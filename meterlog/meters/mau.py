@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, SetState, events_in_period
+from meterlog.meters.base import (
+    DistinctValueMeter,
+    Period,
+    RequestFilter,
+    SetState,
+    events_in_period,
+)
 from meterlog.validation import check_keys
 
 
 @dataclass(frozen=True)
-class MauMeter(Meter):
+class MauMeter(DistinctValueMeter):
     """Monthly active users per account."""
 
     counting: RequestFilter = field(default_factory=RequestFilter)
@@ -43,18 +48,6 @@ class MauMeter(Meter):
     def state_of(self, in_period: pl.LazyFrame, counts: pl.Expr, period: Period) -> pl.LazyFrame:
         """The distinct ``account, value`` (user) pairs of counted requests."""
         return SetState.state(in_period, counts, pl.col("user"))
-
-    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
-        return SetState.merge(first, second)
-
-    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        return self.complete(state.select("account").unique(), SetState.measured(state), period)
-
-    def empty_state(self) -> pl.DataFrame:
-        return SetState.empty()
-
-    def zero_peak_start(self, period: Period) -> datetime | None:
-        return None
 
     def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         """One row per account and user counted: ``account, user, first_seen, last_seen,

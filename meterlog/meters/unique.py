@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import ClassVar, Self
 
 import polars as pl
 
 from meterlog.endpoints import ENDPOINT_COLUMN, automatic_endpoint
 from meterlog.identity import identity_expr
-from meterlog.meters.base import Meter, Period, RequestFilter, SetState, events_in_period
+from meterlog.meters.base import (
+    DistinctValueMeter,
+    Period,
+    RequestFilter,
+    SetState,
+    events_in_period,
+)
 from meterlog.validation import check_keys, text
 
 #: Columns computed from others rather than stored.
@@ -25,7 +30,7 @@ _DERIVED = ("user", "account", ENDPOINT_COLUMN)
 
 
 @dataclass(frozen=True)
-class UniqueMeter(Meter):
+class UniqueMeter(DistinctValueMeter):
     """Distinct values of ``column`` per account."""
 
     column: str = "remote_addr"
@@ -62,18 +67,6 @@ class UniqueMeter(Meter):
         """The distinct ``account, value`` pairs of counted requests."""
         value = self._value(in_period.collect_schema().names())
         return SetState.state(in_period, counts, value)
-
-    def merge(self, first: pl.LazyFrame, second: pl.LazyFrame) -> pl.LazyFrame:
-        return SetState.merge(first, second)
-
-    def finalize(self, state: pl.LazyFrame, period: Period) -> pl.LazyFrame:
-        return self.complete(state.select("account").unique(), SetState.measured(state), period)
-
-    def empty_state(self) -> pl.DataFrame:
-        return SetState.empty()
-
-    def zero_peak_start(self, period: Period) -> datetime | None:
-        return None
 
     def evidence(self, events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
         """One row per account and value counted: ``account, value, first_seen, last_seen,
