@@ -17,9 +17,10 @@ else medium. An account with fewer than ``min_history_weeks`` weeks of history i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -85,4 +86,14 @@ class Drop(DetectorBase):
                 .alias("severity"),
             ),
             self.kind,
+        )
+
+    def explain(self, finding: Mapping[str, Any]) -> str:
+        p = self.params
+        hours = (finding["end"] - finding["start"]) / timedelta(hours=1)
+        return (
+            f"drop: {finding['observed']:g} requests where {finding['expected']:g} were expected "
+            f"over {hours:g} hours ({finding['score']:.0%} gone; fires when at least "
+            f"{p.min_fall:.0%} of at least {p.min_expected:g} expected requests an hour are gone, "
+            f"z ≥ {p.min_score:g}, for {p.min_hours} hours in a row)"
         )

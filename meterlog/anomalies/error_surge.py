@@ -19,9 +19,10 @@ critical from 90%.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -156,4 +157,12 @@ class ErrorSurge(DetectorBase):
                 .otherwise(pl.col("severity"))
             ),
             self.kind,
+        )
+
+    def explain(self, finding: Mapping[str, Any]) -> str:
+        p = self.params
+        return (
+            f"error_surge: 5xx share {finding['observed']:.1%} where {finding['expected']:.1%} is "
+            f"usual (fires at ≥ {p.min_errors} errors, ≥ {p.min_ratio:g}× and "
+            f"+{p.min_increase:.0%} the usual share, z ≥ {p.min_score:g}; z {finding['score']:g})"
         )

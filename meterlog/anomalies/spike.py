@@ -16,9 +16,10 @@ fewer than ``min_history_weeks`` weeks of history (default 2) is not judged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -90,4 +91,12 @@ class Spike(DetectorBase):
                 severity=severity_from_score(ratio, p.min_ratio, p.high_ratio, p.critical_ratio)
             ),
             self.kind,
+        )
+
+    def explain(self, finding: Mapping[str, Any]) -> str:
+        p = self.params
+        return (
+            f"spike: {finding['observed']:g} requests where {finding['expected']:g} were expected "
+            f"(fires at ≥ {p.min_ratio:g}× expected, ≥ {p.min_excess:g} more and a robust z-score "
+            f"≥ {p.min_score:g}; highest z {finding['score']:g})"
         )

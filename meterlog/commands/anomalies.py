@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import Any
 
@@ -76,8 +77,8 @@ def table_view(findings: Any, width: int = 160) -> Any:
     "kinds",
     multiple=True,
     type=LibraryChoice("meterlog.anomalies.registry:KINDS", "KIND"),
-    help="Only this detector (repeatable): spike, drop, auth_failures, key_sharing, probing, "
-    "error_surge, scraping.",
+    help="Only this detector (repeatable): a model (spike, drop, key_sharing, error_surge) or a "
+    "rule (auth_failures, probing, scraping, injection, ...; see the README).",
 )
 @click.option("--account", "accounts", multiple=True, help="Only findings of this account.")
 @click.option(
@@ -127,11 +128,13 @@ def command(
 ) -> None:
     """Unusual usage and security patterns, each entity judged against its own history.
 
-    Detectors (rules and defaults in the README; tune or turn them off in meterlog.toml under
-    [anomalies.KIND]): spike, drop, auth_failures, key_sharing, probing, error_surge,
-    scraping. Columns: id, kind, severity, entity_type, entity, account, start, end,
-    observed, expected, score, evidence (tables leave evidence out: use --format csv or
-    --explain ID). The same store version and options give the same findings and ids.
+    Detectors (listed in the README; tune them, turn them off or add rules in meterlog.toml
+    under [anomalies.KIND]): models (spike, drop, key_sharing, error_surge) and declared
+    rules (auth_failures, probing, scraping, injection, attack_tool, sensitive_paths, ...).
+    Findings about one event are one incident, its other findings listed in signals.
+    Columns: id, kind, severity, entity_type, entity, account, start, end, observed,
+    expected, score, evidence, signals (tables leave evidence and signals out: use --format
+    csv or --explain ID). The same store version and options give the same findings and ids.
 
     \b
     Examples:
@@ -142,7 +145,7 @@ def command(
     """
     from meterlog.anomalies.runner import (
         AnomalyQuery,
-        explain_finding,
+        explained_finding,
         run_anomalies,
         severity_rank,
     )
@@ -171,9 +174,14 @@ def command(
     to_stdout = output is None or output == "-"
     fmt = resolve_output_format(fmt, None if to_stdout else output, writes_to_terminal(output))
     if explain_id is not None:
-        rows = explain_finding(settings, query, explain_id, config.anomalies)
+        rows, finding = explained_finding(settings, query, explain_id, config.anomalies)
         rows = rows.with_columns(rows["ts"].dt.convert_time_zone(settings.tz_name))
-        write_report(rows, fmt, output, title=f"Evidence of finding {explain_id}")
+        why = re.split(r"; [0-9]+ requests", str(finding["evidence"]), maxsplit=1)[0]
+        if not quiet:
+            note(f"finding {explain_id}: {why}")
+            if finding["signals"]:
+                note(f"its signals: {finding['signals']}")
+        write_report(rows, fmt, output, title=f"Evidence of finding {explain_id}: {why}")
         return
     report = run_anomalies(settings, query, config.anomalies)
     findings = report.findings
