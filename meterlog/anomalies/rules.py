@@ -59,7 +59,7 @@ BUILTIN_RULES = RULES_FOLDER / "builtin.toml"
 PATTERN_SETS = RULES_FOLDER / "patterns.toml"
 
 GROUPS = ("ip", "network", "account", "key", "user", "client")
-DISTINCT = ("path", "endpoint", "user", "key", "account", "ip", "network", "agent")
+DISTINCT = ("path", "request", "endpoint", "user", "key", "account", "ip", "network", "agent")
 PER = ("endpoint", "path", "account", "key")
 FILTER_PATTERNS = ("path", "query", "request", "agent", "not_path", "not_agent")
 FILTER_KEYS = (*FILTER_PATTERNS, "status", "method", "key", "user")
@@ -357,6 +357,8 @@ def filter_expr(f: RuleFilter, names: list[str] | None = None) -> pl.Expr:
 def _value_expr(name: str) -> pl.Expr:
     if name == "path":
         return strip_query(pl.col("path"))
+    if name == "request":
+        return request_expr()
     if name == "endpoint":
         return automatic_endpoint(pl.col("path"))
     if name == "network":
@@ -551,9 +553,32 @@ class RuleDetector(DetectorBase):
                 .agg(pl.col("n").max().cast(pl.Float64).alias("expected"))
             )
         else:
+            # the usual count: the larger of the mean per window and the busiest window of a
+            # typical (median) day, so a routine daily burst (a CI run) is usual
             per_window = max(ctx.baseline / window, 1.0)
-            usual = past.group_by("entity_type", "entity").agg(
-                (pl.len() / per_window).alias("expected")
+            days = max(int(ctx.baseline / timedelta(days=1)), 1)
+            busiest = (
+                past.group_by("entity_type", "entity", pl.col("ts").dt.truncate(window))
+                .agg(pl.len().alias("n"))
+                .group_by("entity_type", "entity", pl.col("ts").dt.truncate("1d"))
+                .agg(pl.col("n").max())
+                .group_by("entity_type", "entity")
+                .agg(
+                    pl.col("n").sum().alias("total"),
+                    pl.col("n").sort(descending=True).alias("days"),
+                )
+            )
+            typical = pl.col("days").list.get(days // 2, null_on_oob=True).fill_null(0)
+            mean = (
+                past.group_by("entity_type", "entity")
+                .agg((pl.len() / per_window).alias("mean"))
+            )
+            usual = busiest.join(mean, on=["entity_type", "entity"], how="left").select(
+                "entity_type",
+                "entity",
+                pl.max_horizontal(pl.col("mean").fill_null(0.0), typical.cast(pl.Float64)).alias(
+                    "expected"
+                ),
             )
         judged = windows.join(usual.collect(), on=["entity_type", "entity"], how="left")
         expected = pl.col("expected").fill_null(0.0)
@@ -565,9 +590,10 @@ class RuleDetector(DetectorBase):
     def _needs(self) -> set[str]:
         f = self.params.filter
         needed = {"ts", "status", "ip", "key", "user", "account"}
-        if f.path or f.not_path or f.request or self.params.distinct in ("path", "endpoint"):
+        distinct = self.params.distinct
+        if f.path or f.not_path or f.request or distinct in ("path", "endpoint", "request"):
             needed.add("path")
-        if f.request or f.query:
+        if f.request or f.query or distinct == "request":
             needed.add("query")
         if f.agent or f.not_agent or self.params.distinct == "agent":
             needed.add("user_agent")
