@@ -93,8 +93,11 @@ def match(findings: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
         ]
     ).unique()
     pairs = named.join(names, on="name").select("finding", "incident").unique()
-    signal_kinds = pl.col("signals").fill_null("").str.split(", ").list.eval(
-        pl.element().str.split(" ").list.first()
+    signal_kinds = (
+        pl.col("signals")
+        .fill_null("")
+        .str.split(", ")
+        .list.eval(pl.element().str.split(" ").list.first())
     )
     return (
         pairs.join(
@@ -145,9 +148,7 @@ def evaluate(seed: int, workdir: Path, accounts: int, eval_days: int, incidents:
     )
     pairs = pairs.with_columns(accepted=accepted)
     named_right = pl.col("accepted").list.contains(pl.col("kind"))
-    by_signal = (
-        pl.col("signal_kinds").list.set_intersection(pl.col("accepted")).list.len() > 0
-    )
+    by_signal = pl.col("signal_kinds").list.set_intersection(pl.col("accepted")).list.len() > 0
     same = pairs.filter(named_right | by_signal)
     found = set(same.get_column("incident").to_list())
     named_found = set(pairs.filter(named_right).get_column("incident").to_list())

@@ -136,7 +136,14 @@ INJECTIONS = [
     "/static/../../../../windows/win.ini",
     "/v1/items?sort=name%27--",
 ]
-SECRET_FILES = ["/.env", "/.git/config", "/.aws/credentials", "/backup.sql", "/db.sql", "/.htpasswd"]
+SECRET_FILES = [
+    "/.env",
+    "/.git/config",
+    "/.aws/credentials",
+    "/backup.sql",
+    "/db.sql",
+    "/.htpasswd",
+]
 CRAWLER_AGENTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
@@ -638,7 +645,9 @@ def _hostile_incidents(
     statuses = rng.choice([400, 404, 500, 200], size=size)
     label("injection", "ip", ip, account.name, ts, [ip])
     agent = str(rng.choice(NOISE_AGENTS))
-    frames.append(_frame(ts, np.full(size, ip), "-", "GET", paths, statuses, agent, account.keys[0]))
+    frames.append(
+        _frame(ts, np.full(size, ip), "-", "GET", paths, statuses, agent, account.keys[0])
+    )
     # attack tool: a handful of ordinary-looking requests from a scanner's agent
     ip = str(_random_ip(rng, 1)[0])
     size = int(rng.integers(1, 8))

@@ -569,10 +569,7 @@ class RuleDetector(DetectorBase):
                 )
             )
             typical = pl.col("days").list.get(days // 2, null_on_oob=True).fill_null(0)
-            mean = (
-                past.group_by("entity_type", "entity")
-                .agg((pl.len() / per_window).alias("mean"))
-            )
+            mean = past.group_by("entity_type", "entity").agg((pl.len() / per_window).alias("mean"))
             usual = busiest.join(mean, on=["entity_type", "entity"], how="left").select(
                 "entity_type",
                 "entity",
