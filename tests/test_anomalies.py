@@ -282,3 +282,16 @@ def test_config_tables_tune_and_turn_off_detectors(store, tmp_path: Path) -> Non
     result = cli("anomalies", "--config", str(config))
     assert result.exit_code == 1
     assert "anomalies.probing.min_not_fuond" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["drop", "spike", "error_surge", "key_sharing", "sensitive_paths"])
+def test_cli_explain_names_the_rule_and_thresholds_for_every_kind(store, kind: str) -> None:
+    path, _ = store
+    args = ["anomalies", "--store", str(path), *IDENTITY, "--since", "2026-10-27", "--until",
+            "2026-10-27"]  # fmt: skip
+    rows = json.loads(cli(*args, "--format", "json").stdout)
+    finding = next(row for row in rows if row["kind"] == kind)
+    explained = cli(*args, "--explain", finding["id"], "--format", "csv")
+    assert explained.exit_code == 0, explained.stderr
+    assert f"finding {finding['id']}: {kind}: " in explained.stderr
+    assert "fires" in explained.stderr or "≥" in explained.stderr

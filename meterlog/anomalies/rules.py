@@ -536,8 +536,18 @@ class RuleDetector(DetectorBase):
         available = source.collect_schema().names()
         if not all(c in available for c in self._needs()):
             source = baseline
+        # the candidates' rows first (cheap), then the rule's filter (regular expressions)
+        wanted = entities.get_column("entity").implode()
+        if group == "client":
+            mine = (
+                pl.col("user").is_in(wanted)
+                | pl.col("key").is_in(wanted)
+                | pl.col("ip").is_in(wanted)
+            ).fill_null(False)
+        else:
+            mine = _value_expr(group).is_in(wanted).fill_null(False)
         past = (
-            self.matched(source)
+            self.matched(source.filter(mine))
             .select(
                 *entity_columns(group),
                 "ts",
