@@ -311,3 +311,35 @@ def test_readme_detector_section_is_generated_from_the_rules_and_models() -> Non
     # every model parameter and every built-in rule is named in it
     for name in ("min_excess` (100)", "`sensitive_file_exposed`", "`@attack_tools`"):
         assert name in readme
+
+
+def _endpoint_traffic(start, hours: int, failing_share: float, *, seed: int) -> pl.DataFrame:
+    """200 requests an hour, 15% of them on /v1/reports/{id}, which answers 500 to
+    ``failing_share`` of its requests."""
+    rng = np.random.default_rng(seed)
+    count = hours * 200
+    times = [
+        start + timedelta(seconds=float(s)) for s in np.sort(rng.uniform(0, hours * 3600, count))
+    ]
+    report = rng.random(count) < 0.15
+    paths = [f"/v1/reports/{i}" if r else f"/v1/items/{i}" for i, r in zip(range(count), report)]
+    failing = report & (rng.random(count) < failing_share)
+    return requests(times, path=paths, status=[500 if f else 200 for f in failing])
+
+
+def test_error_surge_of_one_endpoint_is_found() -> None:
+    # the reports endpoint fails half its requests for three hours: the account's share
+    # moves from 0 to about 7.5%, under min_increase (10 points); the endpoint's to 50%
+    history = _endpoint_traffic(HISTORY_START, 28 * 24, 0.0, seed=1)
+    outage = _endpoint_traffic(RANGE_START + timedelta(hours=5), 3, 0.5, seed=2)
+    findings = judge(pl.concat([history, outage]), "error_surge", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    row = findings.row(0, named=True)
+    assert row["start"] <= RANGE_START + timedelta(hours=6)
+    assert "/v1/reports/" in row["evidence"]
+
+
+def test_an_endpoint_that_always_fails_as_much_is_no_surge() -> None:
+    history = _endpoint_traffic(HISTORY_START, 28 * 24, 0.5, seed=1)
+    today = _endpoint_traffic(RANGE_START + timedelta(hours=5), 3, 0.5, seed=2)
+    assert judge(pl.concat([history, today]), "error_surge", RANGE_START, RANGE_END).height == 0
