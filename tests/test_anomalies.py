@@ -295,3 +295,9 @@ def test_cli_explain_names_the_rule_and_thresholds_for_every_kind(store, kind: s
     assert explained.exit_code == 0, explained.stderr
     assert f"finding {finding['id']}: {kind}: " in explained.stderr
     assert "fires" in explained.stderr or "≥" in explained.stderr
+
+
+def test_accounts_the_models_could_not_judge_are_named(store) -> None:
+    path, _ = store
+    report = run_anomalies(_settings(path), AnomalyQuery(since="2026-10-27", until="2026-10-27"))
+    assert any("could not judge 1 account(s)" in w and "newbie" in w for w in report.warnings)

@@ -311,6 +311,31 @@ def filter_findings(findings: pl.DataFrame, query: AnomalyQuery) -> pl.DataFrame
     return findings
 
 
+def unjudged_warnings(
+    events: pl.DataFrame, baseline: pl.DataFrame, detectors: Sequence[Detector]
+) -> list[str]:
+    """A warning naming the accounts the models that need history could not judge (no
+    request in the baseline), so silence is not taken for a clean bill of health."""
+    needing = [d.kind for d in detectors if d.needs_history]
+    if not needing or events.height == 0:
+        return []
+    seen = baseline.get_column("account").unique().implode()
+    missing = (
+        events.filter(~pl.col("account").is_in(seen) & pl.col("account").is_not_null())
+        .get_column("account")
+        .unique()
+        .sort()
+        .to_list()
+    )
+    if not missing:
+        return []
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return [
+        f"{' and '.join(needing)} could not judge {len(missing)} account(s) without history "
+        f"before the range ({shown}); the rules and the other models did"
+    ]
+
+
 def run_anomalies(
     settings: ReportSettings,
     query: AnomalyQuery,
@@ -328,6 +353,7 @@ def run_anomalies(
     events, baseline, ctx = read_prepared(store, settings, ctx)
     findings = filter_findings(detect(events, baseline, ctx, detectors), query)
     report = AnomalyReport(findings, ctx, version)
+    report.warnings += unjudged_warnings(events, baseline, detectors)
     if settings.account_field is None:
         report.warnings.append(
             "no account field: every request is account 'default' and key_sharing has no keys "
