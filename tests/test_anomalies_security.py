@@ -381,3 +381,21 @@ def test_run_rules_judges_one_batch_alone() -> None:
     prepared = prepare_events(conform_events(batch.rename({"key": "k"})).lazy()).collect()
     findings = run_rules(prepared)
     assert findings["kind"].to_list() == ["sensitive_file_exposed"]
+
+
+def test_stuffing_from_many_networks_with_a_customers_key_is_no_leaked_key() -> None:
+    # 400 refused logins carrying k1 from 40 networks: the key was never accepted there
+    spread = requests(
+        every(ATTACK, 400, 4.0),
+        key="k1",
+        ip=[f"172.{16 + i % 40}.3.{i % 200}" for i in range(400)],
+        user=[f"person{i}" for i in range(400)],
+        path="/v1/login",
+        status=401,
+    )
+    findings = all_kinds(spread)
+    assert "key_sharing" not in kinds(findings)
+    assert not findings["signals"].str.contains("key_sharing").any()
+    # the same addresses answered 200 are a leaked key
+    leaked = spread.with_columns(status=pl.lit(200, pl.Int64))
+    assert "key_sharing" in kinds(all_kinds(leaked))
