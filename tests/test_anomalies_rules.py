@@ -48,12 +48,16 @@ def test_spike_needs_three_times_the_expected_rate(observed: int, found: bool) -
         assert (row["observed"], row["expected"]) == (observed, 100)
 
 
-def test_spike_needs_a_minimum_excess_so_tiny_accounts_do_not_alarm() -> None:
-    # 2 an hour, then 60: thirty times as many, but 58 more requests (< min_excess 100)
+def test_a_small_accounts_spike_is_found_with_low_severity() -> None:
+    # 2 an hour, then 30: fifteen times as many, 28 more requests (< min_excess 100): low
     hour = RANGE_START + timedelta(hours=5)
-    frame = pl.concat([flat_history(2), hourly(hour, 1, 60, exact=True, seed=1)])
+    frame = pl.concat([flat_history(2), hourly(hour, 1, 30, exact=True, seed=1)])
+    findings = judge(frame, "spike", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    assert findings["severity"].item() == "low"
+    # 8 where 2 are usual is chance enough (a Poisson tail above max_p): nothing
+    frame = pl.concat([flat_history(2), hourly(hour, 1, 8, exact=True, seed=1)])
     assert judge(frame, "spike", RANGE_START, RANGE_END).height == 0
-    assert judge(frame, "spike", RANGE_START, RANGE_END, min_excess=50).height == 1
 
 
 def test_spike_needs_history() -> None:
