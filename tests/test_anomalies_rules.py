@@ -95,6 +95,54 @@ def test_drop_needs_most_traffic_gone_for_three_hours(observed: int, hours: int,
         assert row["expected"] == 100 * hours
 
 
+def test_a_small_accounts_outage_is_found_with_low_severity() -> None:
+    # 5 an hour; nothing for six hours (30 missing: under min_expected's old 20 an hour)
+    frame = pl.concat(
+        [
+            flat_history(5),
+            hourly(RANGE_START, 6, 5, exact=True, seed=1),
+            hourly(RANGE_START + timedelta(hours=12), 12, 5, exact=True, seed=2),
+        ]
+    )
+    findings = judge(frame, "drop", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    row = findings.row(0, named=True)
+    assert (row["start"], row["end"], row["severity"]) == (
+        RANGE_START + timedelta(hours=6),
+        RANGE_START + timedelta(hours=12),
+        "low",
+    )
+
+
+def test_a_small_account_quiet_for_three_hours_is_chance() -> None:
+    # 1 an hour: three hours without a request happen (Poisson chance e^-3)
+    frame = pl.concat(
+        [
+            flat_history(1),
+            hourly(RANGE_START, 6, 1, exact=True, seed=1),
+            hourly(RANGE_START + timedelta(hours=9), 15, 1, exact=True, seed=2),
+        ]
+    )
+    assert judge(frame, "drop", RANGE_START, RANGE_END).height == 0
+
+
+def test_an_outage_across_hour_boundaries_counts_its_edge_hours() -> None:
+    # 100 an hour; down from 06:24 to 09:06 (2.7 hours): two whole low hours, and 06:00 and
+    # 09:00 lost 60% and 10%: the 06:00 edge makes three hours
+    traffic = hourly(RANGE_START, 24, 100, exact=True, seed=1)
+    down = (pl.col("ts") >= RANGE_START + timedelta(hours=6, minutes=24)) & (
+        pl.col("ts") < RANGE_START + timedelta(hours=9, minutes=6)
+    )
+    frame = pl.concat([flat_history(100), traffic.filter(~down)])
+    findings = judge(frame, "drop", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    row = findings.row(0, named=True)
+    assert (row["start"], row["end"]) == (
+        RANGE_START + timedelta(hours=6),
+        RANGE_START + timedelta(hours=9),
+    )
+
+
 def test_drop_does_not_judge_hours_after_the_newest_request() -> None:
     # the logs stop at 06:00 (not ingested yet): the rest of the day is not a drop
     frame = pl.concat([flat_history(100), hourly(RANGE_START, 6, 100, exact=True, seed=1)])

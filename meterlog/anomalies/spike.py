@@ -105,9 +105,7 @@ class Spike(DetectorBase):
             ).with_columns(
                 severity=pl.when(pl.col("observed") - pl.col("expected") < p.min_excess)
                 .then(pl.lit("low"))
-                .otherwise(
-                    severity_from_score(ratio, p.min_ratio, p.high_ratio, p.critical_ratio)
-                )
+                .otherwise(severity_from_score(ratio, p.min_ratio, p.high_ratio, p.critical_ratio))
             ),
             self.kind,
         )
