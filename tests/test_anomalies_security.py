@@ -4,6 +4,7 @@ one incident per event. Every test runs every detector (``judge(..., ())``) unle
 from __future__ import annotations
 
 from datetime import timedelta
+import json
 from pathlib import Path
 
 import polars as pl
@@ -399,3 +400,44 @@ def test_stuffing_from_many_networks_with_a_customers_key_is_no_leaked_key() -> 
     # the same addresses answered 200 are a leaked key
     leaked = spread.with_columns(status=pl.lit(200, pl.Int64))
     assert "key_sharing" in kinds(all_kinds(leaked))
+
+
+# -- real logs as benign background ----------------------------------------------------------------
+
+
+def test_real_public_logs_raise_nothing_and_attacks_in_them_are_named(tmp_path: Path) -> None:
+    from tests.conftest import cli, realdata
+
+    apache = realdata("elastic-apache-10k", "apache_logs")
+    lines = apache.read_text(encoding="utf-8").splitlines()
+    store = tmp_path / "store"
+    args = ["--store", str(store), "--since", "2015-05-17", "--until", "2015-05-20"]
+    clean = tmp_path / "clean.log"
+    clean.write_text("\n".join(lines) + "\n")
+    assert cli("ingest", "--store", str(store), "-q", str(clean)).exit_code == 0
+    quiet = cli("anomalies", *args, "--format", "json")
+    assert quiet.exit_code == 0, quiet.stderr
+    assert json.loads(quiet.stdout) == []  # 10,000 real requests of a public site
+    attacks = [
+        '203.0.113.9 - - [18/May/2015:10:00:0{} +0000] "GET {} HTTP/1.1" {} 10 "-" "{}"'.format(
+            i, path, status, agent
+        )
+        for i, (path, status, agent) in enumerate(
+            [
+                ("/.git/config", 200, "curl/7.30"),
+                ("/?id=1%20UNION%20SELECT%20password%20FROM%20users", 200, "curl/7.30"),
+                ("/?q=%3Cscript%3Ealert(1)%3C/script%3E", 200, "curl/7.30"),
+            ]
+        )
+    ] + ['198.51.100.4 - - [19/May/2015:08:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "sqlmap/1.0"']
+    extra = tmp_path / "attacks.log"
+    extra.write_text("\n".join(attacks) + "\n")
+    assert cli("ingest", "--store", str(store), "-q", str(extra)).exit_code == 0
+    found = json.loads(cli("anomalies", *args, "--format", "json").stdout)
+    assert {(row["kind"], row["entity"]) for row in found} == {
+        ("sensitive_file_exposed", "203.0.113.9"),
+        ("attack_tool", "198.51.100.4"),
+    }
+    breach = next(row for row in found if row["entity"] == "203.0.113.9")
+    assert "injection ip 203.0.113.9" in breach["signals"]
+    assert breach["severity"] == "high"

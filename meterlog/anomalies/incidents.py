@@ -6,7 +6,8 @@ account's ``spike``; an address's burst of failed logins also raises its network
 account's ``auth_failures``. :func:`correlate` folds them into one incident, named by the most
 specific finding (the first in :data:`SPECIFICITY`), with the others listed in ``signals``:
 
-* findings of rules about the **same entity** whose times overlap are one incident;
+* findings of rules about the **same entity** whose times overlap or lie less than an hour
+  apart are one incident;
 * a finding about an **aggregate** (an account, or a network) is folded into an overlapping
   finding of a rule about a narrower entity (an address, user, key or client of that account,
   an address in that network) that holds at least half of its requests (for ``spike``: half
@@ -22,6 +23,7 @@ request).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import polars as pl
 
@@ -29,6 +31,8 @@ from meterlog.anomalies.base import SEVERITIES, network_expr
 
 #: Models never folded into another finding (they are not about an attacker's requests).
 STANDALONE = ("drop", "error_surge", "key_sharing")
+#: Findings of rules about the same entity this close in time are one incident.
+SAME_ENTITY_GAP = timedelta(hours=1)
 #: Entity types narrower than an account.
 NARROW = ("ip", "user", "key", "network")
 
@@ -72,15 +76,15 @@ def correlate(
         if a != b:
             parent[b] = a
 
-    def overlap(a: dict, b: dict) -> bool:
-        return bool(a["start"] < b["end"] and b["start"] < a["end"])
+    def overlap(a: dict, b: dict, gap: timedelta = timedelta(0)) -> bool:
+        return bool(a["start"] < b["end"] + gap and b["start"] < a["end"] + gap)
 
     rules = set(rule_kinds)
     # the number of findings is small (tens to hundreds): pairs are cheap
     for i, a in enumerate(items):
         for j in range(i + 1, len(items)):
             b = items[j]
-            if not overlap(a, b):
+            if not overlap(a, b, SAME_ENTITY_GAP):
                 continue
             if (
                 a["kind"] in rules
