@@ -3,8 +3,8 @@ one incident per event. Every test runs every detector (``judge(..., ())``) unle
 
 from __future__ import annotations
 
-from datetime import timedelta
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -419,9 +419,7 @@ def test_real_public_logs_raise_nothing_and_attacks_in_them_are_named(tmp_path: 
     assert quiet.exit_code == 0, quiet.stderr
     assert json.loads(quiet.stdout) == []  # 10,000 real requests of a public site
     attacks = [
-        '203.0.113.9 - - [18/May/2015:10:00:0{} +0000] "GET {} HTTP/1.1" {} 10 "-" "{}"'.format(
-            i, path, status, agent
-        )
+        f'203.0.113.9 - - [18/May/2015:10:00:0{i} +0000] "GET {path} HTTP/1.1" {status} 10 "-" "{agent}"'
         for i, (path, status, agent) in enumerate(
             [
                 ("/.git/config", 200, "curl/7.30"),
