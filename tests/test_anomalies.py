@@ -153,7 +153,7 @@ def test_min_severity_and_kind_filters(store) -> None:
     scanner = everything.filter(pl.col("entity") == "198.51.100.9").row(0, named=True)
     assert scanner["kind"] == "sensitive_paths"
     assert "probing ip 198.51.100.9" in scanner["signals"]
-    assert "attack_tool ip 198.51.100.9" in scanner["signals"]
+    assert "mass_scanner ip 198.51.100.9" in scanner["signals"]
 
 
 def test_explain_gives_the_requests_behind_a_finding(store) -> None:

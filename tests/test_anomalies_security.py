@@ -102,10 +102,19 @@ def test_ordinary_queries_are_no_injection(request_path: str) -> None:
     assert about(all_kinds(normal), "198.51.100.23").height == 0
 
 
-@pytest.mark.parametrize("agent", ["sqlmap/1.7.2#stable (https://sqlmap.org)", "Mozilla/5.00 (Nikto/2.1.6)", "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "Mozilla/5.0 zgrab/0.x", "masscan/1.3"])  # fmt: skip
+@pytest.mark.parametrize("agent", ["sqlmap/1.7.2#stable (https://sqlmap.org)", "Mozilla/5.00 (Nikto/2.1.6)", "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "WPScan v3.8.25"])  # fmt: skip
 def test_an_attack_tool_is_named_from_one_request(agent: str) -> None:
     one = requests([ATTACK], key=None, ip="198.51.100.24", path="/", status=200, agent=agent)
-    assert kinds(about(all_kinds(one), "198.51.100.24")) == {"attack_tool"}
+    findings = about(all_kinds(one), "198.51.100.24")
+    assert kinds(findings) == {"attack_tool"}
+    assert findings["severity"].item() == "medium"
+
+
+@pytest.mark.parametrize("agent", ["Mozilla/5.0 zgrab/0.x", "masscan/1.3"])
+def test_an_internet_wide_scanner_is_named_low(agent: str) -> None:
+    one = requests([ATTACK], key=None, ip="198.51.100.28", path="/", status=404, agent=agent)
+    findings = about(all_kinds(one), "198.51.100.28")
+    assert (findings["kind"].item(), findings["severity"].item()) == ("mass_scanner", "low")
 
 
 @pytest.mark.parametrize(
