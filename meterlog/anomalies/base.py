@@ -56,6 +56,7 @@ PREPARED_COLUMNS = (
     "query",
     "status",
     "user_agent",
+    "method",
 )
 
 
@@ -172,7 +173,7 @@ def prepare_events(
     provenance: bool = False,
 ) -> pl.LazyFrame:
     """Stored events as detectors read them: :data:`PREPARED_COLUMNS` (and with
-    ``provenance`` the method, source and line of each request, for ``--explain``).
+    ``provenance`` the source and line of each request, for ``--explain``).
 
     ``account`` is the paying customer (``default`` without an account field), ``key`` the raw
     value of the account field (an API key; null without one), ``user`` the end user (null when
@@ -190,7 +191,7 @@ def prepare_events(
     account = pl.lit("default", pl.String) if account_field is None else key
     if account_field is not None and accounts:
         account = account.replace(dict(accounts))
-    extra = [c for c in ("method", "source_id", "source_line") if provenance and c in names]
+    extra = [c for c in ("source_id", "source_line") if provenance and c in names]
     return events.select(
         pl.col("ts"),
         account.alias("account"),
@@ -201,6 +202,7 @@ def prepare_events(
         (pl.col("query") if "query" in names else pl.lit(None, pl.String)).alias("query"),
         pl.col("status").cast(pl.Int32),
         pl.col("user_agent"),
+        (pl.col("method") if "method" in names else pl.lit(None, pl.String)).alias("method"),
         *[pl.col(c) for c in extra],
     )
 

@@ -58,6 +58,14 @@ def _server_error() -> pl.Expr:
     return (pl.col("status") >= 500).fill_null(False)
 
 
+def _with_endpoint(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with the ``endpoint`` of its ``path`` (templated once per distinct path)."""
+    paths = frame.select("path").unique()
+    return frame.join(
+        paths.with_columns(endpoint=automatic_endpoint(pl.col("path"))), on="path", how="left"
+    )
+
+
 def _windows(hourly: pl.LazyFrame, keys: list[str], span: timedelta) -> pl.LazyFrame:
     """Per ``keys``: each hour, and the ``span`` of hours ending with it (``n``, ``errors``)."""
     return pl.concat(
@@ -119,8 +127,9 @@ class ErrorSurge(DetectorBase):
             "usual",
             "z",
         )
+        flagged = flagged.collect().lazy()
         flagged = pl.concat(
-            [flagged, self._endpoint_surges(events, baseline, ctx, hours, span)],
+            [flagged, self._endpoint_surges(events, baseline, ctx, hours, span, flagged)],
             how="vertical_relaxed",
         )
         # the finding's hours, and the requests and errors in them
@@ -188,37 +197,58 @@ class ErrorSurge(DetectorBase):
         ctx: Context,
         account_windows: pl.LazyFrame,
         span: timedelta,
+        account_flagged: pl.LazyFrame,
     ) -> pl.LazyFrame:
         """Windows where one endpoint's 5xx share surges against that endpoint's usual share
         (an outage of one endpoint barely moves the account's share); ``usual`` is the
         account's, for the finding's hours."""
         p = self.params
         error = _server_error()
-        endpoint = automatic_endpoint(pl.col("path")).alias("endpoint")
+        # endpoints are worked out once per distinct path, not per request
+        rows = events.filter(pl.col("path").is_not_null()).select(
+            "account", "path", pl.col("ts").dt.truncate("1h").alias("hour"), error.alias("error")
+        )
         hourly = (
-            events.filter(pl.col("path").is_not_null())
-            .group_by("account", endpoint, pl.col("ts").dt.truncate("1h").alias("hour"))
-            .agg(pl.len().alias("n"), error.sum().alias("errors"))
+            _with_endpoint(rows)
+            .group_by("account", "endpoint", "hour")
+            .agg(pl.len().alias("n"), pl.col("error").sum().alias("errors"))
             .sort("account", "endpoint", "hour")
         )
         keys = ["account", "endpoint"]
         windows = _windows(hourly, keys, span)
         # candidates: enough errors and share at all; only their accounts' history is read
-        candidates = windows.filter(
-            (pl.col("errors") >= p.min_errors)
-            & (pl.col("errors") / pl.col("n") >= p.min_increase + p.min_usual_share)
-        ).collect()
+        # (windows of accounts whose own share already surges then are found without them)
+        candidates = (
+            windows.filter(
+                (pl.col("errors") >= p.min_errors)
+                & (pl.col("errors") / pl.col("n") >= p.min_increase + p.min_usual_share)
+            )
+            .join(
+                account_flagged.select("account", "end").unique(),
+                on=["account", "end"],
+                how="anti",
+            )
+            .collect()
+        )
         if candidates.is_empty():
             return pl.LazyFrame(
                 schema={"account": pl.String, "start": TS, "end": TS, "usual": pl.Float64,
                         "z": pl.Float64}
             )  # fmt: skip
         accounts = candidates.get_column("account").unique().implode()
-        past = (
+        per_path = (
             ctx.full_baseline(baseline)
             .filter(pl.col("account").is_in(accounts) & pl.col("path").is_not_null())
-            .group_by("account", endpoint)
-            .agg(error.mean().alias("usual_endpoint"), pl.len().alias("past"))
+            .group_by("account", "path")
+            .agg(pl.len().alias("n"), error.sum().alias("errors"))
+        )
+        past = (
+            _with_endpoint(per_path)
+            .group_by("account", "endpoint")
+            .agg(
+                (pl.col("errors").sum() / pl.col("n").sum()).alias("usual_endpoint"),
+                pl.col("n").sum().alias("past"),
+            )
         )
         account_usual = account_windows.select("account", "usual").unique("account")
         # an endpoint with little history is judged against its account's usual share

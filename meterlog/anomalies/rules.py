@@ -438,11 +438,19 @@ class RuleDetector(DetectorBase):
                     (pl.col("status") // 100 == 2).fill_null(False).alias("ok"),
                 )
                 .filter(pl.col("entity").is_not_null())
-                .sort("entity_type", "entity", "per", "ts")
+                .collect()
             )
             count = pl.col("value").drop_nulls().n_unique() if rule.distinct else pl.len()
+            # only entities whose whole range reaches the capacity can have a window that does
+            # (a cheap pass before the sliding windows)
+            keys = ["entity_type", "entity", "per"]
+            reach = rows.group_by(keys).agg(count.alias("n")).filter(pl.col("n") >= rule.capacity)
+            rows = rows.join(reach.select(keys), on=keys, how="semi").sort(*keys, "ts")
+            if rows.height == 0:
+                continue
             windows = (
-                rows.group_by_dynamic(
+                rows.lazy()
+                .group_by_dynamic(
                     "ts",
                     every=slide,
                     period=window,
@@ -532,10 +540,10 @@ class RuleDetector(DetectorBase):
         rule = self.params
         window = rule.window_delta()
         entities = windows.select("entity_type", "entity").unique()
-        source = ctx.full_baseline(baseline)
-        available = source.collect_schema().names()
-        if not all(c in available for c in self._needs()):
-            source = baseline
+        # the baseline in memory when it holds every column the rule reads, else the store's
+        in_memory = baseline.collect_schema().names()
+        needs = self._needs()
+        source = baseline if needs <= set(in_memory) else ctx.full_baseline(baseline)
         # the candidates' rows first (cheap), then the rule's filter (regular expressions)
         wanted = entities.get_column("entity").implode()
         if group == "client":
@@ -546,8 +554,15 @@ class RuleDetector(DetectorBase):
             ).fill_null(False)
         else:
             mine = _value_expr(group).is_in(wanted).fill_null(False)
+        # the cheap conditions first (statuses, ...), then the candidates, collected: the rule's
+        # regular expressions then see only these rows
+        f = rule.filter
+        cheap = filter_expr(RuleFilter(status=f.status, method=f.method, key=f.key, user=f.user))
+        if source is baseline:
+            source = source.filter(cheap).collect().lazy()
+        candidates_past = source.filter(mine).select(sorted(needs)).collect()
         past = (
-            self.matched(source.filter(mine))
+            self.matched(candidates_past.lazy())
             .select(
                 *entity_columns(group),
                 "ts",
@@ -597,8 +612,9 @@ class RuleDetector(DetectorBase):
     def _needs(self) -> set[str]:
         f = self.params.filter
         needed = {"ts", "status", "ip", "key", "user", "account"}
-        distinct = self.params.distinct
-        if f.path or f.not_path or f.request or distinct in ("path", "endpoint", "request"):
+        distinct, per = self.params.distinct, self.params.per
+        uses_path = ("path", "endpoint", "request")
+        if f.path or f.not_path or f.request or distinct in uses_path or per in uses_path:
             needed.add("path")
         if f.request or f.query or distinct == "request":
             needed.add("query")
