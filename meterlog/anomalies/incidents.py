@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from itertools import pairwise
 
 import polars as pl
 
@@ -76,24 +77,35 @@ def correlate(
         if a != b:
             parent[b] = a
 
-    def overlap(a: dict, b: dict, gap: timedelta = timedelta(0)) -> bool:
-        return bool(a["start"] < b["end"] + gap and b["start"] < a["end"] + gap)
+    def overlap(a: dict, b: dict) -> bool:
+        return bool(a["start"] < b["end"] and b["start"] < a["end"])
 
     rules = set(rule_kinds)
-    # the number of findings is small (tens to hundreds): pairs are cheap
-    for i, a in enumerate(items):
-        for j in range(i + 1, len(items)):
-            b = items[j]
-            if not overlap(a, b, SAME_ENTITY_GAP):
-                continue
-            if (
-                a["kind"] in rules
-                and b["kind"] in rules
-                and a["entity_type"] == b["entity_type"]
-                and a["entity"] == b["entity"]
-            ):
-                union(i, j)
-                continue
+    # rule findings about one entity, in time order: each joins the previous ones' incident
+    # when it starts less than SAME_ENTITY_GAP after their end (a sweep, not all pairs)
+    by_entity: dict[tuple[str, str], list[int]] = {}
+    for i, item in enumerate(items):
+        if item["kind"] in rules:
+            by_entity.setdefault((item["entity_type"], item["entity"]), []).append(i)
+    for members in by_entity.values():
+        members.sort(key=lambda m: items[m]["start"])
+        reach = items[members[0]]["end"]
+        for previous, current in pairwise(members):
+            if items[current]["start"] < reach + SAME_ENTITY_GAP:
+                union(previous, current)
+                reach = max(reach, items[current]["end"])
+            else:
+                reach = items[current]["end"]
+    # narrower rule findings by the account they belong to and by the network of an address
+    by_account: dict[str, list[int]] = {}
+    by_network: dict[str, list[int]] = {}
+    for n, item in enumerate(items):
+        if item["kind"] not in rules:
+            continue
+        if item["entity_type"] in NARROW and item["account"] is not None:
+            by_account.setdefault(item["account"], []).append(n)
+        if item["network_of"] is not None:
+            by_network.setdefault(item["network_of"], []).append(n)
     # an aggregate finding goes to the one narrower finding holding most of its requests (so
     # two attackers at the same time stay two incidents)
     for w, wide in enumerate(items):
@@ -102,18 +114,14 @@ def correlate(
         need = wide["requests"]
         if wide["kind"] == "spike":
             need = max(wide["observed"] - wide["expected"], 0.0)
+        index = by_account if wide["entity_type"] == "account" else by_network
         best: int | None = None
-        for n, narrow in enumerate(items):
-            if n == w or narrow["kind"] not in rules or not overlap(wide, narrow):
+        for n in index.get(wide["entity"], []):
+            narrow = items[n]
+            if n == w or not overlap(wide, narrow):
                 continue
-            if wide["entity_type"] == "account":
-                inside = narrow["entity_type"] in NARROW and narrow["account"] == wide["entity"]
-            else:
-                inside = narrow["network_of"] == wide["entity"]
-            if (
-                inside
-                and narrow["requests"] > 0.5 * need
-                and (best is None or narrow["requests"] > items[best]["requests"])
+            if narrow["requests"] > 0.5 * need and (
+                best is None or narrow["requests"] > items[best]["requests"]
             ):
                 best = n
         if best is not None:
