@@ -221,6 +221,9 @@ def test_key_sharing_needs_ten_new_networks(networks: int, found: bool) -> None:
         row = findings.row(0, named=True)
         assert (row["entity_type"], row["entity"], row["score"]) == ("key", "k1", networks)
         assert (row["start"], row["end"]) == (start, start + timedelta(hours=1))
+        # the explanation names the networks new to the key, and how many it knew
+        assert f"{networks} new networks (192.0." in row["evidence"]
+        assert row["evidence"].endswith(", 0 known")
 
 
 def test_key_sharing_ignores_new_addresses_in_known_networks() -> None:

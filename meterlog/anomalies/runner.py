@@ -170,6 +170,13 @@ def detect(
     else:
         findings = findings.with_columns(signals=pl.lit("", pl.String))
     evidence = evidence_summaries(events.lazy(), findings, by_kind)
+    networks = new_network_summaries(events.lazy(), baseline.lazy(), findings, by_kind)
+    evidence = evidence.join(networks, on="id", how="left").select(
+        "id",
+        pl.concat_str("evidence", "new_networks", separator="; ", ignore_nulls=True).alias(
+            "evidence"
+        ),
+    )
     findings = findings.join(evidence, on="id", how="left").with_columns(
         pl.col("evidence").fill_null("")
     )
@@ -265,6 +272,53 @@ def success_summaries(prepared: pl.LazyFrame, findings: pl.DataFrame) -> pl.Lazy
             .then(pl.lit(": ") + pl.col("on").str.strip_prefix("on "))
             .otherwise(pl.lit(""))
         ).alias("succeeded"),
+    )
+
+
+def new_network_summaries(
+    prepared: pl.LazyFrame,
+    baseline: pl.LazyFrame,
+    findings: pl.DataFrame,
+    detectors: Mapping[str, Detector],
+) -> pl.DataFrame:
+    """``id``, ``new_networks``: for each key finding, the networks its evidence requests came
+    from that the key never used in the baseline (how many, and the busiest three), and how
+    many known networks it was used from."""
+    keys = findings.filter(pl.col("entity_type") == "key")
+    if keys.height == 0:
+        return pl.DataFrame(schema={"id": pl.String, "new_networks": pl.String})
+    rows = with_network(evidence_events(prepared, keys, detectors))
+    wanted = keys.get_column("entity").unique().implode()
+    known = (
+        with_network(baseline.filter(pl.col("key").is_in(wanted)).select("key", "ip"))
+        .select("key", "network")
+        .unique()
+        .with_columns(known=pl.lit(True))
+    )
+    marked = rows.join(known, on=["key", "network"], how="left").with_columns(
+        pl.col("known").fill_null(False)
+    )
+    counts = marked.group_by("id").agg(
+        pl.col("network").filter(~pl.col("known")).n_unique().alias("new"),
+        pl.col("network").filter(pl.col("known")).n_unique().alias("old"),
+    )
+    top = _top(marked.filter(~pl.col("known")), "network", "new")
+    return (
+        counts.join(top, on="id", how="left")
+        .select(
+            "id",
+            (
+                pl.col("new").cast(pl.String)
+                + pl.lit(" new networks")
+                + pl.when(pl.col("new") > 0)
+                .then(pl.lit(" (") + pl.col("new_right").str.strip_prefix("new ") + pl.lit(")"))
+                .otherwise(pl.lit(""))
+                + pl.lit(", ")
+                + pl.col("old").cast(pl.String)
+                + pl.lit(" known")
+            ).alias("new_networks"),
+        )
+        .collect()
     )
 
 
