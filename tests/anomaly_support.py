@@ -160,15 +160,19 @@ def ingest(folder: Path, frame: pl.DataFrame) -> Path:
 
 def judge(
     frame: pl.DataFrame,
-    kind: str,
+    kind: str | tuple[str, ...],
     start: datetime,
     end: datetime,
     baseline: timedelta = timedelta(days=28),
+    accounts: dict[str, str] | None = None,
     **params: object,
 ) -> pl.DataFrame:
-    """Run one detector (with ``params``) on an in-memory table, without the store."""
+    """Run one detector (with ``params``), or several (``kind`` a tuple; ``()``: all), on an
+    in-memory table, without the store; ``accounts`` maps keys to accounts."""
     events = conform_events(frame.rename({"key": "http_x_api_key"}))
-    prepared = prepare_events(events.lazy(), account_field="http_x_api_key").collect()
+    prepared = prepare_events(
+        events.lazy(), account_field="http_x_api_key", accounts=accounts
+    ).collect()
     ctx = Context(start=start, end=end, baseline_start=start - baseline)
     in_range = (pl.col("ts") >= ctx.start) & (pl.col("ts") < ctx.end)
     history = prepared.filter(pl.col("ts") >= ctx.baseline_start, pl.col("ts") < ctx.start)
@@ -177,5 +181,8 @@ def judge(
         prepared.filter(in_range),
         history.select(BASELINE_COLUMNS),
         ctx,
-        build_detectors({kind: params}, (kind,)),
+        build_detectors(
+            {kind: params} if isinstance(kind, str) else {},
+            (kind,) if isinstance(kind, str) else kind,
+        ),
     )

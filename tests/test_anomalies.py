@@ -147,7 +147,13 @@ def test_min_severity_and_kind_filters(store) -> None:
     high = _findings(path, "2026-10-27", "2026-10-27", min_severity="high")
     assert set(high["id"]) < set(everything["id"])
     assert set(high["severity"]) <= {"high", "critical"}
-    assert set(everything["kind"]) >= {"spike", "drop", "probing"}
+    # the scanner's 404s (probing), sensitive paths and agent are one incident, named by the
+    # most specific of them
+    assert set(everything["kind"]) >= {"spike", "drop", "sensitive_paths"}
+    scanner = everything.filter(pl.col("entity") == "198.51.100.9").row(0, named=True)
+    assert scanner["kind"] == "sensitive_paths"
+    assert "probing ip 198.51.100.9" in scanner["signals"]
+    assert "mass_scanner ip 198.51.100.9" in scanner["signals"]
 
 
 def test_explain_gives_the_requests_behind_a_finding(store) -> None:
@@ -187,7 +193,8 @@ def test_cli_csv_and_exit_code_for_fail_on(store) -> None:
     assert result.exit_code == 0, result.stderr
     header = result.stdout.splitlines()[0]
     assert header == (
-        "id,kind,severity,entity_type,entity,account,start,end,observed,expected,score,evidence"
+        "id,kind,severity,entity_type,entity,account,start,end,observed,expected,score,evidence,"
+        "signals"
     )
     failing = cli(*args, "--until", "2026-10-27", "--format", "csv", "--fail-on", "medium")
     assert failing.exit_code == 3
@@ -248,7 +255,7 @@ def test_cli_table_at_terminal_widths(store, width: int) -> None:
     if width == 160:
         assert "expected" in text and "observed" in text
     else:
-        assert any("10-27T18:00–18:07" in line for line in lines)
+        assert any("10-27T18:00–18:02" in line for line in lines)
 
 
 def test_cli_usage_errors(store) -> None:
@@ -264,7 +271,7 @@ def test_config_tables_tune_and_turn_off_detectors(store, tmp_path: Path) -> Non
     config = tmp_path / "meterlog.toml"
     config.write_text(
         f'store = "{path}"\naccount_field = "http_x_api_key"\n'
-        "[anomalies.probing]\nenabled = false\n[anomalies.auth_failures]\nmin_failures = 500\n"
+        "[anomalies.probing]\nenabled = false\n[anomalies.auth_failures]\ncapacity = 500\n"
     )
     result = cli("anomalies", "--config", str(config), "--since", "2026-10-27", "--until",
                  "2026-10-27", "--format", "json")  # fmt: skip
@@ -275,3 +282,22 @@ def test_config_tables_tune_and_turn_off_detectors(store, tmp_path: Path) -> Non
     result = cli("anomalies", "--config", str(config))
     assert result.exit_code == 1
     assert "anomalies.probing.min_not_fuond" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["drop", "spike", "error_surge", "key_sharing", "sensitive_paths"])
+def test_cli_explain_names_the_rule_and_thresholds_for_every_kind(store, kind: str) -> None:
+    path, _ = store
+    args = ["anomalies", "--store", str(path), *IDENTITY, "--since", "2026-10-27", "--until",
+            "2026-10-27"]  # fmt: skip
+    rows = json.loads(cli(*args, "--format", "json").stdout)
+    finding = next(row for row in rows if row["kind"] == kind)
+    explained = cli(*args, "--explain", finding["id"], "--format", "csv")
+    assert explained.exit_code == 0, explained.stderr
+    assert f"finding {finding['id']}: {kind}: " in explained.stderr
+    assert "fires" in explained.stderr or "≥" in explained.stderr
+
+
+def test_accounts_the_models_could_not_judge_are_named(store) -> None:
+    path, _ = store
+    report = run_anomalies(_settings(path), AnomalyQuery(since="2026-10-27", until="2026-10-27"))
+    assert any("could not judge 1 account(s)" in w and "newbie" in w for w in report.warnings)

@@ -47,12 +47,13 @@ def test_watch_reports_each_new_finding_once_in_lines_and_metrics(tmp_path: Path
         server.close()
         watch.close()
     findings = [line for line in said if " anomaly " in line]
-    # the address and the (single, default) account, each reported once
-    assert len(findings) == 2, said
+    # one incident: the address (the default account's burst and the tool are its signals),
+    # reported once
+    assert len(findings) == 1, said
     assert any("auth_failures ip 203.0.113.7" in line for line in findings)
-    assert by(samples["meterlog_anomalies_total"], "kind") == {"auth_failures": 2}
-    assert by(samples["meterlog_anomalies_total"], "severity") == {"medium": 2}
-    assert sum(samples["meterlog_anomalies_open"].values()) == 2
+    assert by(samples["meterlog_anomalies_total"], "kind") == {"auth_failures": 1}
+    assert by(samples["meterlog_anomalies_total"], "severity") == {"medium": 1}
+    assert sum(samples["meterlog_anomalies_open"].values()) == 1
 
 
 def test_quiet_traffic_reports_nothing(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ def test_dashboard_lists_the_newest_findings(tmp_path: Path) -> None:
         data = dashboard_data(watch)
     finally:
         watch.close()
-    assert len(data.findings) == 2
+    assert len(data.findings) == 1
     for width in (80, 160):
         console = Console(record=True, width=width, height=30, color_system=None)
         console.print(render(data, width, 30))

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from meterlog.anomalies.registry import KINDS
 from tests.anomaly_support import at, hourly, judge, requests
 
 RANGE_START = at(2026, 10, 29)
@@ -47,12 +48,16 @@ def test_spike_needs_three_times_the_expected_rate(observed: int, found: bool) -
         assert (row["observed"], row["expected"]) == (observed, 100)
 
 
-def test_spike_needs_a_minimum_excess_so_tiny_accounts_do_not_alarm() -> None:
-    # 2 an hour, then 60: thirty times as many, but 58 more requests (< min_excess 100)
+def test_a_small_accounts_spike_is_found_with_low_severity() -> None:
+    # 2 an hour, then 30: fifteen times as many, 28 more requests (< min_excess 100): low
     hour = RANGE_START + timedelta(hours=5)
-    frame = pl.concat([flat_history(2), hourly(hour, 1, 60, exact=True, seed=1)])
+    frame = pl.concat([flat_history(2), hourly(hour, 1, 30, exact=True, seed=1)])
+    findings = judge(frame, "spike", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    assert findings["severity"].item() == "low"
+    # 8 where 2 are usual is chance enough (a Poisson tail above max_p): nothing
+    frame = pl.concat([flat_history(2), hourly(hour, 1, 8, exact=True, seed=1)])
     assert judge(frame, "spike", RANGE_START, RANGE_END).height == 0
-    assert judge(frame, "spike", RANGE_START, RANGE_END, min_excess=50).height == 1
 
 
 def test_spike_needs_history() -> None:
@@ -90,6 +95,54 @@ def test_drop_needs_most_traffic_gone_for_three_hours(observed: int, hours: int,
         assert row["expected"] == 100 * hours
 
 
+def test_a_small_accounts_outage_is_found_with_low_severity() -> None:
+    # 5 an hour; nothing for six hours (30 missing: under min_expected's old 20 an hour)
+    frame = pl.concat(
+        [
+            flat_history(5),
+            hourly(RANGE_START, 6, 5, exact=True, seed=1),
+            hourly(RANGE_START + timedelta(hours=12), 12, 5, exact=True, seed=2),
+        ]
+    )
+    findings = judge(frame, "drop", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    row = findings.row(0, named=True)
+    assert (row["start"], row["end"], row["severity"]) == (
+        RANGE_START + timedelta(hours=6),
+        RANGE_START + timedelta(hours=12),
+        "low",
+    )
+
+
+def test_a_small_account_quiet_for_three_hours_is_chance() -> None:
+    # 1 an hour: three hours without a request happen (Poisson chance e^-3)
+    frame = pl.concat(
+        [
+            flat_history(1),
+            hourly(RANGE_START, 6, 1, exact=True, seed=1),
+            hourly(RANGE_START + timedelta(hours=9), 15, 1, exact=True, seed=2),
+        ]
+    )
+    assert judge(frame, "drop", RANGE_START, RANGE_END).height == 0
+
+
+def test_an_outage_across_hour_boundaries_counts_its_edge_hours() -> None:
+    # 100 an hour; down from 06:24 to 09:06 (2.7 hours): two whole low hours, and 06:00 and
+    # 09:00 lost 60% and 10%: the 06:00 edge makes three hours
+    traffic = hourly(RANGE_START, 24, 100, exact=True, seed=1)
+    down = (pl.col("ts") >= RANGE_START + timedelta(hours=6, minutes=24)) & (
+        pl.col("ts") < RANGE_START + timedelta(hours=9, minutes=6)
+    )
+    frame = pl.concat([flat_history(100), traffic.filter(~down)])
+    findings = judge(frame, "drop", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    row = findings.row(0, named=True)
+    assert (row["start"], row["end"]) == (
+        RANGE_START + timedelta(hours=6),
+        RANGE_START + timedelta(hours=9),
+    )
+
+
 def test_drop_does_not_judge_hours_after_the_newest_request() -> None:
     # the logs stop at 06:00 (not ingested yet): the rest of the day is not a drop
     frame = pl.concat([flat_history(100), hourly(RANGE_START, 6, 100, exact=True, seed=1)])
@@ -115,8 +168,11 @@ def test_auth_failures_from_one_address(failures: int, found: bool) -> None:
     if not found:
         assert findings.height == 0
         return
-    # the address and the account; the /24 is left out (the one address holds all of it)
-    assert set(by_type) == {"ip", "account"}
+    # one incident named by the address; the account's and the /24's findings (the one
+    # address holds all of them) are its signals
+    assert set(by_type) == {"ip"}
+    assert "auth_failures account k1" in by_type["ip"]["signals"]
+    assert "auth_failures network 203.0.113.0/24" in by_type["ip"]["signals"]
     assert by_type["ip"]["entity"] == "203.0.113.7"
     assert by_type["ip"]["observed"] == failures
     assert by_type["ip"]["start"] <= start
@@ -129,7 +185,8 @@ def test_auth_failures_from_a_network_of_many_addresses() -> None:
     addresses = [f"198.51.100.{i % 40 + 1}" for i in range(120)]
     attack = requests(seconds_apart(start, 120, 2.0), key="k2", ip=addresses, status=401)
     findings = judge(pl.concat([flat_history(20), attack]), "auth_failures", RANGE_START, RANGE_END)
-    assert set(findings["entity_type"]) == {"network", "account"}
+    assert set(findings["entity_type"]) == {"network"}
+    assert "auth_failures account k2" in findings["signals"].item()
     assert findings.filter(pl.col("entity_type") == "network")["entity"].item() == (
         "198.51.100.0/24"
     )
@@ -164,6 +221,9 @@ def test_key_sharing_needs_ten_new_networks(networks: int, found: bool) -> None:
         row = findings.row(0, named=True)
         assert (row["entity_type"], row["entity"], row["score"]) == ("key", "k1", networks)
         assert (row["start"], row["end"]) == (start, start + timedelta(hours=1))
+        # the explanation names the networks new to the key, and how many it knew
+        assert f"{networks} new networks (192.0." in row["evidence"]
+        assert row["evidence"].endswith(", 0 known")
 
 
 def test_key_sharing_ignores_new_addresses_in_known_networks() -> None:
@@ -203,11 +263,11 @@ def test_probing_counts_missing_records_of_one_endpoint_once() -> None:
 
 
 @pytest.mark.parametrize(("paths", "found"), [(3, True), (2, False)])
-def test_probing_sensitive_paths(paths: int, found: bool) -> None:
+def test_sensitive_paths(paths: int, found: bool) -> None:
     start = RANGE_START + timedelta(hours=1)
     sensitive = ["/.env", "/.git/config", "/wp-login.php"][:paths]
     scan = requests(seconds_apart(start, paths, 20.0), key=None, ip="192.0.2.51", path=sensitive)
-    findings = judge(pl.concat([flat_history(20), scan]), "probing", RANGE_START, RANGE_END)
+    findings = judge(pl.concat([flat_history(20), scan]), "sensitive_paths", RANGE_START, RANGE_END)
     assert findings.height == int(found)
     if found:
         # answered 200: something may have leaked
@@ -268,7 +328,7 @@ def test_scraping_is_judged_against_the_users_own_history() -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["spike", "drop", "auth_failures", "key_sharing", "probing", "error_surge", "scraping"],
+    KINDS,
 )
 def test_clean_noisy_traffic_raises_nothing(kind: str) -> None:
     frame = hourly(HISTORY_START, 29 * 24, 150, seed=7, users=40, networks=("10.2.3", "10.2.4"))
@@ -294,21 +354,47 @@ def test_findings_are_deterministic() -> None:
     assert len(first["id"].item()) == 12
 
 
-def test_readme_documents_every_detector_parameter_with_its_default() -> None:
-    from dataclasses import fields
+def test_readme_detector_section_is_generated_from_the_rules_and_models() -> None:
     from pathlib import Path
 
-    from meterlog.anomalies.registry import DETECTOR_TYPES
+    from meterlog.anomalies.docs import readme_with_section
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### The detectors", 1)[1].split("\n## ", 1)[0]
-    for kind, detector in DETECTOR_TYPES.items():
-        rule = section.split(f"**`{kind}`** —", 1)[1].split("\n**`", 1)[0]
-        rule = " ".join(rule.split())
-        for parameter in fields(detector.params_type):
-            if parameter.name in ("enabled", "sensitive_patterns"):
-                continue
-            default = parameter.default
-            shown = f"{default:g}" if isinstance(default, float) else str(default)
-            forms = (f"`{parameter.name}` ({shown}", f"`{parameter.name}` (`{shown}`")
-            assert any(form in rule for form in forms), (kind, parameter.name, shown)
+    assert readme_with_section(readme) == readme, (
+        "regenerate: python -m meterlog.anomalies.docs --readme README.md"
+    )
+    # every model parameter and every built-in rule is named in it
+    for name in ("min_excess` (100)", "`sensitive_file_exposed`", "`@attack_tools`"):
+        assert name in readme
+
+
+def _endpoint_traffic(start, hours: int, failing_share: float, *, seed: int) -> pl.DataFrame:
+    """200 requests an hour, 15% of them on /v1/reports/{id}, which answers 500 to
+    ``failing_share`` of its requests."""
+    rng = np.random.default_rng(seed)
+    count = hours * 200
+    times = [
+        start + timedelta(seconds=float(s)) for s in np.sort(rng.uniform(0, hours * 3600, count))
+    ]
+    report = rng.random(count) < 0.15
+    paths = [f"/v1/reports/{i}" if r else f"/v1/items/{i}" for i, r in zip(range(count), report)]
+    failing = report & (rng.random(count) < failing_share)
+    return requests(times, path=paths, status=[500 if f else 200 for f in failing])
+
+
+def test_error_surge_of_one_endpoint_is_found() -> None:
+    # the reports endpoint fails half its requests for three hours: the account's share
+    # moves from 0 to about 7.5%, under min_increase (10 points); the endpoint's to 50%
+    history = _endpoint_traffic(HISTORY_START, 28 * 24, 0.0, seed=1)
+    outage = _endpoint_traffic(RANGE_START + timedelta(hours=5), 3, 0.5, seed=2)
+    findings = judge(pl.concat([history, outage]), "error_surge", RANGE_START, RANGE_END)
+    assert findings.height == 1
+    row = findings.row(0, named=True)
+    assert row["start"] <= RANGE_START + timedelta(hours=6)
+    assert "/v1/reports/" in row["evidence"]
+
+
+def test_an_endpoint_that_always_fails_as_much_is_no_surge() -> None:
+    history = _endpoint_traffic(HISTORY_START, 28 * 24, 0.5, seed=1)
+    today = _endpoint_traffic(RANGE_START + timedelta(hours=5), 3, 0.5, seed=2)
+    assert judge(pl.concat([history, today]), "error_surge", RANGE_START, RANGE_END).height == 0

@@ -211,7 +211,7 @@ def test_a_live_finding_escalates_and_has_the_id_anomalies_gives(tmp_path: Path)
     for entry in lines:  # stamped when written, not at the finding's start
         written = datetime.strptime(entry.split()[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert abs((datetime.now(UTC) - written).total_seconds()) < 120
-        assert f"since {minute.strftime('%Y-%m-%dT%H:%M:%SZ')}" in entry
+        assert f"since {burst.strftime('%Y-%m-%dT%H:%M:%SZ')}" in entry  # the first failure
     (row,) = [r for r in live.recent_findings if r["entity"] == "203.0.113.7"]
     assert (row["severity"], row["observed"]) == ("high", 700)
     assert by(samples["meterlog_anomalies_total"], "severity") == {"medium": 1, "high": 1}
@@ -224,7 +224,7 @@ def test_a_live_finding_escalates_and_has_the_id_anomalies_gives(tmp_path: Path)
     )
     batch = run_anomalies(settings, query).findings.filter(pl.col("entity") == "203.0.113.7")
     assert batch.select("id", "severity", "observed").row(0) == (row["id"], "high", 700.0)
-    assert batch.get_column("start").item() == row["start"] == minute
+    assert batch.get_column("start").item() == row["start"] == burst
     assert f"[id {row['id']}]" in lines[0] and f"[id {row['id']}]" in lines[1]
     evidence = explain_finding(settings, query, row["id"])
     assert evidence.height == 700

@@ -36,9 +36,12 @@ FINDING_COLUMNS: dict[str, pl.DataType] = {
     "expected": pl.Float64(),
     "score": pl.Float64(),
     "evidence": pl.String(),
+    "signals": pl.String(),
 }
-#: Columns a detector returns (the runner adds ``id`` and ``evidence``).
-DETECTOR_COLUMNS = {k: v for k, v in FINDING_COLUMNS.items() if k not in ("id", "evidence")}
+#: Columns a detector returns (the runner adds ``id``, ``evidence`` and ``signals``).
+DETECTOR_COLUMNS = {
+    k: v for k, v in FINDING_COLUMNS.items() if k not in ("id", "evidence", "signals")
+}
 
 #: Columns of the baseline every detector may read; others come from ``Context.history``.
 BASELINE_COLUMNS = ("ts", "account", "key", "user", "ip", "status")
@@ -50,8 +53,10 @@ PREPARED_COLUMNS = (
     "user",
     "ip",
     "path",
+    "query",
     "status",
     "user_agent",
+    "method",
 )
 
 
@@ -103,6 +108,10 @@ class Detector(Protocol):
         """Which of an entity's events in a finding's time are its evidence."""
         ...
 
+    def explain(self, finding: Mapping[str, Any]) -> str:
+        """The rule and the thresholds a finding crossed, in one line."""
+        ...
+
 
 @dataclass
 class DetectorBase:
@@ -120,6 +129,10 @@ class DetectorBase:
 
     def evidence_filter(self) -> pl.Expr:
         return pl.lit(True)
+
+    def explain(self, finding: Mapping[str, Any]) -> str:
+        """The rule and thresholds a finding crossed, in one line (overridden per detector)."""
+        return f"{self.kind}: observed {finding['observed']:g}, expected {finding['expected']:g}"
 
 
 # -- preparing events ----------------------------------------------------------------------------
@@ -160,7 +173,7 @@ def prepare_events(
     provenance: bool = False,
 ) -> pl.LazyFrame:
     """Stored events as detectors read them: :data:`PREPARED_COLUMNS` (and with
-    ``provenance`` the method, source and line of each request, for ``--explain``).
+    ``provenance`` the source and line of each request, for ``--explain``).
 
     ``account`` is the paying customer (``default`` without an account field), ``key`` the raw
     value of the account field (an API key; null without one), ``user`` the end user (null when
@@ -178,7 +191,7 @@ def prepare_events(
     account = pl.lit("default", pl.String) if account_field is None else key
     if account_field is not None and accounts:
         account = account.replace(dict(accounts))
-    extra = [c for c in ("method", "source_id", "source_line") if provenance and c in names]
+    extra = [c for c in ("source_id", "source_line") if provenance and c in names]
     return events.select(
         pl.col("ts"),
         account.alias("account"),
@@ -186,8 +199,10 @@ def prepare_events(
         column(user_field).alias("user"),
         pl.col("remote_addr").alias("ip"),
         pl.col("path"),
+        (pl.col("query") if "query" in names else pl.lit(None, pl.String)).alias("query"),
         pl.col("status").cast(pl.Int32),
         pl.col("user_agent"),
+        (pl.col("method") if "method" in names else pl.lit(None, pl.String)).alias("method"),
         *[pl.col(c) for c in extra],
     )
 

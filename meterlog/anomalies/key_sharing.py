@@ -18,15 +18,18 @@ network are not a leak), and a key without history is judged on new networks alo
 customer's first servers are not a leak, ten networks in one hour are. Consecutive suspicious
 windows are one finding; ``observed`` is the most distinct networks in one window,
 ``expected`` the networks the key used in the baseline, ``score`` the most new networks.
-Without an account field there are no keys and no findings. Severity: medium, high from 50
+Only requests the key was accepted on count (not those answered 401 or 403: a credential
+stuffing run that carries a customer's key is not a leak of it). Without an account field
+there are no keys and no findings. Severity: medium, high from 50
 new networks, critical from 500.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -41,6 +44,9 @@ from meterlog.anomalies.base import (
     with_network,
 )
 from meterlog.anomalies.windows import parse_window
+
+#: Answers that refuse a key: requests with them do not count as the key's use.
+REFUSED = (401, 403)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,11 @@ class KeySharing(DetectorBase):
         p = self.params
         window = parse_window(p.window, f"anomalies.{self.kind}.window")
         slot = pl.col("ts").dt.truncate(window).alias("start")
+        # only requests the key was accepted on: a stuffing run refused with 401 is no leak
+        accepted = ~pl.col("status").is_in(REFUSED).fill_null(False)
+        events, baseline = events.filter(accepted), baseline.filter(accepted)
+        if ctx.history is not None:
+            ctx = replace(ctx, history=ctx.history.filter(accepted))
         # only keys with a window in the range that could reach a threshold are looked at
         # (new values are a part of the distinct ones): few keys, so little of the baseline
         windows = (
@@ -201,4 +212,17 @@ class KeySharing(DetectorBase):
                 .alias("severity"),
             ),
             self.kind,
+        )
+
+    def evidence_filter(self) -> pl.Expr:
+        return ~pl.col("status").is_in(REFUSED).fill_null(False)
+
+    def explain(self, finding: Mapping[str, Any]) -> str:
+        p = self.params
+        return (
+            f"key_sharing: {finding['score']:g} networks new to the key in one {p.window}, "
+            f"{finding['observed']:g} in one window against {finding['expected']:g} known from "
+            f"the baseline (fires at ≥ {p.min_new_networks} new networks, ≥ {p.min_new_ips} new "
+            f"addresses or ≥ {p.min_new_agents} new agents, and ≥ {p.min_growth:g}× the "
+            "baseline's; only requests the key was accepted on count)"
         )

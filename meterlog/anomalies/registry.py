@@ -1,4 +1,8 @@
-"""The detectors by kind, and their parameters from ``[anomalies.<kind>]`` in ``meterlog.toml``."""
+"""The detectors by kind, and their parameters from ``[anomalies.<kind>]`` in ``meterlog.toml``.
+
+Two sorts: *models* (``spike``, ``drop``, ``key_sharing``, ``error_surge``: code with
+parameters) and *rules* (:mod:`meterlog.anomalies.rules`: declared as data, built in or added in
+the config file)."""
 
 from __future__ import annotations
 
@@ -7,26 +11,30 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from meterlog.anomalies.auth_failures import AuthFailures
 from meterlog.anomalies.base import Detector, DetectorBase, Params
 from meterlog.anomalies.drop import Drop
 from meterlog.anomalies.error_surge import ErrorSurge
 from meterlog.anomalies.key_sharing import KeySharing
-from meterlog.anomalies.probing import Probing
-from meterlog.anomalies.scraping import Scraping
+from meterlog.anomalies.rules import builtin_rules, check_rule_table, rule_detectors
 from meterlog.anomalies.spike import Spike
 from meterlog.anomalies.windows import parse_window
 from meterlog.errors import ConfigError, MeterlogError, UsageError, located
 
-#: Every detector, in the order findings of one time are listed.
+#: The models (detectors in code), by kind.
 DETECTOR_TYPES: dict[str, type[DetectorBase]] = {
-    cls.kind: cls for cls in (Spike, Drop, AuthFailures, KeySharing, Probing, ErrorSurge, Scraping)
+    cls.kind: cls for cls in (Spike, Drop, KeySharing, ErrorSurge)
 }
-KINDS = tuple(DETECTOR_TYPES)
+#: The built-in rules' kinds.
+RULE_KINDS = tuple(builtin_rules())
+#: Every built-in kind, in the order findings of one time are listed.
+KINDS = ("spike", "drop", *RULE_KINDS, "key_sharing", "error_surge")
 
 
 def default_params() -> dict[str, Params]:
-    return {kind: cls.params_type() for kind, cls in DETECTOR_TYPES.items()}
+    return {
+        **{kind: cls.params_type() for kind, cls in DETECTOR_TYPES.items()},
+        **builtin_rules(),
+    }
 
 
 def _checked(path: Path | None, key: str, kind_of: str, value: object) -> object:
@@ -67,11 +75,14 @@ def parse_anomaly_tables(path: Path | None, tables: object) -> dict[str, dict[st
     checked: dict[str, dict[str, object]] = {}
     for kind, table in tables.items():
         if kind not in DETECTOR_TYPES:
-            raise ConfigError(
-                located(
-                    path, None, f"unknown key 'anomalies.{kind}'; known kinds: {', '.join(KINDS)}"
+            if not kind.replace("_", "").isalnum():
+                raise ConfigError(
+                    located(
+                        path, None, f"'anomalies.{kind}': name a rule with letters, digits and _"
+                    )
                 )
-            )
+            checked[kind] = check_rule_table(path, kind, table, new=kind not in RULE_KINDS)
+            continue
         if not isinstance(table, dict):
             raise ConfigError(located(path, None, f"'anomalies.{kind}' must be a table"))
         types = {f.name: str(f.type) for f in fields(DETECTOR_TYPES[kind].params_type)}
@@ -97,15 +108,22 @@ def build_detectors(
     kinds: tuple[str, ...] = (),
 ) -> list[Detector]:
     """The enabled detectors (only ``kinds`` when given), with ``overrides`` applied."""
+    overrides = overrides or {}
+    rules = rule_detectors({k: v for k, v in overrides.items() if k not in DETECTOR_TYPES})
+    known = list(KINDS) + [name for name in rules if name not in KINDS]
     for kind in kinds:
-        if kind not in DETECTOR_TYPES:
-            raise UsageError(f"unknown anomaly kind {kind!r}: use one of {', '.join(KINDS)}")
+        if kind not in known:
+            raise UsageError(f"unknown anomaly kind {kind!r}: use one of {', '.join(known)}")
     detectors: list[Detector] = []
-    for kind, cls in DETECTOR_TYPES.items():
+    for kind in known:
         if kinds and kind not in kinds:
             continue
-        values: dict[str, Any] = dict((overrides or {}).get(kind, {}))
-        params = replace(cls.params_type(), **values)
-        if params.enabled:
-            detectors.append(cls(params=params))
+        if kind in DETECTOR_TYPES:
+            cls = DETECTOR_TYPES[kind]
+            values: dict[str, Any] = dict(overrides.get(kind, {}))
+            params = replace(cls.params_type(), **values)
+            if params.enabled:
+                detectors.append(cls(params=params))
+        elif rules[kind].params.enabled:
+            detectors.append(rules[kind])
     return detectors

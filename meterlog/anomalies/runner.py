@@ -18,6 +18,7 @@ import polars as pl
 
 from meterlog.anomalies.base import (
     BASELINE_COLUMNS,
+    DETECTOR_COLUMNS,
     FINDING_COLUMNS,
     SEVERITIES,
     Context,
@@ -25,8 +26,11 @@ from meterlog.anomalies.base import (
     prepare_events,
     with_network,
 )
-from meterlog.anomalies.registry import build_detectors
+from meterlog.anomalies.incidents import correlate
+from meterlog.anomalies.registry import RULE_KINDS, build_detectors
+from meterlog.anomalies.rules import RuleDetector
 from meterlog.anomalies.windows import parse_window
+from meterlog.endpoints import strip_query
 from meterlog.errors import MeterlogError, UsageError
 from meterlog.filters import TimeRange, parse_time_range
 from meterlog.reports import ReportSettings
@@ -57,9 +61,10 @@ EVIDENCE_COLUMNS = (
     "source_id",
     "source_line",
 )
-#: Detectors that judge recent data on their own (``meterlog watch``): the others compare
-#: whole hours with earlier weeks and run from ``meterlog anomalies``.
-LIVE_KINDS = ("auth_failures", "key_sharing", "probing", "scraping")
+#: Detectors that judge recent data on their own (``meterlog watch``): the rules and
+#: ``key_sharing``; the other models compare whole hours with earlier weeks and run from
+#: ``meterlog anomalies``.
+LIVE_KINDS = (*RULE_KINDS, "key_sharing")
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,11 @@ def detect(
     events: pl.DataFrame, baseline: pl.DataFrame, ctx: Context, detectors: Sequence[Detector]
 ) -> pl.DataFrame:
     """Run ``detectors`` on the range's ``events`` against the ``baseline`` events and return
-    the findings with ids and evidence, sorted (see the module doc)."""
+    the incidents (findings about one event folded together, see
+    :mod:`~meterlog.anomalies.incidents`) with ids, signals and evidence, sorted (see the
+    module doc)."""
     parts = [d.detect(events.lazy(), baseline.lazy(), ctx) for d in detectors]
-    findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_COLUMNS)
+    findings = pl.concat(parts) if parts else pl.DataFrame(schema=DETECTOR_COLUMNS)
     findings = findings.filter(pl.col("entity").is_not_null())
     ids = [
         _finding_id(*row)
@@ -152,7 +159,26 @@ def detect(
     ]
     findings = findings.with_columns(id=pl.Series(ids, dtype=pl.String))
     by_kind = {d.kind: d for d in detectors}
+    if findings.height > 1:
+        counts = (
+            evidence_events(events.lazy(), findings, by_kind)
+            .group_by("id")
+            .agg(pl.len().alias("requests"))
+            .collect()
+        )
+        rule_kinds = [d.kind for d in detectors if isinstance(d, RuleDetector)]
+        models = [k for k in ("key_sharing", "error_surge", "spike", "drop") if k in by_kind]
+        findings = correlate(findings, counts, [*rule_kinds, *models], rule_kinds)
+    else:
+        findings = findings.with_columns(signals=pl.lit("", pl.String))
     evidence = evidence_summaries(events.lazy(), findings, by_kind)
+    networks = new_network_summaries(events.lazy(), baseline.lazy(), findings, by_kind)
+    evidence = evidence.join(networks, on="id", how="left").select(
+        "id",
+        pl.concat_str("evidence", "new_networks", separator="; ", ignore_nulls=True).alias(
+            "evidence"
+        ),
+    )
     findings = findings.join(evidence, on="id", how="left").with_columns(
         pl.col("evidence").fill_null("")
     )
@@ -211,14 +237,111 @@ def _top(frame: pl.LazyFrame, column: str, label: str) -> pl.LazyFrame:
     )
 
 
+class _EveryRequest:
+    """Evidence filter of an attacker's whole traffic (for what succeeded)."""
+
+    def evidence_filter(self) -> pl.Expr:
+        return pl.lit(True)
+
+
+#: Entity types whose findings say how many of the entity's requests succeeded: the
+#: attacker's, not a victim account's.
+ATTACKER_TYPES = ("ip", "network", "user", "key")
+
+
+def success_summaries(prepared: pl.LazyFrame, findings: pl.DataFrame) -> pl.LazyFrame:
+    """``id``, ``succeeded``: how many of the entity's requests in the finding's time were
+    answered 2xx, and on which paths (for findings about an attacker, see
+    :data:`ATTACKER_TYPES`)."""
+    narrow = findings.filter(pl.col("entity_type").is_in(ATTACKER_TYPES))
+    every = {str(kind): _EveryRequest() for kind in narrow["kind"].unique()}
+    rows = evidence_events(prepared, narrow, every)  # type: ignore[arg-type]
+    ok = rows.filter((pl.col("status") // 100 == 2).fill_null(False)).with_columns(
+        path=strip_query(pl.col("path"))
+    )
+    counts = (
+        narrow.lazy()
+        .select("id")
+        .join(ok.group_by("id").agg(pl.len().alias("n")), on="id", how="left")
+    )
+    paths = _top(ok, "path", "on")
+    return counts.join(paths, on="id", how="left").select(
+        "id",
+        (
+            pl.col("n").fill_null(0).cast(pl.String)
+            + pl.lit(" succeeded (2xx)")
+            + pl.when(pl.col("on").is_not_null())
+            .then(pl.lit(": ") + pl.col("on").str.strip_prefix("on "))
+            .otherwise(pl.lit(""))
+        ).alias("succeeded"),
+    )
+
+
+def new_network_summaries(
+    prepared: pl.LazyFrame,
+    baseline: pl.LazyFrame,
+    findings: pl.DataFrame,
+    detectors: Mapping[str, Detector],
+) -> pl.DataFrame:
+    """``id``, ``new_networks``: for each key finding, the networks its evidence requests came
+    from that the key never used in the baseline (how many, and the busiest three), and how
+    many known networks it was used from."""
+    keys = findings.filter(pl.col("entity_type") == "key")
+    if keys.height == 0:
+        return pl.DataFrame(schema={"id": pl.String, "new_networks": pl.String})
+    rows = with_network(evidence_events(prepared, keys, detectors))
+    wanted = keys.get_column("entity").unique().implode()
+    known = (
+        with_network(baseline.filter(pl.col("key").is_in(wanted)).select("key", "ip"))
+        .select("key", "network")
+        .unique()
+        .with_columns(known=pl.lit(True))
+    )
+    marked = rows.join(known, on=["key", "network"], how="left").with_columns(
+        pl.col("known").fill_null(False)
+    )
+    counts = marked.group_by("id").agg(
+        pl.col("network").filter(~pl.col("known")).n_unique().alias("new"),
+        pl.col("network").filter(pl.col("known")).n_unique().alias("old"),
+    )
+    top = _top(marked.filter(~pl.col("known")), "network", "new")
+    return (
+        counts.join(top, on="id", how="left")
+        .select(
+            "id",
+            (
+                pl.col("new").cast(pl.String)
+                + pl.lit(" new networks")
+                + pl.when(pl.col("new") > 0)
+                .then(pl.lit(" (") + pl.col("new_right").str.strip_prefix("new ") + pl.lit(")"))
+                .otherwise(pl.lit(""))
+                + pl.lit(", ")
+                + pl.col("old").cast(pl.String)
+                + pl.lit(" known")
+            ).alias("new_networks"),
+        )
+        .collect()
+    )
+
+
 def evidence_summaries(
     prepared: pl.LazyFrame, findings: pl.DataFrame, detectors: Mapping[str, Detector]
 ) -> pl.DataFrame:
-    """``id``, ``evidence``: requests, top addresses, statuses, paths and user agents."""
+    """``id``, ``evidence``: the rule and thresholds crossed, then the requests, top addresses,
+    statuses, paths and user agents, and for an attacker how many requests succeeded."""
     if findings.height == 0:
         return pl.DataFrame(schema={"id": pl.String, "evidence": pl.String})
+    explained = pl.DataFrame(
+        {
+            "id": findings["id"],
+            "why": [detectors[row["kind"]].explain(row) for row in findings.iter_rows(named=True)],
+        },
+        schema={"id": pl.String, "why": pl.String},
+    ).lazy()
     rows = evidence_events(prepared, findings, detectors)
-    summary = rows.group_by("id").agg(pl.len().alias("requests"))
+    summary = explained.join(
+        rows.group_by("id").agg(pl.len().alias("requests")), on="id", how="left"
+    ).with_columns(pl.col("requests").fill_null(0))
     for column, label in (
         ("ip", "ips"),
         ("status", "statuses"),
@@ -226,8 +349,9 @@ def evidence_summaries(
         ("user_agent", "agents"),
     ):
         summary = summary.join(_top(rows, column, label), on="id", how="left")
-    parts = [pl.col("requests").cast(pl.String) + " requests"]
-    parts += [pl.col(name) for name in ("ips", "statuses", "paths", "agents")]
+    summary = summary.join(success_summaries(prepared, findings), on="id", how="left")
+    parts = [pl.col("why"), pl.col("requests").cast(pl.String) + " requests"]
+    parts += [pl.col(name) for name in ("ips", "statuses", "paths", "agents", "succeeded")]
     return summary.select(
         "id", pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("evidence")
     ).collect()
@@ -241,6 +365,31 @@ def filter_findings(findings: pl.DataFrame, query: AnomalyQuery) -> pl.DataFrame
     if query.accounts:
         findings = findings.filter(pl.col("account").is_in(list(query.accounts)).fill_null(False))
     return findings
+
+
+def unjudged_warnings(
+    events: pl.DataFrame, baseline: pl.DataFrame, detectors: Sequence[Detector]
+) -> list[str]:
+    """A warning naming the accounts the models that need history could not judge (no
+    request in the baseline), so silence is not taken for a clean bill of health."""
+    needing = [d.kind for d in detectors if d.needs_history]
+    if not needing or events.height == 0:
+        return []
+    seen = baseline.get_column("account").unique().implode()
+    missing = (
+        events.filter(~pl.col("account").is_in(seen) & pl.col("account").is_not_null())
+        .get_column("account")
+        .unique()
+        .sort()
+        .to_list()
+    )
+    if not missing:
+        return []
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return [
+        f"{' and '.join(needing)} could not judge {len(missing)} account(s) without history "
+        f"before the range ({shown}); the rules and the other models did"
+    ]
 
 
 def run_anomalies(
@@ -261,6 +410,7 @@ def run_anomalies(
     findings = filter_findings(detect(events, baseline, ctx, detectors), query)
     report = AnomalyReport(findings, ctx, version)
     report.notes = judgement_notes(store, events, baseline, ctx, detectors, query.baseline)
+    report.warnings += unjudged_warnings(events, baseline, detectors)
     if settings.account_field is None:
         report.warnings.append(
             "no account field: every request is account 'default' and key_sharing has no keys "
@@ -333,7 +483,7 @@ def judgement_notes(
     return notes
 
 
-def explain_finding(
+def explained_finding(
     settings: ReportSettings,
     query: AnomalyQuery,
     finding_id: str,
@@ -341,9 +491,10 @@ def explain_finding(
     *,
     store: Store | None = None,
     now: datetime | None = None,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, dict[str, object]]:
     """The evidence rows (events, with their source and line) behind the finding ``finding_id``
-    of the same range and options."""
+    of the same range and options, and the finding (its ``evidence`` starts with the rule and
+    thresholds it crossed)."""
     detectors = build_detectors(overrides, query.kinds)
     ctx = time_context(query, settings.tz, now)
     store = store or Store(settings.store)
@@ -359,9 +510,21 @@ def explain_finding(
     by_kind = {d.kind: d for d in detectors}
     rows = evidence_events(events.lazy(), match, by_kind).collect()
     columns = [c for c in EVIDENCE_COLUMNS if c in rows.columns]
-    return rows.sort("ts", *[c for c in ("source_id", "source_line") if c in columns]).select(
-        columns
-    )
+    ordered = rows.sort("ts", *[c for c in ("source_id", "source_line") if c in columns])
+    return ordered.select(columns), match.row(0, named=True)
+
+
+def explain_finding(
+    settings: ReportSettings,
+    query: AnomalyQuery,
+    finding_id: str,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    store: Store | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """The evidence rows behind the finding ``finding_id`` (see :func:`explained_finding`)."""
+    return explained_finding(settings, query, finding_id, overrides, store=store, now=now)[0]
 
 
 def detect_recent(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import Any
 
@@ -76,8 +77,8 @@ def table_view(findings: Any, width: int = 160) -> Any:
     "kinds",
     multiple=True,
     type=LibraryChoice("meterlog.anomalies.registry:KINDS", "KIND"),
-    help="Only this detector (repeatable): spike, drop, auth_failures, key_sharing, probing, "
-    "error_surge, scraping.",
+    help="Only this detector (repeatable): a model (spike, drop, key_sharing, error_surge) or a "
+    "rule (auth_failures, probing, scraping, injection, ...; see the README).",
 )
 @click.option("--account", "accounts", multiple=True, help="Only findings of this account.")
 @click.option(
@@ -101,6 +102,21 @@ def table_view(findings: Any, width: int = 160) -> Any:
     default=None,
     help="Exit 3 when a finding of this severity or above is present (for cron and CI).",
 )
+@click.option(
+    "--blocklist",
+    type=click.Choice(("nginx", "crowdsec")),
+    default=None,
+    help="Write the attackers' addresses and networks at or above --min-severity instead of "
+    "the findings: an nginx include of 'deny ADDR;' lines (ids as comments), or the JSON of "
+    "'cscli decisions import'.",
+)
+@click.option(
+    "--block-for",
+    default="24h",
+    show_default=True,
+    metavar="DURATION",
+    help="How long CrowdSec keeps each --blocklist crowdsec decision (e.g. 4h, 7d).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when there is nothing to report.")
 @identity_options
 @output_options
@@ -115,6 +131,8 @@ def command(
     min_severity: str,
     explain_id: str | None,
     fail_on: str | None,
+    blocklist: str | None,
+    block_for: str,
     quiet: bool,
     tz: str | None,
     user_field: str | None,
@@ -127,11 +145,13 @@ def command(
 ) -> None:
     """Unusual usage and security patterns, each entity judged against its own history.
 
-    Detectors (rules and defaults in the README; tune or turn them off in meterlog.toml under
-    [anomalies.KIND]): spike, drop, auth_failures, key_sharing, probing, error_surge,
-    scraping. Columns: id, kind, severity, entity_type, entity, account, start, end,
-    observed, expected, score, evidence (tables leave evidence out: use --format csv or
-    --explain ID). The same store version and options give the same findings and ids.
+    Detectors (listed in the README; tune them, turn them off or add rules in meterlog.toml
+    under [anomalies.KIND]): models (spike, drop, key_sharing, error_surge) and declared
+    rules (auth_failures, probing, scraping, injection, attack_tool, sensitive_paths, ...).
+    Findings about one event are one incident, its other findings listed in signals.
+    Columns: id, kind, severity, entity_type, entity, account, start, end, observed,
+    expected, score, evidence, signals (tables leave evidence and signals out: use --format
+    csv or --explain ID). The same store version and options give the same findings and ids.
 
     \b
     Examples:
@@ -139,14 +159,9 @@ def command(
         meterlog anomalies --since 2026-10-01 --until 2026-10-07 --kind spike --kind drop
         meterlog anomalies -q --fail-on high --format csv -o findings.csv   # cron
         meterlog anomalies --since 2026-10-01 --until 2026-10-07 --explain 3f2a9c01b7de
+        meterlog anomalies --blocklist nginx --min-severity high -o /etc/nginx/deny.conf
     """
-    from meterlog.anomalies.runner import (
-        AnomalyQuery,
-        explain_finding,
-        run_anomalies,
-        severity_rank,
-    )
-    from meterlog.commands.base import ExitStatus
+    from meterlog.anomalies.runner import AnomalyQuery, explained_finding, run_anomalies
     from meterlog.config import load_config
     from meterlog.output import resolve_output_format, write_report
     from meterlog.reports import resolve_settings
@@ -169,14 +184,30 @@ def command(
         min_severity=min_severity,
     )
     to_stdout = output is None or output == "-"
-    fmt = resolve_output_format(fmt, None if to_stdout else output, writes_to_terminal(output))
+    if blocklist is not None and explain_id is not None:
+        raise click.UsageError("give either --blocklist or --explain, not both")
+    if blocklist is None:
+        fmt = resolve_output_format(fmt, None if to_stdout else output, writes_to_terminal(output))
     if explain_id is not None:
-        rows = explain_finding(settings, query, explain_id, config.anomalies)
+        rows, finding = explained_finding(settings, query, explain_id, config.anomalies)
         rows = rows.with_columns(rows["ts"].dt.convert_time_zone(settings.tz_name))
-        write_report(rows, fmt, output, title=f"Evidence of finding {explain_id}")
+        why = re.split(r"; [0-9]+ requests", str(finding["evidence"]), maxsplit=1)[0]
+        if not quiet:
+            note(f"finding {explain_id}: {why}")
+            if finding["signals"]:
+                note(f"its signals: {finding['signals']}")
+        write_report(rows, fmt, output, title=f"Evidence of finding {explain_id}: {why}")
         return
+    if blocklist == "crowdsec":
+        from meterlog.anomalies.blocklist import go_duration
+
+        go_duration(block_for)  # a bad duration is a usage error before any work
     report = run_anomalies(settings, query, config.anomalies)
     findings = report.findings
+    if blocklist is not None:
+        _write_blocklist(findings, blocklist, block_for, output, report, settings.tz_name)
+        _exit_on(fail_on, findings)
+        return
     if not quiet:
         for warning in report.warnings:
             warn(warning)
@@ -197,7 +228,45 @@ def command(
             note(f"no findings from {span}, judged against the {baseline} before")
         for text in report.notes:
             note(text)
+    _exit_on(fail_on, findings)
+
+
+def _exit_on(fail_on: str | None, findings: Any) -> None:
+    """Exit 3 when ``findings`` hold one at ``fail_on`` or above."""
+    from meterlog.anomalies.runner import severity_rank
+    from meterlog.commands.base import ExitStatus
+
     if fail_on is not None and findings.height:
         worst = max(severity_rank(s) for s in findings["severity"].unique())
         if worst >= severity_rank(fail_on):
             click.get_current_context().exit(ExitStatus.FINDINGS)
+
+
+def _write_blocklist(
+    findings: Any, fmt: str, block_for: str, output: str | None, report: Any, tz_name: str
+) -> None:
+    """The blocklist of ``findings`` to ``output`` (replaced whole) or stdout."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from meterlog.anomalies.blocklist import blocked, crowdsec_decisions, nginx_blocklist
+
+    ctx = report.context
+    span = f"findings from {ctx.start.isoformat()} to {ctx.end.isoformat()}"
+    if fmt == "nginx":
+        text = nginx_blocklist(findings, title=span)
+    else:
+        text = crowdsec_decisions(findings, duration=block_for)
+    _, skipped = blocked(findings)
+    for value in skipped:
+        warn(f"finding entity {value!r} is not an IP address or network: left out of the blocklist")
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    handle, temporary = tempfile.mkstemp(dir=target.parent or Path("."), prefix=".blocklist-")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, target)
