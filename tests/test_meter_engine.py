@@ -111,7 +111,7 @@ def test_merged_partials_equal_the_one_shot_quantities(data, drawn) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=60, **SPLITS)
+@settings(max_examples=25, **SPLITS)
 @given(data=st.data(), drawn=st.lists(event, min_size=1, max_size=60))
 def test_merged_partials_equal_the_one_shot_quantities_many_splits(data, drawn) -> None:
     check_any_split(data, drawn)

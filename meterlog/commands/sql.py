@@ -54,7 +54,7 @@ def command(
 
     \b
     Example:
-        meterlog sql --meter active_users --plan plans.toml --month 2026-10 \\
+        meterlog sql --meter starter.active_users --plan plans.toml --month 2026-10 \\
             --account-field http_x_api_key --accounts accounts.csv --dialect spark
     """
     from meterlog.engines.sql import CANONICAL_KINDS, charge_query, column_kinds
