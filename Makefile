@@ -8,7 +8,7 @@ METERLOG := $(VENV)/bin/meterlog
 DEMO_MONTH := 2026-09
 DEMO_IDENTITY := --store $(DEMO_STORE) --account-field http_x_api_key --accounts sample_logs/accounts.csv
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test test-fast bench lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,11 @@ $(VENV)/.spark-installed: pyproject.toml $(VENV)/.installed
 	touch $@
 
 test: lint $(VENV)/.spark-installed
-	$(VENV)/bin/pytest -q -n 2
+	$(VENV)/bin/pytest -q -n 3
+
+# the inner loop: everything but the tests marked slow (servers, browsers, Spark, process kills)
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -n 3 -m "not slow"
 
 docs: $(VENV)/.installed
 	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
