@@ -314,3 +314,39 @@ def test_bundled_sample_bill_on_spark_is_the_same_bytes(tmp_path: Path) -> None:
     work.mkdir()
     with standalone_cluster(work) as master:
         assert _bill(store, "spark", "--spark-master", master) == polars
+
+
+def test_report_invoice_section_on_duckdb_is_the_same_bytes(tmp_path: Path) -> None:
+    """The report's billing section computed on DuckDB: the same page, byte for byte."""
+    store = _sample_store(tmp_path)
+    pages = []
+    for engine in ("polars", "duckdb"):
+        page = tmp_path / f"report-{engine}.html"
+        result = cli(
+            "report", "--store", str(store), "--account-field", "http_x_api_key", "--accounts",
+            str(SAMPLE / "accounts.csv"), "--month", "2026-10", "--plan",
+            str(SAMPLE / "plans.toml"), "--engine", engine, "-o", str(page),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        pages.append(page.read_bytes())
+    assert b"Invoice 2026-10" in pages[0]
+    assert pages[0] == pages[1]
+
+
+def test_a_meter_without_sql_is_refused_not_miscounted(tmp_path: Path) -> None:
+    """``unique`` over the endpoint templates meterlog derives from paths has no SQL: the
+    engine says so (exit 2) instead of counting nothing, in ``bill`` and in ``report``."""
+    store = _sample_store(tmp_path)
+    plans = tmp_path / "endpoints.toml"
+    plans.write_text(
+        'default_plan = "p"\ncurrency = "EUR"\n[plans.p]\n[[plans.p.charges]]\n'
+        'name = "endpoints"\nmeter = "unique"\ncolumn = "endpoint"\npricing = "per_unit"\n'
+        'unit_price = "1.00"\n'
+    )
+    common = ["--store", str(store), "--month", "2026-10", "--plan", str(plans)]
+    bill = cli("bill", *common, "--engine", "duckdb")
+    report = cli("report", *common, "--engine", "duckdb", "-o", str(tmp_path / "r.html"))
+    for result in (bill, report):
+        assert result.exit_code == 2
+        assert "no SQL for unique over the endpoint templates" in result.output
+    assert cli("bill", *common).exit_code == 0

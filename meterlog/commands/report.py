@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from meterlog.commands.metered import SettingsOptions, settings_options
+from meterlog.commands.metered import (
+    EngineOptions,
+    SettingsOptions,
+    engine_choice_options,
+    settings_options,
+)
 from meterlog.commands.options import month_option, note, warn
 
 
@@ -44,6 +49,7 @@ from meterlog.commands.options import month_option, note, warn
     help="The HTML file to write, e.g. report.html.",
 )
 @settings_options
+@engine_choice_options
 def command(
     month: str | None,
     since: str | None,
@@ -52,6 +58,7 @@ def command(
     top: int,
     output: str,
     settings: SettingsOptions,
+    engine: EngineOptions,
 ) -> None:
     """Write an HTML report with charts and sortable tables: one light file that opens offline.
 
@@ -78,7 +85,16 @@ def command(
         from meterlog.periods import resolve_month_words
 
         month = resolve_month_words(month, resolved.tz)
-    query = HtmlReportQuery(month=month, since=since, until=until, plan=plan_path, top_accounts=top)
+    engine_name, spark_master = engine.choose(settings.config_path)
+    query = HtmlReportQuery(
+        month=month,
+        since=since,
+        until=until,
+        plan=plan_path,
+        top_accounts=top,
+        engine=engine_name,
+        spark_master=spark_master,
+    )
     report = write_html_report(resolved, query, output)
     for message in report.warnings:
         warn(message)

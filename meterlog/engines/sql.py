@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from meterlog.endpoints import ENDPOINT_COLUMN
 from meterlog.errors import UsageError
 from meterlog.identity import DEFAULT_ACCOUNT, Identity
 from meterlog.meters import CountMeter, MauMeter, Meter, PeakMeter, Period, SumMeter, UniqueMeter
@@ -213,6 +214,11 @@ def state_query(
         body = 'SELECT DISTINCT account, CASE WHEN counts THEN "user" END AS value FROM counted'
         kept: tuple[str, ...] = ()
     elif isinstance(meter, UniqueMeter):
+        if meter.column == ENDPOINT_COLUMN and meter.column not in columns:
+            raise UsageError(
+                "no SQL for unique over the endpoint templates meterlog derives from paths: "
+                "use --engine polars"
+            )
         if meter.column not in columns:
             body = "SELECT DISTINCT account, CAST(NULL AS VARCHAR) AS value FROM counted"
             kept = ()

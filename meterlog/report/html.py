@@ -101,6 +101,10 @@ class HtmlReportQuery:
     until: str | None = None
     plan: str | Path | None = None
     top_accounts: int = DEFAULT_TOP_ACCOUNTS
+    #: Where the invoice section's meters are computed, and the Spark master (see
+    #: :mod:`meterlog.engines`); the invoice is the same bytes on every engine.
+    engine: str = "polars"
+    spark_master: str = "local[*]"
 
     def time_bounds(self) -> tuple[str | None, str | None]:
         """``since``/``until`` as ``usage`` takes them (a month is its first to its last day)."""
@@ -367,7 +371,7 @@ def report_from_events(
     _peaks(page, ctx, months, plans)
     if plans is not None:
         period = query.month or str(months[0])
-        _invoice(page, store, version, plans, period, settings, settings.identity(), report)
+        _invoice(page, store, version, plans, period, settings, settings.identity(), report, query)
     _clients(page, ctx)
     _agents(page, ctx)
     _referrers(page, ctx)
@@ -974,11 +978,20 @@ def _invoice(
     settings: ReportSettings,
     identity: Identity,
     report: HtmlReport,
+    query: HtmlReportQuery,
 ) -> None:
     from meterlog.billing import compute_invoice
+    from meterlog.engines import open_engine
     from meterlog.output import compact_invoice
 
-    invoice = compute_invoice(store, plans, period, settings.tz, identity, as_of=version)
+    engine = open_engine(query.engine, store, version, query.spark_master)
+    try:
+        invoice = compute_invoice(
+            store, plans, period, settings.tz, identity, as_of=version, engine=engine
+        )
+    finally:
+        if engine is not None:
+            engine.close()
     report.warnings.extend([*invoice.warnings, *invoice.incomplete])
     view = compact_invoice(invoice.lines)
     columns = [
