@@ -45,12 +45,21 @@ class SqlEngine:
     store: Store
     version: int
     runner: Runner
-    columns: Columns = field(default_factory=dict)
-    _registered: tuple[str, ...] | None = None
+    #: The store's columns at ``version`` and what each holds.
+    columns: Columns = field(init=False)
+    _table: Any = field(init=False)
+    _registered: tuple[str, ...] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        from deltalake import DeltaTable
+
         schema = self.store.scan_events(self.version).collect_schema()
         self.columns = column_kinds(dict(schema))
+        self._table = DeltaTable(
+            self.store.table_uri(EVENTS_TABLE),
+            version=self.version,
+            storage_options=self.store.storage_options,
+        )
 
     def state(
         self,
@@ -60,7 +69,7 @@ class SqlEngine:
         selection: Selection | None = None,
     ) -> pl.LazyFrame:
         """``meter``'s state of ``period`` for the accounts ``selection`` names."""
-        files = data_files(self.store, self.version, period)
+        files = data_files(self._table, period)
         if not files:
             return meter.empty_state().lazy()
         if tuple(files) != self._registered:
@@ -101,24 +110,13 @@ def peak_state(meter: PeakMeter, period: Period, rows: pl.DataFrame) -> pl.DataF
         .join(grid.lazy().select("window", "window_start"), on="window", how="left")
         .select(list(empty.schema))
     )
-    if meter.metric == "users":
-        return frame.unique().collect()
-    return (
-        frame.group_by("account", "window_start")
-        .agg(pl.col("value").sum().cast(pl.Int64))
-        .select(list(empty.schema))
-        .collect()
-    )
+    # buckets of one window merge as the meter merges parts of a window (sums, distinct users)
+    return meter.merge(frame, empty.lazy()).collect()
 
 
-def data_files(store: Store, version: int, period: Period) -> list[str]:
-    """The Parquet files of the events table at ``version`` whose day partition the period
-    touches (UTC days), sorted."""
-    from deltalake import DeltaTable
-
-    table = DeltaTable(
-        store.table_uri(EVENTS_TABLE), version=version, storage_options=store.storage_options
-    )
+def data_files(table: Any, period: Period) -> list[str]:
+    """The Parquet files of the events ``table`` (a ``DeltaTable`` at the version read) whose
+    day partition the period touches (UTC days), sorted."""
     days = [day.isoformat() for day in utc_days(period.start, period.end)]
     return sorted(table.file_uris(file_pruning_predicate=[("day", "in", days)]))
 
@@ -131,7 +129,7 @@ class DuckDBRunner:
             import duckdb
         except ImportError:
             raise UsageError(
-                "--engine duckdb needs DuckDB: pip install 'meterlog[duckdb]' (or duckdb)"
+                "--engine duckdb needs DuckDB, a dependency of meterlog: pip install duckdb"
             ) from None
         self.connection: Any = duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'")

@@ -91,10 +91,12 @@ def identity_value(column: str, columns: Columns) -> str:
     as NULL (anonymous); NULL when the store has no such column."""
     if column not in columns:
         return "CAST(NULL AS VARCHAR)"
-    stripped = (
-        f"regexp_replace(CAST({_quoted(column)} AS VARCHAR), '^{_SPACE}+|{_SPACE}+$', '', 'g')"
-    )
-    return f"CASE WHEN {stripped} IN ('', '-') THEN NULL ELSE {stripped} END"
+    return f"NULLIF(NULLIF({_stripped(column)}, ''), '-')"
+
+
+def _stripped(column: str) -> str:
+    """``column`` as text with surrounding whitespace removed, as Polars' ``strip_chars``."""
+    return f"regexp_replace(CAST({_quoted(column)} AS VARCHAR), '^{_SPACE}+|{_SPACE}+$', '', 'g')"
 
 
 def _quoted(column: str) -> str:
@@ -258,10 +260,7 @@ def _sum_body(meter: SumMeter, columns: Columns) -> tuple[str, tuple[str, ...]]:
         factor = 10**6
         value = f"CAST({_quoted(meter.column)} AS DOUBLE)"
         if kind != "number":
-            value = (
-                f"TRY_CAST(regexp_replace(CAST({_quoted(meter.column)} AS VARCHAR), "
-                f"'^{_SPACE}+|{_SPACE}+$', '', 'g') AS DOUBLE)"
-            )
+            value = f"TRY_CAST({_stripped(meter.column)} AS DOUBLE)"
         scaled = f"({value} * {factor})"
         half_even = (
             f"CASE WHEN {scaled} - FLOOR({scaled}) = 0.5 THEN 2 * ROUND({scaled} / 2) "
