@@ -359,7 +359,7 @@ class RunningInvoice:
     """The invoice of the current period kept up to date batch by batch (what ``watch`` shows):
     each group of accounts keeps the mergeable state of its meters
     (:class:`~meterlog.metering.MeterStates`), and the lines are built by the same code as
-    :func:`compute_invoice`'s, so after any sequence of batches they equal ``bill --period
+    :func:`compute_invoice`'s, so after any sequence of batches they equal ``bill --month
     current`` at the same store version. Requests without an account are never billed."""
 
     def __init__(self, plans: PlanFile, default_tz: ZoneInfo, now: datetime) -> None:

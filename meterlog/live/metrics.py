@@ -9,7 +9,7 @@ Prometheus' naming conventions (``meterlog_http_requests_total``,
 ``meterlog_rejected_lines_total``), with the account as the main label and the status as its
 class (``2xx``...) so that the number of series stays bounded. Month-to-date figures come from
 the meters and the billing code ``meterlog mau``, ``peak`` and ``bill`` use
-(``meterlog_accrued_amount`` is the TOTAL ``bill --period current`` prints).
+(``meterlog_accrued_amount`` is the TOTAL ``bill --month current`` prints).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ states are computed from the store.
 
 * requests, MAU and peaks: the month in ``watch``'s time zone, every account (requests without
   an account too, as ``meterlog mau`` and ``peak`` report them);
-* with a plan: a :class:`~meterlog.billing.invoice.RunningInvoice`, the lines ``bill --period
+* with a plan: a :class:`~meterlog.billing.invoice.RunningInvoice`, the lines ``bill --month
   current`` prints, each account in its own billing time zone; requests without an account
   are never billed.
 
@@ -130,7 +130,7 @@ class MonthToDate:
         return figures
 
     def invoice_lines(self, version: int | None) -> pl.DataFrame | None:
-        """With a plan, the lines ``bill --period current`` prints at store ``version``."""
+        """With a plan, the lines ``bill --month current`` prints at store ``version``."""
         if self.invoice is None:
             return None
         return self.invoice.lines(version if version is not None else 0)

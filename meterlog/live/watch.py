@@ -487,7 +487,7 @@ class Watcher:
         )
 
     def plan_usage(self) -> list[PlanUsage]:
-        """With a plan: each billed account's lines of ``bill --period current`` now (base fee
+        """With a plan: each billed account's lines of ``bill --month current`` now (base fee
         and charges with their month-to-date quantities and amounts); requests without an
         account are never billed."""
         with self.mtd_lock:
@@ -510,7 +510,7 @@ class Watcher:
 
     def accrued(self) -> dict[str, tuple[Decimal, str]]:
         """With a plan: each billed account's month-to-date amount and currency, the TOTAL
-        ``bill --period current`` prints for it at the same store version."""
+        ``bill --month current`` prints for it at the same store version."""
         with self.mtd_lock:
             return self.mtd.accrued()
 
