@@ -231,3 +231,20 @@ def test_standard_input_is_a_source(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     again = cli("ingest", "--store", str(store_path), "-", input=text)
     assert again.exit_code == 0
     assert events(store_path).height == 12
+
+
+def test_a_bad_line_appended_to_an_ingested_file_is_a_reject_not_a_wrong_format(
+    tmp_path: Path,
+) -> None:
+    """One hostile line on a quiet log (its format judged on the lines stored before) is kept
+    as a reject; the file does not fail as if it were in another format."""
+    log = tmp_path / "access.log"
+    write_lines(log, [combined(n) for n in range(20)])
+    store = Store(tmp_path / "store")
+    ingest(store, [str(log)])
+    with log.open("a") as handle:
+        handle.write("bad \x1b]0;title\x07 line\n")
+    summary = ingest(store, [str(log)])
+    assert [s.status for s in summary.sources] == [GROWN]
+    assert summary.ok
+    assert store.scan_rejects().collect().height == 1

@@ -196,8 +196,15 @@ class _ChunkCommitter:
         options, report, store = self.options, self.report, self.store
         events, rejects, blank, too_long, notes = chunk.result()
         # Blank lines and over-long lines (counted apart) do not make a file the wrong format.
+        # A file already holding stored lines had its format judged on them: a few bad lines
+        # appended to it (one hostile request on a quiet log) are rejects, not a wrong format.
         judged = chunk.lines - blank - too_long
-        if judged and (rejects.height - too_long) / judged > options.max_reject_ratio:
+        established = self.progress.lines > 0
+        if (
+            judged
+            and not established
+            and (rejects.height - too_long) / judged > options.max_reject_ratio
+        ):
             report.status = FAILED
             report.error = _format_hint(report.path, self.log_format)
             return False
