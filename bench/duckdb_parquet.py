@@ -120,28 +120,22 @@ REQUEST_NAMES = ["method", "path", "query", "protocol"]
 
 def convert_json(path: str, out: str) -> dict[str, int]:
     """Write the JSON lines of ``path`` to the Parquet file ``out``; the rows written."""
-    with duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
-        target = out.replace("'", "''")
-        connection.execute(
-            JSON_QUERY.replace("{out}", target),
-            {"path": path, "pattern": REQUEST_PATTERN, "names": REQUEST_NAMES},
-        )
-        rows, bad = connection.execute(
-            "SELECT count(*), count(bad_line) FROM read_parquet($out)", {"out": out}
-        ).fetchone()  # type: ignore[misc]  # fetchone of an aggregate always returns a row
-    return {"rows": rows, "bad_lines": bad}
+    return _copy(JSON_QUERY, path, out, REQUEST_PATTERN, REQUEST_NAMES)
 
 
 def convert(path: str, out: str) -> dict[str, int]:
     """Write ``path``'s lines to the Parquet file ``out``; the rows written and the bad lines."""
+    return _copy(QUERY, path, out, PATTERN, NAMES)
+
+
+def _copy(query: str, path: str, out: str, pattern: str, names: list[str]) -> dict[str, int]:
+    """Run the COPY ``query`` from ``path`` to ``out``; the rows written and the bad lines."""
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
         # COPY's target cannot be a parameter: quote it as an SQL string literal.
         target = out.replace("'", "''")
         connection.execute(
-            QUERY.replace("{out}", target),
-            {"path": path, "pattern": PATTERN, "names": NAMES},
+            query.replace("{out}", target), {"path": path, "pattern": pattern, "names": names}
         )
         rows, bad = connection.execute(
             "SELECT count(*), count(bad_line) FROM read_parquet($out)", {"out": out}
