@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anomaly_traffic import ALL_KINDS, LOG_FORMAT, START, write_traffic
 
 from meterlog.anomalies.runner import AnomalyQuery, run_anomalies
-from meterlog.identity import load_accounts_file
-from meterlog.reports import ReportSettings
+from meterlog.query.identity import load_accounts_file
+from meterlog.query.settings import ReportSettings
 
 TARGET_RECALL = 0.95
 TARGET_FALSE_PER_100 = 0.5

@@ -112,8 +112,8 @@ def in_process(store: Path, plan: Path) -> dict[str, float]:
     from zoneinfo import ZoneInfo
 
     from meterlog.billing import compute_invoice
-    from meterlog.identity import Identity
-    from meterlog.plans import load_plan_file
+    from meterlog.billing.plans import load_plan_file
+    from meterlog.query.identity import Identity
     from meterlog.store import Store
 
     plans, identity, utc = (
@@ -137,11 +137,11 @@ def mau_in_process(store: Path) -> dict[str, float]:
     import duckdb
     import polars as pl
 
-    from meterlog.events import identified_events, pin
-    from meterlog.identity import Identity
     from meterlog.meters import MauMeter, Period
+    from meterlog.meters.cache import month_states
     from meterlog.periods import Month
-    from meterlog.statecache import month_states
+    from meterlog.query.events import identified_events, pin
+    from meterlog.query.identity import Identity
     from meterlog.store import Store
 
     identity, month = Identity(account_field="http_x_api_key"), Month(2026, 10)

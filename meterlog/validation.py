@@ -1,7 +1,7 @@
 """Typed reading of plan-file values, shared by meters, pricing models and plans.
 
 Every check raises :class:`ParameterError` naming the key (relative to the table being read)
-and the reason; :mod:`meterlog.plans` adds the file and the table's own path, the CLI the
+and the reason; :mod:`meterlog.billing.plans` adds the file and the table's own path, the CLI the
 option name.
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from meterlog.identity import with_identity
+from meterlog.query.identity import with_identity
 from meterlog.schema import conform_events
 from meterlog.store import Progress, Store
 

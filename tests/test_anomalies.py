@@ -17,7 +17,7 @@ import pytest
 from meterlog.anomalies.base import SEVERITIES
 from meterlog.anomalies.runner import AnomalyQuery, detect_recent, explain_finding, run_anomalies
 from meterlog.commands.anomalies import SEVERITIES as COMMAND_SEVERITIES
-from meterlog.reports import ReportSettings
+from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
 from tests.anomaly_support import at, hourly, ingest, requests
 from tests.conftest import cli

@@ -9,7 +9,7 @@ from meterlog.anomalies.live import LiveAnomalies
 from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.metrics import MetricsServer
-from meterlog.reports import ReportSettings
+from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
 from tests.test_watch_metrics import by, scrape
 

@@ -204,9 +204,9 @@ def test_the_table_ends_with_the_quality_block(setup: Path, width: int) -> None:
     from zoneinfo import ZoneInfo
 
     from meterlog.billing import compute_invoice
-    from meterlog.identity import Identity
+    from meterlog.billing.plans import load_plan_file
     from meterlog.output import render_table
-    from meterlog.plans import load_plan_file
+    from meterlog.query.identity import Identity
     from meterlog.store import Store
 
     invoice = compute_invoice(

@@ -7,8 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from meterlog.billing import Identity, adjustments, compute_invoice, load_previous_invoice
+from meterlog.billing.plans import load_plan_file
 from meterlog.output import frame_to_csv
-from meterlog.plans import load_plan_file
 from tests.billing_support import build_store
 
 UTC_ZONE = ZoneInfo("UTC")

@@ -46,7 +46,7 @@ def test_importing_meterlog_changes_nothing_process_wide() -> None:
     code = (
         # Polars sets its own allocator default when imported: compare with the state after it.
         "import gc, os, json\nimport polars, pyarrow, deltalake\nbefore = dict(os.environ)\n"
-        "import meterlog, meterlog.cli, meterlog.usage, meterlog.ingest, meterlog.billing\n"
+        "import meterlog, meterlog.cli, meterlog.query.usage, meterlog.ingest, meterlog.billing\n"
         "print(json.dumps({'env': {k: v for k, v in os.environ.items() if before.get(k) != v},"
         " 'frozen': gc.get_freeze_count()}))"
     )

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from meterlog.cli import main
 from meterlog.config import load_config
-from meterlog.filters import DEFAULT_BOT_PATTERNS
+from meterlog.query.filters import DEFAULT_BOT_PATTERNS
 from tests.conftest import REPO
 from tests.test_endpoints import OPENAPI_YAML
 from tests.usage_fixtures import ACCOUNTS_CSV, build_store, requests_frame
@@ -160,7 +160,7 @@ def test_readme_config_example_is_valid(docs_folder: Path, monkeypatch: pytest.M
 
 
 def test_readme_accounts_example_is_valid(tmp_path: Path) -> None:
-    from meterlog.identity import load_accounts_file
+    from meterlog.query.identity import load_accounts_file
 
     (example,) = code_blocks("csv", "## Configuration file")
     (tmp_path / "accounts.csv").write_text(example)

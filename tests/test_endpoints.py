@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meterlog.endpoints import (
+from meterlog.errors import ConfigError
+from meterlog.query.endpoints import (
     EndpointTemplates,
     RouteTemplate,
     automatic_endpoint,
@@ -19,7 +20,6 @@ from meterlog.endpoints import (
     load_templates,
     with_endpoint,
 )
-from meterlog.errors import ConfigError
 
 
 def templated(paths: list[str | None], templates: EndpointTemplates | None = None) -> list:

@@ -14,13 +14,14 @@ import polars as pl
 import pytest
 
 from meterlog.billing import compute_invoice, invoice_json
+from meterlog.billing.plans import load_plan_file
+from meterlog.billing.sql import charge_query
 from meterlog.engines import open_engine
-from meterlog.engines.sql import charge_query, column_kinds
-from meterlog.events import pin
-from meterlog.identity import Identity
+from meterlog.engines.sql import column_kinds
 from meterlog.meters import Period
 from meterlog.periods import Month
-from meterlog.plans import load_plan_file
+from meterlog.query.events import pin
+from meterlog.query.identity import Identity
 from meterlog.store import Store
 from tests.billing_support import append_events
 from tests.conftest import REPO, cli

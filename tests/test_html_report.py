@@ -22,6 +22,7 @@ import pytest
 from meterlog.config import load_config
 from meterlog.formats import read_log_format_from_config
 from meterlog.ingest import IngestOptions, ingest
+from meterlog.query.settings import ReportSettings, resolve_settings
 from meterlog.report.draw import human_bytes, shorten
 from meterlog.report.html import HtmlReportQuery, build_html_report, write_html_report
 from meterlog.report.panels import (
@@ -33,7 +34,6 @@ from meterlog.report.panels import (
     agent_group_expr,
     network_expr,
 )
-from meterlog.reports import ReportSettings, resolve_settings
 from meterlog.store import Store
 from tests.chromium import Browser, chromium_path
 from tests.conftest import realdata
@@ -380,7 +380,7 @@ def test_user_agents_are_grouped() -> None:
         "-": NO_AGENT,
     }
     frame = pl.DataFrame({"user_agent": list(agents)})
-    from meterlog.filters import DEFAULT_BOT_PATTERNS
+    from meterlog.query.filters import DEFAULT_BOT_PATTERNS
 
     groups = frame.select(agent_group_expr(DEFAULT_BOT_PATTERNS)).to_series().to_list()
     assert dict(zip(agents, groups, strict=True)) == agents

@@ -483,7 +483,7 @@ def test_quantiles_from_counts_equal_numpy_percentiles_per_group() -> None:
     import numpy as np
     import polars as pl
 
-    from meterlog.metrics import METRICS, with_quantiles
+    from meterlog.query.metrics import METRICS, with_quantiles
 
     rng = np.random.default_rng(7)
     rows = 5000

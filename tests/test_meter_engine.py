@@ -194,8 +194,8 @@ def test_a_running_invoice_is_the_same_whatever_the_batches(data, drawn) -> None
     """``watch``'s running invoice (every meter and pricing model of the sample plans) after
     any sequence of batches equals the one computed from all the events at once."""
     from meterlog.billing.invoice import RunningInvoice
-    from meterlog.identity import with_identity
-    from meterlog.plans import load_plan_file
+    from meterlog.billing.plans import load_plan_file
+    from meterlog.query.identity import with_identity
     from tests.billing_support import event_frame
 
     keys = [None, "key-unknown", *SAMPLE_KEYS]

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from meterlog.cli import main
-from meterlog.endpoints import EndpointTemplates, RouteTemplate
 from meterlog.errors import UsageError
-from meterlog.filters import exclude_path_filter, path_filter, status_predicate
 from meterlog.meters import RequestFilter
 from meterlog.patterns import parse_status
+from meterlog.query.endpoints import EndpointTemplates, RouteTemplate
+from meterlog.query.filters import exclude_path_filter, path_filter, status_predicate
 from meterlog.validation import ParameterError
 from tests.usage_fixtures import build_store, requests_frame
 

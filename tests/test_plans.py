@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from meterlog.billing.plans import load_plan_file
 from meterlog.errors import ConfigError
 from meterlog.meters import METERS, MauMeter, PeakMeter
-from meterlog.plans import load_plan_file
 from meterlog.pricing import PRICING_MODELS, Currency, Graduated, PerUnit
 
 SAMPLE_PLANS = Path(__file__).resolve().parent.parent / "sample_logs" / "plans.toml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from meterlog.pseudonymize import KEY_ENV, Pseudonymizer
+from meterlog.ingest.pseudonymize import KEY_ENV, Pseudonymizer
 from tests.conftest import cli, combined, events, write_lines
 
 KEY = "k" * 32

@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from meterlog.endpoints import EndpointTemplates, load_openapi, with_endpoint
 from meterlog.formats import read_log_format_from_config
 from meterlog.ingest import IngestOptions, ingest
+from meterlog.query.endpoints import EndpointTemplates, load_openapi, with_endpoint
 from meterlog.store import Store
 from tests.conftest import cli
 

@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 
 from meterlog.errors import MeterlogError, StoreError
-from meterlog.identity import with_identity
 from meterlog.ingest import IngestOptions, ingest
+from meterlog.ingest.pseudonymize import KEY_ENV, Pseudonymizer
 from meterlog.output import write_report
-from meterlog.pseudonymize import KEY_ENV, Pseudonymizer
+from meterlog.query.identity import with_identity
 from meterlog.store import Store
 from tests.conftest import REPO, cli, combined, events, rejects, write_lines
 

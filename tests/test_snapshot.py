@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterlog.billing import compute_invoice, explain_account
+from meterlog.billing.plans import load_plan_file
 from meterlog.config import load_config
 from meterlog.errors import StoreError
-from meterlog.events import pin
-from meterlog.identity import Identity
-from meterlog.plans import load_plan_file
+from meterlog.query.events import pin
+from meterlog.query.identity import Identity
+from meterlog.query.settings import resolve_settings
 from meterlog.report.html import HtmlReportQuery, build_html_report
-from meterlog.reports import resolve_settings
 from meterlog.store import Snapshot, Store
 from tests.billing_support import append_events, build_store
 

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from meterlog.billing import compute_invoice
-from meterlog.identity import Identity
-from meterlog.plans import load_plan_file
-from meterlog.statecache import CacheReport
+from meterlog.billing.plans import load_plan_file
+from meterlog.meters.cache import CacheReport
+from meterlog.query.identity import Identity
 from meterlog.store import METER_STATES_TABLE, Store
 from meterlog.store.maintenance import prune_meter_states
 from tests.billing_support import append_events, build_store

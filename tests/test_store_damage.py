@@ -103,8 +103,8 @@ def test_an_unreadable_store_says_permission_denied(request: pytest.FixtureReque
     script = (
         "import os, sys, ctypes\n"
         "from meterlog.cli import run\n"
-        "import meterlog.commands.status, meterlog.commands.usage, meterlog.reports\n"
-        "import meterlog.usage, meterlog.config, meterlog.output, meterlog.text\n"
+        "import meterlog.commands.status, meterlog.commands.usage, meterlog.query.settings\n"
+        "import meterlog.query.usage, meterlog.config, meterlog.output, meterlog.text\n"
         "os.setgid(65534); os.setuid(65534)\n"
         "sys.argv = ['meterlog', *sys.argv[1:]]; run()\n"
     )

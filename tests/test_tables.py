@@ -16,8 +16,8 @@ import pytest
 from rich.console import Console
 
 from meterlog.output import render_table
-from meterlog.reports import ReportSettings
-from meterlog.usage import UsageQuery, run_usage
+from meterlog.query.settings import ReportSettings
+from meterlog.query.usage import UsageQuery, run_usage
 from tests.usage_fixtures import build_store, requests_frame
 
 WIDTHS = (80, 120, 160)

@@ -13,8 +13,8 @@ from deltalake import DeltaTable
 from meterlog.errors import MeterlogError
 from meterlog.formats import NginxLogFormat
 from meterlog.ingest import IngestOptions, ingest, summary_lines
+from meterlog.ingest.timewindow import AcceptWindow, parse_accept_window
 from meterlog.store import Store
-from meterlog.timewindow import AcceptWindow, parse_accept_window
 from tests.conftest import cli, events, utc, write_lines
 
 NOW = utc(2026, 10, 10, 12)

@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from meterlog.errors import MeterlogError
-from meterlog.reports import ReportSettings
-from meterlog.usage import UsageQuery, run_usage, usage_plan
+from meterlog.query.settings import ReportSettings
+from meterlog.query.usage import UsageQuery, run_usage, usage_plan
 from tests.usage_fixtures import build_store, requests_frame
 
 ACCOUNTS = {"k1": "acme", "k2": "acme"}

@@ -16,12 +16,12 @@ import polars as pl
 from prometheus_client.parser import text_string_to_metric_families
 
 from meterlog.billing import Identity, compute_invoice
-from meterlog.identity import load_accounts_file
+from meterlog.billing.plans import TOTAL_CHARGE, load_plan_file
 from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.dashboard import dashboard_data
 from meterlog.live.metrics import MetricsServer
-from meterlog.plans import TOTAL_CHARGE, load_plan_file
+from meterlog.query.identity import load_accounts_file
 from meterlog.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"

@@ -12,10 +12,10 @@ import pytest
 from rich.console import Console
 
 from meterlog.billing import Identity
+from meterlog.billing.plans import load_plan_file
 from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.dashboard import dashboard_data, render, sparkline
-from meterlog.plans import load_plan_file
 from meterlog.store import Store
 from tests.conftest import REPO
 
@@ -51,7 +51,7 @@ def watch(tmp_path: Path) -> Watcher:
     logs.mkdir()
     now = datetime.now(UTC)
     (logs / "api.log").write_text("\n".join(lines(now)) + "\n")
-    from meterlog.identity import load_accounts_file
+    from meterlog.query.identity import load_accounts_file
 
     watcher = Watcher(
         Store(tmp_path / "store"),

@@ -19,8 +19,8 @@ from meterlog.billing import Identity, identified_events
 from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.metrics import MetricsServer, parse_listen_address
-from meterlog.metering import meter_report
 from meterlog.meters import MauMeter, PeakMeter, RequestFilter
+from meterlog.meters.run import meter_report
 from meterlog.periods import Month
 from meterlog.store import Store
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from meterlog.query.settings import ReportSettings
 from meterlog.report.live import ReportRefresher
-from meterlog.reports import ReportSettings
 from meterlog.store import Progress
 from tests.test_watch_cli import start_watch, wait_for_line
 from tests.test_watch_follow import Writer

@@ -15,13 +15,13 @@ import pytest
 
 from meterlog.anomalies.live import LiveAnomalies
 from meterlog.billing import Identity
+from meterlog.billing.plans import load_plan_file
 from meterlog.formats.nginx import NginxLogFormat
-from meterlog.identity import NO_KEY
 from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.metrics import MetricsServer
-from meterlog.plans import load_plan_file
-from meterlog.reports import ReportSettings
+from meterlog.query.identity import NO_KEY
+from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
 from tests.conftest import REPO
 from tests.test_watch_metrics import by, scrape

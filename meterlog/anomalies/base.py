@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 import polars as pl
 
-from meterlog.identity import identity_expr
+from meterlog.query.identity import identity_expr
 
 #: Severities, lowest first.
 SEVERITIES = ("low", "medium", "high", "critical")

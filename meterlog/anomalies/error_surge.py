@@ -38,7 +38,7 @@ from meterlog.anomalies.base import (
     merge_intervals,
     severity_from_score,
 )
-from meterlog.endpoints import automatic_endpoint
+from meterlog.query.endpoints import automatic_endpoint
 
 #: Requests an endpoint needs in the baseline to be judged against its own usual share.
 MIN_ENDPOINT_HISTORY = 200

@@ -26,8 +26,8 @@ import polars as pl
 
 from meterlog.anomalies.base import SEVERITIES
 from meterlog.anomalies.runner import LIVE_KINDS, detect_recent
-from meterlog.identity import NO_KEY
-from meterlog.reports import ReportSettings
+from meterlog.query.identity import NO_KEY
+from meterlog.query.settings import ReportSettings
 
 DEFAULT_LOOKBACK = timedelta(minutes=15)
 #: How many of the newest findings the ``watch`` dashboard lists.

@@ -51,8 +51,8 @@ from meterlog.anomalies.base import (
     network_expr,
 )
 from meterlog.anomalies.windows import parse_window
-from meterlog.endpoints import automatic_endpoint, strip_query
 from meterlog.errors import ConfigError, MeterlogError, located
+from meterlog.query.endpoints import automatic_endpoint, strip_query
 
 RULES_FOLDER = Path(__file__).resolve().parent / "rules"
 BUILTIN_RULES = RULES_FOLDER / "builtin.toml"

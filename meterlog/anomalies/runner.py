@@ -30,10 +30,10 @@ from meterlog.anomalies.incidents import correlate
 from meterlog.anomalies.registry import RULE_KINDS, build_detectors
 from meterlog.anomalies.rules import RuleDetector
 from meterlog.anomalies.windows import parse_window
-from meterlog.endpoints import strip_query
 from meterlog.errors import MeterlogError, UsageError
-from meterlog.filters import TimeRange, parse_time_range
-from meterlog.reports import ReportSettings
+from meterlog.query.endpoints import strip_query
+from meterlog.query.filters import TimeRange, parse_time_range
+from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
 
 DEFAULT_BASELINE = "28d"

@@ -7,7 +7,8 @@
 * :mod:`~meterlog.billing.previous`: reading an invoice CSV written earlier;
 * :mod:`~meterlog.billing.adjustments`: what changed between two invoices (``--compare``).
 
-Events are read through :mod:`meterlog.events`, identities through :mod:`meterlog.identity`.
+Events are read through :mod:`meterlog.query.events`, identities through
+:mod:`meterlog.query.identity`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from meterlog.billing.invoice import (
 )
 from meterlog.billing.previous import load_previous_invoice
 from meterlog.billing.quality import Quality, data_quality
-from meterlog.events import identified_events, resolve_version
-from meterlog.identity import Identity
+from meterlog.query.events import identified_events, resolve_version
+from meterlog.query.identity import Identity
 
 __all__ = [
     "ADJUSTMENT_COLUMNS",

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import polars as pl
 
+from meterlog.billing.plans import TOTAL_CHARGE
 from meterlog.errors import MeterlogError
-from meterlog.plans import TOTAL_CHARGE
 
 #: Columns of an adjustments report (``--compare``, ``--since-version``). Amounts are decimal
 #: text with the decimals of the invoices compared (the currency's minor unit).

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.events import identified_events, pin
-from meterlog.identity import Identity
+from meterlog.billing.plans import PlanFile
 from meterlog.meters import Period
 from meterlog.periods import parse_period
-from meterlog.plans import PlanFile
+from meterlog.query.events import identified_events, pin
+from meterlog.query.identity import Identity
 from meterlog.store import Store
 
 

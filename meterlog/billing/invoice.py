@@ -37,16 +37,16 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.billing.completeness import LatestTime, completeness_problems
+from meterlog.billing.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
 from meterlog.billing.quality import Quality, QualityCounts, data_quality, quality_span
 from meterlog.engines.sql import Selection
-from meterlog.events import identified_events, pin
-from meterlog.identity import Identity, identity_expr
-from meterlog.metering import MeterStates
 from meterlog.meters import CountMeter, Meter, Period, events_between
+from meterlog.meters.cache import CacheReport, StateJob, cached_states
+from meterlog.meters.run import MeterStates
 from meterlog.periods import parse_period
-from meterlog.plans import BASE_FEE_CHARGE, TOTAL_CHARGE, Plan, PlanFile
 from meterlog.pricing.base import exact
-from meterlog.statecache import CacheReport, StateJob, cached_states
+from meterlog.query.events import identified_events, pin
+from meterlog.query.identity import Identity, identity_expr
 from meterlog.store import Snapshot, Store
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def _sort_key(key: tuple[str, date | None, date | None]) -> tuple[str, str, str]
 
 
 def _selection(group: _Group, all_listed: Sequence[str]) -> str:
-    """A group's accounts as named in the cache of meter states (:mod:`meterlog.statecache`)."""
+    """A group's accounts as named in the cache of meter states (:mod:`meterlog.meters.cache`)."""
     return json.dumps([list(group.listed), group.takes_unlisted, list(all_listed)])
 
 
@@ -269,7 +269,7 @@ def compute_invoice(
     """The invoice for ``period_text`` from the store at ``as_of`` (default: current, or the
     version a :class:`~meterlog.store.Snapshot` is pinned at). With ``cache``, meter states
     are kept in the store and a later run reads only the files added since
-    (:mod:`meterlog.statecache`); the lines are the same either way. With ``engine`` (DuckDB
+    (:mod:`meterlog.meters.cache`); the lines are the same either way. With ``engine`` (DuckDB
     or Spark, :mod:`meterlog.engines`), the meters' states are computed there from the same
     store version; finalising and pricing stay here, so the lines are the same bytes."""
     snapshot = pin(store, as_of)
@@ -358,7 +358,7 @@ def compute_invoice(
 class RunningInvoice:
     """The invoice of the current period kept up to date batch by batch (what ``watch`` shows):
     each group of accounts keeps the mergeable state of its meters
-    (:class:`~meterlog.metering.MeterStates`), and the lines are built by the same code as
+    (:class:`~meterlog.meters.run.MeterStates`), and the lines are built by the same code as
     :func:`compute_invoice`'s, so after any sequence of batches they equal ``bill --month
     current`` at the same store version. Requests without an account are never billed."""
 

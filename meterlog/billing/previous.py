@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from meterlog.csvguard import restore_text
 from meterlog.errors import MeterlogError, located
+from meterlog.output.csvguard import restore_text
 
 #: Columns a previous invoice CSV must have to be compared.
 _PREVIOUS_REQUIRED = ("account", "charge", "quantity", "amount", "currency", "period_start")

@@ -164,7 +164,7 @@ def command(
     from meterlog.anomalies.runner import AnomalyQuery, explained_finding, run_anomalies
     from meterlog.config import load_config
     from meterlog.output import resolve_output_format, write_report
-    from meterlog.reports import resolve_settings
+    from meterlog.query.settings import resolve_settings
 
     config = load_config(config_path)
     settings = resolve_settings(

@@ -133,11 +133,11 @@ def command(
         explain_account,
         load_previous_invoice,
     )
+    from meterlog.billing.plans import load_plan_file
     from meterlog.errors import MeterlogError
-    from meterlog.events import pin
     from meterlog.output import write_report
     from meterlog.periods import parse_period
-    from meterlog.plans import load_plan_file
+    from meterlog.query.events import pin
     from meterlog.store import Store
 
     resolved = settings.resolve()

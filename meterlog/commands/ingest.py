@@ -281,10 +281,10 @@ def ingest_options(
         read_log_format_from_config,
     )
     from meterlog.ingest import IngestOptions
+    from meterlog.ingest.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
+    from meterlog.ingest.timewindow import parse_accept_window
     from meterlog.periods import parse_tz
-    from meterlog.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
     from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-    from meterlog.timewindow import parse_accept_window
 
     window = parse_accept_window(accept_window)
     pseudonymizer = None

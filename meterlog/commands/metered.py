@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from meterlog.meters import Meter
-    from meterlog.reports import ReportSettings
+    from meterlog.query.settings import ReportSettings
 
 #: What :func:`settings_options` collects: identity, store and config options as given.
 _SETTINGS_PARAMS = ("user_field", "account_field", "accounts_file", "tz", "store", "config_path")
@@ -51,9 +51,10 @@ class SettingsOptions:
     config_path: str | None = None
 
     def resolve(self) -> ReportSettings:
-        """Options, else meterlog.toml, else defaults (see meterlog.reports.resolve_settings)."""
+        """Options, else meterlog.toml, else defaults (see
+        meterlog.query.settings.resolve_settings)."""
         from meterlog.config import load_config
-        from meterlog.reports import resolve_settings
+        from meterlog.query.settings import resolve_settings
 
         return resolve_settings(
             load_config(self.config_path),
@@ -184,11 +185,10 @@ def meter_frame(
     note on stderr says why when there are none (as ``usage`` does). ``engine`` is where the
     meter's states are computed, with the Spark master (see :mod:`meterlog.engines`)."""
     from meterlog.commands.options import note
-    from meterlog.events import identified_events, pin
-    from meterlog.identity import anonymous_meter_note
-    from meterlog.metering import empty_note, meter_evidence, meter_report
+    from meterlog.meters.cache import month_states
+    from meterlog.meters.run import anonymous_meter_note, empty_note, meter_evidence, meter_report
     from meterlog.periods import parse_months, resolve_month_words
-    from meterlog.statecache import month_states
+    from meterlog.query.events import identified_events, pin
     from meterlog.store import Store
 
     months = parse_months(resolve_month_words(month, settings.tz))

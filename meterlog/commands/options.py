@@ -183,7 +183,8 @@ def time_format_option(command: F) -> F:
 
 def identity_options(command: F) -> F:
     """``--tz``, ``--user-field``, ``--account-field`` and ``--accounts``; ``None`` when not
-    given, so meterlog.toml and the defaults apply (see meterlog.reports.resolve_settings)."""
+    given, so meterlog.toml and the defaults apply (see
+    meterlog.query.settings.resolve_settings)."""
     command = click.option(
         "--accounts",
         "accounts_file",

@@ -80,8 +80,8 @@ def command(
     """
     from meterlog.config import load_config
     from meterlog.output import write_report
-    from meterlog.rejects import RejectsQuery, list_rejects
-    from meterlog.reports import resolve_settings
+    from meterlog.query.rejects import RejectsQuery, list_rejects
+    from meterlog.query.settings import resolve_settings
     from meterlog.store import Store
 
     settings = resolve_settings(load_config(config_path), store=store, tz=tz)

@@ -57,9 +57,10 @@ def command(
         meterlog sql --meter starter.active_users --plan plans.toml --month 2026-10 \\
             --account-field http_x_api_key --accounts accounts.csv --dialect spark
     """
-    from meterlog.engines.sql import CANONICAL_KINDS, charge_query, column_kinds
+    from meterlog.billing.plans import load_plan_file
+    from meterlog.billing.sql import charge_query
+    from meterlog.engines.sql import CANONICAL_KINDS, column_kinds
     from meterlog.periods import parse_period
-    from meterlog.plans import load_plan_file
     from meterlog.store import Store
 
     resolved = settings.resolve()

@@ -31,7 +31,7 @@ def command(
     """
     from meterlog.config import load_config
     from meterlog.output import render_table, resolve_output_format, write_report
-    from meterlog.reports import store_status
+    from meterlog.query.settings import store_status
     from meterlog.store import resolve_store
     from meterlog.text import printable
 

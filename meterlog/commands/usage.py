@@ -20,7 +20,7 @@ from meterlog.commands.options import (
 def _split_dimensions(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
-    from meterlog.aggregations import DIMENSIONS
+    from meterlog.query.aggregations import DIMENSIONS
 
     names = tuple(name.strip() for value in values for name in value.split(",") if name.strip())
     for name in names:
@@ -33,7 +33,7 @@ def _check_statuses(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
     from meterlog.errors import MeterlogError
-    from meterlog.filters import status_predicate
+    from meterlog.query.filters import status_predicate
 
     for value in values:
         try:
@@ -101,7 +101,7 @@ def _check_statuses(
 )
 @click.option(
     "--sort",
-    type=LibraryChoice("meterlog.aggregations:METRICS", "METRIC"),
+    type=LibraryChoice("meterlog.query.aggregations:METRICS", "METRIC"),
     default=None,
     help="Rank rows by METRIC, largest first, ties by group keys: requests, errors_4xx, "
     "errors_5xx, bytes_sent, users, latency_p50, latency_p95, latency_p99. "
@@ -156,8 +156,8 @@ def command(
     """
     from meterlog.config import load_config
     from meterlog.output import resolve_output_format, write_report
-    from meterlog.reports import resolve_settings
-    from meterlog.usage import BLANK_LABELS, UsageQuery, run_usage
+    from meterlog.query.settings import resolve_settings
+    from meterlog.query.usage import BLANK_LABELS, UsageQuery, run_usage
 
     settings = resolve_settings(
         load_config(config_path),

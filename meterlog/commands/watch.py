@@ -121,12 +121,12 @@ def command(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--metrics'") from None
 
+    from meterlog.billing.plans import load_plan_file
     from meterlog.commands.ingest import ingest_options
     from meterlog.config import load_config
     from meterlog.live import Watcher, WatchOptions
     from meterlog.live.service import serve
-    from meterlog.plans import load_plan_file
-    from meterlog.reports import resolve_settings
+    from meterlog.query.settings import resolve_settings
     from meterlog.store import Store
 
     store, config_path = ingest_args.pop("store"), ingest_args.pop("config_path")

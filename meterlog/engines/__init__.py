@@ -16,10 +16,10 @@ import polars as pl
 
 from meterlog.engines.sql import EVENTS_VIEW, Columns, Selection, column_kinds, state_query
 from meterlog.errors import UsageError
-from meterlog.identity import Identity
 from meterlog.meters import Meter, PeakMeter, Period
 from meterlog.meters.peak import window_grid
 from meterlog.periods import utc_days
+from meterlog.query.identity import Identity
 from meterlog.store import EVENTS_TABLE, Store
 
 ENGINES = ("polars", "duckdb", "spark")

@@ -10,9 +10,9 @@ from datetime import datetime
 import polars as pl
 
 from meterlog.formats import LogFormat
-from meterlog.pseudonymize import Pseudonymizer
+from meterlog.ingest.pseudonymize import Pseudonymizer
+from meterlog.ingest.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_MAX_LINE_BYTES
-from meterlog.timewindow import DEFAULT_ACCEPT_WINDOW, AcceptWindow, parse_accept_window
 
 
 def default_threads() -> int:

@@ -20,6 +20,7 @@ from meterlog.ingest.options import IngestOptions
 from meterlog.ingest.results import FAILED, GROWN, NEW, SourceReport
 from meterlog.ingest.source_identity import verified_head
 from meterlog.ingest.summary import _format_hint
+from meterlog.ingest.timewindow import outside_window
 from meterlog.schema import REJECT_COLUMNS
 from meterlog.sources import (
     DEFAULT_CHUNK_BYTES,
@@ -31,7 +32,6 @@ from meterlog.sources import (
     split_lines,
 )
 from meterlog.store import Progress, ProgressMoved, Pseudonymization, Store
-from meterlog.timewindow import outside_window
 
 #: Default chunk size of formats parsed a whole chunk at a time (see ``IngestOptions``).
 WHOLE_CHUNK_BYTES = 16 * 1024 * 1024

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from meterlog.timewindow import OutsideWindow
+from meterlog.ingest.timewindow import OutsideWindow
 
 #: Statuses a source can end a run with.
 NEW, GROWN, UNCHANGED, DUPLICATE, WAITING, FAILED = (

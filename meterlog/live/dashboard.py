@@ -17,10 +17,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from meterlog.identity import NO_KEY
 from meterlog.live.mtd import PeakFigure
 from meterlog.live.stats import Recent
 from meterlog.live.watch import Health, PlanUsage, Watcher
+from meterlog.query.identity import NO_KEY
 from meterlog.text import printable
 
 _SPARK = "▁▂▃▄▅▆▇█"

@@ -1,7 +1,7 @@
 """Month-to-date figures per account, exact, kept current from each committed batch.
 
 This module computes no meter: it holds the mergeable meter states of
-:class:`meterlog.metering.MeterStates` (the meters of :mod:`meterlog.meters`, the code
+:class:`meterlog.meters.run.MeterStates` (the meters of :mod:`meterlog.meters`, the code
 ``meterlog mau``, ``peak`` and ``bill`` use) and merges each committed batch's partial states
 into them. At start (and whenever another writer changed the store, or the month turns) the
 states are computed from the store.
@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.billing.invoice import RunningInvoice
-from meterlog.identity import Identity
-from meterlog.metering import MeterStates
+from meterlog.billing.plans import TOTAL_CHARGE, PlanFile
 from meterlog.meters import MauMeter, Meter, PeakMeter, Period
+from meterlog.meters.run import MeterStates
 from meterlog.periods import Month
-from meterlog.plans import TOTAL_CHARGE, PlanFile
+from meterlog.query.identity import Identity
 from meterlog.store import Snapshot
 
 
@@ -51,7 +51,7 @@ class MonthToDate:
 
     ``meters`` are the meters whose figures are shown (MAU and peak meters are reported by
     :meth:`mau` and :meth:`peaks`). Events given to :meth:`load` and :meth:`add` must carry
-    ``user`` and ``account`` (:func:`meterlog.identity.with_identity`).
+    ``user`` and ``account`` (:func:`meterlog.query.identity.with_identity`).
     """
 
     def __init__(

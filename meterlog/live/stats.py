@@ -2,7 +2,7 @@
 
 Every batch is aggregated with Polars expressions (one ``group_by`` per figure), never line by
 line. Label values are bounded: accounts beyond ``max_accounts`` become ``other``, methods
-outside the usual HTTP methods ``OTHER``, endpoints are templates (:mod:`meterlog.endpoints`),
+outside the usual HTTP methods ``OTHER``, endpoints are templates (:mod:`meterlog.query.endpoints`),
 never raw paths. Recent figures (rates, latency, busiest accounts and endpoints) are kept for
 the last hour at most, so memory stays flat however long ``watch`` runs.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from meterlog.identity import NO_KEY
+from meterlog.query.identity import NO_KEY
 
 #: Accounts named in labels; the rest are reported as :data:`OTHER_ACCOUNT`.
 DEFAULT_MAX_ACCOUNTS = 1000

@@ -34,16 +34,16 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.billing import Identity
-from meterlog.endpoints import ENDPOINT_COLUMN, EndpointTemplates
+from meterlog.billing.plans import TOTAL_CHARGE, PlanFile
 from meterlog.errors import MeterlogError, StoreBusyError, StoreError
-from meterlog.events import pin
-from meterlog.identity import with_identity
 from meterlog.ingest import FAILED, IngestOptions, IngestSummary, ingest_inputs
 from meterlog.live.follow import Follower, PollResult
 from meterlog.live.mtd import MonthToDate
 from meterlog.live.stats import DEFAULT_MAX_ACCOUNTS, LiveStats
 from meterlog.meters import MauMeter, Meter, PeakMeter
-from meterlog.plans import TOTAL_CHARGE, PlanFile
+from meterlog.query.endpoints import ENDPOINT_COLUMN, EndpointTemplates
+from meterlog.query.events import pin
+from meterlog.query.identity import with_identity
 from meterlog.sources import path_text
 from meterlog.store import AUTO_COMPACT_FILES, Store
 

@@ -2,7 +2,7 @@
 
 A meter turns the events of one billing period into one integer quantity per account. Events
 come in as a lazy frame with the canonical columns plus ``user`` and ``account`` (see
-:func:`meterlog.identity.with_identity`). A meter:
+:func:`meterlog.query.identity.with_identity`). A meter:
 
 * reads its parameters from a plan's charge table (:meth:`Meter.from_params`), refusing
   unknown keys and bad values with :class:`~meterlog.validation.ParameterError`;
@@ -34,9 +34,9 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.filters import method_predicate, path_predicate, status_predicate
 from meterlog.patterns import parse_status, template_to_regex
 from meterlog.periods import Month, utc_days
+from meterlog.query.filters import method_predicate, path_predicate, status_predicate
 from meterlog.schema import PARTITION_COLUMN
 from meterlog.validation import ParameterError, text_list
 
@@ -188,7 +188,7 @@ class RequestFilter:
         )
 
     def expr(self) -> pl.Expr:
-        """True for requests that count (the predicates of :mod:`meterlog.filters`)."""
+        """True for requests that count (the predicates of :mod:`meterlog.query.filters`)."""
         counts = pl.lit(True)
         for written in self.exclude_status:
             counts = counts & ~status_predicate(written)

@@ -1,6 +1,6 @@
 """MAU: the number of distinct users with at least one counted request in the period.
 
-Users come from the ``user`` column (see :mod:`meterlog.identity`); anonymous requests (no
+Users come from the ``user`` column (see :mod:`meterlog.query.identity`); anonymous requests (no
 user) never make a user count, whatever they do. A user who uses several accounts counts once
 in each.
 """

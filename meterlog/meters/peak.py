@@ -14,7 +14,7 @@ Windows
     Every window of the period counts, also those without traffic (value 0).
 
 Metrics (per window, counted requests only)
-    The whole-number metrics of :mod:`meterlog.metrics` (the ones ``usage`` reports):
+    The whole-number metrics of :mod:`meterlog.query.metrics` (the ones ``usage`` reports):
     ``requests`` (number of requests), ``errors_4xx``, ``errors_5xx``, ``bytes_sent`` (sum of
     ``bytes_sent``) and ``users`` (distinct non-anonymous users, so ``1d`` gives daily active
     users).
@@ -44,13 +44,13 @@ from typing import ClassVar, Self
 import polars as pl
 
 from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
-from meterlog.metrics import METRICS as ALL_METRICS
-from meterlog.metrics import WHOLE_METRICS
+from meterlog.query.metrics import METRICS as ALL_METRICS
+from meterlog.query.metrics import WHOLE_METRICS
 from meterlog.validation import ParameterError, check_keys, text
 
 #: Window names and their length in seconds (``None``: the local calendar day).
 WINDOWS: dict[str, int | None] = {"1m": 60, "5m": 300, "1h": 3600, "1d": None}
-#: Metrics a peak can be taken of (see :mod:`meterlog.metrics`).
+#: Metrics a peak can be taken of (see :mod:`meterlog.query.metrics`).
 METRICS = WHOLE_METRICS
 _PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d+)?)$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 MAU generalised: ``column = "remote_addr"`` counts distinct client addresses,
 ``column = "endpoint"`` distinct endpoints (paths templated by the automatic rules of
-:mod:`meterlog.endpoints`, e.g. ``/v1/users/{id}``), ``column = "user"`` is MAU. Values are
+:mod:`meterlog.query.endpoints`, e.g. ``/v1/users/{id}``), ``column = "user"`` is MAU. Values are
 compared as text with surrounding blanks removed; null, empty and ``-`` values never count.
 """
 
@@ -14,8 +14,6 @@ from typing import ClassVar, Self
 
 import polars as pl
 
-from meterlog.endpoints import ENDPOINT_COLUMN, automatic_endpoint
-from meterlog.identity import identity_expr
 from meterlog.meters.base import (
     DistinctValueMeter,
     Period,
@@ -23,6 +21,8 @@ from meterlog.meters.base import (
     SetState,
     events_in_period,
 )
+from meterlog.query.endpoints import ENDPOINT_COLUMN, automatic_endpoint
+from meterlog.query.identity import identity_expr
 from meterlog.validation import check_keys, text
 
 #: Columns computed from others rather than stored.

@@ -30,17 +30,19 @@ from typing import Any
 
 import polars as pl
 
-from meterlog.aggregations import DIMENSIONS
 from meterlog.billing import Identity
-from meterlog.endpoints import with_endpoint
 from meterlog.errors import MeterlogError
-from meterlog.events import pin
-from meterlog.filters import DEFAULT_BOT_PATTERNS
-from meterlog.identity import NO_KEY
-from meterlog.metering import meter_evidence, meter_report
 from meterlog.meters import PeakMeter, meter_from_params
-from meterlog.metrics import METRICS, with_quantiles
+from meterlog.meters.run import meter_evidence, meter_report
 from meterlog.periods import Month, parse_month, parse_months
+from meterlog.query.aggregations import DIMENSIONS
+from meterlog.query.endpoints import with_endpoint
+from meterlog.query.events import pin
+from meterlog.query.filters import DEFAULT_BOT_PATTERNS
+from meterlog.query.identity import NO_KEY
+from meterlog.query.metrics import METRICS, with_quantiles
+from meterlog.query.settings import ReportSettings
+from meterlog.query.usage import UsageQuery, usage_plan, zero_filled
 from meterlog.report import panels
 from meterlog.report.draw import (
     ERROR_COLOUR,
@@ -58,9 +60,7 @@ from meterlog.report.draw import (
     number,
     time_chart,
 )
-from meterlog.reports import ReportSettings
 from meterlog.store import Store
-from meterlog.usage import UsageQuery, usage_plan, zero_filled
 
 #: How many accounts get their own series; the others are summed as "other".
 DEFAULT_TOP_ACCOUNTS = 5
@@ -430,7 +430,7 @@ def _months_between(first: datetime, last: datetime, settings: ReportSettings) -
 def _load_plans(plan: str | Path | None) -> Any:
     if plan is None:
         return None
-    from meterlog.plans import load_plan_file
+    from meterlog.billing.plans import load_plan_file
 
     return load_plan_file(plan)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from meterlog.errors import MeterlogError
+from meterlog.query.settings import ReportSettings
 from meterlog.report.html import HtmlReportQuery, write_html_report
-from meterlog.reports import ReportSettings
 from meterlog.store import Store
 
 #: Seconds between rewrites of the report.

@@ -1,9 +1,9 @@
 """The numbers behind the HTML report's traffic panels, as Polars plans over events.
 
 Every function takes a lazy frame of the requests reported (the range's events with ``user``
-and ``account`` columns, see :func:`meterlog.usage.usage_plan`), whichever store version it
+and ``account`` columns, see :func:`meterlog.query.usage.usage_plan`), whichever store version it
 was read at, and returns a small frame. Counts use the same aggregations as ``usage``
-(:data:`meterlog.metrics.METRICS`), so a request count here is ``usage``'s.
+(:data:`meterlog.query.metrics.METRICS`), so a request count here is ``usage``'s.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from meterlog.metrics import METRICS, with_quantiles
+from meterlog.query.metrics import METRICS, with_quantiles
 
 #: Rows of each table (and bars of each bar chart).
 TABLE_ROWS = 25

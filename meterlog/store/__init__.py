@@ -7,7 +7,7 @@ Layout under the store root (a folder, or an object-store URL such as ``s3://buc
 * ``rejects/``: one row per rejected line, with source, line number, reason and the line itself.
 * ``sources/``: one row each time an ingest run read new data from a source (path, fingerprint).
 * ``meter_states/``: cached meter states for incremental month-end runs
-  (:mod:`meterlog.statecache`); derived from ``events``, safe to delete.
+  (:mod:`meterlog.meters.cache`); derived from ``events``, safe to delete.
 * ``.meterlog.lock``: the writers' lock (local stores only).
 
 Exactly-once: each commit to ``events`` carries two Delta *application transactions* for the

@@ -13,7 +13,7 @@ DEFAULT_STORE = str(Path.home() / ".local" / "share" / "meterlog" / "store")
 EVENTS_TABLE = "events"
 REJECTS_TABLE = "rejects"
 SOURCES_TABLE = "sources"
-#: Cached meter states (see :mod:`meterlog.statecache`): derived data, safe to delete.
+#: Cached meter states (see :mod:`meterlog.meters.cache`): derived data, safe to delete.
 METER_STATES_TABLE = "meter_states"
 LOCK_FILE = ".meterlog.lock"
 #: Present while a run writes; left behind by a run that was stopped (killed, power loss).

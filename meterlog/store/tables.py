@@ -439,7 +439,7 @@ class Store:
             self._write(SOURCES_TABLE, rows.select(list(SOURCE_COLUMNS)).to_arrow())
 
     def record_meter_states(self, rows: pl.DataFrame) -> None:
-        """Append cached meter states (:mod:`meterlog.statecache`) in one commit."""
+        """Append cached meter states (:mod:`meterlog.meters.cache`) in one commit."""
         if rows.height:
             self._write(METER_STATES_TABLE, rows.to_arrow())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from meterlog.errors import MeterlogError, StoreError
-from meterlog.identity import Identity
+from meterlog.query.identity import Identity
 from meterlog.store import Snapshot, Store
 
 

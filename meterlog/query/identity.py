@@ -13,10 +13,7 @@ import polars as pl
 from meterlog.errors import ConfigError, located, read_text_file
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
-    from meterlog.meters import Meter
-    from meterlog.periods import Month
+    pass
 
 #: Values of an identity column that mean "nobody": such requests count, their user never does.
 ANONYMOUS_VALUES = ("", "-")
@@ -99,37 +96,6 @@ def has_only_anonymous(events: pl.LazyFrame) -> bool:
     and not one of them has a user."""
     requests, users = events.select(pl.len(), pl.col("user").count()).collect().row(0)
     return bool(requests) and users == 0
-
-
-def anonymous_meter_note(
-    events: pl.LazyFrame,
-    meter: Meter,
-    months: Sequence[Month],
-    tz: ZoneInfo,
-    frame: pl.DataFrame,
-    user_field: str,
-    account_field: str | None = None,
-) -> str | None:
-    """For a meter of users (``mau``, a peak of ``users``) whose report ``frame`` (figures or
-    evidence) shows no user: :func:`anonymous_note` when every request of the months is
-    anonymous; None otherwise."""
-    from meterlog.meters import Period, events_between
-
-    if meter.kind == "mau":
-        value = "mau"
-    elif getattr(meter, "metric", None) == "users":
-        value = "peak"
-    else:
-        return None
-    if value in frame.columns:
-        if frame.get_column(value).sum() != 0:
-            return None
-    elif frame.height:  # evidence: the users counted
-        return None
-    start, end = Period(months[0], tz).start, Period(months[-1], tz).end
-    if not has_only_anonymous(events_between(events, start, end)):
-        return None
-    return anonymous_note(user_field, events.collect_schema().names(), account_field)
 
 
 def unmapped_account_keys(

@@ -4,10 +4,10 @@ The report is one lazy Polars plan over the store's events table:
 
 1. time range: filters on ``ts`` and on the ``day`` partition column, so Delta Lake only hands
    over the files of the days the range touches (a one-day question reads one day);
-2. identity: ``user`` and ``account`` columns (:mod:`meterlog.identity`);
-3. request filters (:mod:`meterlog.filters`);
-4. ``endpoint`` column when grouping by endpoint (:mod:`meterlog.endpoints`);
-5. group by the ``--by`` dimensions and compute every metric (:mod:`meterlog.aggregations`);
+2. identity: ``user`` and ``account`` columns (:mod:`meterlog.query.identity`);
+3. request filters (:mod:`meterlog.query.filters`);
+4. ``endpoint`` column when grouping by endpoint (:mod:`meterlog.query.endpoints`);
+5. group by the ``--by`` dimensions and compute every metric (:mod:`meterlog.query.aggregations`);
 6. order: by the group keys (empty values last), or by ``--sort`` metric (descending, ties by
    group keys) with ``--top N`` keeping the first ``N`` rows.
 
@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.aggregations import DIMENSIONS, METRICS, Metric
-from meterlog.endpoints import with_endpoint
 from meterlog.errors import MeterlogError, UsageError
-from meterlog.filters import (
+from meterlog.query.aggregations import DIMENSIONS, METRICS, Metric
+from meterlog.query.endpoints import with_endpoint
+from meterlog.query.filters import (
     OptionFilter,
     TimeRange,
     exclude_bots_filter,
@@ -37,9 +37,9 @@ from meterlog.filters import (
     status_filter,
     value_filter,
 )
-from meterlog.identity import NO_KEY, anonymous_note, identity_expr
-from meterlog.metrics import with_quantiles
-from meterlog.reports import ReportSettings
+from meterlog.query.identity import NO_KEY, anonymous_note, identity_expr
+from meterlog.query.metrics import with_quantiles
+from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
 
 #: How tables show blank group values (CSV and JSON keep them empty).

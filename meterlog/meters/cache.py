@@ -43,9 +43,9 @@ import polars as pl
 import pyarrow as pa
 
 from meterlog.errors import StoreError
-from meterlog.identity import Identity
 from meterlog.meters import Meter, Period
 from meterlog.periods import Month, utc_days
+from meterlog.query.identity import Identity
 from meterlog.schema import PARTITION_COLUMN
 from meterlog.store import EVENTS_TABLE, METER_STATES_TABLE, Snapshot, Store
 

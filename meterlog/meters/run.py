@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.identity import Identity
 from meterlog.meters import CountMeter, MauMeter, Meter, Period, events_between
+from meterlog.meters.cache import EVERY_ACCOUNT, StateJob, cached_states
 from meterlog.periods import Month
-from meterlog.statecache import EVERY_ACCOUNT, StateJob, cached_states
+from meterlog.query.identity import Identity, anonymous_note, has_only_anonymous
 from meterlog.store import Snapshot
 
 
@@ -47,7 +47,7 @@ def meter_report(
     The meter names its columns (:meth:`~meterlog.meters.Meter.report_columns`): MAU gives
     ``account, month, mau``; peak ``account, month, window, metric, peak, peak_start``.
     ``states``, when given, are the meter's states of ``events`` in each month (e.g. from
-    :func:`meterlog.statecache.cached_states`); the report is the same.
+    :func:`meterlog.meters.cache.cached_states`); the report is the same.
     """
     if states is None:
         frames = [meter.quantities(events, Period(month, tz)) for month in months]
@@ -118,7 +118,7 @@ class MeterStates:
         self.meters = list(dict.fromkeys(meters))
         self.period = period
         self.selects = selects
-        #: Names ``selects`` in the store's cache of meter states (:mod:`meterlog.statecache`).
+        #: Names ``selects`` in the store's cache of meter states (:mod:`meterlog.meters.cache`).
         self.selection = selection
         self._counter = CountMeter()
         self._kept = list(dict.fromkeys([*self.meters, self._counter]))
@@ -127,7 +127,7 @@ class MeterStates:
 
     def load(self, snapshot: Snapshot, identity: Identity) -> None:
         """Start over from the states of every event of the period in ``snapshot`` (read from
-        the store's cache of meter states where it has them, see :mod:`meterlog.statecache`)."""
+        the store's cache of meter states where it has them, see :mod:`meterlog.meters.cache`)."""
         selects = self.selects if self.selects is not None else pl.lit(True)
         jobs = [StateJob(meter, self.period, selects, self.selection) for meter in self._kept]
         self.states = dict(zip(self._kept, cached_states(snapshot, identity, jobs), strict=True))
@@ -171,3 +171,32 @@ class MeterStates:
             for meter in self.meters
             if isinstance(meter, MauMeter)
         )
+
+
+def anonymous_meter_note(
+    events: pl.LazyFrame,
+    meter: Meter,
+    months: Sequence[Month],
+    tz: ZoneInfo,
+    frame: pl.DataFrame,
+    user_field: str,
+    account_field: str | None = None,
+) -> str | None:
+    """For a meter of users (``mau``, a peak of ``users``) whose report ``frame`` (figures or
+    evidence) shows no user: :func:`anonymous_note` when every request of the months is
+    anonymous; None otherwise."""
+    if meter.kind == "mau":
+        value = "mau"
+    elif getattr(meter, "metric", None) == "users":
+        value = "peak"
+    else:
+        return None
+    if value in frame.columns:
+        if frame.get_column(value).sum() != 0:
+            return None
+    elif frame.height:  # evidence: the users counted
+        return None
+    start, end = Period(months[0], tz).start, Period(months[-1], tz).end
+    if not has_only_anonymous(events_between(events, start, end)):
+        return None
+    return anonymous_note(user_field, events.collect_schema().names(), account_field)

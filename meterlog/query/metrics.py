@@ -2,7 +2,7 @@
 
 One registry: a name, a one-line description for ``--help`` and the README, and a Polars
 aggregation over requests that carry the canonical columns plus ``user`` (see
-:mod:`meterlog.identity`). ``usage`` computes them per group, the ``peak`` meter per window.
+:mod:`meterlog.query.identity`). ``usage`` computes them per group, the ``peak`` meter per window.
 Adding a metric is adding one entry here.
 """
 

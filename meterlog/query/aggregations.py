@@ -1,4 +1,4 @@
-"""Dimensions (what to group by) of usage reports; the metrics are in :mod:`meterlog.metrics`.
+"""Dimensions (what to group by) of usage reports; the metrics are in :mod:`meterlog.query.metrics`.
 
 Each is one entry in a registry: a name, a one-line description for ``--help`` and the README,
 and a Polars expression. Adding a dimension is adding one entry here.
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from meterlog.endpoints import ENDPOINT_COLUMN
-from meterlog.metrics import METRICS, Metric
+from meterlog.query.endpoints import ENDPOINT_COLUMN
+from meterlog.query.metrics import METRICS, Metric
 
 __all__ = ["DIMENSIONS", "METRICS", "Dimension", "Metric"]
 
@@ -25,7 +25,7 @@ class Dimension:
     description: str
     key: Callable[[str], pl.Expr]
     is_time: bool = False  # a time bucket: the report is a time series
-    needs_endpoint: bool = False  # needs the ``endpoint`` column (see meterlog.endpoints)
+    needs_endpoint: bool = False  # needs the ``endpoint`` column (see meterlog.query.endpoints)
 
 
 def _time_bucket(every: str) -> Callable[[str], pl.Expr]:

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.errors import MeterlogError
-from meterlog.filters import TimeRange, parse_time_range
 from meterlog.patterns import glob_to_regex
+from meterlog.query.filters import TimeRange, parse_time_range
 from meterlog.schema import REJECT_REASONS
 from meterlog.store import Store
 

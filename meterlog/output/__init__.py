@@ -3,7 +3,8 @@
 * ``table``: a rich table for people (numbers right-aligned with thousands separators, optional
   totals row).
 * ``csv``: RFC 4180, one header row, UTF-8, ISO 8601 timestamps with offset, plain numbers, and
-  text cells that a spreadsheet would run as a formula neutralised (see :mod:`meterlog.csvguard`).
+  text cells that a spreadsheet would run as a formula neutralised (see
+  :mod:`meterlog.output.csvguard`).
 * ``json`` (an array of objects) and ``ndjson`` (one object per line): native types; exact
   decimals (money) are written as strings so no reader turns them into floats.
 * ``parquet``: native types.
@@ -25,9 +26,9 @@ from typing import IO, TYPE_CHECKING
 
 import polars as pl
 
-from meterlog.csvguard import AMOUNT_COLUMNS, neutralise_frame
 from meterlog.errors import MeterlogError
-from meterlog.identity import NO_KEY
+from meterlog.output.csvguard import AMOUNT_COLUMNS, neutralise_frame
+from meterlog.query.identity import NO_KEY
 from meterlog.text import UNSAFE_CHARACTERS, printable_lines
 
 if TYPE_CHECKING:

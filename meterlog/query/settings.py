@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.config import Config
-from meterlog.endpoints import EndpointTemplates, load_templates
 from meterlog.errors import ConfigError, MeterlogError, located
-from meterlog.filters import DEFAULT_BOT_PATTERNS
-from meterlog.identity import Identity, load_accounts_file
 from meterlog.periods import parse_tz
+from meterlog.query.endpoints import EndpointTemplates, load_templates
+from meterlog.query.filters import DEFAULT_BOT_PATTERNS
+from meterlog.query.identity import Identity, load_accounts_file
 from meterlog.store import DEFAULT_STORE, Store, resolve_store
 
 DEFAULT_USER_FIELD = "remote_user"
