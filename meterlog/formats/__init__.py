@@ -14,12 +14,8 @@ import polars as pl
 from meterlog.errors import FormatError
 from meterlog.formats.base import LogFormat, ParseResult
 from meterlog.formats.jsonlines import JsonLinesFormat
-from meterlog.formats.nginx import (
-    COMBINED,
-    PREDEFINED,
-    NginxLogFormat,
-    read_log_format_from_config,
-)
+from meterlog.formats.nginx import COMBINED, PREDEFINED, NginxLogFormat
+from meterlog.formats.nginx_conf import read_log_format_from_config
 
 __all__ = [
     "BUILTIN_FORMAT_NAMES",
