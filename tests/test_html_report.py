@@ -23,9 +23,9 @@ from meterlog.config import load_config
 from meterlog.formats import read_log_format_from_config
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.query.settings import ReportSettings, resolve_settings
-from meterlog.report.draw import human_bytes, shorten
+from meterlog.report.charts import human_bytes, shorten
 from meterlog.report.html import HtmlReportQuery, build_html_report, write_html_report
-from meterlog.report.panels import (
+from meterlog.report.data import (
     BROWSERS,
     CRAWLERS,
     NO_AGENT,
