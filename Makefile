@@ -37,6 +37,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # PySpark for the Spark engine tests (slow tier; they skip with the reason when it or Java
 # is missing)

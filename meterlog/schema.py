@@ -80,3 +80,14 @@ def conform_events(frame: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in PROVENANCE_COLUMNS.items()
     ]
     return frame.select(columns)
+
+
+#: Values of an identity column (a user, an API key) that mean "nobody": such requests count,
+#: their user never does. Values are compared with surrounding whitespace stripped.
+ANONYMOUS_VALUES = ("", "-")
+
+
+def identity_expr(column: str) -> pl.Expr:
+    """``column`` as a string with null, empty and ``-`` mapped to null (anonymous)."""
+    value = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(value.is_in(ANONYMOUS_VALUES)).then(None).otherwise(value)

@@ -384,7 +384,7 @@ def test_bad_rules_in_the_config_are_refused_in_one_line(
 
 def test_run_rules_judges_one_batch_alone() -> None:
     from meterlog.anomalies.base import prepare_events
-    from meterlog.anomalies.rules import run_rules
+    from meterlog.anomalies.runner import run_rules
     from meterlog.schema import conform_events
 
     batch = requests([ATTACK], key=None, ip="198.51.100.30", path="/.git/config")

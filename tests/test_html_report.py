@@ -24,7 +24,6 @@ from meterlog.formats import read_log_format_from_config
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.query.settings import ReportSettings, resolve_settings
 from meterlog.report.charts import human_bytes, shorten
-from meterlog.report.html import HtmlReportQuery, build_html_report, write_html_report
 from meterlog.report.data import (
     BROWSERS,
     CRAWLERS,
@@ -34,6 +33,7 @@ from meterlog.report.data import (
     agent_group_expr,
     network_expr,
 )
+from meterlog.report.html import HtmlReportQuery, build_html_report, write_html_report
 from meterlog.store import Store
 from tests.chromium import Browser, chromium_path
 from tests.conftest import realdata

@@ -632,31 +632,3 @@ def rule_detectors(
     overrides = overrides or {}
     names = list(builtin_rules()) + [n for n in overrides if n not in builtin_rules()]
     return {name: RuleDetector(params=make_rule(name, overrides.get(name, {}))) for name in names}
-
-
-def run_rules(
-    events: pl.DataFrame,
-    overrides: Mapping[str, Mapping[str, object]] | None = None,
-    *,
-    signatures_only: bool = True,
-) -> pl.DataFrame:
-    """Findings of the request rules on a batch of prepared events alone (no baseline): for a
-    live process (``meterlog watch``) to call on each batch. With ``signatures_only`` only the
-    rules that judge without history run (``min_ratio`` and ``min_score`` 0)."""
-    from meterlog.anomalies.runner import detect
-
-    detectors = [
-        d
-        for d in rule_detectors(overrides).values()
-        if d.params.enabled
-        and (not signatures_only or not (d.params.min_ratio or d.params.min_score))
-    ]
-    if events.height == 0 or not detectors:
-        from meterlog.anomalies.base import FINDING_COLUMNS
-
-        return pl.DataFrame(schema=FINDING_COLUMNS)
-    first, last = events.select(
-        pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
-    ).row(0)
-    ctx = Context(start=first, end=last + timedelta(seconds=1), baseline_start=first)
-    return detect(events, events.head(0), ctx, detectors)

@@ -28,7 +28,7 @@ from meterlog.anomalies.base import (
 )
 from meterlog.anomalies.incidents import correlate
 from meterlog.anomalies.registry import RULE_KINDS, build_detectors
-from meterlog.anomalies.rules import RuleDetector
+from meterlog.anomalies.rules import RuleDetector, rule_detectors
 from meterlog.anomalies.windows import parse_window
 from meterlog.errors import MeterlogError, UsageError
 from meterlog.query.endpoints import strip_query
@@ -572,3 +572,27 @@ def detect_recent(
         before = events.head(0).select(BASELINE_COLUMNS)
         ctx = replace(ctx, history=events.head(0).lazy())
     return detect(events, before, ctx, detectors)
+
+
+def run_rules(
+    events: pl.DataFrame,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    signatures_only: bool = True,
+) -> pl.DataFrame:
+    """Findings of the request rules on a batch of prepared events alone (no baseline): for a
+    live process (``meterlog watch``) to call on each batch. With ``signatures_only`` only the
+    rules that judge without history run (``min_ratio`` and ``min_score`` 0)."""
+    detectors = [
+        d
+        for d in rule_detectors(overrides).values()
+        if d.params.enabled
+        and (not signatures_only or not (d.params.min_ratio or d.params.min_score))
+    ]
+    if events.height == 0 or not detectors:
+        return pl.DataFrame(schema=FINDING_COLUMNS)
+    first, last = events.select(
+        pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
+    ).row(0)
+    ctx = Context(start=first, end=last + timedelta(seconds=1), baseline_start=first)
+    return detect(events, events.head(0), ctx, detectors)

@@ -44,7 +44,7 @@ from meterlog.meters import CountMeter, Meter, Period, events_between
 from meterlog.meters.cache import CacheReport, StateJob, cached_states
 from meterlog.meters.run import MeterStates
 from meterlog.periods import parse_period
-from meterlog.pricing.base import exact
+from meterlog.pricing.currency import exact
 from meterlog.query.events import identified_events, pin
 from meterlog.query.identity import Identity, identity_expr
 from meterlog.store import Snapshot, Store

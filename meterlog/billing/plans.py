@@ -54,7 +54,7 @@ from meterlog.pricing import (
     price_charge,
     pricing_from_params,
 )
-from meterlog.pricing.base import exact
+from meterlog.pricing.currency import exact
 from meterlog.validation import (
     ParameterError,
     check_keys,

@@ -6,7 +6,7 @@ With ``meterlog ingest --pseudonymize`` the chosen columns (``remote_user`` unle
 ``METERLOG_HMAC_KEY``. The same user always gets the same digest under the same key, so
 distinct-user counts (MAU) are exactly what they would be on raw values, while the store holds
 no raw identifier. Values are hashed after removing surrounding whitespace; empty values and
-``-`` stay null (anonymous), as :func:`meterlog.query.identity.identity_expr` treats them.
+``-`` stay null (anonymous), as :func:`meterlog.schema.identity_expr` treats them.
 
 Rejected lines cannot be searched for identifiers, so their text is not stored when
 pseudonymising (their source, line number and reason are).
@@ -34,8 +34,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from meterlog.errors import MeterlogError
-from meterlog.query.identity import identity_expr
-from meterlog.schema import CANONICAL_COLUMNS, PROVENANCE_COLUMNS
+from meterlog.schema import CANONICAL_COLUMNS, PROVENANCE_COLUMNS, identity_expr
 
 KEY_ENV = "METERLOG_HMAC_KEY"
 MIN_KEY_BYTES = 16

@@ -11,29 +11,13 @@ in :data:`meterlog.pricing.PRICING_MODELS`.
 
 from __future__ import annotations
 
-import contextlib
-import decimal
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import ClassVar, Self
 
-if TYPE_CHECKING:
-    from meterlog.pricing.currency import Currency
-
-#: Digits of precision for money arithmetic: far more than any quantity times price needs,
-#: so products and sums are exact and only the final rounding rounds.
-PRECISION = 100
-
-
-@contextlib.contextmanager
-def exact() -> Iterator[None]:
-    """A decimal context in which quantity-times-price arithmetic is exact."""
-    with decimal.localcontext() as context:
-        context.prec = PRECISION
-        context.traps[decimal.Inexact] = False
-        yield
+from meterlog.pricing.currency import Currency, exact
 
 
 @dataclass(frozen=True)

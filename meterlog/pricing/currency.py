@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import decimal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from meterlog.pricing.base import exact
+#: Digits of precision for money arithmetic: far more than any quantity times price needs,
+#: so products and sums are exact and only the final rounding rounds.
+PRECISION = 100
+
+
+@contextlib.contextmanager
+def exact() -> Iterator[None]:
+    """A decimal context in which quantity-times-price arithmetic is exact."""
+    with decimal.localcontext() as context:
+        context.prec = PRECISION
+        context.traps[decimal.Inexact] = False
+        yield
+
 
 #: Minor units of common ISO 4217 currencies. Others can be used by giving ``minor_unit``.
 MINOR_UNITS: dict[str, int] = {

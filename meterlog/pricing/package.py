@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Self
 
-from meterlog.pricing.base import Priced, PricingModel, exact
+from meterlog.pricing.base import Priced, PricingModel
+from meterlog.pricing.currency import exact
 from meterlog.validation import check_keys, money, whole_number
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Self
 
-from meterlog.pricing.base import Priced, PricingModel, exact
+from meterlog.pricing.base import Priced, PricingModel
+from meterlog.pricing.currency import exact
 from meterlog.pricing.tiers import Tier, parse_tiers, per_units, price_text
 from meterlog.validation import check_keys
 

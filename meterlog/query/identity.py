@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from meterlog.errors import ConfigError, located, read_text_file
+from meterlog.schema import identity_expr
 
 if TYPE_CHECKING:
     pass
 
-#: Values of an identity column that mean "nobody": such requests count, their user never does.
-ANONYMOUS_VALUES = ("", "-")
 #: The account every request belongs to when no account field is given.
 DEFAULT_ACCOUNT = "default"
 #: How every table, dashboard, log line and metric label names the requests without an account
@@ -37,12 +36,6 @@ class Identity:
     def apply(self, events: pl.LazyFrame) -> pl.LazyFrame:
         """``events`` with ``user`` and ``account`` columns (see :func:`with_identity`)."""
         return with_identity(events, self.user_field, self.account_field, self.accounts)
-
-
-def identity_expr(column: str) -> pl.Expr:
-    """``column`` as a string with null, empty and ``-`` mapped to null (anonymous)."""
-    value = pl.col(column).cast(pl.String).str.strip_chars()
-    return pl.when(value.is_in(ANONYMOUS_VALUES)).then(None).otherwise(value)
 
 
 def with_identity(

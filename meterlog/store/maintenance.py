@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
@@ -14,6 +13,7 @@ from deltalake.exceptions import DeltaError
 
 from meterlog.errors import StoreError
 from meterlog.schema import PARTITION_COLUMN
+from meterlog.store.handle import StoreHandle
 from meterlog.store.layout import (
     COMPACT_TARGET_BYTES,
     DEFAULT_RETENTION,
@@ -25,9 +25,6 @@ from meterlog.store.layout import (
     SOURCES_TABLE,
 )
 from meterlog.store.native import native_errors_held_back
-
-if TYPE_CHECKING:
-    from meterlog.store.tables import Store
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class MaintenanceResult:
     files_deleted: int
 
 
-def files_per_day(store: Store, days: Iterable[date] | None = None) -> dict[date, int]:
+def files_per_day(store: StoreHandle, days: Iterable[date] | None = None) -> dict[date, int]:
     """How many data files each day partition of the events table holds."""
     table = store.table(EVENTS_TABLE)
     if table is None:
@@ -61,7 +58,7 @@ def files_per_day(store: Store, days: Iterable[date] | None = None) -> dict[date
 
 
 def compact(
-    store: Store, days: Iterable[date] | None = None, target_size: int = COMPACT_TARGET_BYTES
+    store: StoreHandle, days: Iterable[date] | None = None, target_size: int = COMPACT_TARGET_BYTES
 ) -> dict[str, int]:
     """Rewrite the small files of the events table (of ``days`` only, if given) into files of
     about ``target_size`` bytes. Rows, progress and older versions are unchanged."""
@@ -90,7 +87,7 @@ def compact(
 
 
 def maintain(
-    store: Store, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
+    store: StoreHandle, retention: timedelta = DEFAULT_RETENTION, dry_run: bool = False
 ) -> list[MaintenanceResult]:
     """Compact small files, checkpoint the log and delete what only versions older than
     ``retention`` use (data files and log entries), in every table of the store, and data files
@@ -154,7 +151,7 @@ def maintain(
     return results
 
 
-def prune_meter_states(store: Store) -> int:
+def prune_meter_states(store: StoreHandle) -> int:
     """Keep only the newest cached meter state of each key (the one a later run starts from;
     an older version asked for with ``--as-of`` is then computed afresh, to the same bytes).
     Returns the rows removed."""

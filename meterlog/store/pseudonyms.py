@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from deltalake import DeltaTable, Transaction
 
 from meterlog.errors import StoreError
+from meterlog.store.handle import StoreHandle
 from meterlog.store.layout import EVENTS_TABLE
-
-if TYPE_CHECKING:
-    from meterlog.store.tables import Store
 
 KEY_APP_ID = "meterlog-pseudonymized"
 FIELDS_APP_ID = "meterlog-pseudonymized-fields"
@@ -69,7 +66,7 @@ def _key_hint(number: int) -> str:
     return f"{number - 1:0{_KEY_DIGITS}x}"
 
 
-def check_pseudonymization(store: Store, run: Pseudonymization | None) -> None:
+def check_pseudonymization(store: StoreHandle, run: Pseudonymization | None) -> None:
     """Refuse (StoreError) a run whose way of writing user identifiers does not match the
     store's: the store is pseudonymised and the run is not, or with another key or other
     columns; or the store holds raw identifiers and the run pseudonymises. A new store takes

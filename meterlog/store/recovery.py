@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import polars as pl
@@ -20,6 +19,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import DeltaError
 
 from meterlog.errors import StoreError
+from meterlog.store.handle import StoreHandle
 from meterlog.store.layout import (
     EVENTS_TABLE,
     EVENTS_WRITER_PROPERTIES,
@@ -31,12 +31,9 @@ from meterlog.store.layout import (
     offset_app_id,
 )
 
-if TYPE_CHECKING:
-    from meterlog.store.tables import Store
-
 
 @contextlib.contextmanager
-def writing(store: Store) -> Iterator[list[str]]:
+def writing(store: StoreHandle) -> Iterator[list[str]]:
     """Mark the store as being written to, for the length of the block (hold the lock).
 
     A run that is stopped before its end (killed, out of memory, power loss) leaves data
@@ -69,7 +66,7 @@ def writing(store: Store) -> Iterator[list[str]]:
     marker.unlink(missing_ok=True)
 
 
-def cleanup_orphans(store: Store, since: float) -> list[str]:
+def cleanup_orphans(store: StoreHandle, since: float) -> list[str]:
     """Delete data files a stopped run wrote after ``since`` (a POSIX time) that no commit
     refers to, and its unfinished commit files; return their paths. Local stores only;
     call it holding the lock. Files committed and later removed by a commit (compaction)
@@ -146,7 +143,7 @@ class Damage:
     rewound: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def damage_message(store: Store, name: str, detail: str) -> str:
+def damage_message(store: StoreHandle, name: str, detail: str) -> str:
     """One line for a table that cannot be opened: the damaged file, when it can be found, and
     what to do."""
     found = _log_damage(store, name) if store.is_local else []
@@ -168,7 +165,7 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def check_store(store: Store, repair: bool = False) -> list[Damage]:
+def check_store(store: StoreHandle, repair: bool = False) -> list[Damage]:
     """Look for damage in every table of ``store``: a torn or unreadable commit file, a damaged
     checkpoint, data files that are missing or unreadable, rows beyond their source's progress.
     With ``repair``, repair what can be (hold the store's lock):
@@ -220,7 +217,7 @@ def _parses(path: Path) -> bool:
     return True
 
 
-def _log_damage(store: Store, name: str) -> list[Damage]:
+def _log_damage(store: StoreHandle, name: str) -> list[Damage]:
     """Damaged files of table ``name``'s log (local stores): the checkpoint pointer, the latest
     checkpoints, the commit files read after the last good checkpoint."""
     log = store.root / name / "_delta_log"
@@ -293,7 +290,7 @@ def _log_damage(store: Store, name: str) -> list[Damage]:
     return found
 
 
-def _repair_log(store: Store, name: str, damage: Damage) -> None:
+def _repair_log(store: StoreHandle, name: str, damage: Damage) -> None:
     if damage.repair is None:
         return
     path = Path(damage.path)
@@ -314,7 +311,7 @@ def _repair_log(store: Store, name: str, damage: Damage) -> None:
     damage.repaired = True
 
 
-def missing_data_files(store: Store, name: str) -> list[str]:
+def missing_data_files(store: StoreHandle, name: str) -> list[str]:
     """Data files the current version of table ``name`` uses that are not there (local stores;
     empty for object stores, where looking costs a request a file)."""
     if not store.is_local:
@@ -325,7 +322,7 @@ def missing_data_files(store: Store, name: str) -> list[str]:
     return [uri for uri in table.file_uris() if not os.path.exists(uri)]
 
 
-def _data_file_damage(store: Store, name: str, table: DeltaTable) -> list[Damage]:
+def _data_file_damage(store: StoreHandle, name: str, table: DeltaTable) -> list[Damage]:
     if not store.is_local:
         return []
     repair = (
@@ -348,7 +345,9 @@ def _data_file_damage(store: Store, name: str, table: DeltaTable) -> list[Damage
     return found
 
 
-def _repair_data_files(store: Store, name: str, table: DeltaTable, damages: list[Damage]) -> None:
+def _repair_data_files(
+    store: StoreHandle, name: str, table: DeltaTable, damages: list[Damage]
+) -> None:
     """Remove lost data files from the table; for ``events``, rewind their sources in the same
     commit, then delete those sources' rows after the rewound progress."""
     rewinds: dict[str, tuple[int, int]] = {}
@@ -417,7 +416,7 @@ def _delete_beyond(table: DeltaTable, points: dict[str, tuple[int, int]]) -> Non
         )
 
 
-def _rows_beyond_progress(store: Store, repair: bool) -> list[Damage]:
+def _rows_beyond_progress(store: StoreHandle, repair: bool) -> list[Damage]:
     """Rows stored after their source's progress (left by an interrupted repair): the next
     ingest would store them again. Deleted when repairing."""
     table = store.table(EVENTS_TABLE)
