@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 import tomllib
 from pathlib import Path
+
+
+class ExitStatus(enum.IntEnum):
+    """What the ``meterlog`` program's exit code means (documented in the README): the one
+    place the codes are defined."""
+
+    OK = 0
+    FAILURE = 1  # a bad file, a store error, a file whose lines mostly do not match
+    USAGE = 2  # a bad option or value
+    FINDINGS = 3  # --fail-on: a finding at or above the given severity
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
 
 
 class MeterlogError(Exception):
     """A failure the user can act on. The CLI prints ``str(error)`` and exits 1."""
 
-    exit_code = 1
+    exit_code: ExitStatus = ExitStatus.FAILURE
 
 
 class InputError(MeterlogError):
@@ -70,7 +82,7 @@ class UsageError(MeterlogError):
     The message lists the valid forms; the program exits 2, as for any usage error.
     """
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 def vanished_file_error(exc: BaseException) -> StoreError | None:

@@ -50,7 +50,7 @@ def template_to_regex(template: str) -> str:
     return "^(?s:" + "".join(parts) + ")$"
 
 
-def parse_status(spec: str) -> tuple[str, int, int] | None:
+def parse_status_spec(spec: str) -> tuple[str, int, int] | None:
     """A status class (``5xx``, any case) or code (``404``, 100-599) as
     ``(canonical text, lowest, highest)``; ``None`` when it is neither."""
     text = spec.strip()

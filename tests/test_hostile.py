@@ -329,7 +329,7 @@ def test_file_deleted_while_being_read(tmp_path: Path) -> None:
             os.unlink(path)
             deleted.append(path)
 
-    summary = ingest(store, [str(log)], IngestOptions(chunk_bytes=8192), on_progress=delete)
+    summary = ingest(store, [str(log)], IngestOptions(chunk_bytes=8192), on_chunk=delete)
     assert deleted
     assert summary.failed == []
     assert events(store).height == 2000  # the open file is read to its end

@@ -191,7 +191,7 @@ def test_sources_are_registered_when_a_stopped_run_committed_everything(
         raise KeyboardInterrupt  # stands for a run killed after its last data commit
 
     with pytest.raises(KeyboardInterrupt):
-        ingest(store, [str(path)], IngestOptions(), on_progress=stop)
+        ingest(store, [str(path)], IngestOptions(), on_chunk=stop)
     assert events(store).height == 30
     assert progress_table(store) == []
     assert run(store, path) == {"a.log": UNCHANGED}

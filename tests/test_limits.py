@@ -421,7 +421,7 @@ def test_progress_bar_shows_bytes_of_the_total_percentage_rate_and_time_left(
 ) -> None:
     from rich.console import Console
 
-    from meterlog.commands.progress import IngestProgressBar
+    from meterlog.commands.progress_bar import IngestProgressBar
 
     plain = write_lines(tmp_path / "access.log", [combined(i) for i in range(4000)])
     packed = tmp_path / "access.log.1.gz"
@@ -434,7 +434,7 @@ def test_progress_bar_shows_bytes_of_the_total_percentage_rate_and_time_left(
             Store(tmp_path / "s"),
             [str(tmp_path)],
             IngestOptions(chunk_bytes=64 * 1024),
-            progress=bar,
+            monitor=bar,
         )
         assert bar.progress is not None and bar.task is not None
         task = bar.progress.tasks[0]
@@ -454,7 +454,7 @@ def test_progress_bar_shows_bytes_of_the_total_percentage_rate_and_time_left(
 def test_progress_bar_for_standard_input_shows_bytes_and_rate() -> None:
     from rich.console import Console
 
-    from meterlog.commands.progress import IngestProgressBar
+    from meterlog.commands.progress_bar import IngestProgressBar
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=100, color_system="standard")
@@ -470,7 +470,7 @@ def test_progress_bar_for_standard_input_shows_bytes_and_rate() -> None:
 
 
 def test_progress_bar_names_are_escaped_for_rich_and_the_terminal() -> None:
-    from meterlog.commands.progress import short_name
+    from meterlog.commands.progress_bar import short_name
 
     assert short_name("/var/log/[bold]x\x1b[2J.log", 40) == "/var/log/[bold]x\ufffd[2J.log"
     assert short_name("/" + "a" * 50 + "/access.log", 20) == "\u2026" + "a" * 8 + "/access.log"

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from meterlog.cli import main
 from meterlog.errors import UsageError
 from meterlog.meters import RequestFilter
-from meterlog.patterns import parse_status
+from meterlog.patterns import parse_status_spec
 from meterlog.query.endpoints import EndpointTemplates, RouteTemplate
 from meterlog.query.filters import exclude_path_filter, path_filter, status_predicate
 from meterlog.validation import ParameterError
@@ -131,7 +131,7 @@ def test_a_missing_path_is_kept_by_exclusion_and_dropped_by_inclusion() -> None:
     ],
 )
 def test_status_is_read_one_way(spec: str, expected: tuple[str, int, int] | None) -> None:
-    assert parse_status(spec) == expected
+    assert parse_status_spec(spec) == expected
     statuses = pl.DataFrame({"status": [None, 99, 100, 404, 450, 500, 599, 600]}, strict=False)
     if expected is None:
         with pytest.raises(UsageError):

@@ -234,7 +234,7 @@ def command(
 def _exit_on(fail_on: str | None, findings: Any) -> None:
     """Exit 3 when ``findings`` hold one at ``fail_on`` or above."""
     from meterlog.anomalies.runner import severity_rank
-    from meterlog.commands.base import ExitStatus
+    from meterlog.errors import ExitStatus
 
     if fail_on is not None and findings.height:
         worst = max(severity_rank(s) for s in findings["severity"].unique())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import importlib
 import sys
 from typing import Any
@@ -10,18 +9,7 @@ from typing import Any
 import click
 
 from meterlog.commands import COMMANDS
-from meterlog.errors import MeterlogError
-
-
-class ExitStatus(enum.IntEnum):
-    """What the ``meterlog`` program's exit code means (documented in the README)."""
-
-    OK = 0
-    FAILURE = 1  # a bad file, a store error, a file whose lines mostly do not match
-    USAGE = 2  # a bad option or value
-    FINDINGS = 3  # --fail-on: a finding at or above the given severity
-    INTERRUPTED = 130  # Ctrl-C (SIGINT)
-
+from meterlog.errors import ExitStatus, MeterlogError
 
 #: Set by the program's entry point (:func:`meterlog.cli.run`): process-wide tuning such as
 #: :func:`gc.freeze` is only done when meterlog is the program, never when it is imported.

@@ -15,6 +15,7 @@ from meterlog.commands.options import (
     quiet_option,
     store_option,
 )
+from meterlog.errors import ExitStatus
 
 if TYPE_CHECKING:
     from meterlog.config import Config
@@ -197,10 +198,10 @@ def command(
     if not quiet and sys.stderr.isatty():
         from rich.console import Console
 
-        from meterlog.commands.progress import IngestProgressBar
+        from meterlog.commands.progress_bar import IngestProgressBar
 
         with IngestProgressBar(Console(stderr=True)) as bar:
-            summary = run_ingest(target, list(paths), options, progress=bar)
+            summary = run_ingest(target, list(paths), options, monitor=bar)
     else:
         summary = run_ingest(target, list(paths), options)
     if not quiet:
@@ -212,7 +213,7 @@ def command(
     for message in summary.notes:
         note(message)
     if not summary.ok:
-        sys.exit(1)
+        click.get_current_context().exit(ExitStatus.FAILURE)
 
 
 #: The options of ``ingest`` that say what to read and how; ``watch`` takes the same ones.

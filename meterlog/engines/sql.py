@@ -26,7 +26,7 @@ from meterlog.errors import UsageError
 from meterlog.meters import CountMeter, MauMeter, Meter, PeakMeter, Period, SumMeter, UniqueMeter
 from meterlog.meters.base import RequestFilter
 from meterlog.meters.peak import window_grid
-from meterlog.patterns import glob_to_regex, parse_status, template_to_regex
+from meterlog.patterns import glob_to_regex, parse_status_spec, template_to_regex
 from meterlog.query.endpoints import ENDPOINT_COLUMN
 from meterlog.query.identity import DEFAULT_ACCOUNT, Identity
 from meterlog.schema import CANONICAL_COLUMNS
@@ -105,7 +105,7 @@ def counting_sql(counting: RequestFilter) -> str:
     :meth:`meterlog.meters.RequestFilter.expr` decides it."""
     counts = ["TRUE"]
     for written in counting.exclude_status:
-        parsed = parse_status(written)
+        parsed = parse_status_spec(written)
         assert parsed is not None
         _, low, high = parsed
         counts.append(f"NOT COALESCE(status BETWEEN {low} AND {high}, FALSE)")

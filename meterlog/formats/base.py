@@ -219,7 +219,7 @@ def split_target(target: pl.Expr) -> dict[str, pl.Expr]:
     return {"path": pieces.struct.field("field_0"), "query": pieces.struct.field("field_1")}
 
 
-def parse_status(text: pl.Expr) -> pl.Expr:
+def status_from_text(text: pl.Expr) -> pl.Expr:
     """HTTP status as Int16; null (a bad number) when not an integer from 0 to 999."""
     value = text.str.strip_chars().cast(pl.Int32, strict=False)
     return pl.when(value.is_between(0, 999)).then(value).otherwise(None).cast(pl.Int16)

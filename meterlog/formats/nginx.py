@@ -21,8 +21,8 @@ from meterlog.formats.base import (
     dash_to_null,
     parse_bytes,
     parse_seconds,
-    parse_status,
     split_target,
+    status_from_text,
     unescape,
     with_request_split,
 )
@@ -281,7 +281,7 @@ class NginxLogFormat(LogFormat):
         fields = self._fields(lines, text_names)
         bytes_variable = "body_bytes_sent" if "body_bytes_sent" in self.variables else "bytes_sent"
         typed = self._with_time(fields).with_columns(
-            parse_status(self._field("status")).alias("__status")
+            status_from_text(self._field("status")).alias("__status")
             if "status" in self.variables
             else pl.lit(None, pl.Int16).alias("__status"),
             parse_bytes(self._field(bytes_variable)).alias("__bytes")

@@ -114,10 +114,10 @@ class IngestSummary:
 
 
 #: Called after each committed chunk with the source's name and the chunk's bytes.
-ProgressCallback = Callable[[str, int], None]
+ChunkCallback = Callable[[str, int], None]
 
 
-class IngestProgress(Protocol):
+class RunMonitor(Protocol):
     """Follows a run for a progress display: ``start`` once with the bytes on disk of all
     inputs (None when one is standard input or a pipe), then ``advance`` with the bytes on
     disk done (compressed bytes for a compressed file) and the lines read, after each chunk and

@@ -32,9 +32,9 @@ from meterlog.ingest.results import (
     NEW,
     UNCHANGED,
     WAITING,
-    IngestProgress,
+    ChunkCallback,
     IngestSummary,
-    ProgressCallback,
+    RunMonitor,
     SourceReport,
 )
 from meterlog.ingest.source_identity import SourceResolver, live_files
@@ -56,17 +56,17 @@ def ingest(
     store: Store,
     paths: Sequence[str],
     options: IngestOptions | None = None,
-    on_progress: ProgressCallback | None = None,
-    progress: IngestProgress | None = None,
+    on_chunk: ChunkCallback | None = None,
+    monitor: RunMonitor | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` (files, directories, globs, ``-``) into ``store``; never raises for a
     bad line or a bad file (those are reported in the summary), only for a store failure.
 
-    ``on_progress`` is called after each committed chunk; ``progress`` follows the whole run in
+    ``on_chunk`` is called after each committed chunk; ``monitor`` follows the whole run in
     bytes on disk and lines (for a progress bar)."""
     options = options or IngestOptions()
     discovery = discover(paths, options.include, options.exclude, options.follow_symlinks)
-    summary = ingest_inputs(store, discovery.inputs, options, on_progress, progress=progress)
+    summary = ingest_inputs(store, discovery.inputs, options, on_chunk, monitor=monitor)
     summary.unread = discovery.unread_messages(options.include, options.exclude)
     summary.notes = discovery.outside_link_notes()
     summary.skipped = discovery.skipped
@@ -77,9 +77,9 @@ def ingest_inputs(
     store: Store,
     inputs: Sequence[InputFile],
     options: IngestOptions | None = None,
-    on_progress: ProgressCallback | None = None,
+    on_chunk: ChunkCallback | None = None,
     registered: set[tuple[str, str]] | None = None,
-    progress: IngestProgress | None = None,
+    monitor: RunMonitor | None = None,
     live: Mapping[tuple[int, int], str] | None = None,
 ) -> IngestSummary:
     """Ingest ``inputs`` (found by :func:`discover`, or given one by one as ``watch`` does)
@@ -92,7 +92,7 @@ def ingest_inputs(
     :mod:`meterlog.ingest.source_identity`).
     """
     options = options or IngestOptions()
-    tracker = _Tracker(inputs, on_progress, progress)
+    tracker = _Tracker(inputs, on_chunk, monitor)
     started = time.monotonic()
     reports: list[SourceReport] = []
     run_at = now_utc()
@@ -172,16 +172,16 @@ def _pseudonymization(options: IngestOptions) -> Pseudonymization | None:
 
 
 class _Tracker:
-    """Turns committed chunks into calls of the ``on_progress`` callback and of an
-    :class:`IngestProgress`, counting bytes on disk."""
+    """Turns committed chunks into calls of the ``on_chunk`` callback and of an
+    :class:`RunMonitor`, counting bytes on disk."""
 
     def __init__(
         self,
         inputs: Sequence[InputFile],
-        on_progress: ProgressCallback | None,
-        progress: IngestProgress | None,
+        on_chunk: ChunkCallback | None,
+        monitor: RunMonitor | None,
     ) -> None:
-        self.on_progress, self.progress = on_progress, progress
+        self.on_chunk, self.monitor = on_chunk, monitor
         self.sizes: dict[str, int] = {}
         self.done: dict[str, int] = {}
         total: int | None = 0
@@ -195,22 +195,22 @@ class _Tracker:
             else:
                 self.sizes[source.path] = info.st_size
                 total = None if total is None else total + info.st_size
-        if progress is not None:
-            progress.start(total)
+        if monitor is not None:
+            monitor.start(total)
 
     def follow(
         self, source: InputFile, shown: str, reader: LineReader
     ) -> Callable[[int, int], None] | None:
         """The committer's callback for ``source``: (end offset, lines) of each chunk."""
-        if self.on_progress is None and self.progress is None:
+        if self.on_chunk is None and self.monitor is None:
             return None
         last_end = [reader.position]
 
         def committed(end: int, lines: int) -> None:
-            if self.on_progress is not None:
-                self.on_progress(shown, end - last_end[0])
+            if self.on_chunk is not None:
+                self.on_chunk(shown, end - last_end[0])
             last_end[0] = end
-            if self.progress is not None:
+            if self.monitor is not None:
                 done = end if reader.compression == "none" else reader.raw_position()
                 self._advance(source.path, shown, done, lines)
 
@@ -218,15 +218,15 @@ class _Tracker:
 
     def finish(self, source: InputFile) -> None:
         """A source is done: the rest of its bytes (skipped, unchanged, failed) count as done."""
-        if self.progress is not None and source.path in self.sizes:
+        if self.monitor is not None and source.path in self.sizes:
             self._advance(source.path, path_for_display(source.display), self.sizes[source.path], 0)
 
     def _advance(self, path: str, shown: str, done: int, lines: int) -> None:
-        assert self.progress is not None
+        assert self.monitor is not None
         done = min(done, self.sizes.get(path, done))
         step = max(0, done - self.done.get(path, 0))
         self.done[path] = max(done, self.done.get(path, 0))
-        self.progress.advance(shown, step, lines)
+        self.monitor.advance(shown, step, lines)
 
 
 def _compact_written_days(store: Store, reports: list[SourceReport]) -> int:

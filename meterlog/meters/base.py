@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from meterlog.patterns import parse_status, template_to_regex
+from meterlog.patterns import parse_status_spec, template_to_regex
 from meterlog.periods import Month, utc_days
 from meterlog.query.filters import method_predicate, path_predicate, status_predicate
 from meterlog.schema import PARTITION_COLUMN
@@ -133,14 +133,14 @@ def _checked_templates(templates: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _parse_status(value: object, key: str) -> str:
-    """``500``, ``"500"`` or ``"5xx"`` -> the status as :func:`parse_status` writes it."""
+    """``500``, ``"500"`` or ``"5xx"`` -> the status as :func:`parse_status_spec` writes it."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         if not 100 <= value <= 599:
             raise ParameterError(key, f"status {value} is not an HTTP status (100-599)")
         value = str(value)
-    if isinstance(value, str) and (parsed := parse_status(value)) is not None:
+    if isinstance(value, str) and (parsed := parse_status_spec(value)) is not None:
         return parsed[0]
     raise ParameterError(
         key, f'cannot read {value!r} as a status: use a code (404) or a class ("5xx")'

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meterlog.errors import UsageError
-from meterlog.patterns import glob_to_regex, parse_status
+from meterlog.patterns import glob_to_regex, parse_status_spec
 from meterlog.periods import parse_instant
 from meterlog.schema import PARTITION_COLUMN
 
@@ -114,7 +114,7 @@ def parse_time_range(since: str | None, until: str | None, tz: ZoneInfo) -> Time
 
 def status_predicate(spec: str) -> pl.Expr:
     """``2xx`` (a class) or ``404`` (a code) as a predicate on ``status`` (false when null)."""
-    parsed = parse_status(spec)
+    parsed = parse_status_spec(spec)
     if parsed is None:
         raise UsageError(
             f"cannot read status {spec!r}: use a class such as 2xx or 5xx, or a code such as 404"

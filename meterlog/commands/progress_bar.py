@@ -71,7 +71,7 @@ def short_name(path: str, width: int = NAME_WIDTH) -> str:
 
 
 class IngestProgressBar:
-    """An :class:`meterlog.ingest.IngestProgress` drawing a transient rich progress bar."""
+    """An :class:`meterlog.ingest.RunMonitor` drawing a transient rich progress bar."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console
