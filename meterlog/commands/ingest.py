@@ -273,54 +273,26 @@ def ingest_options(
         raise click.UsageError("--nginx-conf and --log-format-name go together")
     json_mapping = _parse_json_fields(json_fields)
 
-    from meterlog.errors import FormatError
-    from meterlog.formats import (
-        JsonLinesFormat,
-        LogFormat,
-        NginxLogFormat,
-        builtin_format,
-        read_log_format_from_config,
-    )
     from meterlog.ingest import IngestOptions
+    from meterlog.ingest.options import resolve_formats
     from meterlog.ingest.pseudonymize import DEFAULT_FIELDS, Pseudonymizer
     from meterlog.ingest.timewindow import parse_accept_window
-    from meterlog.periods import parse_tz
     from meterlog.sources import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 
     window = parse_accept_window(accept_window)
     pseudonymizer = None
     if pseudonymize or pseudonymize_fields:
         pseudonymizer = Pseudonymizer.from_environment(pseudonymize_fields or DEFAULT_FIELDS)
-    custom = None
-    if log_format:
-        custom = NginxLogFormat(log_format, name="custom")
-    elif nginx_conf and log_format_name:
-        custom = read_log_format_from_config(nginx_conf, log_format_name)
-    elif config.log_format:  # meterlog.toml names the format for every run
-        custom = NginxLogFormat(config.log_format, name="custom")
-    elif config.nginx_conf and config.log_format_name:
-        custom = read_log_format_from_config(config.nginx_conf, config.log_format_name)
-    # JSON settings: options win over meterlog.toml ([json]); a mapping adds to its fields
-    fields = {**config.json_fields, **json_mapping}
-    preset = json_preset or config.json_preset
-    zone = json_tz or config.json_tz
-    json_format: LogFormat | None = None  # None: auto also recognises Caddy and Traefik logs
-    if fields or preset or zone or input_format == "json":
-        try:
-            json_format = JsonLinesFormat(
-                fields, preset=preset, naive_zone=parse_tz(zone).key if zone else "UTC"
-            )
-        except FormatError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--json-field'") from None
-    forced: LogFormat | None = None
-    if input_format == "json":
-        forced = json_format
-    elif input_format != "auto":
-        if custom is not None:
-            raise click.UsageError(
-                f"--input-format {input_format} conflicts with a custom log format"
-            )
-        forced = builtin_format(input_format)
+    forced, custom, json_format = resolve_formats(
+        config,
+        input_format=input_format,
+        log_format=log_format,
+        nginx_conf=nginx_conf,
+        log_format_name=log_format_name,
+        json_fields=json_mapping,
+        json_preset=json_preset,
+        json_tz=json_tz,
+    )
     return IngestOptions(
         log_format=forced,
         custom_format=custom,
