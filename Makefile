@@ -51,8 +51,10 @@ test: lint $(VENV)/.spark-installed
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/pytest -q -n 3 -m "not slow"
 
+# the pages of docs/ generated from the code (a test checks that each is current)
 docs: $(VENV)/.installed
 	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
+	$(PY) -m meterlog.anomalies.docs > docs/detectors.md
 
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,bench]'

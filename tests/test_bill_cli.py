@@ -492,13 +492,13 @@ def test_mau_and_peak_equal_an_independent_reference(setup: Path, zone: str) -> 
         assert got_peak == expected_peak
 
 
-# -- the README's cron set-up works as written -----------------------------------------------
+# -- the manual's cron set-up (docs/billing.md) works as written --------------------------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+BILLING_PAGE = Path(__file__).resolve().parent.parent / "docs" / "billing.md"
 
 
 def readme_block(info: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = BILLING_PAGE.read_text(encoding="utf-8")
     start = text.index(f"```{info}\n") + len(info) + 4
     return text[start : text.index("```", start)]
 
@@ -521,7 +521,7 @@ def json_line(moment: datetime, user: str, key: str) -> str:
 
 
 def readme_cron(tmp_path: Path):
-    """The README's files and crontab, with paths under ``tmp_path``: (jobs, env)."""
+    """The manual's files and crontab, with paths under ``tmp_path``: (jobs, env)."""
 
     def local(text: str) -> str:
         for original, replacement in [
@@ -552,7 +552,7 @@ def readme_cron(tmp_path: Path):
     env = {
         **os.environ,
         **{key: local(value) for key, value in environment.items()},
-        "PYTHONPATH": str(README.parent),
+        "PYTHONPATH": str(BILLING_PAGE.parent.parent),
     }
     return jobs, env
 
