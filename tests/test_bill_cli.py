@@ -498,8 +498,12 @@ BILLING_PAGE = Path(__file__).resolve().parent.parent / "docs" / "billing.md"
 
 
 def readme_block(info: str) -> str:
+    """The fenced block of the billing page in the language ``info`` starts with; with a path
+    after the language, the first such block after the line that names that path."""
     text = BILLING_PAGE.read_text(encoding="utf-8")
-    start = text.index(f"```{info}\n") + len(info) + 4
+    language, _, path = info.partition(" ")
+    start = text.index(f"\n`{path}`") if path else 0
+    start = text.index(f"```{language}\n", start) + len(language) + 4
     return text[start : text.index("```", start)]
 
 

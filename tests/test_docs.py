@@ -349,3 +349,23 @@ def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
     usage = outputs[1].splitlines()
     assert usage[0].startswith("account,requests")
     assert any(line.startswith("acme,") for line in usage[1:])
+
+
+def test_docs_site_builds_strictly(tmp_path: Path) -> None:
+    """``make docs-site``: mkdocs builds the manual with ``--strict`` (every page in the
+    navigation, every anchor found). Runs where the ``docs`` extra is installed."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed: pip install -e '.[docs]'")
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for page in [*manual_pages(), *(DOCS / name for name in GENERATED_PAGES)]:
+        built = site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
+        assert built.is_file(), f"{page.name} is not in the site"
