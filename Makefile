@@ -8,7 +8,7 @@ METERLOG := $(VENV)/bin/meterlog
 DEMO_MONTH := 2026-09
 DEMO_IDENTITY := --store $(DEMO_STORE) --account-field http_x_api_key --accounts sample_logs/accounts.csv
 
-.PHONY: demo test test-fast bench lint docs clean
+.PHONY: demo test test-fast bench lint docs docs-site clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,19 @@ test: lint $(VENV)/.spark-installed
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/pytest -q -n 3 -m "not slow"
 
+# the pages of docs/ generated from the code (a test checks that each is current)
 docs: $(VENV)/.installed
 	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
+	$(PY) -m meterlog.anomalies.docs > docs/detectors.md
+
+$(VENV)/.docs-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,docs]'
+	touch $@
+
+# the manual as a static site in site/ (mkdocs.yml); --strict: a warning, such as a link to a
+# heading that does not exist or a page left out of the navigation, fails the build
+docs-site: docs $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict
 
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,bench]'
@@ -64,4 +75,4 @@ bench: $(VENV)/.bench-installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_STORE) demo-out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_STORE) demo-out site .pytest_cache .ruff_cache

@@ -354,20 +354,6 @@ def test_findings_are_deterministic() -> None:
     assert len(first["id"].item()) == 12
 
 
-def test_readme_detector_section_is_generated_from_the_rules_and_models() -> None:
-    from pathlib import Path
-
-    from meterlog.anomalies.docs import readme_with_section
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert readme_with_section(readme) == readme, (
-        "regenerate: python -m meterlog.anomalies.docs --readme README.md"
-    )
-    # every model parameter and every built-in rule is named in it
-    for name in ("min_excess` (100)", "`sensitive_file_exposed`", "`@attack_tools`"):
-        assert name in readme
-
-
 def _endpoint_traffic(start, hours: int, failing_share: float, *, seed: int) -> pl.DataFrame:
     """200 requests an hour, 15% of them on /v1/reports/{id}, which answers 500 to
     ``failing_share`` of its requests."""

@@ -492,14 +492,18 @@ def test_mau_and_peak_equal_an_independent_reference(setup: Path, zone: str) -> 
         assert got_peak == expected_peak
 
 
-# -- the README's cron set-up works as written -----------------------------------------------
+# -- the manual's cron set-up (docs/billing.md) works as written --------------------------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+BILLING_PAGE = Path(__file__).resolve().parent.parent / "docs" / "billing.md"
 
 
 def readme_block(info: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"```{info}\n") + len(info) + 4
+    """The fenced block of the billing page in the language ``info`` starts with; with a path
+    after the language, the first such block after the line that names that path."""
+    text = BILLING_PAGE.read_text(encoding="utf-8")
+    language, _, path = info.partition(" ")
+    start = text.index(f"\n`{path}`") if path else 0
+    start = text.index(f"```{language}\n", start) + len(language) + 4
     return text[start : text.index("```", start)]
 
 
@@ -521,7 +525,7 @@ def json_line(moment: datetime, user: str, key: str) -> str:
 
 
 def readme_cron(tmp_path: Path):
-    """The README's files and crontab, with paths under ``tmp_path``: (jobs, env)."""
+    """The manual's files and crontab, with paths under ``tmp_path``: (jobs, env)."""
 
     def local(text: str) -> str:
         for original, replacement in [
@@ -552,7 +556,7 @@ def readme_cron(tmp_path: Path):
     env = {
         **os.environ,
         **{key: local(value) for key, value in environment.items()},
-        "PYTHONPATH": str(README.parent),
+        "PYTHONPATH": str(BILLING_PAGE.parent.parent),
     }
     return jobs, env
 

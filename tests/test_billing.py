@@ -73,7 +73,7 @@ def test_previous_is_resolved_in_each_accounts_time_zone(tmp_path: Path) -> None
     ]
     store, plans = setup(tmp_path, rows)
     # 1 Nov 00:30 in Berlin is still 31 Oct in UTC: "previous" is October in Berlin,
-    # September in UTC. Bill after every zone has entered the new month (see the README).
+    # September in UTC. Bill after every zone has entered the new month (see docs/billing.md).
     now = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
     invoice = compute_invoice(store, plans, "previous", UTC_ZONE, IDENTITY, now=now)
     starts = dict(invoice.lines.select("account", "period_start").unique().iter_rows())

@@ -1,4 +1,5 @@
-"""The README stays true: every command and option is documented with an example, and the
+"""The README and the manual in docs/ stay true: every command has an example in both, every
+option is documented in the manual, the generated pages are current, links resolve, and the
 ``meterlog usage`` examples run against a small store."""
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from tests.conftest import REPO
 from tests.test_endpoints import OPENAPI_YAML
 from tests.usage_fixtures import ACCOUNTS_CSV, build_store, requests_frame
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO / "README.md"
+DOCS = REPO / "docs"
+#: Pages of docs/ generated from the code by ``make docs`` (each checked below to be current).
+GENERATED_PAGES = ("cli-reference.md", "detectors.md")
+#: Pages generated from the configuration schemas, linked from the manual; their generator is
+#: not part of this tree yet, so links to them are allowed to dangle until it is.
+PENDING_PAGES = ("plan-keys.md", "config-keys.md")
+#: The README introduces; the manual explains.
+README_MAX_LINES = 400
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -28,21 +37,52 @@ def readme() -> str:
     return README.read_text(encoding="utf-8")
 
 
-def code_blocks(language: str, section: str | None = None) -> list[str]:
-    """Fenced blocks of ``language``; with ``section``, only those under that ``## `` heading."""
-    text = readme()
+def manual_pages() -> list[Path]:
+    """The hand-written pages of the manual (docs/*.md but the generated ones), by name."""
+    return sorted(page for page in DOCS.glob("*.md") if page.name not in GENERATED_PAGES)
+
+
+def example_pages() -> list[Path]:
+    """The pages whose ``sh`` examples run as written: the README, then the manual."""
+    return [README, *manual_pages()]
+
+
+def section_text(text: str, section: str) -> str:
+    """``text`` from the heading ``section`` to the next heading of the same or a higher level
+    (headings inside fenced blocks are not headings)."""
+    level = len(section) - len(section.lstrip("#"))
+    start = text.index(section)
+    offset = start + len(section)
+    fenced = False
+    for line in text[offset:].splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(rf"#{{1,{level}}} ", line):
+            return text[start:offset]
+        offset += len(line)
+    return text[start:]
+
+
+def code_blocks(language: str, section: str | None = None, page: Path = README) -> list[str]:
+    """Fenced blocks of ``language`` in ``page``; with ``section`` (a heading line such as
+    ``"## Quick start"``), only those under that heading."""
+    text = page.read_text(encoding="utf-8")
     if section is not None:
-        start = text.index(section)
-        end = text.find("\n## ", start + len(section))
-        text = text[start : end if end >= 0 else len(text)]
+        text = section_text(text, section)
     return [body for lang, body in FENCE.findall(text) if lang == language]
 
 
-def example_commands(command: str) -> list[list[str]]:
-    """``meterlog COMMAND ...`` lines of the README's shell blocks, as argument lists after
-    ``meterlog`` (continuation lines joined, anything from a pipe or redirection on dropped)."""
+def example_commands(command: str, pages: list[Path] | None = None) -> list[list[str]]:
+    """``meterlog COMMAND ...`` lines of the shell blocks of ``pages`` (default: the README and
+    the manual), as argument lists after ``meterlog`` (continuation lines joined, anything from
+    a pipe or redirection on dropped)."""
     examples = []
-    for block in code_blocks("sh"):
+    blocks = [
+        block
+        for page in (example_pages() if pages is None else pages)
+        for block in code_blocks("sh", page=page)
+    ]
+    for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.shlex(line, posix=True, punctuation_chars="|><;&")
             words.whitespace_split = True
@@ -64,12 +104,25 @@ def documented_commands() -> list[tuple[str, click.Command]]:
 @pytest.mark.parametrize(("name", "command"), documented_commands())
 def test_every_command_has_a_readme_example(name: str, command: click.Command) -> None:
     assert f"meterlog {name}" in readme(), f"README does not mention 'meterlog {name}'"
-    assert example_commands(name), f"README has no example of 'meterlog {name}' in a sh block"
+    assert example_commands(name, [README]), (
+        f"README has no example of 'meterlog {name}' in a sh block"
+    )
 
 
 @pytest.mark.parametrize(("name", "command"), documented_commands())
-def test_every_option_is_in_the_readme(name: str, command: click.Command) -> None:
-    text = readme()
+def test_every_command_has_an_example_in_the_manual(name: str, command: click.Command) -> None:
+    assert example_commands(name, manual_pages()), (
+        f"no page of docs/ has an example of 'meterlog {name}' in a sh block"
+    )
+
+
+@pytest.mark.parametrize(("name", "command"), documented_commands())
+def test_every_option_is_in_the_manual(name: str, command: click.Command) -> None:
+    """Every option is explained where its command is: on the hand-written pages of docs/ that
+    have an example of the command (the generated CLI reference holds every option by
+    construction, so it does not count)."""
+    pages = [page for page in manual_pages() if example_commands(name, [page])]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
     missing = [
         option
         for parameter in command.params
@@ -77,7 +130,9 @@ def test_every_option_is_in_the_readme(name: str, command: click.Command) -> Non
         for option in parameter.opts
         if option.startswith("--") and not re.search(rf"(?<![\w-]){option}(?![\w-])", text)
     ]
-    assert not missing, f"options of 'meterlog {name}' missing from README.md: {missing}"
+    assert not missing, (
+        f"options of 'meterlog {name}' missing from its pages {[p.name for p in pages]}: {missing}"
+    )
 
 
 @pytest.mark.parametrize(("name", "command"), documented_commands())
@@ -87,15 +142,15 @@ def test_every_command_help_has_an_example(name: str, command: click.Command) ->
     assert f"meterlog {name}" in result.output
 
 
-def test_bot_list_in_readme_is_the_built_in_one() -> None:
-    section = readme().split("#### Bots", 1)[1].split("\n#", 1)[0]
+def test_bot_list_in_the_manual_is_the_built_in_one() -> None:
+    section = section_text((DOCS / "reports.md").read_text(encoding="utf-8"), "### Bots")
     listed = re.findall(r"`([^`]+)`", section.split("any of:", 1)[1].split(".", 1)[0])
     assert tuple(listed) == DEFAULT_BOT_PATTERNS
 
 
 @pytest.fixture(scope="module")
 def docs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A working folder with a store and the files the README examples name."""
+    """A working folder with a store and the files the examples of the README and docs/ name."""
     folder = tmp_path_factory.mktemp("docs")
     # the README's examples name a user of the bundled sample logs
     events = requests_frame().with_columns(
@@ -143,8 +198,8 @@ def test_readme_usage_examples_run(
         assert "requests" in result.stdout
 
 
-def test_readme_config_example_is_valid(docs_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (example,) = code_blocks("toml", "## Configuration file")
+def test_config_example_is_valid(docs_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (example,) = code_blocks("toml", page=DOCS / "configuration.md")
     store = docs_folder / "store"
     config = re.sub(r'^store = ".*"', f'store = "{store}"', example, flags=re.MULTILINE)
     (docs_folder / "meterlog.toml").write_text(config)
@@ -159,10 +214,10 @@ def test_readme_config_example_is_valid(docs_folder: Path, monkeypatch: pytest.M
     assert "acme,/v1/users/{user_id}/orders," in result.stdout
 
 
-def test_readme_accounts_example_is_valid(tmp_path: Path) -> None:
+def test_accounts_example_is_valid(tmp_path: Path) -> None:
     from meterlog.query.identity import load_accounts_file
 
-    (example,) = code_blocks("csv", "## Configuration file")
+    (example,) = code_blocks("csv", page=DOCS / "configuration.md")
     (tmp_path / "accounts.csv").write_text(example)
     assert set(load_accounts_file(tmp_path / "accounts.csv").values()) == {"acme", "globex"}
 
@@ -170,10 +225,103 @@ def test_readme_accounts_example_is_valid(tmp_path: Path) -> None:
 def test_cli_reference_is_generated_from_help() -> None:
     from meterlog.commands.reference import cli_reference
 
-    reference = README.parent / "docs" / "cli-reference.md"
+    reference = DOCS / "cli-reference.md"
     assert reference.read_text(encoding="utf-8") == cli_reference(), (
         "docs/cli-reference.md is out of date: run 'make docs'"
     )
+
+
+def test_detectors_page_is_generated_from_the_rules_and_models() -> None:
+    from meterlog.anomalies.docs import detector_page
+
+    page = (DOCS / "detectors.md").read_text(encoding="utf-8")
+    assert page == detector_page(), "docs/detectors.md is out of date: run 'make docs'"
+    # every model parameter and every built-in rule is named in it
+    for name in ("min_excess` (100)", "`sensitive_file_exposed`", "`@attack_tools`"):
+        assert name in page
+
+
+def test_make_docs_regenerates_every_generated_page() -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ndocs:", 1)[1].split("\n\n", 1)[0]
+    for page in GENERATED_PAGES:
+        assert f"> docs/{page}" in recipe, f"'make docs' does not write docs/{page}"
+
+
+def test_readme_introduces_within_its_length() -> None:
+    lines = readme().count("\n")
+    assert lines <= README_MAX_LINES, (
+        f"README.md has {lines} lines (at most {README_MAX_LINES}): move the detail into docs/"
+    )
+
+
+def test_every_manual_page_is_on_the_index() -> None:
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    for page in [*manual_pages(), *(DOCS / name for name in GENERATED_PAGES)]:
+        if page.name != "index.md":
+            assert f"]({page.name})" in index, f"docs/index.md does not link {page.name}"
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors of ``text``'s headings, as GitHub makes them (lower case, punctuation
+    dropped, spaces as hyphens; a repeated heading gets ``-1``, ``-2``...)."""
+    anchors: set[str] = set()
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        match = re.match(r"#{1,6} (.*)", line)
+        if fenced or not match:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower()).replace(" ", "-")
+        anchor, count = slug, 0
+        while anchor in anchors:
+            count += 1
+            anchor = f"{slug}-{count}"
+        anchors.add(anchor)
+    return anchors
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
+def test_links_between_pages_resolve(page: Path) -> None:
+    """Every relative link of the README and docs/ names a file of the checkout (or a page
+    still to be generated, :data:`PENDING_PAGES`), and every ``#anchor`` a heading there."""
+    text = page.read_text(encoding="utf-8")
+    prose = FENCE.sub("", text)
+    broken = []
+    for target in LINK.findall(prose):
+        if re.match(r"[a-z]+:", target):
+            continue  # https://, mailto:
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if path and linked.name in PENDING_PAGES and linked.parent == DOCS:
+            continue
+        if not linked.is_file() or REPO not in linked.parents:
+            broken.append(f"{target}: no such file")
+        elif (
+            anchor
+            and linked.suffix == ".md"
+            and anchor not in heading_anchors(linked.read_text(encoding="utf-8"))
+        ):
+            broken.append(f"{target}: no heading makes #{anchor}")
+    assert not broken, f"{page.name}: broken links: {broken}"
+
+
+def test_readme_plan_is_valid(tmp_path: Path) -> None:
+    from meterlog.billing.plans import load_plan_file
+
+    (example,) = code_blocks("toml", "## A small plan")
+    (tmp_path / "plans.toml").write_text(example, encoding="utf-8")
+    plans = load_plan_file(tmp_path / "plans.toml")
+    assert plans.default_plan == "standard"
+    assert set(plans.plans) == {"standard", "pro"}
+    assert plans.accounts["globex"].tz is not None
+    kinds = {(c.meter.kind, c.pricing.kind) for p in plans.plans.values() for c in p.charges}
+    assert kinds == {("mau", "per_unit"), ("peak", "package")}
 
 
 def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
@@ -201,3 +349,68 @@ def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
     usage = outputs[1].splitlines()
     assert usage[0].startswith("account,requests")
     assert any(line.startswith("acme,") for line in usage[1:])
+
+
+def test_docs_site_builds_strictly(tmp_path: Path) -> None:
+    """``make docs-site``: mkdocs builds the manual with ``--strict`` (every page in the
+    navigation, every anchor found). Runs where the ``docs`` extra is installed."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed: pip install -e '.[docs]'")
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    for page in [*manual_pages(), *(DOCS / name for name in GENERATED_PAGES)]:
+        built = site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
+        assert built.is_file(), f"{page.name} is not in the site"
+
+
+def _contract_layers() -> list[list[str]]:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    return [[room.strip().removeprefix("meterlog.") for room in line.split("|")] for line in layers]
+
+
+def test_architecture_page_names_every_room_and_module_and_the_contracts_layers() -> None:
+    page = (DOCS / "architecture.md").read_text()
+    package = REPO / "meterlog"
+    rooms = sorted(p.name for p in package.iterdir() if (p / "__init__.py").exists())
+    for room in rooms:
+        assert f"`meterlog/{room}/`" in page, room
+        for module in sorted((package / room).glob("*.py")):
+            if module.stem != "__init__":
+                assert f"`{module.stem}`" in page or f"`{module.name}`" in page, module
+    ground = sorted(p.stem for p in package.glob("*.py"))
+    assert len([m for m in ground if m not in ("__init__", "__main__", "cli")]) <= 8
+    for module in ground:
+        if module not in ("__init__", "__main__"):
+            assert f"`{module}`" in page, module
+    # the table of layers is the contract's, in its order
+    table = [
+        [name.strip(" `") for name in row.split("|")[2].split(",")]
+        for row in page.split("## The layers, as a contract")[1]
+        .split("## The rooms")[0]
+        .splitlines()
+        if row.startswith("| ") and not row.startswith("| layer")
+    ]
+    assert table == _contract_layers()
+
+
+def test_readme_architecture_states_the_contracts_layers() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Architecture")[1].split("\n## ")[0]
+    (diagram,) = re.findall(r"```\n(.*?)```", section, flags=re.S)
+    shown = [part.strip() for part in " ".join(diagram.split()).split(">")]
+    expected = [" | ".join(line) for line in _contract_layers()]
+    expected = [e for e in expected if e not in ("config",)]
+    ground = [" | ".join(line) for line in _contract_layers()][-2]
+    assert shown[: len(expected) - 2] == expected[:-2]
+    assert shown[-3:] == ["config", "ground modules", "errors"] and ground.startswith("durations")

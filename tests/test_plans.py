@@ -286,10 +286,8 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_readme_plan_examples_are_valid(tmp_path: Path) -> None:
     from tests.test_docs import code_blocks
 
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    start = text.index("### Plan files")
-    section = text[start : text.index("### Monthly billing with cron")]
-    blocks = [block for block in code_blocks("toml") if block in section]
+    page = Path(__file__).resolve().parent.parent / "docs" / "billing.md"
+    blocks = code_blocks("toml", "## Plan files", page)
     plan_file, charges = blocks[:2]
     plans = load_plan_file(write(tmp_path, plan_file + "\n" + charges))
     used = {charge.meter.kind for plan in plans.plans.values() for charge in plan.charges}

@@ -1,10 +1,15 @@
-"""A newcomer's first hour, replayed: every example in the README's ``sh`` blocks runs as
-written, in README order, from a copy of the checkout holding the bundled ``sample_logs/``,
-with ``meterlog`` on the PATH and ``METERLOG_STORE=./store`` (as the README says for the
-examples without ``--store``). ``make demo`` runs the same way and shows a complete invoice.
+"""A newcomer's first hour, replayed: every example in the ``sh`` blocks of the README and of
+each page of the manual (docs/) runs as written, in page order, from a copy of the checkout
+holding the bundled ``sample_logs/``, with ``meterlog`` on the PATH and
+``METERLOG_STORE=./store`` (as the pages say for the examples without ``--store``). The README
+starts from no store (its quick start makes one); each manual page starts from a copy of the
+store the quick start makes, ingested once for all pages, so the pages are independent of each
+other and run in parallel under xdist. ``make demo`` runs the same way and shows a complete
+invoice.
 
 Each example runs in a shell, pipes and redirections included; ``watch`` examples are stopped
-with SIGTERM once they have committed, and must exit 0 as the README promises.
+with SIGTERM once they have committed, and must exit 0 as the pages promise. An output block
+shown right after a shell block is checked against what the command prints.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, process_env
-from tests.test_docs import code_blocks
+from tests.test_docs import README, code_blocks, example_pages
 
 pytestmark = pytest.mark.slow
 
@@ -33,17 +38,25 @@ WATCH_SECONDS = 6.0
 OBJECT_STORE = re.compile(r"METERLOG_STORE=(s3|gs|az|abfss?)://")
 
 
-def readme_examples() -> list[tuple[str, bool]]:
-    """``(command line, runnable)`` for every shell line of the README's ``sh`` blocks that
-    runs ``meterlog`` (continuation lines joined, comments dropped), in README order."""
+def page_examples(page: Path) -> list[tuple[str, bool]]:
+    """``(command line, runnable)`` for every shell line of ``page``'s ``sh`` blocks that runs
+    ``meterlog`` (continuation lines joined, comments dropped), in page order."""
     examples = []
-    for block in code_blocks("sh"):
+    for block in code_blocks("sh", page=page):
         runnable = not OBJECT_STORE.search(block)
         for line in block.replace("\\\n", " ").splitlines():
             line = line.strip()
             if re.search(r"(^|\|\s*)meterlog\s", line):
                 examples.append((line, runnable))
     return examples
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(REPO))
+
+
+#: The pages with examples, README first.
+PAGES = [page for page in example_pages() if page_examples(page)]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +82,32 @@ def shell_env(folder: Path) -> dict[str, str]:
     env["PATH"] = f"{folder / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
     env["COLUMNS"] = "160"
     return env
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "checkout"
+    # what `make demo` (run in the same checkout) leaves is no part of the copy
+    shutil.copytree(
+        folder, copy, symlinks=True, ignore=shutil.ignore_patterns(".demo-store", "demo-out")
+    )
+    return copy
+
+
+def quick_start_ingest() -> str:
+    """The README quick start's first line: the ingest that makes ``./store``."""
+    line = code_blocks("sh", "## Quick start")[0].splitlines()[0]
+    assert line.startswith("meterlog ingest --store ./store "), line
+    return line
+
+
+@pytest.fixture(scope="module")
+def ingested(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout whose ``./store`` holds what the README's quick start stores,
+    ingested once for every page of the manual."""
+    folder = copy_of(checkout, tmp_path_factory.mktemp("ingested"))
+    code, output = run_example(quick_start_ingest(), folder)
+    assert code == 0, output
+    return folder
 
 
 def port_in_use(port: int) -> bool:
@@ -111,33 +150,67 @@ def run_example(line: str, folder: Path) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
-def test_every_readme_example_runs_as_written_on_the_bundled_files(checkout: Path) -> None:
-    examples = readme_examples()
-    assert len(examples) > 40, "the README's examples were not found"
+def test_the_examples_are_found() -> None:
+    examples = [example for page in PAGES for example in page_examples(page)]
+    assert len(examples) > 40, "the examples of the README and docs/ were not found"
+    assert PAGES[0] == README
+    assert len(PAGES) > 5, [page_id(page) for page in PAGES]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_example_runs_as_written_on_the_bundled_files(
+    page: Path, checkout: Path, ingested: Path, tmp_path: Path
+) -> None:
+    folder = copy_of(checkout if page == README else ingested, tmp_path)
     failures = []
     skipped = []
     ran = 0
-    for line, runnable in examples:
+    for line, runnable in page_examples(page):
         if not runnable:
             continue
         ports = [int(p) for p in re.findall(r"--metrics \S*:(\d+)", line)]
         if any(port_in_use(port) for port in ports):
             skipped.append(f"port {ports} is taken on this machine, needed by: {line}")
             continue
-        code, output = run_example(line, checkout)
+        code, output = run_example(line, folder)
         ran += 1
         if code != 0 or "Traceback" in output:
             failures.append(f"$ {line}\nexit {code}\n{output[-2000:]}")
-    assert not failures, f"{len(failures)} of {ran} README examples failed:\n\n" + "\n\n".join(
-        failures
+    assert not failures, (
+        f"{len(failures)} of {ran} examples of {page_id(page)} failed:\n\n" + "\n\n".join(failures)
     )
     if skipped:
         pytest.skip(f"{ran} examples ran; not run: {'; '.join(skipped)}")
 
 
+def shown_outputs(page: Path) -> list[tuple[str, str]]:
+    """``(command line, output)`` for each plain fenced block that follows a one-line ``sh``
+    block directly: the output the page shows for that command (``...`` marks lines left
+    out)."""
+    text = page.read_text(encoding="utf-8")
+    return re.findall(r"^```sh\n(meterlog [^\n]*)\n```\n\s*^```\n(.*?)^```$", text, re.M | re.S)
+
+
+def test_shown_output_is_what_the_command_prints(ingested: Path, tmp_path: Path) -> None:
+    """The output the README shows (an invoice) is what its command prints on the store the
+    quick start makes."""
+    shown = [pair for page in PAGES for pair in shown_outputs(page)]
+    assert shown, "the README shows no command's output"
+    folder = copy_of(ingested, tmp_path)
+    for line, output in shown:
+        code, printed = run_example(line, folder)
+        assert code == 0, printed
+        printed_lines = {row.strip() for row in printed.splitlines()}
+        for row in output.splitlines():
+            if row.strip() and row.strip() != "...":
+                assert row.strip() in printed_lines, (
+                    f"$ {line}\nshows {row!r}, not printed:\n{printed}"
+                )
+
+
 def test_object_store_examples_parse(checkout: Path) -> None:
     """The examples that need an object store are at least valid command lines."""
-    for line, runnable in readme_examples():
+    for line, runnable in (example for page in PAGES for example in page_examples(page)):
         if runnable or not line.startswith("meterlog "):
             continue
         words = line.split("#", 1)[0].split()

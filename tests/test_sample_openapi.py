@@ -1,7 +1,7 @@
 """``sample_logs/openapi.yaml`` describes the API of the bundled sample logs.
 
 Every path the sample API answered (anything but a 404) matches one of its templates, every
-template is used, and ``usage --by endpoint --openapi`` (the README's example) reports them.
+template is used, and ``usage --by endpoint --openapi`` (the manual's example) reports them.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def test_every_answered_path_matches_a_template_and_every_template_is_used(
 
 
 def test_the_readme_example_uses_it(sample_store: Store) -> None:
-    readme = (SAMPLES.parent / "README.md").read_text(encoding="utf-8")
-    assert "--openapi sample_logs/openapi.yaml" in readme
+    reports = (SAMPLES.parent / "docs" / "reports.md").read_text(encoding="utf-8")
+    assert "--openapi sample_logs/openapi.yaml" in reports
     result = cli(
         "usage", "--store", sample_store.uri, "--by", "endpoint", "--openapi", str(SPEC),
         "--top", "20", "--sort", "latency_p95", "-f", "csv",

@@ -1,9 +1,8 @@
-"""The README's list of detectors, generated from the rule files and the models' parameters.
+"""The detectors page (``docs/detectors.md``), generated from the rule files and the models'
+parameters.
 
-``python -m meterlog.anomalies.docs`` prints the Markdown that stands between the
-``<!-- detectors -->`` and ``<!-- /detectors -->`` markers of the README
-(``python -m meterlog.anomalies.docs --readme README.md`` rewrites it there); a test keeps the
-two equal, so the README cannot drift from the rules and parameters that ship.
+``python -m meterlog.anomalies.docs > docs/detectors.md`` (``make docs``) rewrites it; a test
+checks that the file matches, so the page cannot drift from the rules and parameters that ship.
 """
 
 from __future__ import annotations
@@ -15,8 +14,13 @@ from dataclasses import fields
 from meterlog.anomalies.registry import DETECTOR_TYPES
 from meterlog.anomalies.rules import Rule, builtin_rules, pattern_set_info
 
-START_MARK = "<!-- detectors -->"
-END_MARK = "<!-- /detectors -->"
+HEADER = """# Detectors
+
+This page is generated from the built-in rule files and the models' parameters by `make docs`
+(`python -m meterlog.anomalies.docs > docs/detectors.md`); do not edit it by hand.
+[Anomalies and rules](anomalies.md) explains how findings are judged and folded into incidents,
+and how to tune any detector, turn it off or declare a rule of your own in `meterlog.toml`.
+"""
 
 
 def _shown(value: object) -> str:
@@ -80,10 +84,11 @@ def _model_text(kind: str) -> str:
     return text + "\n\nParameters (defaults): " + ", ".join(params) + "."
 
 
-def detector_section() -> str:
-    """The generated Markdown (without the markers)."""
+def detector_page() -> str:
+    """The whole page as Markdown."""
     lines = [
-        "#### Rules",
+        HEADER,
+        "## Rules",
         "",
         "Declared in `meterlog/anomalies/rules/builtin.toml`, most specific first (an incident",
         "is named by the first of its rules). History: whether the count must also stand out",
@@ -95,7 +100,7 @@ def detector_section() -> str:
     lines += [_rule_line(rule) for rule in builtin_rules().values()]
     lines += ["", "Sources the rules follow (read as references; nothing is copied):", ""]
     lines += [f"* `{rule.name}`: {rule.source}" for rule in builtin_rules().values()]
-    lines += ["", "#### Pattern sets", ""]
+    lines += ["", "## Pattern sets", ""]
     lines.append(
         "Named with `@SET` in a filter (`meterlog/anomalies/rules/patterns.toml`); "
         "case-insensitive regular expressions."
@@ -104,29 +109,15 @@ def detector_section() -> str:
     for name, info in pattern_set_info().items():
         patterns = " ".join(_code(p) for p in info["patterns"])
         lines.append(f"* `@{name}`: {info['description']} (after {info['source']}): {patterns}")
-    lines += ["", "#### Models", ""]
+    lines += ["", "## Models", ""]
     for kind in DETECTOR_TYPES:
         lines += [_model_text(kind), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def readme_with_section(text: str) -> str:
-    """``text`` (the README) with the generated section between its markers."""
-    start = text.index(START_MARK) + len(START_MARK)
-    end = text.index(END_MARK)
-    return text[:start] + "\n" + detector_section() + text[end:]
-
-
 def main() -> None:
-    """Print the section, or with ``--readme FILE`` rewrite it in FILE."""
-    import sys
-    from pathlib import Path
-
-    if len(sys.argv) == 3 and sys.argv[1] == "--readme":
-        path = Path(sys.argv[2])
-        path.write_text(readme_with_section(path.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(detector_section(), end="")
+    """Print the page (``make docs`` writes it to ``docs/detectors.md``)."""
+    print(detector_page(), end="")
 
 
 if __name__ == "__main__":

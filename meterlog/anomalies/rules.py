@@ -130,7 +130,7 @@ class Rule(Params):
         return max(timedelta(minutes=1), timedelta(minutes=tenth // timedelta(minutes=1)))
 
     def thresholds(self) -> str:
-        """The rule's firing condition in words (for explanations and the README)."""
+        """The rule's firing condition in words (for explanations and docs/detectors.md)."""
         what = f"distinct {self.distinct}s" if self.distinct else "requests"
         if self.per:
             what += f" of one {self.per}"

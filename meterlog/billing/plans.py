@@ -6,8 +6,8 @@ mistake is reported as one line with the file, the key and the reason, e.g.::
     plans.toml: plans.pro.charges[1].tiers[2]: tiers overlap: starts at 1000 but previous
     tier ends at 2000
 
-(on one line). List positions (``charges[1]``) count from 0. The format is documented in the README
-("Plan files"); in short::
+(on one line). List positions (``charges[1]``) count from 0. The format is documented in
+docs/billing.md ("Plan files"); in short::
 
     default_plan = "starter"          # plan of every account not listed in [accounts]
     currency = "EUR"                  # default for plans that do not set their own

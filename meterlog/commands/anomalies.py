@@ -78,7 +78,7 @@ def table_view(findings: Any, width: int = 160) -> Any:
     multiple=True,
     type=LibraryChoice("meterlog.anomalies.registry:KINDS", "KIND"),
     help="Only this detector (repeatable): a model (spike, drop, key_sharing, error_surge) or a "
-    "rule (auth_failures, probing, scraping, injection, ...; see the README).",
+    "rule (auth_failures, probing, scraping, injection, ...; see docs/detectors.md).",
 )
 @click.option("--account", "accounts", multiple=True, help="Only findings of this account.")
 @click.option(
@@ -145,7 +145,7 @@ def command(
 ) -> None:
     """Unusual usage and security patterns, each entity judged against its own history.
 
-    Detectors (listed in the README; tune them, turn them off or add rules in meterlog.toml
+    Detectors (listed in docs/detectors.md; tune them, turn them off or add rules in meterlog.toml
     under [anomalies.KIND]): models (spike, drop, key_sharing, error_surge) and declared
     rules (auth_failures, probing, scraping, injection, attack_tool, sensitive_paths, ...).
     Findings about one event are one incident, its other findings listed in signals.

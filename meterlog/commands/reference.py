@@ -11,8 +11,8 @@ import click
 HEADER = """# meterlog command-line reference
 
 This file is generated from `meterlog --help` and each `meterlog COMMAND --help` by
-`make docs`; do not edit it by hand. The [README](../README.md) explains what the commands are
-for, with examples.
+`make docs`; do not edit it by hand. The [manual](index.md) explains what the commands are for,
+with examples.
 """
 
 

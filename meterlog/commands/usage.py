@@ -86,7 +86,7 @@ def _check_statuses(
 @click.option(
     "--exclude-bots",
     is_flag=True,
-    help="Leave out crawlers and monitors by user agent (list in the README; replace it with "
+    help="Leave out crawlers and monitors by user agent (list in docs/reports.md; replace it with "
     "[bots] patterns in meterlog.toml).",
 )
 @click.option(

@@ -1,6 +1,6 @@
 """Dimensions (what to group by) of usage reports; the metrics are in :mod:`meterlog.query.metrics`.
 
-Each is one entry in a registry: a name, a one-line description for ``--help`` and the README,
+Each is one entry in a registry: a name, a one-line description for ``--help`` and the manual,
 and a Polars expression. Adding a dimension is adding one entry here.
 """
 

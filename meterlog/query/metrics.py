@@ -1,6 +1,6 @@
 """Metrics: what is computed per group of requests, shared by ``usage`` and the meters.
 
-One registry: a name, a one-line description for ``--help`` and the README, and a Polars
+One registry: a name, a one-line description for ``--help`` and the manual, and a Polars
 aggregation over requests that carry the canonical columns plus ``user`` (see
 :mod:`meterlog.query.identity`). ``usage`` computes them per group, the ``peak`` meter per window.
 Adding a metric is adding one entry here.

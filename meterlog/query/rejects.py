@@ -1,7 +1,7 @@
 """``meterlog rejects``: the rejected lines kept in the store, with where they came from.
 
 Every line ingest could not parse is kept in the store's ``rejects`` table with its file, line
-number and reason (see the README's "Bad lines"). This lists them, filtered, in a stable order
+number and reason (see docs/ingest.md, "Bad lines"). This lists them, filtered, in a stable order
 (file, then line number), as ``file, line_number, reason, text, ingested_at``.
 
 ``--since``/``--until`` select by when the line was ingested: a rejected line often has no
