@@ -17,7 +17,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from meterlog.validation import Spec, read
 
 if TYPE_CHECKING:
     from meterlog.pricing.currency import Currency
@@ -44,18 +46,33 @@ class Priced:
     detail: str
 
 
+class PricingSpec(Spec, tag_field="pricing", kw_only=True):
+    """The keys of a pricing model in a charge table; ``pricing`` (the tag) names the model."""
+
+
 class PricingModel(ABC):
     """A way to price a number of units (see the module doc)."""
 
     #: The name used in plan files (``pricing = "graduated"``) and the registry.
     kind: ClassVar[str]
-    #: Plan keys this model reads.
-    keys: ClassVar[tuple[str, ...]]
+    #: The model's keys in a plan's charge table (its tag is :attr:`kind`).
+    spec: ClassVar[type[PricingSpec]]
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Plan keys this model reads."""
+        return tuple(name for name in cls.spec.__struct_encode_fields__ if name != "pricing")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        """Build the model from a plan charge table (only this model's keys are passed);
+        :class:`~meterlog.validation.ParameterError` naming the key if a value is wrong."""
+        return cls.from_spec(read({**params, "pricing": cls.kind}, cls.spec))
 
     @classmethod
     @abstractmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        """Build the model from a plan charge table (only this model's keys are passed)."""
+    def from_spec(cls, spec: Any) -> Self:
+        """Build the model from its checked keys."""
 
     @abstractmethod
     def price(self, units: int) -> Priced:
