@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from meterlog.errors import ConfigError, MeterlogError, located, read_toml_file
-from meterlog.meters import METER_SPECS, METERS, Meter, MeterSpec
+from meterlog.meters import METER_SPECS, METERS, Meter
 from meterlog.periods import parse_tz
 from meterlog.pricing import (
     MINOR_UNITS,
@@ -61,7 +61,6 @@ from meterlog.pricing import (
     ChargeAmount,
     Currency,
     PricingModel,
-    PricingSpec,
     price_charge,
 )
 from meterlog.pricing.base import exact
@@ -159,6 +158,16 @@ class ChargeSpec(Spec, kw_only=True):
 
 
 CHARGE_KEYS = tuple(ChargeSpec.__struct_encode_fields__)
+
+
+class _KindsSpec(Spec, kw_only=True):
+    """The two keys of a charge table that name its meter and its pricing model."""
+
+    what = "a charge"
+    meter: Text
+    pricing: Text
+
+
 #: Charge names used by invoice lines that are not charges.
 TOTAL_CHARGE = "TOTAL"
 BASE_FEE_CHARGE = "base_fee"
@@ -285,31 +294,32 @@ def _charge(table: Mapping[str, object], currency: Currency) -> Charge:
     """A charge table: its own keys, its meter's (tagged by ``meter``) and its pricing
     model's (tagged by ``pricing``)."""
     kinds = {name: table[name] for name in ("meter", "pricing") if name in table}
-    meter_spec: type[MeterSpec] | None = None
-    pricing_spec: type[PricingSpec] | None = None
-    if isinstance(kinds.get("meter"), str) and kinds["meter"] in METERS:
-        meter_spec = METERS[str(kinds["meter"])].spec
-    if isinstance(kinds.get("pricing"), str) and kinds["pricing"] in PRICING_MODELS:
-        pricing_spec = PRICING_MODELS[str(kinds["pricing"])].spec
-    if meter_spec is None or pricing_spec is None:
-        # names the missing or unknown kind (the tag of its union)
-        read(kinds, ChargeSpec)
-        read({"meter": kinds["meter"]}, METER_SPECS)
-        read({"pricing": kinds["pricing"]}, PRICING_SPECS)
-    assert meter_spec is not None and pricing_spec is not None
-    meter_keys = set(meter_spec.__struct_encode_fields__)
-    pricing_keys = set(pricing_spec.__struct_encode_fields__)
+    # the kinds first: they say which keys the table may hold (their tags)
+    named = read(kinds, _KindsSpec)
+    meter_kind, pricing_kind = str(named.meter), str(named.pricing)
+    if meter_kind not in METERS:
+        read({"meter": meter_kind}, METER_SPECS)  # names the unknown meter
+    if pricing_kind not in PRICING_MODELS:
+        read({"pricing": pricing_kind}, PRICING_SPECS)  # names the unknown model
+    meter_spec = METERS[meter_kind].spec
+    pricing_spec = PRICING_MODELS[pricing_kind].spec
+    meter_keys = set(meter_spec.__struct_encode_fields__) - {"meter"}
+    pricing_keys = set(pricing_spec.__struct_encode_fields__) - {"pricing"}
     known = set(CHARGE_KEYS) | meter_keys | pricing_keys
     unknown = sorted(name for name in table if name not in known)
     if unknown:
-        what = f"a {kinds['meter']} charge with {kinds['pricing']} pricing"
+        what = f"a {meter_kind} charge with {pricing_kind} pricing"
         raise unknown_key(unknown[0], what, tuple(known))
-    meter_kind, pricing_kind = str(kinds["meter"]).strip(), str(kinds["pricing"]).strip()
     meter = METERS[meter_kind].from_spec(
-        read({k: v for k, v in table.items() if k in meter_keys}, meter_spec)
+        read(
+            {**{k: v for k, v in table.items() if k in meter_keys}, "meter": meter_kind}, meter_spec
+        )
     )
     pricing = PRICING_MODELS[pricing_kind].from_spec(
-        read({k: v for k, v in table.items() if k in pricing_keys}, pricing_spec)
+        read(
+            {**{k: v for k, v in table.items() if k in pricing_keys}, "pricing": pricing_kind},
+            pricing_spec,
+        )
     )
     charge = read({k: v for k, v in table.items() if k in CHARGE_KEYS}, ChargeSpec)
     minimum = _whole_amount(charge.minimum, "minimum", currency)
