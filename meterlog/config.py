@@ -136,11 +136,12 @@ class Section(dict[str, Any]):
 
 
 def config_message(error: ParameterError) -> str:
-    """The config file's wording of an error: ``unknown key 'json.x'; known keys: ...`` or
-    ``key 'engine' must be one of ...``."""
+    """The config file's wording of an error: ``unknown key 'json.x'; known keys: ...``,
+    ``key 'engine' must be one of ...`` or ``key 'filter.path[0]': '(' is not a ...``."""
     if error.known is not None:
         return f"unknown key '{error.key}'; known keys: {', '.join(error.known)}"
-    return f"key '{error.key}' {error.reason}"
+    words = error.reason.startswith(("must ", "is "))
+    return f"key '{error.key}'{' ' if words else ': '}{error.reason}"
 
 
 @dataclass(frozen=True)

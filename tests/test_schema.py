@@ -113,6 +113,24 @@ def test_the_config_file_does_not_load_the_anomalies_package(tmp_path: Path) -> 
             "key 'anomalies.key_sharing.window' must be a duration such as 10m or 1h",
         ),
         ("[anomalies.spike]\n[anomalies.x-y]\n", "'anomalies.x-y': name a rule with letters"),
+        (
+            "[anomalies.probing]\nfilter = { colour = 1 }\n",
+            "unknown key 'anomalies.probing.filter.colour'; known keys: agent, key, method, "
+            "not_agent, not_path, path, query, request, status, user",
+        ),
+        (
+            "[anomalies.probing]\nfilter = { path = [3] }\n",
+            "key 'anomalies.probing.filter.path' must be a list of strings, not list",
+        ),
+        (
+            "[anomalies.probing]\nfilter = { status = ['9xx'] }\n",
+            "key 'anomalies.probing.filter.status[0]': '9xx' is not a status code or a class",
+        ),
+        (
+            "[anomalies.probing]\nseverity = 'huge'\n",
+            "key 'anomalies.probing.severity' must be one",
+        ),
+        ("[anomalies.probing]\ncapacity = 0\n", "key 'anomalies.probing.capacity' must be a whole"),
     ],
 )
 def test_detector_parameter_mistakes_are_one_line(tmp_path: Path, text: str, message: str) -> None:
@@ -134,13 +152,22 @@ def test_watch_refuses_a_wrong_anomalies_table_when_it_starts(tmp_path: Path) ->
 
 
 def test_detector_parameters_keep_their_types(tmp_path: Path) -> None:
+    from meterlog.anomalies.rules import RuleFilter
+
     path = tmp_path / "meterlog.toml"
     path.write_text(
         "[anomalies.spike]\nmin_ratio = 4\nmin_history_weeks = 3\n"
-        "[anomalies.key_sharing]\nwindow = '30m'\n[anomalies.drop]\nenabled = false\n",
+        "[anomalies.key_sharing]\nwindow = '30m'\n[anomalies.drop]\nenabled = false\n"
+        "[anomalies.probing]\ncapacity = 5\nmin_ratio = 2\n"
+        "filter = { status = [404, '5XX'], path = ['@mass_scanners'], method = ['GET'] }\n",
         encoding="utf-8",
     )
     detectors = {d.kind: d for d in build_detectors(load_config(path).anomalies)}
+    probing = detectors["probing"].params
+    assert (probing.capacity, probing.min_ratio, probing.group_by) == (5, 2.0, ("ip",))
+    assert probing.filter == RuleFilter(
+        status=("404", "5xx"), method=("GET",), path=("@mass_scanners",)
+    )
     spike = detectors["spike"].params
     assert (spike.min_ratio, type(spike.min_ratio), spike.min_history_weeks) == (4.0, float, 3)
     assert spike.min_score == 6.0  # the default of the parameter's declaration

@@ -274,11 +274,6 @@ class Meter(ABC):
     counting: RequestFilter
 
     @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """Plan keys this meter reads (the :class:`RequestFilter` keys included)."""
-        return tuple(name for name in cls.spec.__struct_encode_fields__ if name != "meter")
-
-    @classmethod
     def from_params(cls, params: Mapping[str, object]) -> Self:
         """Build the meter from a plan charge table (only this meter's keys are passed);
         :class:`~meterlog.validation.ParameterError` naming the key if a value is wrong."""

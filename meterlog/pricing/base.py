@@ -59,11 +59,6 @@ class PricingModel(ABC):
     spec: ClassVar[type[PricingSpec]]
 
     @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """Plan keys this model reads."""
-        return tuple(name for name in cls.spec.__struct_encode_fields__ if name != "pricing")
-
-    @classmethod
     def from_params(cls, params: Mapping[str, object]) -> Self:
         """Build the model from a plan charge table (only this model's keys are passed);
         :class:`~meterlog.validation.ParameterError` naming the key if a value is wrong."""
