@@ -37,10 +37,14 @@ class EndpointsSpec(Spec, kw_only=True):
     what = "[endpoints]"
     routes: Annotated[
         list[_String],
-        key("endpoint templates (`/v1/users/{user_id}`), like `--route`", expected=_Strings),
+        key(
+            "endpoint templates (`/v1/users/{user_id}`); the most specific match wins",
+            expected=_Strings,
+        ),
     ] = msgspec.field(default_factory=list)
     openapi: Annotated[
-        _String | None, key("an OpenAPI document whose paths are the endpoints, like `--openapi`")
+        _String | None,
+        key("an OpenAPI 3 document whose paths are endpoint templates, like `--openapi`"),
     ] = None
 
 
@@ -103,7 +107,7 @@ class ConfigSpec(Spec, kw_only=True):
     anomalies: Annotated[
         dict[str, Any],
         key(
-            "`[anomalies.KIND]`: detector parameters and rules, checked by the anomalies commands",
+            "`[anomalies.KIND]`: detector parameters and rules (read by `anomalies`, `watch`)",
             reason="must be a table of [anomalies.KIND]",
         ),
     ] = msgspec.field(default_factory=dict)
@@ -252,8 +256,8 @@ def keys_doc() -> str:
         "## `[anomalies.KIND]`",
         "",
         "The parameters of a detector (`[anomalies.spike]`) or a rule, or a new rule; they",
-        "are checked when the detectors are built (`meterlog anomalies`, `meterlog watch",
-        "--anomalies`). The detectors and their parameters are listed in the README.",
+        "are checked when the detectors are built (by `meterlog anomalies`, and by `meterlog",
+        "watch` when it starts). The detectors and their parameters are listed in the README.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -79,7 +79,7 @@ from meterlog.validation import (
 _MinorUnit = Annotated[
     Annotated[int, msgspec.Meta(ge=0, le=4)] | None,
     key(
-        "digits after the decimal point, for a currency not in the built-in table (0 to 4)",
+        "digits after the decimal point of `currency` (needed if not in the built-in table)",
         expected="0 to 4",
     ),
 ]
