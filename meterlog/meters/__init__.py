@@ -1,7 +1,8 @@
 """Billing meters: one module per meter behind :class:`~meterlog.meters.base.Meter`.
 
-To add a meter, write a module with a ``Meter`` subclass and register it in :data:`METERS`
-under the name plan files use (``meter = "..."``).
+To add a meter, write a module with a ``Meter`` subclass and its keys (a
+:class:`~meterlog.meters.base.MeterSpec` tagged with the name plan files use,
+``meter = "..."``), and register it in :data:`METERS`.
 """
 
 from __future__ import annotations

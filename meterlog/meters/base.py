@@ -19,8 +19,8 @@ come in as a lazy frame with the canonical columns plus ``user`` and ``account``
   the window series) so an invoice line can be checked by hand.
 
 Which requests count is set per meter with :class:`RequestFilter` (status, path, method).
-Adding a meter is adding a module with a :class:`Meter` subclass and an entry in
-:data:`meterlog.meters.METERS`.
+Adding a meter is adding a module with a :class:`Meter` subclass, its :class:`MeterSpec` and
+an entry in :data:`meterlog.meters.METERS`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Pricing models: one module per model behind :class:`~meterlog.pricing.base.PricingModel`.
 
-To add a model, write a module with a ``PricingModel`` subclass and register it in
-:data:`PRICING_MODELS` under the name plan files use (``pricing = "..."``).
+To add a model, write a module with a ``PricingModel`` subclass and its keys (a
+:class:`~meterlog.pricing.base.PricingSpec` tagged with the name plan files use,
+``pricing = "..."``), and register it in :data:`PRICING_MODELS`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ A pricing model turns a billable quantity (whole units) into an exact, unrounded
 :func:`price_charge` adds what every charge has: ``included`` free units, a ``minimum``
 amount, a ``maximum`` amount (a cap), and rounding half-even to the currency's minor unit.
 
-Adding a pricing model is adding a module with a :class:`PricingModel` subclass and an entry
-in :data:`meterlog.pricing.PRICING_MODELS`.
+Adding a pricing model is adding a module with a :class:`PricingModel` subclass, its
+:class:`PricingSpec` and an entry in :data:`meterlog.pricing.PRICING_MODELS`.
 """
 
 from __future__ import annotations
