@@ -56,6 +56,8 @@ test-fast: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
 	$(PY) -m meterlog.anomalies.docs > docs/detectors.md
+	$(PY) -W ignore::RuntimeWarning -m meterlog.billing.plans --docs > docs/plan-keys.md
+	$(PY) -m meterlog.config --docs > docs/config-keys.md
 
 $(VENV)/.docs-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,docs]'

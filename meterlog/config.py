@@ -7,36 +7,145 @@ override it. Relative paths in it are relative to the file's folder.
 from __future__ import annotations
 
 import os
+import sys
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from meterlog.errors import ConfigError, located, read_toml_file
+from meterlog.validation import ParameterError, Spec, key, key_rows, read
 
 CONFIG_ENV = "METERLOG_CONFIG"
 CONFIG_FILENAME = "meterlog.toml"
 
-_TOP_KEYS = {
-    "store",
-    "tz",
-    "user_field",
-    "account_field",
-    "accounts",
-    "endpoints",
-    "bots",
-    "anomalies",
-    "log_format",
-    "nginx_conf",
-    "log_format_name",
-    "json",
-    "engine",
-    "spark_master",
-}
 #: Where meter states are computed (see :mod:`meterlog.engines`).
-ENGINE_NAMES = ("polars", "duckdb", "spark")
-_JSON_KEYS = {"fields", "preset", "tz"}
-_ENDPOINT_KEYS = {"routes", "openapi"}
-_BOT_KEYS = {"patterns"}
+Engine = Literal["polars", "duckdb", "spark"]
+ENGINE_NAMES: tuple[str, ...] = typing.get_args(Engine)
+
+#: A string with something in it, used as written (a log format keeps its blanks).
+_String = Annotated[str, msgspec.Meta(pattern=r"\S")]
+_Strings = "a list of strings"
+
+
+class EndpointsSpec(Spec, kw_only=True):
+    """``[endpoints]``: how paths are grouped into endpoints."""
+
+    what = "[endpoints]"
+    routes: Annotated[
+        list[_String],
+        key(
+            "endpoint templates (`/v1/users/{user_id}`); the most specific match wins",
+            expected=_Strings,
+        ),
+    ] = msgspec.field(default_factory=list)
+    openapi: Annotated[
+        _String | None,
+        key("an OpenAPI 3 document whose paths are endpoint templates, like `--openapi`"),
+    ] = None
+
+
+class BotsSpec(Spec, kw_only=True):
+    """``[bots]``: which user agents are bots."""
+
+    what = "[bots]"
+    patterns: Annotated[
+        list[_String] | None,
+        key("texts a bot's user agent contains (ignoring case), replacing the built-in list "
+            "of `--exclude-bots`", expected=_Strings),
+    ] = None  # fmt: skip
+
+
+class JsonSpec(Spec, kw_only=True):
+    """``[json]``: reading JSON lines logs."""
+
+    what = "[json]"
+    fields: Annotated[
+        dict[str, _String],
+        key(
+            'COLUMN = "KEY": where a column is in each record, like `--json-field`',
+            expected='a table of COLUMN = "KEY" strings',
+        ),
+    ] = msgspec.field(default_factory=dict)
+    preset: Annotated[
+        _String | None,
+        key("the keys of a known JSON access log (caddy, traefik, nginx), like `--json-preset`"),
+    ] = None
+    tz: Annotated[
+        _String | None, key("time zone of JSON times written without an offset, like `--json-tz`")
+    ] = None
+
+
+class ConfigSpec(Spec, kw_only=True):
+    """The keys of ``meterlog.toml``."""
+
+    what = "a config file"
+    store: Annotated[
+        _String | None,
+        key("the store: a folder (relative to this file) or a URI such as `s3://...`"),
+    ] = None
+    tz: Annotated[
+        _String | None, key("time zone of reports and billing (IANA name), like `--tz`")
+    ] = None
+    user_field: Annotated[
+        _String | None, key("the log field naming the user, like `--user-field`")
+    ] = None
+    account_field: Annotated[
+        _String | None, key("the log field naming the account, like `--account-field`")
+    ] = None
+    accounts: Annotated[
+        _String | None,
+        key("CSV `key,account` file mapping account-field values to names, like `--accounts`"),
+    ] = None
+    endpoints: Annotated[EndpointsSpec, key("see `[endpoints]`")] = msgspec.field(
+        default_factory=EndpointsSpec
+    )
+    bots: Annotated[BotsSpec, key("see `[bots]`")] = msgspec.field(default_factory=BotsSpec)
+    anomalies: Annotated[
+        dict[str, Any],
+        key(
+            "`[anomalies.KIND]`: detector parameters and rules (read by `anomalies`, `watch`)",
+            reason="must be a table of [anomalies.KIND]",
+        ),
+    ] = msgspec.field(default_factory=dict)
+    log_format: Annotated[
+        _String | None, key("the nginx `log_format` of the logs, verbatim, like `--log-format`")
+    ] = None
+    nginx_conf: Annotated[
+        _String | None, key("an nginx config holding the `log_format`, like `--nginx-conf`")
+    ] = None
+    log_format_name: Annotated[
+        _String | None, key("the name of the `log_format` in `nginx_conf`")
+    ] = None
+    json: Annotated[JsonSpec, key("see `[json]`")] = msgspec.field(default_factory=JsonSpec)
+    engine: Annotated[
+        Engine | None, key("where `bill`, `mau` and `peak` compute meter states, like `--engine`")
+    ] = None
+    spark_master: Annotated[_String | None, key('the Spark master URL for `engine = "spark"`')] = (
+        None
+    )
+
+
+class Section(dict[str, Any]):
+    """A table of the config file kept as data for the package that uses it (``[anomalies]``:
+    :mod:`meterlog.anomalies` checks it when detectors are built); ``path`` is the file, for
+    its errors."""
+
+    def __init__(self, data: Mapping[str, Any] | None = None, path: Path | None = None) -> None:
+        super().__init__(data or {})
+        self.path = path
+
+
+def config_message(error: ParameterError) -> str:
+    """The config file's wording of an error: ``unknown key 'json.x'; known keys: ...``,
+    ``key 'engine' must be one of ...`` or ``key 'filter.path[0]': '(' is not a ...``."""
+    if error.known is not None:
+        return f"unknown key '{error.key}'; known keys: {', '.join(error.known)}"
+    words = error.reason.startswith(("must ", "is "))
+    return f"key '{error.key}'{' ' if words else ': '}{error.reason}"
 
 
 @dataclass(frozen=True)
@@ -52,8 +161,9 @@ class Config:
     routes: tuple[str, ...] = ()
     openapi: Path | None = None
     bot_patterns: tuple[str, ...] | None = None
-    #: ``[anomalies.<kind>]`` tables, checked: detector kind -> parameter -> value
-    anomalies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: ``[anomalies.<kind>]`` tables as written (a :class:`Section`), checked by
+    #: :mod:`meterlog.anomalies` when detectors are built: detector kind -> parameter -> value
+    anomalies: Mapping[str, Mapping[str, object]] = field(default_factory=Section)
     #: The nginx ``log_format`` of the logs, verbatim (like ``--log-format``).
     log_format: str | None = None
     #: An nginx config and the name of the ``log_format`` in it (like ``--nginx-conf``).
@@ -79,101 +189,80 @@ def find_config_path(explicit: str | Path | None) -> Path | None:
     return local if local.is_file() else None
 
 
-def _string(path: Path, key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(located(path, None, f"key '{key}' must be a non-empty string"))
-    return value
-
-
-def _string_list(path: Path, key: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(located(path, None, f"key '{key}' must be a list of strings"))
-    return tuple(value)
-
-
-def _check_keys(path: Path, table: str, data: dict[str, object], allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            where = f"{table}.{key}" if table else key
-            raise ConfigError(
-                located(
-                    path, None, f"unknown key '{where}'; known keys: {', '.join(sorted(allowed))}"
-                )
-            )
-
-
 def load_config(explicit: str | Path | None = None) -> Config:
     """Load the config file (see module doc); an absent optional file gives an empty Config."""
     path = find_config_path(explicit)
     if path is None:
         return Config()
     data = read_toml_file(path, "config file")
-    _check_keys(path, "", data, _TOP_KEYS)
-    base = path.parent
-    endpoints = data.get("endpoints", {})
-    bots = data.get("bots", {})
-    json_table = data.get("json", {})
-    if not all(isinstance(table, dict) for table in (endpoints, bots, json_table)):
-        raise ConfigError(located(path, None, "'endpoints', 'bots' and 'json' must be tables"))
-    assert isinstance(endpoints, dict) and isinstance(bots, dict) and isinstance(json_table, dict)
-    _check_keys(path, "endpoints", endpoints, _ENDPOINT_KEYS)
-    _check_keys(path, "bots", bots, _BOT_KEYS)
-    _check_keys(path, "json", json_table, _JSON_KEYS)
-    json_fields = json_table.get("fields", {})
-    if not isinstance(json_fields, dict) or not all(
-        isinstance(value, str) and value for value in json_fields.values()
-    ):
-        raise ConfigError(
-            located(path, None, "'json.fields' must be a table of COLUMN = \"KEY\" strings")
-        )
-    if "log_format" in data and "nginx_conf" in data:
+    try:
+        spec = read(data, ConfigSpec)
+    except ParameterError as error:
+        raise ConfigError(located(path, None, config_message(error))) from None
+    if spec.log_format is not None and spec.nginx_conf is not None:
         raise ConfigError(located(path, None, "give either 'log_format' or 'nginx_conf', not both"))
-    if ("nginx_conf" in data) != ("log_format_name" in data):
+    if (spec.nginx_conf is None) != (spec.log_format_name is None):
         raise ConfigError(located(path, None, "'nginx_conf' and 'log_format_name' go together"))
+    base = path.parent
 
-    def json_str(key: str) -> str | None:
-        return _string(path, f"json.{key}", json_table[key]) if key in json_table else None
+    def in_folder(name: str | None) -> Path | None:
+        return base / name if name is not None else None
 
-    def opt_str(key: str) -> str | None:
-        return _string(path, key, data[key]) if key in data else None
-
-    def opt_path(value: object, key: str) -> Path | None:
-        return base / _string(path, key, value) if value is not None else None
-
-    anomalies: Mapping[str, Mapping[str, object]] = {}
-    if "anomalies" in data:
-        # the detectors' parameters are defined with the detectors (loaded only when needed)
-        from meterlog.anomalies.registry import parse_anomaly_tables
-
-        anomalies = parse_anomaly_tables(path, data["anomalies"])
-    engine = opt_str("engine")
-    if engine is not None and engine not in ENGINE_NAMES:
-        raise ConfigError(
-            located(path, None, f"key 'engine' must be one of {', '.join(ENGINE_NAMES)}")
-        )
-    store = opt_str("store")
+    store = spec.store
     if store is not None and "://" not in store:
         store = str(base / store)
     return Config(
         path=path,
         store=store,
-        tz=opt_str("tz"),
-        user_field=opt_str("user_field"),
-        account_field=opt_str("account_field"),
-        accounts=opt_path(data.get("accounts"), "accounts"),
-        routes=_string_list(path, "endpoints.routes", endpoints.get("routes", [])),
-        openapi=opt_path(endpoints.get("openapi"), "endpoints.openapi"),
-        bot_patterns=(
-            _string_list(path, "bots.patterns", bots["patterns"]) if "patterns" in bots else None
-        ),
-        anomalies=anomalies,
-        log_format=opt_str("log_format"),
-        nginx_conf=opt_path(data.get("nginx_conf"), "nginx_conf"),
-        log_format_name=opt_str("log_format_name"),
-        json_fields=dict(json_fields),
-        json_preset=json_str("preset"),
-        json_tz=json_str("tz"),
-        engine=engine,
-        spark_master=opt_str("spark_master"),
+        tz=spec.tz,
+        user_field=spec.user_field,
+        account_field=spec.account_field,
+        accounts=in_folder(spec.accounts),
+        routes=tuple(spec.endpoints.routes),
+        openapi=in_folder(spec.endpoints.openapi),
+        bot_patterns=None if spec.bots.patterns is None else tuple(spec.bots.patterns),
+        anomalies=Section(spec.anomalies, path),
+        log_format=spec.log_format,
+        nginx_conf=in_folder(spec.nginx_conf),
+        log_format_name=spec.log_format_name,
+        json_fields=dict(spec.json.fields),
+        json_preset=spec.json.preset,
+        json_tz=spec.json.tz,
+        engine=spec.engine,
+        spark_master=spec.spark_master,
         raw=data,
     )
+
+
+def keys_doc() -> str:
+    """``docs/config-keys.md``: every key of ``meterlog.toml``, from the specs."""
+    lines = [
+        "# Config file keys",
+        "",
+        "<!-- generated by `python -m meterlog.config --docs`: do not edit -->",
+        "",
+        f"`{CONFIG_FILENAME}` is found via `--config`, `${CONFIG_ENV}` or the current folder;",
+        "options given on the command line win. Relative paths are relative to the file's",
+        "folder. A key not listed is refused.",
+        "",
+        "## The top of the file",
+        "",
+        *key_rows(ConfigSpec),
+    ]
+    for name, spec in (("endpoints", EndpointsSpec), ("bots", BotsSpec), ("json", JsonSpec)):
+        lines += ["", f"## `[{name}]`", "", *key_rows(spec)]
+    lines += [
+        "",
+        "## `[anomalies.KIND]`",
+        "",
+        "The parameters of a detector (`[anomalies.spike]`) or a rule, or a new rule; they",
+        "are checked when the detectors are built (by `meterlog anomalies`, and by `meterlog",
+        "watch` when it starts). The detectors and their parameters are listed in detectors.md.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by tests/test_docs_keys.py
+    if sys.argv[1:] != ["--docs"]:
+        sys.exit("usage: python -m meterlog.config --docs")
+    sys.stdout.write(keys_doc())

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from meterlog.anomalies.base import SEVERITIES
+from meterlog.anomalies.registry import checked_overrides
 from meterlog.anomalies.runner import LIVE_KINDS, detect_recent
 from meterlog.query.identity import NO_KEY
 from meterlog.query.settings import ReportSettings
@@ -71,7 +72,8 @@ class LiveAnomalies:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.overrides = overrides
+        # a mistake in [anomalies] is refused when the watch starts, not at its first batch
+        self.overrides = checked_overrides(overrides)
         self.lookback = lookback
         self.log = log
         self.lock = threading.Lock()

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
+import msgspec
 import polars as pl
 
 from meterlog.anomalies.base import (
@@ -51,8 +52,10 @@ from meterlog.anomalies.base import (
     network_expr,
 )
 from meterlog.anomalies.windows import parse_window
+from meterlog.config import config_message
 from meterlog.errors import ConfigError, MeterlogError, located
 from meterlog.query.endpoints import automatic_endpoint, strip_query
+from meterlog.validation import ParameterError, Spec, read
 
 RULES_FOLDER = Path(__file__).resolve().parent / "rules"
 BUILTIN_RULES = RULES_FOLDER / "builtin.toml"
@@ -62,7 +65,6 @@ GROUPS = ("ip", "network", "account", "key", "user", "client")
 DISTINCT = ("path", "request", "endpoint", "user", "key", "account", "ip", "network", "agent")
 PER = ("endpoint", "path", "account", "key")
 FILTER_PATTERNS = ("path", "query", "request", "agent", "not_path", "not_agent")
-FILTER_KEYS = (*FILTER_PATTERNS, "status", "method", "key", "user")
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,6 @@ def pattern_set_info() -> dict[str, dict[str, Any]]:
     return dict(tomllib.loads(PATTERN_SETS.read_text(encoding="utf-8")))
 
 
-def _fail(path: Path | None, message: str) -> ConfigError:
-    return ConfigError(located(path, None, message))
-
-
 def _regex_ok(pattern: str) -> bool:
     try:
         pl.Series([""]).str.contains(pattern)
@@ -169,58 +167,130 @@ def _regex_ok(pattern: str) -> bool:
     return True
 
 
-def _strings(path: Path | None, key: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(path, f"key '{key}' must be a list of strings")
-    return tuple(value)
+class StatusValue(str):
+    """A status of a rule's filter: a code (``401``) or a class (``"4xx"``)."""
+
+    shown_type: ClassVar[str] = 'status code or class ("4xx")'
+
+    @classmethod
+    def decode(cls, value: object) -> Self:
+        text = str(value).lower()
+        is_code = isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 999
+        is_class = isinstance(value, str) and len(text) == 3 and text[0] in "12345"
+        if not (is_code or (is_class and text[1:] == "xx")):
+            raise ParameterError("", f'{value!r} is not a status code or a class like "4xx"')
+        return cls(text)
 
 
-def _check_filter(path: Path | None, where: str, value: object) -> RuleFilter:
-    if not isinstance(value, dict):
-        raise _fail(path, f"key '{where}' must be a table, e.g. {{ status = [401, 403] }}")
-    values: dict[str, Any] = {}
-    for key, item in value.items():
-        at = f"{where}.{key}"
-        if key not in FILTER_KEYS:
-            raise _fail(path, f"unknown key '{at}'; known keys: {', '.join(sorted(FILTER_KEYS))}")
-        if key in ("key", "user"):
-            if not isinstance(item, bool):
-                raise _fail(path, f"key '{at}' must be true or false")
-            values[key] = item
-        elif key == "status":
-            if not isinstance(item, list) or not item:
-                raise _fail(path, f"key '{at}' must be a list of codes or classes such as \"2xx\"")
-            codes = []
-            for code in item:
-                text = str(code).lower()
-                is_code = (
-                    isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 999
+class Pattern(str):
+    """A regular expression of a rule's filter, or ``@NAME``: a pattern set."""
+
+    shown_type: ClassVar[str] = "regular expression or @SET"
+
+    @classmethod
+    def decode(cls, value: object) -> Self:
+        if not isinstance(value, str) or not value:
+            raise TypeError("not a string")  # worded by the key: "a list of strings"
+        if value.startswith("@"):
+            if value[1:] not in pattern_sets():
+                raise ParameterError(
+                    "",
+                    f"no pattern set {value!r}; known: "
+                    + ", ".join("@" + name for name in pattern_sets()),
                 )
-                is_class = isinstance(code, str) and len(text) == 3 and text[0] in "12345"
-                if not (is_code or (is_class and text[1:] == "xx")):
-                    raise _fail(
-                        path, f"key '{at}': {code!r} is not a status code or a class like \"4xx\""
-                    )
-                codes.append(text)
-            values[key] = tuple(codes)
-        else:
-            items = _strings(path, at, item)
-            if key in FILTER_PATTERNS:
-                for pattern in items:
-                    if pattern.startswith("@"):
-                        if pattern[1:] not in pattern_sets():
-                            raise _fail(
-                                path,
-                                f"key '{at}': no pattern set {pattern!r}; known: "
-                                + ", ".join("@" + name for name in pattern_sets()),
-                            )
-                    elif not _regex_ok(pattern):
-                        raise _fail(path, f"key '{at}': {pattern!r} is not a regular expression")
-            values[key] = items
-    return RuleFilter(**values)
+        elif not _regex_ok(value):
+            raise ParameterError("", f"{value!r} is not a regular expression")
+        return cls(value)
 
 
-_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(Rule)}
+def _expect(expected: str, **constraints: Any) -> msgspec.Meta:
+    """How a wrong value of a key is worded: "must be EXPECTED, not ..." (for its items too)."""
+    return msgspec.Meta(extra={"expected": expected}, **constraints)
+
+
+_Strings = "a list of strings"
+_NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+_Patterns = Annotated[list[Pattern], _expect(_Strings)]
+
+
+class RuleFilterSpec(Spec, kw_only=True):
+    """``filter = {...}`` of a rule (see :class:`RuleFilter`)."""
+
+    what = "a rule filter"
+    status: Annotated[
+        list[StatusValue], _expect('a list of codes or classes such as "2xx"', min_length=1)
+    ] = msgspec.field(default_factory=list)
+    method: Annotated[list[_NonEmpty], _expect(_Strings)] = msgspec.field(default_factory=list)
+    path: _Patterns = msgspec.field(default_factory=list)
+    query: _Patterns = msgspec.field(default_factory=list)
+    request: _Patterns = msgspec.field(default_factory=list)
+    agent: _Patterns = msgspec.field(default_factory=list)
+    not_path: _Patterns = msgspec.field(default_factory=list)
+    not_agent: _Patterns = msgspec.field(default_factory=list)
+    key: bool = False
+    user: bool = False
+
+    def checked(self) -> RuleFilter:
+        return RuleFilter(
+            **{name: tuple(getattr(self, name)) for name in FILTER_PATTERNS},
+            status=tuple(self.status),
+            method=tuple(self.method),
+            key=self.key,
+            user=self.user,
+        )
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Rule) if f.default is not MISSING}
+_Count = Annotated[float, _expect("a number, zero or more", ge=0)]
+_Text = Annotated[str, _expect("a string")]
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ParameterError(key, f"must be one of {', '.join(c for c in choices if c)}")
+
+
+class RuleSpec(Spec, kw_only=True):
+    """The keys of ``[anomalies.NAME]`` for a rule (see the module doc); their defaults are
+    :class:`Rule`'s."""
+
+    what = "a rule"
+    enabled: bool = _DEFAULTS["enabled"]
+    description: _Text = _DEFAULTS["description"]
+    source: _Text = _DEFAULTS["source"]
+    group_by: Annotated[list[str], _expect(_Strings)] = msgspec.field(
+        default_factory=lambda: list(_DEFAULTS["group_by"])
+    )
+    distinct: _Text = _DEFAULTS["distinct"]
+    per: _Text = _DEFAULTS["per"]
+    window: _Text = _DEFAULTS["window"]
+    slide: _Text = _DEFAULTS["slide"]
+    capacity: Annotated[int, _expect("a whole number, 1 or more", ge=1)] = _DEFAULTS["capacity"]
+    min_ratio: _Count = _DEFAULTS["min_ratio"]
+    min_score: _Count = _DEFAULTS["min_score"]
+    severity: _Text = _DEFAULTS["severity"]
+    high_at: _Count = _DEFAULTS["high_at"]
+    critical_at: _Count = _DEFAULTS["critical_at"]
+    success_severity: _Text = _DEFAULTS["success_severity"]
+    filter: Annotated[
+        RuleFilterSpec,
+        msgspec.Meta(extra={"reason": "must be a table, e.g. { status = [401, 403] }"}),
+    ] = msgspec.field(default_factory=RuleFilterSpec)
+
+    def __post_init__(self) -> None:
+        if not self.group_by or any(group not in GROUPS for group in self.group_by):
+            raise ParameterError("group_by", f"must list entities among {', '.join(GROUPS)}")
+        _one_of("distinct", self.distinct, ("", *DISTINCT))
+        _one_of("per", self.per, ("", *PER))
+        _one_of("severity", self.severity, SEVERITIES)
+        _one_of("success_severity", self.success_severity, ("", *SEVERITIES))
+        for name in ("window", "slide"):
+            value = getattr(self, name)
+            if value or name == "window":
+                try:
+                    parse_window(value, name)
+                except MeterlogError:
+                    raise ParameterError(name, "must be a duration such as 10m or 1h") from None
 
 
 def check_rule_table(
@@ -229,61 +299,29 @@ def check_rule_table(
     """The checked values of ``[anomalies.NAME]`` for a rule (ConfigError naming the file and
     the key if a value is wrong); a ``new`` rule must give its filter, entity and capacity."""
     if not isinstance(table, dict):
-        raise _fail(path, f"'anomalies.{name}' must be a table")
-    allowed = sorted(k for k in _TYPES if k != "name")
+        raise ConfigError(located(path, None, f"'anomalies.{name}' must be a table"))
     if new:
         missing = [k for k in ("description", "group_by", "capacity", "filter") if k not in table]
         if missing:
-            raise _fail(
-                path,
-                f"'anomalies.{name}' is not a built-in detector; to declare a rule give "
-                + ", ".join(f"'anomalies.{name}.{k}'" for k in missing),
-            )
-    values: dict[str, object] = {}
-    for key, value in table.items():
-        where = f"anomalies.{name}.{key}"
-        if key not in _TYPES or key == "name":
-            raise _fail(path, f"unknown key '{where}'; known keys: {', '.join(allowed)}")
-        kind = _TYPES[key]
-        if key == "filter":
-            values[key] = _check_filter(path, where, value)
-        elif kind == "bool":
-            if not isinstance(value, bool):
-                raise _fail(path, f"key '{where}' must be true or false")
-            values[key] = value
-        elif kind in ("int", "float"):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise _fail(path, f"key '{where}' must be a number, zero or more")
-            if kind == "int" and (not isinstance(value, int) or value < 1):
-                raise _fail(path, f"key '{where}' must be a whole number, 1 or more")
-            values[key] = float(value) if kind == "float" else value
-        elif key == "group_by":
-            groups = _strings(path, where, value)
-            bad = [g for g in groups if g not in GROUPS]
-            if not groups or bad:
-                raise _fail(path, f"key '{where}' must list entities among {', '.join(GROUPS)}")
-            values[key] = groups
-        else:
-            if not isinstance(value, str):
-                raise _fail(path, f"key '{where}' must be a string")
-            choices = {
-                "distinct": ("", *DISTINCT),
-                "per": ("", *PER),
-                "severity": SEVERITIES,
-                "success_severity": ("", *SEVERITIES),
-            }.get(key)
-            if choices is not None and value not in choices:
-                raise _fail(
-                    path, f"key '{where}' must be one of {', '.join(c for c in choices if c)}"
+            raise ConfigError(
+                located(
+                    path,
+                    None,
+                    f"'anomalies.{name}' is not a built-in detector; to declare a rule give "
+                    + ", ".join(f"'anomalies.{name}.{k}'" for k in missing),
                 )
-            if key in ("window", "slide") and (value or key == "window"):
-                try:
-                    parse_window(value, where)
-                except MeterlogError:
-                    raise _fail(
-                        path, f"key '{where}' must be a duration such as 10m or 1h"
-                    ) from None
-            values[key] = value
+            )
+    try:
+        spec = read(table, RuleSpec)
+    except ParameterError as error:
+        message = config_message(error.within(f"anomalies.{name}"))
+        raise ConfigError(located(path, None, message)) from None
+    values: dict[str, object] = {}
+    for key_name in table:
+        value = getattr(spec, key_name)
+        if isinstance(value, RuleFilterSpec):
+            value = value.checked()
+        values[key_name] = tuple(value) if isinstance(value, list) else value
     return values
 
 

@@ -1,15 +1,18 @@
 """Billing meters: one module per meter behind :class:`~meterlog.meters.base.Meter`.
 
-To add a meter, write a module with a ``Meter`` subclass and register it in :data:`METERS`
-under the name plan files use (``meter = "..."``).
+To add a meter, write a module with a ``Meter`` subclass and its keys (a
+:class:`~meterlog.meters.base.MeterSpec` tagged with the name plan files use,
+``meter = "..."``), and register it in :data:`METERS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Union
 
 from meterlog.meters.base import (
     Meter,
+    MeterSpec,
     Period,
     RequestFilter,
     events_between,
@@ -20,18 +23,22 @@ from meterlog.meters.mau import MauMeter
 from meterlog.meters.peak import PeakMeter
 from meterlog.meters.sum import SumMeter
 from meterlog.meters.unique import UniqueMeter
-from meterlog.validation import ParameterError
+from meterlog.validation import read
 
 #: Meter name -> implementation.
 METERS: dict[str, type[Meter]] = {
     meter.kind: meter for meter in (MauMeter, PeakMeter, CountMeter, SumMeter, UniqueMeter)
 }
+#: The keys of every meter, a union tagged by ``meter`` (the meter's name).
+METER_SPECS: Any = Union[tuple(meter.spec for meter in METERS.values())]  # noqa: UP007
 
 __all__ = [
     "METERS",
+    "METER_SPECS",
     "CountMeter",
     "MauMeter",
     "Meter",
+    "MeterSpec",
     "PeakMeter",
     "Period",
     "RequestFilter",
@@ -44,7 +51,7 @@ __all__ = [
 
 
 def meter_from_params(kind: str, params: Mapping[str, object]) -> Meter:
-    """The meter named ``kind`` built from ``params`` (its own keys only)."""
-    if kind not in METERS:
-        raise ParameterError("meter", f"unknown meter {kind!r}; use one of {', '.join(METERS)}")
-    return METERS[kind].from_params(params)
+    """The meter named ``kind`` built from ``params`` (its own keys only);
+    :class:`~meterlog.validation.ParameterError` naming the key if one is wrong."""
+    spec: MeterSpec = read({**params, "meter": kind}, METER_SPECS)
+    return METERS[kind].from_spec(spec)

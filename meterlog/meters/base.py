@@ -4,8 +4,9 @@ A meter turns the events of one billing period into one integer quantity per acc
 come in as a lazy frame with the canonical columns plus ``user`` and ``account`` (see
 :func:`meterlog.query.identity.with_identity`). A meter:
 
-* reads its parameters from a plan's charge table (:meth:`Meter.from_params`), refusing
-  unknown keys and bad values with :class:`~meterlog.validation.ParameterError`;
+* declares its parameters as a :class:`MeterSpec` (a struct tagged ``meter = "<kind>"``) and
+  is built from a plan's charge table (:meth:`Meter.from_params`), unknown keys and bad
+  values refused with :class:`~meterlog.validation.ParameterError`;
 * measures as a mergeable aggregate: :meth:`Meter.partial` turns any part of the period's
   events into a *state* (a small frame: sets of distinct values, sums, or values per window),
   :meth:`Meter.merge` combines two states, and :meth:`Meter.finalize` turns a state into
@@ -18,8 +19,8 @@ come in as a lazy frame with the canonical columns plus ``user`` and ``account``
   the window series) so an invoice line can be checked by hand.
 
 Which requests count is set per meter with :class:`RequestFilter` (status, path, method).
-Adding a meter is adding a module with a :class:`Meter` subclass and an entry in
-:data:`meterlog.meters.METERS`.
+Adding a meter is adding a module with a :class:`Meter` subclass, its :class:`MeterSpec` and
+an entry in :data:`meterlog.meters.METERS`.
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
+import msgspec
 import polars as pl
 
 from meterlog.patterns import parse_status_spec, template_to_regex
 from meterlog.periods import Month, utc_days
 from meterlog.query.filters import method_predicate, path_predicate, status_predicate
 from meterlog.schema import PARTITION_COLUMN
-from meterlog.validation import ParameterError, text_list
+from meterlog.validation import ParameterError, Spec, key, read
 
 #: Output schema of :meth:`Meter.quantities`.
 QUANTITY_SCHEMA: dict[str, pl.DataType] = {
@@ -122,29 +124,69 @@ def events_in_period(events: pl.LazyFrame, period: Period) -> pl.LazyFrame:
     return events_between(events, period.start, period.end)
 
 
-def _checked_templates(templates: tuple[str, ...]) -> tuple[str, ...]:
-    for index, template in enumerate(templates):
-        if not template.startswith("/"):
-            raise ParameterError(
-                f"endpoints[{index}]",
-                f"{template!r} is not a path template such as /v1/users/{{id}}",
-            )
-    return templates
+class Status(str):
+    """A status to leave out: a code (``404`` or ``"404"``) or a class (``"5xx"``), read as
+    :func:`~meterlog.patterns.parse_status_spec` writes it."""
+
+    shown_type: ClassVar[str] = 'status code or class ("5xx")'
+    shown_items: ClassVar[str] = 'status codes (`404`) or classes (`"5xx"`)'
+
+    @classmethod
+    def decode(cls, value: object) -> Self:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 100 <= value <= 599:
+                raise ParameterError("", f"status {value} is not an HTTP status (100-599)")
+            value = str(value)
+        if isinstance(value, str) and (parsed := parse_status_spec(value)) is not None:
+            return cls(parsed[0])
+        raise ParameterError(
+            "", f'cannot read {value!r} as a status: use a code (404) or a class ("5xx")'
+        )
 
 
-def _parse_status(value: object, key: str) -> str:
-    """``500``, ``"500"`` or ``"5xx"`` -> the status as :func:`parse_status_spec` writes it."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 100 <= value <= 599:
-            raise ParameterError(key, f"status {value} is not an HTTP status (100-599)")
-        value = str(value)
-    if isinstance(value, str) and (parsed := parse_status_spec(value)) is not None:
-        return parsed[0]
-    raise ParameterError(
-        key, f'cannot read {value!r} as a status: use a code (404) or a class ("5xx")'
-    )
+_NonBlank = Annotated[str, msgspec.Meta(pattern=r"\S")]
+_Strings = "a list of non-empty strings"
+
+
+class MeterSpec(Spec, tag_field="meter", kw_only=True):
+    """The keys of a meter in a charge table: ``meter`` (the tag) names the meter; every meter
+    has the :class:`RequestFilter` keys."""
+
+    exclude_status: Annotated[
+        list[Status],
+        key(
+            'codes (`404`) or classes (`"5xx"`) whose requests do not count',
+            expected='a list such as ["5xx", 404]',
+        ),
+    ] = msgspec.field(default_factory=list)
+    exclude_paths: Annotated[
+        list[_NonBlank],
+        key(
+            'path globs (`"/health"`, `"/internal/*"`) whose requests do not count',
+            expected=_Strings,
+        ),
+    ] = msgspec.field(default_factory=list)
+    methods: Annotated[
+        list[_NonBlank],
+        key("when given, only requests with these methods count", expected=_Strings),
+    ] = msgspec.field(default_factory=list)
+    endpoints: Annotated[
+        list[_NonBlank],
+        key(
+            "when given, only requests matching these endpoint templates (`/v1/users/{id}`) count",
+            expected=_Strings,
+        ),
+    ] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for index, template in enumerate(self.endpoints):
+            if not template.strip().startswith("/"):
+                raise ParameterError(
+                    f"endpoints[{index}]",
+                    f"{template.strip()!r} is not a path template such as /v1/users/{{id}}",
+                )
 
 
 @dataclass(frozen=True)
@@ -167,25 +209,24 @@ class RequestFilter:
     methods: tuple[str, ...] = ()
     endpoints: tuple[str, ...] = ()
 
-    KEYS: ClassVar[tuple[str, ...]] = ("exclude_status", "exclude_paths", "methods", "endpoints")
+    @classmethod
+    def from_spec(cls, spec: MeterSpec) -> RequestFilter:
+        """The filter of a meter's checked keys (repeated values once)."""
+
+        def distinct(values: Sequence[str]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(value.strip() for value in values))
+
+        return cls(
+            exclude_status=distinct(spec.exclude_status),
+            exclude_paths=distinct(spec.exclude_paths),
+            methods=distinct([method.upper() for method in spec.methods]),
+            endpoints=distinct(spec.endpoints),
+        )
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> RequestFilter:
-        statuses = params.get("exclude_status", [])
-        if not isinstance(statuses, list):
-            raise ParameterError(
-                "exclude_status", f'must be a list such as ["5xx", 404], not {statuses!r}'
-            )
-        parsed = [
-            _parse_status(value, f"exclude_status[{index}]") for index, value in enumerate(statuses)
-        ]
-        methods = tuple(method.upper() for method in text_list(params, "methods"))
-        return cls(
-            exclude_status=tuple(dict.fromkeys(parsed)),
-            exclude_paths=tuple(dict.fromkeys(text_list(params, "exclude_paths"))),
-            methods=tuple(dict.fromkeys(methods)),
-            endpoints=tuple(dict.fromkeys(_checked_templates(text_list(params, "endpoints")))),
-        )
+        """The filter of a charge table's filter keys (:class:`MeterSpec`)."""
+        return cls.from_spec(read({**params, "meter": "count"}, _FilterSpec))
 
     def expr(self) -> pl.Expr:
         """True for requests that count (the predicates of :mod:`meterlog.query.filters`)."""
@@ -215,23 +256,33 @@ class RequestFilter:
         return "; ".join(parts)
 
 
+class _FilterSpec(MeterSpec, tag="count", kw_only=True):
+    what = "a request filter"
+
+
 class Meter(ABC):
     """A billing meter (see the module doc). Instances are immutable and hashable, so equal
     meters in several plans are measured once."""
 
     #: The name used in plan files (``meter = "mau"``) and the registry.
     kind: ClassVar[str]
-    #: Plan keys this meter reads besides the :class:`RequestFilter` keys.
-    keys: ClassVar[tuple[str, ...]] = ()
+    #: The meter's keys in a plan's charge table (its tag is :attr:`kind`).
+    spec: ClassVar[type[MeterSpec]]
     #: The evidence column rows are ordered by after ``account`` and ``month``.
     evidence_order: ClassVar[str] = "account"
 
     counting: RequestFilter
 
     @classmethod
-    @abstractmethod
     def from_params(cls, params: Mapping[str, object]) -> Self:
-        """Build the meter from a plan charge table (only this meter's keys are passed)."""
+        """Build the meter from a plan charge table (only this meter's keys are passed);
+        :class:`~meterlog.validation.ParameterError` naming the key if a value is wrong."""
+        return cls.from_spec(read({**params, "meter": cls.kind}, cls.spec))
+
+    @classmethod
+    @abstractmethod
+    def from_spec(cls, spec: Any) -> Self:
+        """Build the meter from its checked keys."""
 
     @property
     @abstractmethod

@@ -6,15 +6,24 @@ Which requests count is set with the same filters as every meter (``exclude_stat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
-from meterlog.validation import check_keys
+from meterlog.meters.base import (
+    Meter,
+    MeterSpec,
+    Period,
+    RequestFilter,
+    concatenated,
+    events_in_period,
+)
+
+
+class CountSpec(MeterSpec, tag="count", kw_only=True):
+    what = "a count meter"
 
 
 def local_day(period: Period) -> pl.Expr:
@@ -29,13 +38,12 @@ class CountMeter(Meter):
     counting: RequestFilter = field(default_factory=RequestFilter)
 
     kind = "count"
-    keys = ()
+    spec = CountSpec
     evidence_order = "day"
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, RequestFilter.KEYS, "a count meter")
-        return cls(counting=RequestFilter.from_params(params))
+    def from_spec(cls, spec: CountSpec) -> Self:
+        return cls(counting=RequestFilter.from_spec(spec))
 
     @property
     def description(self) -> str:

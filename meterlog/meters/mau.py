@@ -7,7 +7,6 @@ in each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -15,12 +14,16 @@ import polars as pl
 
 from meterlog.meters.base import (
     DistinctValueMeter,
+    MeterSpec,
     Period,
     RequestFilter,
     SetState,
     events_in_period,
 )
-from meterlog.validation import check_keys
+
+
+class MauSpec(MeterSpec, tag="mau", kw_only=True):
+    what = "a mau meter"
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,12 @@ class MauMeter(DistinctValueMeter):
     counting: RequestFilter = field(default_factory=RequestFilter)
 
     kind = "mau"
-    keys = ()
+    spec = MauSpec
     evidence_order = "user"
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, RequestFilter.KEYS, "a mau meter")
-        return cls(counting=RequestFilter.from_params(params))
+    def from_spec(cls, spec: MauSpec) -> Self:
+        return cls(counting=RequestFilter.from_spec(spec))
 
     @property
     def description(self) -> str:

@@ -35,18 +35,24 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import ClassVar, Self
+from typing import Annotated, Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
+from meterlog.meters.base import (
+    Meter,
+    MeterSpec,
+    Period,
+    RequestFilter,
+    concatenated,
+    events_in_period,
+)
 from meterlog.query.metrics import METRICS as ALL_METRICS
 from meterlog.query.metrics import WHOLE_METRICS
-from meterlog.validation import ParameterError, check_keys, text
+from meterlog.validation import ParameterError, Text, default, key
 
 #: Window names and their length in seconds (``None``: the local calendar day).
 WINDOWS: dict[str, int | None] = {"1m": 60, "5m": 300, "1h": 3600, "1d": None}
@@ -157,17 +163,28 @@ def nearest_rank(percentile: Decimal, windows: int) -> int:
     return int((percentile * windows / 100).to_integral_value(rounding=ROUND_CEILING))
 
 
+class PeakSpec(MeterSpec, tag="peak", kw_only=True):
+    what = "a peak meter"
+    metric: Annotated[Text, key(f"what is counted per window: {', '.join(METRICS)}")] = Text(
+        "requests"
+    )
+    window: Annotated[Text, key(f"the window length: {', '.join(WINDOWS)}")] = Text("1h")
+    statistic: Annotated[
+        Text, key("`max` (the busiest window) or a percentile of all windows (`p95`)")
+    ] = Text("max")
+
+
 @dataclass(frozen=True)
 class PeakMeter(Meter):
     """Per account, the window value chosen by ``statistic`` among all windows of the period."""
 
-    metric: str = "requests"
-    window: str = "1h"
-    statistic: str = "max"
+    metric: str = default(PeakSpec, "metric")
+    window: str = default(PeakSpec, "window")
+    statistic: str = default(PeakSpec, "statistic")
     counting: RequestFilter = field(default_factory=RequestFilter)
 
     kind = "peak"
-    keys: ClassVar[tuple[str, ...]] = ("metric", "window", "statistic")
+    spec = PeakSpec
     evidence_order = "window_start"
 
     def __post_init__(self) -> None:
@@ -182,13 +199,12 @@ class PeakMeter(Meter):
         parse_statistic(self.statistic)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, (*cls.keys, *RequestFilter.KEYS), "a peak meter")
+    def from_spec(cls, spec: PeakSpec) -> Self:
         return cls(
-            metric=text(params, "metric", "requests"),
-            window=text(params, "window", "1h"),
-            statistic=text(params, "statistic", "max").lower(),
-            counting=RequestFilter.from_params(params),
+            metric=str(spec.metric),
+            window=str(spec.window),
+            statistic=str(spec.statistic).lower(),
+            counting=RequestFilter.from_spec(spec),
         )
 
     @property

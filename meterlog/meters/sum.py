@@ -19,40 +19,68 @@ resolution in a log), and the division and rounding are done on whole numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
 import polars as pl
 
-from meterlog.meters.base import Meter, Period, RequestFilter, concatenated, events_in_period
+from meterlog.meters.base import (
+    Meter,
+    MeterSpec,
+    Period,
+    RequestFilter,
+    concatenated,
+    events_in_period,
+)
 from meterlog.meters.count import local_day
-from meterlog.validation import ParameterError, check_keys, text, whole_number
+from meterlog.validation import ParameterError, Text, default, key
 
 ROUNDINGS = ("up", "down", "nearest")
 #: Fractional values are summed in units of 10**-FRACTION_DIGITS.
 FRACTION_DIGITS = 6
 
 
-def _positive_whole(params: Mapping[str, object], key: str) -> int:
+class Divisor(int):
     """A whole number >= 1, written as an integer (``1_000_000_000``), an integral float
-    (``1e9``) or a string (``"1e9"``); default 1."""
-    value = params.get(key, 1)
-    number: Decimal | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = Decimal(value)
-    elif isinstance(value, float | str):
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            number = None
-    if number is None or not number.is_finite() or number != number.to_integral_value():
-        raise ParameterError(key, f"must be a whole number such as 1000000000, not {value!r}")
-    if number < 1:
-        raise ParameterError(key, f"must be at least 1, not {value!r}")
-    return int(number)
+    (``1e9``) or a string (``"1e9"``)."""
+
+    shown_type: ClassVar[str] = 'whole number ≥ 1 (`1e9` or `"1e9"` too)'
+
+    @classmethod
+    def decode(cls, value: object) -> Self:
+        number: Decimal | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = Decimal(value)
+        elif isinstance(value, float | str):
+            try:
+                number = Decimal(str(value).strip())
+            except InvalidOperation:
+                number = None
+        if number is None or not number.is_finite() or number != number.to_integral_value():
+            raise ParameterError("", f"must be a whole number such as 1000000000, not {value!r}")
+        if number < 1:
+            raise ParameterError("", f"must be at least 1, not {value!r}")
+        return cls(int(number))
+
+
+class SumSpec(MeterSpec, tag="sum", kw_only=True):
+    what = "a sum meter"
+    column: Annotated[Text, key("the numeric column summed (`bytes_sent`, `request_time`)")]
+    divide_by: Annotated[
+        Divisor, key("the unit, in the column's units (`1_000_000_000`: bytes as GB)")
+    ] = Divisor(1)
+    rounding: Annotated[
+        Text, key(f"how the sum is rounded to whole steps: {', '.join(ROUNDINGS)}")
+    ] = Text("up")
+    step: Annotated[int, key("the quantity is a multiple of this many units", ge=1)] = 1
+
+    def __post_init__(self) -> None:
+        if self.rounding not in ROUNDINGS:
+            raise ParameterError(
+                "rounding", f"unknown rounding {self.rounding!r}; use one of {', '.join(ROUNDINGS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -60,13 +88,13 @@ class SumMeter(Meter):
     """The sum of ``column`` per account, in units of ``divide_by``, rounded to ``step``."""
 
     column: str = "bytes_sent"
-    divide_by: int = 1
-    rounding: str = "up"
-    step: int = 1
+    divide_by: int = default(SumSpec, "divide_by")
+    rounding: str = default(SumSpec, "rounding")
+    step: int = default(SumSpec, "step")
     counting: RequestFilter = field(default_factory=RequestFilter)
 
     kind = "sum"
-    keys: ClassVar[tuple[str, ...]] = ("column", "divide_by", "rounding", "step")
+    spec = SumSpec
     evidence_order = "day"
 
     def __post_init__(self) -> None:
@@ -76,14 +104,13 @@ class SumMeter(Meter):
             )
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, (*cls.keys, *RequestFilter.KEYS), "a sum meter")
+    def from_spec(cls, spec: SumSpec) -> Self:
         return cls(
-            column=text(params, "column"),
-            divide_by=_positive_whole(params, "divide_by"),
-            rounding=text(params, "rounding", "up"),
-            step=whole_number(params, "step", 1, minimum=1),
-            counting=RequestFilter.from_params(params),
+            column=str(spec.column),
+            divide_by=int(spec.divide_by),
+            rounding=str(spec.rounding),
+            step=spec.step,
+            counting=RequestFilter.from_spec(spec),
         )
 
     @property

@@ -8,14 +8,14 @@ compared as text with surrounding blanks removed; null, empty and ``-`` values n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import Annotated, Self
 
 import polars as pl
 
 from meterlog.meters.base import (
     DistinctValueMeter,
+    MeterSpec,
     Period,
     RequestFilter,
     SetState,
@@ -23,10 +23,17 @@ from meterlog.meters.base import (
 )
 from meterlog.query.endpoints import ENDPOINT_COLUMN, automatic_endpoint
 from meterlog.query.identity import identity_expr
-from meterlog.validation import check_keys, text
+from meterlog.validation import Text, key
 
 #: Columns computed from others rather than stored.
 _DERIVED = ("user", "account", ENDPOINT_COLUMN)
+
+
+class UniqueSpec(MeterSpec, tag="unique", kw_only=True):
+    what = "a unique meter"
+    column: Annotated[
+        Text, key("the column whose distinct values are counted (`remote_addr`, `endpoint`)")
+    ]
 
 
 @dataclass(frozen=True)
@@ -37,13 +44,12 @@ class UniqueMeter(DistinctValueMeter):
     counting: RequestFilter = field(default_factory=RequestFilter)
 
     kind = "unique"
-    keys: ClassVar[tuple[str, ...]] = ("column",)
+    spec = UniqueSpec
     evidence_order = "value"
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, (*cls.keys, *RequestFilter.KEYS), "a unique meter")
-        return cls(column=text(params, "column"), counting=RequestFilter.from_params(params))
+    def from_spec(cls, spec: UniqueSpec) -> Self:
+        return cls(column=str(spec.column), counting=RequestFilter.from_spec(spec))
 
     @property
     def description(self) -> str:

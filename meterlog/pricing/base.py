@@ -5,8 +5,8 @@ A pricing model turns a billable quantity (whole units) into an exact, unrounded
 :func:`price_charge` adds what every charge has: ``included`` free units, a ``minimum``
 amount, a ``maximum`` amount (a cap), and rounding half-even to the currency's minor unit.
 
-Adding a pricing model is adding a module with a :class:`PricingModel` subclass and an entry
-in :data:`meterlog.pricing.PRICING_MODELS`.
+Adding a pricing model is adding a module with a :class:`PricingModel` subclass, its
+:class:`PricingSpec` and an entry in :data:`meterlog.pricing.PRICING_MODELS`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from meterlog.pricing.currency import Currency, exact
+from meterlog.validation import Spec, read
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,28 @@ class Priced:
     detail: str
 
 
+class PricingSpec(Spec, tag_field="pricing", kw_only=True):
+    """The keys of a pricing model in a charge table; ``pricing`` (the tag) names the model."""
+
+
 class PricingModel(ABC):
     """A way to price a number of units (see the module doc)."""
 
     #: The name used in plan files (``pricing = "graduated"``) and the registry.
     kind: ClassVar[str]
-    #: Plan keys this model reads.
-    keys: ClassVar[tuple[str, ...]]
+    #: The model's keys in a plan's charge table (its tag is :attr:`kind`).
+    spec: ClassVar[type[PricingSpec]]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        """Build the model from a plan charge table (only this model's keys are passed);
+        :class:`~meterlog.validation.ParameterError` naming the key if a value is wrong."""
+        return cls.from_spec(read({**params, "pricing": cls.kind}, cls.spec))
 
     @classmethod
     @abstractmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        """Build the model from a plan charge table (only this model's keys are passed)."""
+    def from_spec(cls, spec: Any) -> Self:
+        """Build the model from its checked keys."""
 
     @abstractmethod
     def price(self, units: int) -> Priced:

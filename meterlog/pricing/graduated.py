@@ -7,15 +7,19 @@ in it); zero units reach no tier and cost nothing. Unit prices are per ``per`` u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Self
+from typing import Self
 
-from meterlog.pricing.base import Priced, PricingModel
+from meterlog.pricing.base import Priced, PricingModel, PricingSpec
 from meterlog.pricing.currency import exact
-from meterlog.pricing.tiers import Tier, parse_tiers, per_units, price_text
-from meterlog.validation import check_keys
+from meterlog.pricing.tiers import Per, Tier, Tiers, checked_tiers, price_text
+
+
+class GraduatedSpec(PricingSpec, tag="graduated", kw_only=True):
+    what = "graduated pricing"
+    tiers: Tiers
+    per: Per = 1
 
 
 @dataclass(frozen=True)
@@ -24,12 +28,11 @@ class Graduated(PricingModel):
     per: int = 1
 
     kind = "graduated"
-    keys: ClassVar[tuple[str, ...]] = ("tiers", "per")
+    spec = GraduatedSpec
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, cls.keys, "graduated pricing")
-        return cls(tiers=parse_tiers(params), per=per_units(params))
+    def from_spec(cls, spec: GraduatedSpec) -> Self:
+        return cls(tiers=checked_tiers(spec.tiers), per=spec.per)
 
     def price(self, units: int) -> Priced:
         amount = Decimal(0)

@@ -6,14 +6,19 @@ two. Zero units cost nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Self
+from typing import Annotated, Self
 
-from meterlog.pricing.base import Priced, PricingModel
+from meterlog.pricing.base import Priced, PricingModel, PricingSpec
 from meterlog.pricing.currency import exact
-from meterlog.validation import check_keys, money, whole_number
+from meterlog.validation import Money, key
+
+
+class PackageSpec(PricingSpec, tag="package", kw_only=True):
+    what = "package pricing"
+    package_size: Annotated[int, key("units in one package (a started package is billed)", ge=1)]
+    package_price: Annotated[Money, key("price of one package")]
 
 
 @dataclass(frozen=True)
@@ -22,15 +27,11 @@ class Package(PricingModel):
     package_price: Decimal
 
     kind = "package"
-    keys: ClassVar[tuple[str, ...]] = ("package_size", "package_price")
+    spec = PackageSpec
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, cls.keys, "package pricing")
-        return cls(
-            package_size=whole_number(params, "package_size", minimum=1),
-            package_price=money(params, "package_price"),
-        )
+    def from_spec(cls, spec: PackageSpec) -> Self:
+        return cls(package_size=spec.package_size, package_price=Decimal(spec.package_price))
 
     def price(self, units: int) -> Priced:
         packages = -(-units // self.package_size)

@@ -5,15 +5,20 @@ With ``unit_price = "0.50"`` and ``per = 1000``, 1500 units cost 1500 x 0.50 / 1
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Self
+from typing import Annotated, Self
 
-from meterlog.pricing.base import Priced, PricingModel
+from meterlog.pricing.base import Priced, PricingModel, PricingSpec
 from meterlog.pricing.currency import exact
-from meterlog.pricing.tiers import per_units, price_text
-from meterlog.validation import check_keys, money
+from meterlog.pricing.tiers import Per, price_text
+from meterlog.validation import Money, key
+
+
+class PerUnitSpec(PricingSpec, tag="per_unit", kw_only=True):
+    what = "per_unit pricing"
+    unit_price: Annotated[Money, key("price of one unit (of `per` units)")]
+    per: Per = 1
 
 
 @dataclass(frozen=True)
@@ -22,12 +27,11 @@ class PerUnit(PricingModel):
     per: int = 1
 
     kind = "per_unit"
-    keys: ClassVar[tuple[str, ...]] = ("unit_price", "per")
+    spec = PerUnitSpec
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, cls.keys, "per_unit pricing")
-        return cls(unit_price=money(params, "unit_price"), per=per_units(params))
+    def from_spec(cls, spec: PerUnitSpec) -> Self:
+        return cls(unit_price=Decimal(spec.unit_price), per=spec.per)
 
     def price(self, units: int) -> Priced:
         with exact():

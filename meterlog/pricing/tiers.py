@@ -16,10 +16,53 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
-from meterlog.validation import ParameterError, check_keys, money, table_list, whole_number
+import msgspec
 
-TIER_KEYS = ("from", "up_to", "unit_price", "flat_amount")
+from meterlog.validation import Money, ParameterError, Spec, key, read
+
+#: The ``per`` key of a charge: how many units a unit price is quoted for.
+Per = Annotated[int, key("units a unit price is quoted for (`1000`: a price per thousand)", ge=1)]
+
+
+class TierSpec(Spec, kw_only=True):
+    """One tier of ``tiers = [...]`` (see the module doc)."""
+
+    what = "a tier"
+    start: Annotated[
+        Annotated[int, msgspec.Meta(ge=0)] | None,
+        key("the tier covers the units after this one (default: the previous tier's `up_to`)"),
+    ] = msgspec.field(default=None, name="from")
+    up_to: Annotated[
+        Annotated[int, msgspec.Meta(ge=1)] | None,
+        key("last unit of the tier (left out in the last tier only)"),
+    ] = None
+    unit_price: Annotated[
+        Money | None, key("price of one unit (of `per`); required unless `flat_amount` is given")
+    ] = None
+    flat_amount: Annotated[
+        Money | None, key("amount charged once when the quantity reaches the tier")
+    ] = None
+
+    def __post_init__(self) -> None:
+        if self.unit_price is None and self.flat_amount is None:
+            raise ParameterError("unit_price", "is required")
+
+
+Tiers = Annotated[
+    list[TierSpec],
+    key(
+        "the price tiers, in order (see [Tiers](#tiers))",
+        min_length=1,
+        reason="must be a non-empty list of tables",
+    ),
+]
+
+
+class _TiersSpec(Spec, kw_only=True):
+    what = "tiered pricing"
+    tiers: Tiers
 
 
 @dataclass(frozen=True)
@@ -37,20 +80,19 @@ class Tier:
 
 def parse_tiers(params: Mapping[str, object]) -> tuple[Tier, ...]:
     """The ``tiers`` list of a charge table, checked as described in the module doc."""
-    tables = table_list(params, "tiers")
+    given = {"tiers": params["tiers"]} if "tiers" in params else {}
+    return checked_tiers(read(given, _TiersSpec).tiers)
+
+
+def checked_tiers(specs: list[TierSpec]) -> tuple[Tier, ...]:
+    """The ``tiers`` of a charge, checked as described in the module doc."""
     tiers: list[Tier] = []
     previous_end = 0
-    last = len(tables) - 1
-    for index, table in enumerate(tables):
+    last = len(specs) - 1
+    for index, spec in enumerate(specs):
         where = f"tiers[{index}]"
-        try:
-            check_keys(table, TIER_KEYS, "a tier")
-            unit_price = money(table, "unit_price", "0" if "flat_amount" in table else None)
-            flat_amount = money(table, "flat_amount", "0")
-            start = whole_number(table, "from", previous_end)
-            up_to = whole_number(table, "up_to", minimum=1) if "up_to" in table else None
-        except ParameterError as error:
-            raise error.within(where) from None
+        start = previous_end if spec.start is None else spec.start
+        up_to = spec.up_to
         if start < previous_end:
             raise ParameterError(
                 where, f"tiers overlap: starts at {start} but previous tier ends at {previous_end}"
@@ -75,19 +117,16 @@ def parse_tiers(params: Mapping[str, object]) -> tuple[Tier, ...]:
         if up_to is not None and up_to <= start:
             reason = (
                 f"tier ends at {up_to}, not after its start {start}"
-                if "from" in table
+                if spec.start is not None
                 else f"tiers out of order: up_to {up_to} is not above the previous tier's "
                 f"up_to {start}"
             )
             raise ParameterError(where, reason)
+        unit_price = Decimal(spec.unit_price if spec.unit_price is not None else 0)
+        flat_amount = Decimal(spec.flat_amount if spec.flat_amount is not None else 0)
         tiers.append(Tier(start, up_to, unit_price, flat_amount))
         previous_end = up_to if up_to is not None else previous_end
     return tuple(tiers)
-
-
-def per_units(params: Mapping[str, object]) -> int:
-    """The ``per`` key: how many units a unit price is quoted for (default 1)."""
-    return whole_number(params, "per", 1, minimum=1)
 
 
 def price_text(unit_price: Decimal, per: int) -> str:

@@ -7,15 +7,19 @@ first tier and cost nothing (no flat amount either). Unit prices are per ``per``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Self
+from typing import Self
 
-from meterlog.pricing.base import Priced, PricingModel
+from meterlog.pricing.base import Priced, PricingModel, PricingSpec
 from meterlog.pricing.currency import exact
-from meterlog.pricing.tiers import Tier, parse_tiers, per_units, price_text
-from meterlog.validation import check_keys
+from meterlog.pricing.tiers import Per, Tier, Tiers, checked_tiers, price_text
+
+
+class VolumeSpec(PricingSpec, tag="volume", kw_only=True):
+    what = "volume pricing"
+    tiers: Tiers
+    per: Per = 1
 
 
 @dataclass(frozen=True)
@@ -24,12 +28,11 @@ class Volume(PricingModel):
     per: int = 1
 
     kind = "volume"
-    keys: ClassVar[tuple[str, ...]] = ("tiers", "per")
+    spec = VolumeSpec
 
     @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> Self:
-        check_keys(params, cls.keys, "volume pricing")
-        return cls(tiers=parse_tiers(params), per=per_units(params))
+    def from_spec(cls, spec: VolumeSpec) -> Self:
+        return cls(tiers=checked_tiers(spec.tiers), per=spec.per)
 
     def price(self, units: int) -> Priced:
         number = next((index for index, tier in enumerate(self.tiers) if tier.contains(units)), 0)
