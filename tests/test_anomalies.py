@@ -19,8 +19,8 @@ from meterlog.anomalies.runner import AnomalyQuery, detect_recent, explain_findi
 from meterlog.commands.anomalies import SEVERITIES as COMMAND_SEVERITIES
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
-from tests.anomaly_support import at, hourly, ingest, requests
-from tests.conftest import cli
+from tests.support import cli
+from tests.support.anomalies import at, hourly, ingest, requests
 
 START = at(2026, 9, 21)  # a Monday, five weeks before the incidents
 INCIDENTS = at(2026, 10, 27)

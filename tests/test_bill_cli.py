@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from meterlog.cli import main
-from tests.billing_support import append_events, build_store
+from tests.support.billing import append_events, build_store
 
 ACCOUNTS_CSV = (
     "key,account\nkey-acme,acme\nkey-globex,globex\nkey-initech,initech\nkey-umbrella,umbrella\n"

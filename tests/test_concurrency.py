@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import WRITING_MARKER, Store
-from tests.conftest import REPO, combined, events, process_env, progress_table, write_lines
+from tests.support import REPO, combined, events, process_env, progress_table, write_lines
 
 KEY = ["source_id", "source_offset"]
 COMMAND = [sys.executable, "-m", "meterlog", "ingest"]

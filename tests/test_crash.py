@@ -18,7 +18,7 @@ import polars as pl
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import WRITING_MARKER, Store
-from tests.conftest import REPO, combined, events, process_env, progress_table, rejects
+from tests.support import REPO, combined, events, process_env, progress_table, rejects
 
 KILLS = 22
 CHUNK = 32 * 1024

@@ -22,8 +22,8 @@ from meterlog.meters import Period
 from meterlog.periods import Month
 from meterlog.plans import load_plan_file
 from meterlog.store import Store
-from tests.billing_support import append_events
-from tests.conftest import REPO, cli
+from tests.support import REPO, cli
+from tests.support.billing import append_events
 
 SAMPLE = REPO / "sample_logs"
 
@@ -304,7 +304,7 @@ def test_bundled_sample_bill_on_duckdb_is_the_same_bytes(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_bundled_sample_bill_on_spark_is_the_same_bytes(tmp_path: Path) -> None:
     """A real Spark: local[2], then a standalone master and one worker on 127.0.0.1."""
-    from tests.spark_support import spark_home, standalone_cluster
+    from tests.support.spark import spark_home, standalone_cluster
 
     spark_home()
     store = _sample_store(tmp_path)

@@ -19,7 +19,7 @@ from meterlog.formats import JsonLinesFormat, NginxLogFormat, builtin_format
 from meterlog.ingest import FAILED, IngestOptions, ingest
 from meterlog.sources import split_lines
 from meterlog.store import Store
-from tests.conftest import cli, combined, events, rejects, write_lines
+from tests.support import cli, combined, events, rejects, write_lines
 
 FORMATS = [
     builtin_format("combined"),

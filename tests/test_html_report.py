@@ -35,9 +35,9 @@ from meterlog.report.panels import (
 )
 from meterlog.reports import ReportSettings, resolve_settings
 from meterlog.store import Store
-from tests.chromium import Browser, chromium_path
-from tests.conftest import realdata
-from tests.usage_fixtures import build_store, requests_frame
+from tests.support import realdata
+from tests.support.chromium import Browser, chromium_path
+from tests.support.usage import build_store, requests_frame
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 #: The page for a month of the sample data stays under this size (plotly.js alone was 4.8 MB).

@@ -24,7 +24,7 @@ from meterlog.meters import (
 )
 from meterlog.meters.peak import PeakMeter
 from meterlog.periods import Month
-from tests.billing_support import identified, utc
+from tests.support.billing import identified, utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC_ZONE = ZoneInfo("UTC")
@@ -196,7 +196,7 @@ def test_a_running_invoice_is_the_same_whatever_the_batches(data, drawn) -> None
     from meterlog.billing.invoice import RunningInvoice
     from meterlog.identity import with_identity
     from meterlog.plans import load_plan_file
-    from tests.billing_support import event_frame
+    from tests.support.billing import event_frame
 
     keys = [None, "key-unknown", *SAMPLE_KEYS]
     rows = _rows(drawn)

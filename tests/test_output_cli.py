@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 
 from meterlog.cli import main
 from meterlog.schema import REJECT_REASONS
-from tests.conftest import combined, write_lines
-from tests.usage_fixtures import ACCOUNTS_CSV, build_store
+from tests.support import combined, write_lines
+from tests.support.usage import ACCOUNTS_CSV, build_store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 ISOLATED: dict[str, str | None] = {"METERLOG_CONFIG": None, "METERLOG_STORE": None}

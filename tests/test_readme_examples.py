@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, process_env
+from tests.support import REPO, process_env
 from tests.test_docs import code_blocks
 
 pytestmark = pytest.mark.slow

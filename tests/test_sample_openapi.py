@@ -17,7 +17,7 @@ from meterlog.endpoints import EndpointTemplates, load_openapi, with_endpoint
 from meterlog.formats import read_log_format_from_config
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import Store
-from tests.conftest import cli
+from tests.support import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 SPEC = SAMPLES / "openapi.yaml"

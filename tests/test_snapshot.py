@@ -16,7 +16,7 @@ from meterlog.plans import load_plan_file
 from meterlog.report.html import HtmlReportQuery, build_html_report
 from meterlog.reports import resolve_settings
 from meterlog.store import Snapshot, Store
-from tests.billing_support import append_events, build_store
+from tests.support.billing import append_events, build_store
 
 UTC_ZONE = ZoneInfo("UTC")
 PLAN = """

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from meterlog.cli import main
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import EVENTS_TABLE, Progress, Store, check_store
-from tests.conftest import REPO, cli, combined, events, process_env, write_lines
+from tests.support import REPO, cli, combined, events, process_env, write_lines
 
 READING_COMMANDS = [
     ["status"],

@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from meterlog.store import Store
-from tests.conftest import REPO, combined, events, meterlog_process, process_env, write_lines
+from tests.support import REPO, combined, events, meterlog_process, process_env, write_lines
 
 SCRIPT = r"""
 import json, subprocess, sys

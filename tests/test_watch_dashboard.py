@@ -17,7 +17,7 @@ from meterlog.live import Watcher, WatchOptions
 from meterlog.live.dashboard import dashboard_data, render, sparkline
 from meterlog.plans import load_plan_file
 from meterlog.store import Store
-from tests.conftest import REPO
+from tests.support import REPO
 
 HOSTILE = "evil\x1b[2J\x1b]0;owned\x07[bold]key"
 

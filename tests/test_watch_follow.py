@@ -9,7 +9,6 @@ import gzip
 import os
 import shutil
 import threading
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,44 +16,7 @@ import pytest
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.live import Watcher, WatchOptions
 from meterlog.store import Store
-from tests.conftest import combined
-
-
-class Writer:
-    """Appends numbered lines to a log file, as nginx does, and remembers what it wrote."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.written: list[int] = []
-        self.next = 0
-
-    def write(self, count: int, *, partial: bool = False) -> None:
-        numbers = list(range(self.next, self.next + count))
-        self.next += count
-        text = "".join(combined(n, user=f"u{n % 13}") + "\n" for n in numbers)
-        if partial:  # the last line's end is written later
-            text = text[:-30]
-        with self.path.open("a") as handle:
-            handle.write(text)
-        self.written += numbers
-
-    def finish_partial(self, last: int) -> None:
-        with self.path.open("a") as handle:
-            handle.write((combined(last, user=f"u{last % 13}") + "\n")[-30:])
-
-
-def stored_numbers(store: Path) -> Counter[int]:
-    paths = Store(store).scan_events().select("path").collect().get_column("path")
-    return Counter(int(p.rsplit("/", 1)[1]) for p in paths.to_list())
-
-
-def assert_exactly(store: Path, written: list[int]) -> None:
-    stored = stored_numbers(store)
-    doubled = [n for n, c in stored.items() if c > 1]
-    missing = sorted(set(written) - set(stored))
-    extra = sorted(set(stored) - set(written))
-    assert not doubled and not missing and not extra, (doubled[:5], missing[:5], extra[:5])
-    assert sum(stored.values()) == len(written)
+from tests.support.watch import Writer, assert_exactly
 
 
 def watcher(store: Path, *paths: Path) -> Watcher:

@@ -23,8 +23,8 @@ from meterlog.live.metrics import MetricsServer
 from meterlog.plans import load_plan_file
 from meterlog.reports import ReportSettings
 from meterlog.store import Store
-from tests.conftest import REPO
-from tests.test_watch_metrics import by, scrape
+from tests.support import REPO
+from tests.support.watch import by, free_port, scrape
 
 LOG_FORMAT = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -237,7 +237,7 @@ def test_keyless_requests_have_one_name_everywhere(
     from rich.console import Console
 
     from meterlog.live.dashboard import dashboard_data, render
-    from tests.conftest import cli
+    from tests.support import cli
 
     said: list[str] = []
     watch, _, log = live_watch(tmp_path, said)
@@ -441,8 +441,7 @@ def test_watch_service_with_a_plan_on_real_traffic(tmp_path: Path) -> None:
     import time
     import urllib.error
 
-    from tests.conftest import process_env
-    from tests.test_watch_prometheus import free_port
+    from tests.support import process_env
 
     logs = tmp_path / "logs"
     logs.mkdir()
