@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import REPO
 from tests.support.s3 import BUCKET
 
 
@@ -19,6 +21,31 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.delenv("METERLOG_CONFIG", raising=False)
     monkeypatch.delenv("METERLOG_HMAC_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sample_logs_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``sample_logs/`` ingested with its nginx.conf's ``api`` format, as ``make demo`` does,
+    once per test process. Read it only: a test or module that writes copies it
+    (``sample_store``)."""
+    from meterlog.formats import read_log_format_from_config
+    from meterlog.ingest import IngestOptions, ingest
+    from meterlog.store import Store
+
+    samples = REPO / "sample_logs"
+    path = tmp_path_factory.mktemp("sample-logs") / "store"
+    options = IngestOptions(
+        custom_format=read_log_format_from_config(samples / "nginx.conf", "api")
+    )
+    summary = ingest(Store(path), [str(samples)], options)
+    assert not summary.failed, summary.failed
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_logs_store: Path, tmp_path: Path) -> Path:
+    """A copy of the sample logs' store this test may write to."""
+    return Path(shutil.copytree(sample_logs_store, tmp_path / "sample"))
 
 
 @pytest.fixture(scope="session")

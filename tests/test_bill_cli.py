@@ -557,6 +557,7 @@ def readme_cron(tmp_path: Path):
     return jobs, env
 
 
+@pytest.mark.slow
 def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
     jobs, env = readme_cron(tmp_path)
     assert jobs["ingest"][0] == ("5", "*", "*", "*", "*")
@@ -598,6 +599,7 @@ def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "log" / "bill.log").read_text() == ""  # -q: nothing to say
 
 
+@pytest.mark.slow
 def test_readme_cron_refuses_while_a_rotated_file_holds_unread_lines(tmp_path: Path) -> None:
     jobs, env = readme_cron(tmp_path)
 

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import WRITING_MARKER, Store
@@ -81,6 +82,7 @@ def wait_until_writing(store: Path, started: float, process: subprocess.Popen[st
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_at_many_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     clean = Store(tmp_path / "clean")

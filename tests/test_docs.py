@@ -176,6 +176,7 @@ def test_cli_reference_is_generated_from_help() -> None:
     )
 
 
+@pytest.mark.slow
 def test_quick_start_on_the_bundled_sample_logs_works(tmp_path: Path) -> None:
     """The README's first ingest example on sample_logs/ runs as written, from the checkout."""
     import subprocess

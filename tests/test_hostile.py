@@ -76,6 +76,22 @@ def test_any_bytes_never_crash_and_every_line_is_accounted_for(lines: list[bytes
         assert parsed | rejected == set(batch.lines.get_column("source_line").to_list())
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=pl.exceptions.ComputeError,
+    reason="bug: the JSON reader hands Arrow's list<null> column to Polars, which refuses it "
+    "('offsets must not exceed the values length'); the line should be stored or rejected",
+)
+@pytest.mark.parametrize(
+    "line", [b'{"":[null,null]}', b'{"time":"2026-10-01T00:00:00Z","x":[null,null]}']
+)
+def test_a_json_array_of_nulls_is_accounted_for(line: bytes) -> None:
+    """Found by the test above when it draws other examples: a crash, not a reject."""
+    batch = split_lines(line + b"\n", 0, 1, max_line_bytes=150)
+    result = JsonLinesFormat().parse(batch.lines)
+    assert result.events.height + result.rejects.height == 1
+
+
 # -- round trips through a log_format -------------------------------------------------------
 
 

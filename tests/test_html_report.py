@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,6 @@ import polars as pl
 import pytest
 
 from meterlog.config import load_config
-from meterlog.formats import read_log_format_from_config
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.report.draw import human_bytes, shorten
 from meterlog.report.html import HtmlReportQuery, build_html_report, write_html_report
@@ -61,13 +61,9 @@ PAGE_TEXT = """document.body.innerText + '\\n' +
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def sample_store(sample_logs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
     path = tmp_path_factory.mktemp("samples") / "store"
-    options = IngestOptions(
-        custom_format=read_log_format_from_config(SAMPLES / "nginx.conf", "api")
-    )
-    ingest(Store(path), [str(SAMPLES)], options)
-    return Store(path)
+    return Store(shutil.copytree(sample_logs_store, path))
 
 
 def sample_settings(store: Store) -> ReportSettings:

@@ -75,6 +75,7 @@ def test_the_bomb_helper_writes_a_valid_gzip(tmp_path: Path) -> None:
     assert gzip.decompress(bomb.read_bytes()) == b"a\nb\n" + bytes(3 * MIB) + b"\nc\n"
 
 
+@pytest.mark.slow
 def test_gzip_bomb_keeps_memory_bounded_and_stores_every_valid_line(tmp_path: Path) -> None:
     bomb = gzip_bomb(
         tmp_path / "access.log.gz",

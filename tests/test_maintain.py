@@ -61,6 +61,7 @@ def test_maintain_removes_an_old_orphan_and_keeps_young_and_referenced_files(
     assert all(Path(uri).exists() for uri in DeltaTable(store.table_uri(EVENTS_TABLE)).file_uris())
 
 
+@pytest.mark.slow
 def test_maintain_on_s3_removes_an_old_orphan_only(
     s3_env: str,
     s3_endpoint: str,

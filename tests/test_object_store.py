@@ -1,6 +1,7 @@
 """The store on an object store: ingest into ``s3://...`` on a local S3-compatible server
-(moto's server mode, started here), credentials and endpoint from the usual environment
-variables, several writers at once, maintenance, and reading it back."""
+(moto's server mode, the ``s3_endpoint`` fixture in ``conftest.py``), credentials and endpoint
+from the usual environment variables, several writers at once, maintenance, and reading it
+back."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from meterlog.cli import main
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import Store
+
+# a local S3 server: the slow tier
+pytestmark = pytest.mark.slow
 
 
 def combined(i: int, host: str = "10.0.0") -> str:

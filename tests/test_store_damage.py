@@ -217,6 +217,7 @@ def test_check_on_a_healthy_store(tmp_path: Path) -> None:
     assert result.stdout == f"store: {store}: no damage found\n"
 
 
+@pytest.mark.slow
 def test_bill_while_maintain_deletes_old_files_does_not_crash(tmp_path: Path) -> None:
     """``maintain --retention 0h`` deletes every file older versions used; a report reading
     meanwhile ends with one line (or succeeds), never with a traceback."""

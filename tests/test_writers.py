@@ -51,7 +51,7 @@ def store_of(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("s3_env"))
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.slow)])
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return store_of(request.param, tmp_path, request)
 
@@ -163,6 +163,7 @@ def test_a_commit_that_loses_a_race_is_retried_once_and_stored_once(store_uri: s
     assert keys.is_duplicated().sum() == 0
 
 
+@pytest.mark.slow
 def test_ingest_overtaken_mid_file_re_plans_and_stores_each_line_once(
     s3_env: str,
     tmp_path: Path,
