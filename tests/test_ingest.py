@@ -205,7 +205,10 @@ def test_a_file_mostly_not_in_the_format_is_not_ingested(tmp_path: Path, store: 
     summary = ingest(store, [str(good), str(bad)], IngestOptions())
     failed = summary.failed
     assert [Path(f.path).name for f in failed] == ["bad.log"]
-    assert "no line matches a known log format" in (failed[0].error or "")
+    assert (failed[0].error or "").startswith(
+        f"{bad}: no line matches a known log format (json, main, combined, common); the file "
+        "was not ingested. Give its format with --log-format "
+    )
     assert events(store).height == 10
 
 
