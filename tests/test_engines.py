@@ -306,6 +306,7 @@ def test_bundled_sample_bill_on_spark_is_the_same_bytes(sample_store: Path, tmp_
         assert _bill(store, "spark", "--spark-master", master) == polars
 
 
+@pytest.mark.slow  # the whole report, twice
 def test_report_invoice_section_on_duckdb_is_the_same_bytes(
     sample_store: Path, tmp_path: Path
 ) -> None:

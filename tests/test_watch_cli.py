@@ -50,6 +50,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert stdin.returncode == 2 and "standard input" in stdin.stderr
 
 
+@pytest.mark.slow  # watch as a program, until a signal
 def test_sigterm_commits_and_exits_0(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -72,6 +73,7 @@ def test_sigterm_commits_and_exits_0(tmp_path: Path) -> None:
     assert_exactly(store, writer.written)
 
 
+@pytest.mark.slow  # watch as a program, until a signal
 def test_quiet_prints_nothing_without_errors(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -174,6 +176,7 @@ def test_sigkill_at_several_moments_with_cron_ingest(tmp_path: Path) -> None:
     assert strip.sub("", bills[0].stdout) == strip.sub("", bills[1].stdout)
 
 
+@pytest.mark.slow  # watch as a program, until a signal
 def test_dashboard_on_a_terminal(tmp_path: Path) -> None:
     """On a (pseudo) terminal watch draws the dashboard, sized to it, and SIGTERM ends it."""
     import fcntl
