@@ -303,7 +303,7 @@ def test_odd_data_is_shown_honestly(tmp_path: Path) -> None:
     assert f">{shorten(long_path, 80)}<" in text and shorten(long_path, 80).endswith("/invoices")
 
 
-def test_log_values_cannot_inject_script(tmp_path: Path) -> None:
+def _evil_report(tmp_path: Path) -> tuple[Path, list[str]]:
     evil = "</script><script>window.pwned=1</script><img src=http://127.0.0.1:9/x>"
     lines = [
         _line(
@@ -315,10 +315,19 @@ def test_log_values_cannot_inject_script(tmp_path: Path) -> None:
         ),
         _line("2026-10-01T09:00:00", referrer="'><b onmouseover=alert(1)>x", status=500),
     ]
-    out, charts = _report_of(tmp_path, lines, HtmlReportQuery(since="2026-10-01"))
+    return _report_of(tmp_path, lines, HtmlReportQuery(since="2026-10-01"))
+
+
+def test_log_values_cannot_inject_script(tmp_path: Path) -> None:
+    out, _ = _evil_report(tmp_path)
     text = out.read_text(encoding="utf-8")
     assert "<script>window.pwned" not in text and "<svg onload" not in text
     assert "<b onmouseover" not in text and 'href="javascript' not in text
+
+
+@pytest.mark.slow
+def test_log_values_cannot_inject_script_in_a_browser(tmp_path: Path) -> None:
+    out, charts = _evil_report(tmp_path)
     shown = check_in_browser(out, charts)
     with browser() as page:
         page.open(out.as_uri())
