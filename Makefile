@@ -27,8 +27,8 @@ demo: $(VENV)/.installed
 	$(METERLOG) bill $(DEMO_IDENTITY) --month $(DEMO_MONTH) --plan sample_logs/plans.toml --format table
 	mkdir -p demo-out
 	$(METERLOG) report $(DEMO_IDENTITY) --month $(DEMO_MONTH) --plan sample_logs/plans.toml -o demo-out/report.html
-	$(PY) -m tests.chromium demo-out/report.html demo-out/report-1280.png 1280 && \
-		$(PY) -m tests.chromium demo-out/report.html demo-out/report-390.png 390 || \
+	$(PY) -m tests.support.chromium demo-out/report.html demo-out/report-1280.png 1280 && \
+		$(PY) -m tests.support.chromium demo-out/report.html demo-out/report-390.png 390 || \
 		echo "demo: no screenshots (chromium missing: apt-get install chromium)"
 	@echo "demo: the HTML report is $(CURDIR)/demo-out/report.html (open it in a browser)"
 	@test ! -f demo-out/report-390.png || echo "demo: whole-page screenshots at 1280 and 390 px wide: $(CURDIR)/demo-out/report-1280.png, report-390.png"

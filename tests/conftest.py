@@ -1,113 +1,17 @@
-"""Shared helpers for the test suite: paths, log line builders, CLI runners, store readers."""
+"""Fixtures for the whole suite; the helpers the tests import are in ``tests.support``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from datetime import UTC, datetime
+import logging
+import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
-from click.testing import CliRunner, Result
 
-from meterlog.cli import main
-from meterlog.store import Store
-
-REPO = Path(__file__).resolve().parents[1]
-#: Third-party logs beside the checkout (``<parent>/shared/realdata``); tests skip without them.
-REALDATA = REPO.parent / "shared" / "realdata"
-
-
-def realdata(*parts: str) -> Path:
-    path = REALDATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"third-party logs not found at {path}")
-    return path
-
-
-def combined(
-    index: int,
-    *,
-    day: int = 10,
-    user: str = "-",
-    path: str | None = None,
-    status: int = 200,
-    agent: str = "curl/8.0",
-    offset: str = "+0000",
-) -> str:
-    """A combined-format line; ``index`` makes it unique (seconds and path)."""
-    minute, second = divmod(index % 3600, 60)
-    hour = (index // 3600) % 24
-    stamp = f"{day:02d}/Oct/2026:{hour:02d}:{minute:02d}:{second:02d} {offset}"
-    target = path if path is not None else f"/v1/items/{index}"
-    return (
-        f'10.0.{index % 250}.{index % 7} - {user} [{stamp}] "GET {target} HTTP/1.1" {status} '
-        f'{100 + index} "-" "{agent}"'
-    )
-
-
-def write_lines(path: Path, lines: list[str], *, newline_at_end: bool = True) -> Path:
-    text = "\n".join(lines) + ("\n" if newline_at_end and lines else "")
-    path.write_bytes(text.encode())
-    return path
-
-
-def events(store: Store | str | Path) -> pl.DataFrame:
-    """All stored events, in source then line order."""
-    store = store if isinstance(store, Store) else Store(store)
-    return store.scan_events().collect().sort("source_id", "source_offset")
-
-
-def rejects(store: Store | str | Path) -> pl.DataFrame:
-    store = store if isinstance(store, Store) else Store(store)
-    return store.scan_rejects().collect().sort("source_id", "source_offset")
-
-
-def progress_table(store: Store | str | Path) -> list[tuple[str, int, int]]:
-    """(source_id, offset, lines) for every source the store knows, sorted."""
-    store = store if isinstance(store, Store) else Store(store)
-    frame = store.sources().select("source_id", "offset", "lines").sort("source_id")
-    return [tuple(row) for row in frame.iter_rows()]  # type: ignore[misc]
-
-
-def cli(*args: str, input: str | bytes | None = None) -> Result:
-    """Run the CLI in-process (fast); stdout and stderr are kept apart."""
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-
-def meterlog_process(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, **kwargs: object
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m meterlog`` as a separate process (for exit codes, signals, locks)."""
-    return subprocess.run(
-        [sys.executable, "-m", "meterlog", *args],
-        cwd=cwd,
-        env=process_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
-def process_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env.pop("METERLOG_STORE", None)
-    env.pop("METERLOG_CONFIG", None)
-    env.pop("METERLOG_HMAC_KEY", None)
-    env.update(extra or {})
-    return env
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
-
-
-def running_as_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
+from tests.support import REPO
+from tests.support.s3 import BUCKET
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +21,70 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.delenv("METERLOG_CONFIG", raising=False)
     monkeypatch.delenv("METERLOG_HMAC_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sample_logs_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``sample_logs/`` ingested with its nginx.conf's ``api`` format, as ``make demo`` does,
+    once per test process. Read it only: a test or module that writes copies it
+    (``sample_store``)."""
+    from meterlog.formats import read_log_format_from_config
+    from meterlog.ingest import IngestOptions, ingest
+    from meterlog.store import Store
+
+    samples = REPO / "sample_logs"
+    path = tmp_path_factory.mktemp("sample-logs") / "store"
+    options = IngestOptions(
+        custom_format=read_log_format_from_config(samples / "nginx.conf", "api")
+    )
+    summary = ingest(Store(path), [str(samples)], options)
+    assert not summary.failed, summary.failed
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_logs_store: Path, tmp_path: Path) -> Path:
+    """A copy of the sample logs' store this test may write to."""
+    return Path(shutil.copytree(sample_logs_store, tmp_path / "sample"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free local port, one per test process (skipped when it cannot
+    start); each test gets its own store in its bucket through ``s3_env``."""
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # moto[server] needs flask and flask-cors
+        pytest.skip(f"no local S3 server: {exc} (install the 'test' extra: moto[server])")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    try:
+        server.start()
+    except Exception as exc:
+        pytest.skip(f"the local S3 server (moto) did not start: {exc}")
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment a user sets for an S3-compatible store; returns a fresh store URL."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    s3_env.counter = getattr(s3_env, "counter", 0) + 1  # type: ignore[attr-defined]
+    return f"s3://{BUCKET}/store-{s3_env.counter}"  # type: ignore[attr-defined]

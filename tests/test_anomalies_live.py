@@ -11,7 +11,7 @@ from meterlog.live import Watcher, WatchOptions
 from meterlog.live.metrics import MetricsServer
 from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
-from tests.test_watch_metrics import by, scrape
+from tests.support.watch import by, scrape
 
 
 def brute_force(start: datetime, count: int, ip: str = "203.0.113.7") -> list[str]:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from meterlog.anomalies.registry import KINDS
-from tests.anomaly_support import at, hourly, judge, requests
+from tests.support.anomalies import at, hourly, judge, requests
 
 RANGE_START = at(2026, 10, 29)
 RANGE_END = at(2026, 10, 30)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from meterlog.errors import ConfigError
-from tests.anomaly_support import at, hourly, judge, requests
+from tests.support.anomalies import at, hourly, judge, requests
 
 RANGE_START = at(2026, 10, 29)
 RANGE_END = at(2026, 10, 30)
@@ -417,7 +417,7 @@ def test_stuffing_from_many_networks_with_a_customers_key_is_no_leaked_key() -> 
 
 
 def test_real_public_logs_raise_nothing_and_attacks_in_them_are_named(tmp_path: Path) -> None:
-    from tests.conftest import cli, realdata
+    from tests.support import cli, realdata
 
     apache = realdata("elastic-apache-10k", "apache_logs")
     lines = apache.read_text(encoding="utf-8").splitlines()

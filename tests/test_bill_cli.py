@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from meterlog.cli import main
-from tests.billing_support import append_events, build_store
+from tests.support.billing import append_events, build_store
 
 ACCOUNTS_CSV = (
     "key,account\nkey-acme,acme\nkey-globex,globex\nkey-initech,initech\nkey-umbrella,umbrella\n"
@@ -561,6 +561,7 @@ def readme_cron(tmp_path: Path):
     return jobs, env
 
 
+@pytest.mark.slow
 def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
     jobs, env = readme_cron(tmp_path)
     assert jobs["ingest"][0] == ("5", "*", "*", "*", "*")
@@ -602,6 +603,7 @@ def test_readme_cron_setup_works_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "log" / "bill.log").read_text() == ""  # -q: nothing to say
 
 
+@pytest.mark.slow
 def test_readme_cron_refuses_while_a_rotated_file_holds_unread_lines(tmp_path: Path) -> None:
     jobs, env = readme_cron(tmp_path)
 

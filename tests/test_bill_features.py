@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from meterlog.cli import main
-from tests.billing_support import build_store
+from tests.support.billing import build_store
 
 PLANS = """
 default_plan = "basic"
@@ -344,7 +344,7 @@ def test_maintain_quiet(setup: Path) -> None:
 def test_as_of_reproduces_an_invoice_of_the_new_meters(setup: Path) -> None:
     before = bill(setup, "-f", "csv").stdout
     from meterlog.store import Store
-    from tests.billing_support import append_events
+    from tests.support.billing import append_events
 
     append_events(
         Store(setup / "store"),

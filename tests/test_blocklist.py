@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 
 from meterlog.anomalies.blocklist import crowdsec_decisions, nginx_blocklist
-from tests.anomaly_support import at, hourly, ingest, requests
-from tests.conftest import cli
+from tests.support import cli
+from tests.support.anomalies import at, hourly, ingest, requests
 
 DAY = at(2026, 10, 27)
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)

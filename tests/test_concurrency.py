@@ -8,11 +8,15 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 from deltalake import DeltaTable
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import WRITING_MARKER, Store
-from tests.conftest import REPO, combined, events, process_env, progress_table, write_lines
+from tests.support import REPO, combined, events, process_env, progress_table, write_lines
+
+# several ingest processes at once: the slow tier
+pytestmark = pytest.mark.slow
 
 KEY = ["source_id", "source_offset"]
 COMMAND = [sys.executable, "-m", "meterlog", "ingest"]

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from meterlog.cli import main
 from meterlog.config import load_config
 from meterlog.query.filters import DEFAULT_BOT_PATTERNS
-from tests.conftest import REPO
+from tests.support import REPO
+from tests.support.usage import ACCOUNTS_CSV, build_store, requests_frame
 from tests.test_endpoints import OPENAPI_YAML
-from tests.usage_fixtures import ACCOUNTS_CSV, build_store, requests_frame
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"

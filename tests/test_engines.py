@@ -23,8 +23,8 @@ from meterlog.periods import Month
 from meterlog.query.events import pin
 from meterlog.query.identity import Identity
 from meterlog.store import Store
-from tests.billing_support import append_events
-from tests.conftest import REPO, cli
+from tests.support import REPO, cli
+from tests.support.billing import append_events
 
 SAMPLE = REPO / "sample_logs"
 
@@ -277,16 +277,6 @@ def test_unknown_charge_is_a_usage_error(plan_file: Path, tmp_path: Path) -> Non
     assert "no charge 'nope'" in result.output
 
 
-def _sample_store(tmp_path: Path) -> Path:
-    store = tmp_path / "sample"
-    done = cli(
-        "ingest", "-q", "--store", str(store), "--nginx-conf", str(SAMPLE / "nginx.conf"),
-        "--log-format-name", "api", str(SAMPLE),
-    )  # fmt: skip
-    assert done.exit_code == 0, done.output
-    return store
-
-
 def _bill(store: Path, engine: str, *extra: str) -> str:
     result = cli(
         "bill", "--store", str(store), "--account-field", "http_x_api_key", "--accounts",
@@ -297,18 +287,18 @@ def _bill(store: Path, engine: str, *extra: str) -> str:
     return result.stdout
 
 
-def test_bundled_sample_bill_on_duckdb_is_the_same_bytes(tmp_path: Path) -> None:
-    store = _sample_store(tmp_path)
+def test_bundled_sample_bill_on_duckdb_is_the_same_bytes(sample_store: Path) -> None:
+    store = sample_store
     assert _bill(store, "duckdb") == _bill(store, "polars")
 
 
 @pytest.mark.slow
-def test_bundled_sample_bill_on_spark_is_the_same_bytes(tmp_path: Path) -> None:
+def test_bundled_sample_bill_on_spark_is_the_same_bytes(sample_store: Path, tmp_path: Path) -> None:
     """A real Spark: local[2], then a standalone master and one worker on 127.0.0.1."""
-    from tests.spark_support import spark_home, standalone_cluster
+    from tests.support.spark import spark_home, standalone_cluster
 
     spark_home()
-    store = _sample_store(tmp_path)
+    store = sample_store
     polars = _bill(store, "polars")
     assert _bill(store, "spark", "--spark-master", "local[2]") == polars
     work = tmp_path / "spark"
@@ -317,9 +307,12 @@ def test_bundled_sample_bill_on_spark_is_the_same_bytes(tmp_path: Path) -> None:
         assert _bill(store, "spark", "--spark-master", master) == polars
 
 
-def test_report_invoice_section_on_duckdb_is_the_same_bytes(tmp_path: Path) -> None:
+@pytest.mark.slow  # the whole report, twice
+def test_report_invoice_section_on_duckdb_is_the_same_bytes(
+    sample_store: Path, tmp_path: Path
+) -> None:
     """The report's billing section computed on DuckDB: the same page, byte for byte."""
-    store = _sample_store(tmp_path)
+    store = sample_store
     pages = []
     for engine in ("polars", "duckdb"):
         page = tmp_path / f"report-{engine}.html"
@@ -334,10 +327,10 @@ def test_report_invoice_section_on_duckdb_is_the_same_bytes(tmp_path: Path) -> N
     assert pages[0] == pages[1]
 
 
-def test_a_meter_without_sql_is_refused_not_miscounted(tmp_path: Path) -> None:
+def test_a_meter_without_sql_is_refused_not_miscounted(sample_store: Path, tmp_path: Path) -> None:
     """``unique`` over the endpoint templates meterlog derives from paths has no SQL: the
     engine says so (exit 2) instead of counting nothing, in ``bill`` and in ``report``."""
-    store = _sample_store(tmp_path)
+    store = sample_store
     plans = tmp_path / "endpoints.toml"
     plans.write_text(
         'default_plan = "p"\ncurrency = "EUR"\n[plans.p]\n[[plans.p.charges]]\n'

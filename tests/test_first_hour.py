@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.anomaly_support import at, hourly, ingest
-from tests.conftest import cli
+from tests.support import cli
+from tests.support.anomalies import at, hourly, ingest
 
 IDENTITY = ("--account-field", "http_x_api_key")
 
@@ -90,7 +90,7 @@ maximum = "9.00"
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "table"])
 def test_a_prorated_minimum_or_maximum_is_shown_as_money(tmp_path: Path, fmt: str) -> None:
-    from tests.billing_support import build_store
+    from tests.support.billing import build_store
 
     # acme: 20 requests, capped at 9.00 x 17/31; globex: 1 request, raised to 8.00 x 17/31
     rows = [{"ts": f"2026-10-20T12:00:{n:02d}", "http_x_api_key": "acme"} for n in range(20)]
@@ -124,7 +124,7 @@ BASIC_AUTH_LOG = """\
 
 @pytest.mark.parametrize("fmt", ["auto", "combined"])
 def test_a_basic_auth_user_with_spaces_is_stored(tmp_path: Path, fmt: str) -> None:
-    from tests.conftest import events
+    from tests.support import events
 
     log = tmp_path / "access.log"
     log.write_text(BASIC_AUTH_LOG, encoding="utf-8")
@@ -268,7 +268,7 @@ def test_one_name_per_idea_in_every_command() -> None:
 
 
 def test_older_spellings_still_work(tmp_path: Path) -> None:
-    from tests.billing_support import build_store
+    from tests.support.billing import build_store
 
     log = tmp_path / "access.log"
     log.write_text(BASIC_AUTH_LOG, encoding="utf-8")
@@ -329,7 +329,7 @@ unit_price = "1.00"
 def test_data_ending_before_the_month_ends_is_one_warning_for_every_time_zone(
     tmp_path: Path,
 ) -> None:
-    from tests.billing_support import build_store
+    from tests.support.billing import build_store
 
     rows = [
         {"ts": "2026-10-20T12:00:00", "http_x_api_key": "acme"},
@@ -350,20 +350,21 @@ def test_data_ending_before_the_month_ends_is_one_warning_for_every_time_zone(
 
 
 def test_third_party_logs_are_read_only_through_the_helper_that_skips_visibly() -> None:
-    """Tests read ``../shared/realdata`` through :func:`tests.conftest.realdata`, which skips
+    """Tests read ``../shared/realdata`` through :func:`tests.support.realdata`, which skips
     with a reason naming the missing path (shown by ``-ra``) instead of failing."""
     import re
 
-    from tests.conftest import REPO, realdata
+    from tests.support import REPO, realdata
 
     with pytest.raises(pytest.skip.Exception, match=r"third-party logs not found at .*no-such"):
         realdata("no-such-log-folder")
     direct = re.compile(r"[\"']shared[\"']|[\"'](\.\./)?shared/realdata|REALDATA\b")
     offenders = [
-        path.name
-        for path in sorted((REPO / "tests").glob("*.py"))
-        if path.name not in ("conftest.py", "test_first_hour.py")
+        path.relative_to(REPO / "tests").as_posix()
+        for path in sorted((REPO / "tests").rglob("*.py"))
+        if path.relative_to(REPO / "tests").as_posix()
+        not in ("support/__init__.py", "test_first_hour.py")
         and direct.search(path.read_text(encoding="utf-8"))
     ]
-    assert not offenders, f"read shared/realdata through tests.conftest.realdata: {offenders}"
+    assert not offenders, f"read shared/realdata through tests.support.realdata: {offenders}"
     assert "-ra" in (REPO / "pyproject.toml").read_text(encoding="utf-8")

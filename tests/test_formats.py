@@ -19,7 +19,7 @@ from meterlog.formats.base import LogFormat
 from meterlog.formats.jsonlines import decode_objects
 from meterlog.formats.nginx import COMBINED
 from meterlog.sources import split_lines
-from tests.conftest import utc
+from tests.support import utc
 
 CANONICAL = {
     "ts": None,

@@ -13,7 +13,7 @@ import zstandard
 
 from meterlog.ingest import DUPLICATE, GROWN, NEW, UNCHANGED, WAITING, IngestOptions, ingest
 from meterlog.store import Store
-from tests.conftest import combined, events, progress_table, rejects, write_lines
+from tests.support import combined, events, progress_table, rejects, write_lines
 
 
 def run(store: Store, *paths: Path | str, **options: object) -> dict[str, str]:
@@ -205,7 +205,10 @@ def test_a_file_mostly_not_in_the_format_is_not_ingested(tmp_path: Path, store: 
     summary = ingest(store, [str(good), str(bad)], IngestOptions())
     failed = summary.failed
     assert [Path(f.path).name for f in failed] == ["bad.log"]
-    assert "no line matches a known log format" in (failed[0].error or "")
+    assert (failed[0].error or "").startswith(
+        f"{bad}: no line matches a known log format (json, main, combined, common); the file "
+        "was not ingested. Give its format with --log-format "
+    )
     assert events(store).height == 10
 
 
@@ -221,7 +224,7 @@ def test_a_file_turning_bad_later_stops_at_the_bad_chunk(tmp_path: Path, store: 
 
 
 def test_standard_input_is_a_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import cli
+    from tests.support import cli
 
     text = "\n".join(lines(0, 12)) + "\n"
     store_path = tmp_path / "store"

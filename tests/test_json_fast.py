@@ -17,7 +17,7 @@ from meterlog.ingest import IngestOptions, ingest
 from meterlog.schema import REJECT_REASONS
 from meterlog.sources import split_lines
 from meterlog.store import Store
-from tests.conftest import events, rejects
+from tests.support import events, rejects
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
 AGENTS = (

@@ -16,7 +16,7 @@ from meterlog.ingest import IngestOptions, ingest, summary_lines
 from meterlog.schema import CANONICAL_COLUMNS, PROVENANCE_COLUMNS
 from meterlog.sources import split_lines
 from meterlog.store import Store
-from tests.conftest import events, realdata, utc
+from tests.support import events, realdata, utc
 
 
 def parse(fmt: LogFormat, lines: list[str]) -> pl.DataFrame:

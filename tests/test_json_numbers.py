@@ -20,7 +20,7 @@ from meterlog.formats import JsonLinesFormat
 from meterlog.ingest import ingest
 from meterlog.sources import split_lines
 from meterlog.store import Store
-from tests.conftest import cli, events, rejects
+from tests.support import cli, events, rejects
 
 LINES = 2_001
 ODD_LINE = 1_001  # 1-based

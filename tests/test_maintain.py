@@ -15,8 +15,8 @@ from deltalake import DeltaTable
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import EVENTS_TABLE, Store
-from tests.conftest import cli, combined, write_lines
-from tests.test_object_store import BUCKET, s3_endpoint, s3_env  # noqa: F401 (fixtures)
+from tests.support import cli, combined, write_lines
+from tests.support.s3 import BUCKET
 
 DAY = 24 * 3600
 
@@ -61,9 +61,10 @@ def test_maintain_removes_an_old_orphan_and_keeps_young_and_referenced_files(
     assert all(Path(uri).exists() for uri in DeltaTable(store.table_uri(EVENTS_TABLE)).file_uris())
 
 
+@pytest.mark.slow
 def test_maintain_on_s3_removes_an_old_orphan_only(
-    s3_env: str,  # noqa: F811 (fixture)
-    s3_endpoint: str,  # noqa: F811 (fixture)
+    s3_env: str,
+    s3_endpoint: str,
     tmp_path: Path,
 ) -> None:
     from moto.core import DEFAULT_ACCOUNT_ID

@@ -24,7 +24,7 @@ from meterlog.meters import (
 )
 from meterlog.meters.peak import PeakMeter
 from meterlog.periods import Month
-from tests.billing_support import identified, utc
+from tests.support.billing import identified, utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC_ZONE = ZoneInfo("UTC")
@@ -104,7 +104,7 @@ SPLITS = {
 }
 
 
-@settings(max_examples=6, **SPLITS)
+@settings(max_examples=2, **SPLITS)  # the slow tier draws 25 longer lists below
 @given(data=st.data(), drawn=st.lists(event, min_size=1, max_size=30))
 def test_merged_partials_equal_the_one_shot_quantities(data, drawn) -> None:
     check_any_split(data, drawn)
@@ -196,7 +196,7 @@ def test_a_running_invoice_is_the_same_whatever_the_batches(data, drawn) -> None
     from meterlog.billing.invoice import RunningInvoice
     from meterlog.billing.plans import load_plan_file
     from meterlog.query.identity import with_identity
-    from tests.billing_support import event_frame
+    from tests.support.billing import event_frame
 
     keys = [None, "key-unknown", *SAMPLE_KEYS]
     rows = _rows(drawn)

@@ -10,7 +10,7 @@ import pytest
 from meterlog.meters import MauMeter, Period, RequestFilter, meter_from_params
 from meterlog.periods import Month
 from meterlog.validation import ParameterError
-from tests.billing_support import identified
+from tests.support.billing import identified
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

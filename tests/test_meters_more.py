@@ -16,7 +16,7 @@ from meterlog.meters import (
 )
 from meterlog.periods import Month
 from meterlog.validation import ParameterError
-from tests.billing_support import identified
+from tests.support.billing import identified
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

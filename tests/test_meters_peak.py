@@ -15,7 +15,7 @@ from meterlog.meters import PeakMeter, Period, meter_from_params
 from meterlog.meters.peak import nearest_rank, parse_statistic, window_starts
 from meterlog.periods import Month
 from meterlog.validation import ParameterError
-from tests.billing_support import identified, utc
+from tests.support.billing import identified, utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from meterlog.cli import main
 from meterlog.output import cut_middle, render_table
-from tests.conftest import combined, write_lines
-from tests.usage_fixtures import build_store
+from tests.support import combined, write_lines
+from tests.support.usage import build_store
 
 ISOLATED = {"METERLOG_STORE": None, "METERLOG_CONFIG": None, "NO_COLOR": "1"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from meterlog.errors import FormatError
 from meterlog.formats import read_log_format_from_config
-from tests.conftest import cli, events, utc
+from tests.support import cli, events, utc
 
 
 def test_escapes_are_read_as_nginx_reads_them(tmp_path: Path) -> None:

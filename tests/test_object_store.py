@@ -1,13 +1,11 @@
 """The store on an object store: ingest into ``s3://...`` on a local S3-compatible server
-(moto's server mode, started here), credentials and endpoint from the usual environment
-variables, several writers at once, maintenance, and reading it back."""
+(moto's server mode, the ``s3_endpoint`` fixture in ``conftest.py``), credentials and endpoint
+from the usual environment variables, several writers at once, maintenance, and reading it
+back."""
 
 from __future__ import annotations
 
-import logging
-import socket
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +17,8 @@ from meterlog.cli import main
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import Store
 
-BUCKET = "meterlog-test"
+# a local S3 server: the slow tier
+pytestmark = pytest.mark.slow
 
 
 def combined(i: int, host: str = "10.0.0") -> str:
@@ -33,47 +32,6 @@ def combined(i: int, host: str = "10.0.0") -> str:
 def write_log(path: Path, lines: int, host: str = "10.0.0") -> Path:
     path.write_text("".join(combined(i, host) + "\n" for i in range(lines)))
     return path
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free local port (skipped when it cannot start)."""
-    try:
-        import boto3
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:  # moto[server] needs flask and flask-cors
-        pytest.skip(f"no local S3 server: {exc} (install the 'test' extra: moto[server])")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    try:
-        server.start()
-    except Exception as exc:
-        pytest.skip(f"the local S3 server (moto) did not start: {exc}")
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The environment a user sets for an S3-compatible store; returns a fresh store URL."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
-    s3_env.counter = getattr(s3_env, "counter", 0) + 1  # type: ignore[attr-defined]
-    return f"s3://{BUCKET}/store-{s3_env.counter}"  # type: ignore[attr-defined]
 
 
 def totals(store: Store) -> tuple[int, int, int]:

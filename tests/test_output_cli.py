@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,8 +17,8 @@ from click.testing import CliRunner, Result
 
 from meterlog.cli import main
 from meterlog.schema import REJECT_REASONS
-from tests.conftest import combined, write_lines
-from tests.usage_fixtures import ACCOUNTS_CSV, build_store
+from tests.support import combined, write_lines
+from tests.support.usage import ACCOUNTS_CSV, build_store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 ISOLATED: dict[str, str | None] = {"METERLOG_CONFIG": None, "METERLOG_STORE": None}
@@ -110,16 +111,9 @@ def test_bad_time_format_is_a_usage_error(store_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_store(sample_logs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("samples") / "store"
-    result = CliRunner().invoke(
-        main,
-        ["ingest", "-q", "--store", str(path), "--nginx-conf", str(SAMPLES / "nginx.conf"),
-         "--log-format-name", "api", str(SAMPLES)],
-        env=ISOLATED,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    return path
+    return Path(shutil.copytree(sample_logs_store, path))
 
 
 def bill(store: Path, *args: str, columns: int | None = None) -> Result:

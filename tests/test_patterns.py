@@ -22,7 +22,7 @@ from meterlog.patterns import parse_status_spec
 from meterlog.query.endpoints import EndpointTemplates, RouteTemplate
 from meterlog.query.filters import exclude_path_filter, path_filter, status_predicate
 from meterlog.validation import ParameterError
-from tests.usage_fixtures import build_store, requests_frame
+from tests.support.usage import build_store, requests_frame
 
 ODD_PATHS = [
     "/health",

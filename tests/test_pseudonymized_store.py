@@ -9,7 +9,7 @@ import pytest
 from click.testing import Result
 
 from meterlog.ingest.pseudonymize import KEY_ENV, Pseudonymizer
-from tests.conftest import cli, combined, events, write_lines
+from tests.support import cli, combined, events, write_lines
 
 KEY = "k" * 32
 OTHER_KEY = "o" * 32

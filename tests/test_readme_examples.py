@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, process_env
+from tests.support import REPO, process_env
 from tests.test_docs import README, code_blocks, example_pages
 
 pytestmark = pytest.mark.slow

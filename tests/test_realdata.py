@@ -16,7 +16,7 @@ from meterlog.formats import JsonLinesFormat, builtin_format
 from meterlog.ingest import DUPLICATE, UNCHANGED, IngestOptions, ingest
 from meterlog.sources import split_lines
 from meterlog.store import Store
-from tests.conftest import events, progress_table, realdata, rejects
+from tests.support import events, progress_table, realdata, rejects
 
 # -- the reference: nginx/Apache combined and main, by the log_format's definition -----------
 

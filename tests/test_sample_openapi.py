@@ -8,29 +8,24 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from meterlog.formats import read_log_format_from_config
-from meterlog.ingest import IngestOptions, ingest
 from meterlog.query.endpoints import EndpointTemplates, load_openapi, with_endpoint
 from meterlog.store import Store
-from tests.conftest import cli
+from tests.support import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 SPEC = SAMPLES / "openapi.yaml"
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("samples") / "store")
-    options = IngestOptions(
-        custom_format=read_log_format_from_config(SAMPLES / "nginx.conf", "api")
-    )
-    ingest(store, [str(SAMPLES)], options)
-    return store
+def sample_store(sample_logs_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    path = tmp_path_factory.mktemp("samples") / "store"
+    return Store(shutil.copytree(sample_logs_store, path))
 
 
 def test_every_answered_path_matches_a_template_and_every_template_is_used(

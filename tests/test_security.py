@@ -21,7 +21,7 @@ from meterlog.ingest.pseudonymize import KEY_ENV, Pseudonymizer
 from meterlog.output import write_report
 from meterlog.query.identity import with_identity
 from meterlog.store import Store
-from tests.conftest import REPO, cli, combined, events, rejects, write_lines
+from tests.support import REPO, cli, combined, events, rejects, write_lines
 
 KEY = "correct horse battery staple 2026"
 

@@ -19,7 +19,7 @@ from meterlog.ingest import IngestOptions, ingest
 from meterlog.live import Watcher, WatchOptions
 from meterlog.sources import InputFile, LineReader
 from meterlog.store import Store
-from tests.conftest import cli, combined, process_env
+from tests.support import cli, combined, process_env
 
 LF = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '

@@ -19,7 +19,7 @@ from meterlog.sources import (
     discover_inputs,
     split_lines,
 )
-from tests.conftest import combined, write_lines
+from tests.support import combined, write_lines
 
 LINES = [combined(i) for i in range(40)]
 TEXT = ("\n".join(LINES) + "\n").encode()

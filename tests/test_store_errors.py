@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from meterlog.store import Store
-from tests.conftest import REPO, combined, events, meterlog_process, process_env, write_lines
+from tests.support import REPO, combined, events, meterlog_process, process_env, write_lines
 
 SCRIPT = r"""
 import json, subprocess, sys
@@ -58,6 +58,7 @@ def one_error_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_disk_full_and_read_only_file_system(tmp_path: Path) -> None:
     if shutil.which("unshare") is None or shutil.which("mount") is None:
         pytest.skip("unshare/mount not installed: cannot make a small file system")
@@ -113,6 +114,7 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
 
 
+@pytest.mark.slow
 def test_file_size_limit_during_a_write(tmp_path: Path) -> None:
     """Works without privileges: a size limit makes the data file write fail midway."""
     store = tmp_path / "store"

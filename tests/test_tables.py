@@ -18,7 +18,7 @@ from rich.console import Console
 from meterlog.output import render_table
 from meterlog.query.settings import ReportSettings
 from meterlog.query.usage import UsageQuery, run_usage
-from tests.usage_fixtures import build_store, requests_frame
+from tests.support.usage import build_store, requests_frame
 
 WIDTHS = (80, 120, 160)
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -15,7 +15,7 @@ from meterlog.formats import NginxLogFormat
 from meterlog.ingest import IngestOptions, ingest, summary_lines
 from meterlog.ingest.timewindow import AcceptWindow, parse_accept_window
 from meterlog.store import Store
-from tests.conftest import cli, events, utc, write_lines
+from tests.support import cli, events, utc, write_lines
 
 NOW = utc(2026, 10, 10, 12)
 

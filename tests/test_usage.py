@@ -1,6 +1,6 @@
 """Usage reports: every dimension, metric and filter against hand-computed expectations.
 
-The fixture is ``tests.usage_fixtures.REQUESTS`` (ten requests); the comments name the rows
+The fixture is ``tests.support.usage.REQUESTS`` (ten requests); the comments name the rows
 (#1 to #10, in table order) each expected value comes from.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from meterlog.errors import MeterlogError
 from meterlog.query.settings import ReportSettings
 from meterlog.query.usage import UsageQuery, run_usage, usage_plan
-from tests.usage_fixtures import build_store, requests_frame
+from tests.support.usage import build_store, requests_frame
 
 ACCOUNTS = {"k1": "acme", "k2": "acme"}
 BASE = ("requests", "errors_4xx", "errors_5xx", "bytes_sent", "users")

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from meterlog.cli import main
 from meterlog.schema import conform_events
 from meterlog.store import Store
-from tests.usage_fixtures import ACCOUNTS_CSV, build_store, requests_frame, utc
+from tests.support.usage import ACCOUNTS_CSV, build_store, requests_frame, utc
 
 
 @pytest.fixture(scope="module")

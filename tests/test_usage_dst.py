@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from meterlog.cli import main
-from tests.usage_fixtures import build_store, requests_frame
+from tests.support.usage import build_store, requests_frame
 
 #   UTC instant            Berlin local time       Berlin day
 INSTANTS = [

@@ -16,37 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli, combined, meterlog_process, process_env
-from tests.test_watch_follow import Writer, assert_exactly
-
-
-def start_watch(store: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "meterlog", "watch", "--store", str(store), *args],
-        cwd=REPO,
-        env=process_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_line(process: subprocess.Popen[str], pattern: str, timeout: float = 60) -> str:
-    """The first stderr line matching ``pattern`` (read on a thread, with a deadline)."""
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if re.search(pattern, line):
-                found.append(line)
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert found, f"no line matching {pattern!r} within {timeout} s"
-    return found[0]
+from tests.support import REPO, cli, combined, meterlog_process, process_env
+from tests.support.watch import Writer, assert_exactly, start_watch, wait_for_line
 
 
 def test_help_lists_the_options() -> None:
@@ -79,6 +50,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert stdin.returncode == 2 and "standard input" in stdin.stderr
 
 
+@pytest.mark.slow  # watch as a program, until a signal
 def test_sigterm_commits_and_exits_0(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -101,6 +73,7 @@ def test_sigterm_commits_and_exits_0(tmp_path: Path) -> None:
     assert_exactly(store, writer.written)
 
 
+@pytest.mark.slow  # watch as a program, until a signal
 def test_quiet_prints_nothing_without_errors(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -203,6 +176,7 @@ def test_sigkill_at_several_moments_with_cron_ingest(tmp_path: Path) -> None:
     assert strip.sub("", bills[0].stdout) == strip.sub("", bills[1].stdout)
 
 
+@pytest.mark.slow  # watch as a program, until a signal
 def test_dashboard_on_a_terminal(tmp_path: Path) -> None:
     """On a (pseudo) terminal watch draws the dashboard, sized to it, and SIGTERM ends it."""
     import fcntl

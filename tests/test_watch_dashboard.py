@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.dashboard import dashboard_data, render, sparkline
 from meterlog.store import Store
-from tests.conftest import REPO
+from tests.support import REPO
 
 HOSTILE = "evil\x1b[2J\x1b]0;owned\x07[bold]key"
 
@@ -83,16 +84,27 @@ def test_dashboard_fits_and_shows_the_figures(watch: Watcher, width: int) -> Non
     assert watch.mtd.mau()["acme"] == 36 and watch.mtd.requests()["acme"] == 200
     assert "acme" in text and "initech" in text
     row = [line for line in shown if line.lstrip().startswith("acme")][-1]
-    assert "200" in row.split() and "36" in row.split()
+    assert row.split()[1:3] == ["200", "36"]
+    assert "peak requests/1h p95" in text  # the first peak column, at every width
     # 600 requests in the last 50 s; 60 of them 5xx
     assert "req/s 10.0 (1 min)" in text
     assert "5xx 60" in text
     assert "p50 50 ms" in text and "p95 300 ms" in text  # half at 50 ms, half at 300 ms
     assert "/v1/users/{id}/orders" in text  # endpoints are templates, never raw paths
     assert "\x1b" not in text and "\x07" not in text
-    assert "evil\ufffd" in text or "evil" in text  # the hostile key is shown as plain text
-    assert "%" in text  # included units used, from the plan
-    # accrued: growth's base fee 49.00 plus its charges so far
+    # the hostile key is shown as plain text: control characters replaced, no markup read
+    assert "evil\ufffd[2J\ufffd]0;owned\ufffd[bold]key" in text
+    # included units used and the accrued amount, from sample_logs/plans.toml. acme (growth):
+    # 200 of 1,000 included requests; 49.00 base fee + 26 users beyond the 10 free at 0.50
+    # + 2.50 per started 100 of the p95 hourly peak (the row's peak column) + nothing for
+    # requests (within the included 1,000) or transfer (20,000 bytes: 1 MB of the 10 free).
+    peak = int(row.split()[3])
+    accrued = Decimal("49.00") + 26 * Decimal("0.50") + Decimal("2.50") * -(-peak // 100)
+    assert row.split()[-4:] == ["20%", "api_requests", f"{accrued:.2f}", "EUR"]
+    # initech (starter): 36 users, 5 included, 0.40 each beyond: 31 x 0.40 = 12.40
+    initech = [line for line in shown if line.lstrip().startswith("initech")][-1]
+    assert initech.split()[1:3] == ["200", "36"]
+    assert initech.split()[-4:] == ["720%", "active_users", "12.40", "EUR"]
     assert "store v" in text and "lag" in text
 
 

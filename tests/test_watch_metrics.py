@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from meterlog.billing import Identity, identified_events
 from meterlog.ingest import IngestOptions
@@ -23,6 +21,7 @@ from meterlog.meters import MauMeter, PeakMeter, RequestFilter
 from meterlog.meters.run import meter_report
 from meterlog.periods import Month
 from meterlog.store import Store
+from tests.support.watch import by, scrape
 
 IDENTITY = Identity(account_field="http_x_api_key", accounts={"k1": "acme", "k2": "acme"})
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -54,24 +53,6 @@ def json_lines(count: int, seed: int, now: datetime) -> list[str]:
             )
         )
     return lines
-
-
-def scrape(server: MetricsServer) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    text = urllib.request.urlopen(server.url, timeout=10).read().decode()
-    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = tuple(sorted(sample.labels.items()))
-            samples.setdefault(sample.name, {})[key] = sample.value
-    return samples
-
-
-def by(samples: dict[tuple[tuple[str, str], ...], float], label: str) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for key, value in samples.items():
-        name = dict(key)[label]
-        totals[name] = totals.get(name, 0) + value
-    return totals
 
 
 @pytest.fixture

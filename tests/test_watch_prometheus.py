@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -22,17 +21,12 @@ from meterlog.ingest import IngestOptions
 from meterlog.live import Watcher, WatchOptions
 from meterlog.live.metrics import MetricsServer
 from meterlog.store import Store
-from tests.conftest import REPO
+from tests.support import REPO
+from tests.support.watch import free_port
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 IDENTITY = Identity(account_field="http_x_api_key")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def lines(start: int, count: int) -> str:

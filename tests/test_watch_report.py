@@ -11,9 +11,8 @@ import pytest
 from meterlog.query.settings import ReportSettings
 from meterlog.report.live import ReportRefresher
 from meterlog.store import Progress
-from tests.test_watch_cli import start_watch, wait_for_line
-from tests.test_watch_follow import Writer
-from tests.usage_fixtures import build_store, requests_frame
+from tests.support.usage import build_store, requests_frame
+from tests.support.watch import Writer, start_watch, wait_for_line
 
 
 def test_report_is_rewritten_when_the_store_changes(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ from meterlog.live.metrics import MetricsServer
 from meterlog.query.identity import NO_KEY
 from meterlog.query.settings import ReportSettings
 from meterlog.store import Store
-from tests.conftest import REPO
-from tests.test_watch_metrics import by, scrape
+from tests.support import REPO
+from tests.support.watch import by, free_port, scrape
 
 LOG_FORMAT = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -77,8 +77,13 @@ def traffic(start: datetime) -> list[str]:
 
 
 def live_watch(
-    tmp_path: Path, said: list[str], plan: bool = True, lookback: timedelta | None = None
+    tmp_path: Path,
+    said: list[str],
+    plan: bool = True,
+    lookback: timedelta | None = None,
+    interval: float | None = None,
 ) -> tuple[Watcher, LiveAnomalies, Path]:
+    """``interval`` also bounds how long a batch waits for the store's lock."""
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     store_path = tmp_path / "store"
@@ -86,7 +91,11 @@ def live_watch(
         Store(store_path),
         [str(logs)],
         IngestOptions(log_format=NginxLogFormat(LOG_FORMAT)),
-        WatchOptions(identity=IDENTITY, plan=load_plan_file(str(PLANS)) if plan else None),
+        WatchOptions(
+            identity=IDENTITY,
+            plan=load_plan_file(str(PLANS)) if plan else None,
+            **({} if interval is None else {"interval": interval}),
+        ),
         log=said.append,
     )
     settings = ReportSettings(store=str(store_path), account_field="http_x_api_key")
@@ -237,7 +246,7 @@ def test_keyless_requests_have_one_name_everywhere(
     from rich.console import Console
 
     from meterlog.live.dashboard import dashboard_data, render
-    from tests.conftest import cli
+    from tests.support import cli
 
     said: list[str] = []
     watch, _, log = live_watch(tmp_path, said)
@@ -292,7 +301,7 @@ def test_routine_retries_are_notes(tmp_path: Path) -> None:
     import os
 
     said: list[str] = []
-    watch, _, log = live_watch(tmp_path, said, plan=False)
+    watch, _, log = live_watch(tmp_path, said, plan=False, interval=0.2)  # a short lock wait
     now = datetime.now(UTC) - timedelta(minutes=1)
     rotated = log.parent / "access.log.2.gz"
     rotated.write_bytes(gzip.compress(("\n".join(line(now) for _ in range(50)) + "\n").encode()))
@@ -441,8 +450,7 @@ def test_watch_service_with_a_plan_on_real_traffic(tmp_path: Path) -> None:
     import time
     import urllib.error
 
-    from tests.conftest import process_env
-    from tests.test_watch_prometheus import free_port
+    from tests.support import process_env
 
     logs = tmp_path / "logs"
     logs.mkdir()

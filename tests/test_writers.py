@@ -16,8 +16,7 @@ from deltalake import DeltaTable
 
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.store import EVENTS_TABLE, Progress, ProgressMoved, Store
-from tests.conftest import REPO, combined, process_env, write_lines
-from tests.test_object_store import s3_endpoint, s3_env  # noqa: F401 (fixtures)
+from tests.support import REPO, combined, process_env, write_lines
 
 SOURCE = "a" * 64
 
@@ -52,7 +51,7 @@ def store_of(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("s3_env"))
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.slow)])
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return store_of(request.param, tmp_path, request)
 
@@ -164,8 +163,9 @@ def test_a_commit_that_loses_a_race_is_retried_once_and_stored_once(store_uri: s
     assert keys.is_duplicated().sum() == 0
 
 
+@pytest.mark.slow
 def test_ingest_overtaken_mid_file_re_plans_and_stores_each_line_once(
-    s3_env: str,  # noqa: F811 (fixture)
+    s3_env: str,
     tmp_path: Path,
 ) -> None:
     """An ingest whose commit is overtaken by another run of the same file (which saw it
@@ -196,7 +196,7 @@ def test_ingest_overtaken_mid_file_re_plans_and_stores_each_line_once(
 
 @pytest.mark.slow
 def test_three_concurrent_ingest_processes_into_s3_store_each_line_once(
-    s3_endpoint: str,  # noqa: F811 (fixture)
+    s3_endpoint: str,
     tmp_path: Path,
 ) -> None:
     """Three ``meterlog ingest`` runs of one directory into one ``s3://`` store at the same time

@@ -217,14 +217,14 @@ class Browser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.chromium PAGE.html SHOT.png [WIDTH]``: a screenshot of the whole page
+    """``python -m tests.support.chromium PAGE.html SHOT.png [WIDTH]``: a screenshot of the whole page
     at ``WIDTH`` CSS pixels (1280 by default; 390 is a phone) once it is drawn (``make demo``
     uses it)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (2, 3) or (len(args) == 3 and not args[2].isdigit()):
-        print("usage: python -m tests.chromium PAGE.html SHOT.png [WIDTH]", file=sys.stderr)
+        print("usage: python -m tests.support.chromium PAGE.html SHOT.png [WIDTH]", file=sys.stderr)
         return 2
     executable = chromium_path()
     if executable is None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from meterlog.billing import Identity, adjustments, compute_invoice, load_previous_invoice
 from meterlog.billing.plans import load_plan_file
 from meterlog.output import frame_to_csv
-from tests.billing_support import build_store
+from tests.support.billing import build_store
 
 UTC_ZONE = ZoneInfo("UTC")
 IDENTITY = Identity(account_field="http_x_api_key")

@@ -19,7 +19,7 @@ import pytest
 from meterlog.ingest import IngestOptions, ingest
 from meterlog.sources import InputFile, LineReader, path_from_text, path_text, span_of
 from meterlog.store import Store
-from tests.conftest import cli, combined, events, process_env, progress_table, rejects, write_lines
+from tests.support import cli, combined, events, process_env, progress_table, rejects, write_lines
 
 MIB = 1 << 20
 
@@ -75,6 +75,7 @@ def test_the_bomb_helper_writes_a_valid_gzip(tmp_path: Path) -> None:
     assert gzip.decompress(bomb.read_bytes()) == b"a\nb\n" + bytes(3 * MIB) + b"\nc\n"
 
 
+@pytest.mark.slow
 def test_gzip_bomb_keeps_memory_bounded_and_stores_every_valid_line(tmp_path: Path) -> None:
     bomb = gzip_bomb(
         tmp_path / "access.log.gz",
@@ -358,7 +359,7 @@ def test_escape_sequences_from_logs_and_names_never_reach_the_terminal(tmp_path:
 
 
 def test_escape_sequences_in_bill_warnings(tmp_path: Path) -> None:
-    from tests.billing_support import build_store
+    from tests.support.billing import build_store
 
     rows = [
         {"ts": "2026-10-10T12:00:00", "remote_user": "u1", "http_x_api_key": "key-acme"},

@@ -144,7 +144,7 @@ def log_lines(frame: pl.DataFrame) -> list[str]:
 
 def ingest(folder: Path, frame: pl.DataFrame) -> Path:
     """Write ``frame`` as an access log under ``folder`` and ingest it; return the store."""
-    from tests.conftest import cli
+    from tests.support import cli
 
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "access.log"

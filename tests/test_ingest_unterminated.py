@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from tests.conftest import combined, events, meterlog_process
+from tests.support import combined, events, meterlog_process
 
 # -- (a) a lone unterminated line in a stream that cannot grow -------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from meterlog.formats.nginx import COMBINED
-from tests.conftest import cli, events, utc
+from tests.support import cli, events, utc
 
 API_KEY_LINES = [
     f'10.0.0.{i} - - [01/Oct/2026:10:00:0{i} +0000] "GET /v1/items/{i} HTTP/1.1" 200 {i} "-" '

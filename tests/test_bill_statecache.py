@@ -16,7 +16,7 @@ from meterlog.meters.cache import CacheReport
 from meterlog.query.identity import Identity
 from meterlog.store import METER_STATES_TABLE, Store
 from meterlog.store.maintenance import prune_meter_states
-from tests.billing_support import append_events, build_store
+from tests.support.billing import append_events, build_store
 
 UTC_ZONE = ZoneInfo("UTC")
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"

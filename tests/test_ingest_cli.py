@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from meterlog.store import Store
-from tests.conftest import (
+from tests.support import (
     cli,
     combined,
     events,
