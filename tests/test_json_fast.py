@@ -285,3 +285,55 @@ def test_request_lines_split_as_the_general_grammar_splits_them() -> None:
         jsonlines._with_request_split(frame, "r", "__rq_"),
         jsonlines.with_request_split(frame, "r", "__rq_"),
     )
+
+
+def test_nested_objects_of_varying_keys_give_one_text_every_run_on_either_path() -> None:
+    """Caddy's ``resp_headers`` vary in keys from line to line: Polars' ``json_decode`` orders
+    such keys by a hash that differs from call to call. Each path, run again and again, stores
+    one text, the same on both: keys by the first line holding a value, as written there; a key
+    only ever null last."""
+    lines = generated(40, 11)
+    extras = {
+        2: ',"resp_headers":{"Server":["Caddy"]}',
+        5: ',"resp_headers":{"Content-Type":["text/html"],"Server":["Caddy"],"Etag":null}',
+        7: ',"resp_headers":{"Alt-Svc":["h3"],"Vary":["Accept"],"Etag":["x1"],"Age":["3"]}',
+        9: ',"upstreams":[{"b":1},{"a":2,"c":{"z":1,"y":2}}],"never":{"n":null}',
+        11: ',"upstreams":[{"c":{"x":1}}],"never":{"m":null}',
+    }
+    for at, extra in extras.items():
+        lines[at] = lines[at][:-1] + extra + "}"
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    columns = ["resp_headers", "upstreams", "never"]
+    stored = {
+        (fast, tuple(JsonLinesFormat(fast=fast).parse(batch).events.select(columns).rows()))
+        for fast in (True, False)
+        for _ in range(8)
+    }
+    assert len({rows for _, rows in stored}) == 1, stored
+    rows = next(iter(stored))[1]
+    assert [row for row in rows if any(row)] == [
+        (
+            '{"Server":["Caddy"],"Content-Type":null,"Alt-Svc":null,"Vary":null,"Etag":null,'
+            '"Age":null}',
+            None,
+            None,
+        ),
+        (
+            '{"Server":["Caddy"],"Content-Type":["text/html"],"Alt-Svc":null,"Vary":null,'
+            '"Etag":null,"Age":null}',
+            None,
+            None,
+        ),
+        (
+            '{"Server":null,"Content-Type":null,"Alt-Svc":["h3"],"Vary":["Accept"],'
+            '"Etag":["x1"],"Age":["3"]}',
+            None,
+            None,
+        ),
+        (
+            None,
+            '[{"b":1,"a":null,"c":null},{"b":null,"a":2,"c":{"z":1,"y":2,"x":null}}]',
+            '{"m":null,"n":null}',
+        ),
+        (None, '[{"b":null,"a":null,"c":{"z":null,"y":null,"x":1}}]', '{"m":null,"n":null}'),
+    ]

@@ -443,11 +443,11 @@ class JsonLinesFormat(LogFormat):
         Arrow's JSON reader when it decodes every object of the chunk as the precise path
         would (:meth:`_decode_fast`), else the precise path (:meth:`_decode_precise`).
         """
-        if self.fast:
-            fast = self._decode_fast(lines)
-            if fast is not None:
-                return fast
-        return self._decode_precise(lines)
+        decoded = self._decode_fast(lines) if self.fast else None
+        if decoded is None:
+            decoded = self._decode_precise(lines)
+        bad, objects, values = decoded
+        return bad, objects, _nested_in_first_seen_order(values, objects.get_column("__json"))
 
     def _decode_precise(
         self, lines: pl.DataFrame
@@ -947,14 +947,111 @@ def _decode_group(texts: pl.Series) -> pl.DataFrame:
     Raises Polars' ComputeError when a key holds values of different kinds (text in one line,
     an object in another) or an array mixes kinds.
     """
-    return _struct_as_text(texts.str.json_decode(infer_schema_length=None))
+    decoded = texts.str.json_decode(infer_schema_length=None)
+    return _struct_as_text(_nested_in_first_seen_order(decoded.struct.unnest(), texts))
 
 
-def _struct_as_text(decoded: pl.Series) -> pl.DataFrame:
-    """Decoded objects (a struct column) as one text column per top-level key (one select over
-    the unnested fields: fast with thousands of keys)."""
-    fields = decoded.struct.unnest()
+def _struct_as_text(fields: pl.DataFrame) -> pl.DataFrame:
+    """Decoded values (one column per top-level key) as text columns (one select over the
+    fields: fast with thousands of keys)."""
     return fields.select([_text_expr(name, dtype) for name, dtype in fields.schema.items()])
+
+
+def _holds_struct(dtype: object) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return True
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _holds_struct(dtype.inner)
+    return False
+
+
+#: How a nested value's objects are reordered: None (as they are), ``("list", inner)``, or
+#: ``("struct", [(field, plan), ...])`` in the order to keep.
+_Plan = tuple[str, object] | None
+
+
+def _nested_in_first_seen_order(values: pl.DataFrame, texts: pl.Series) -> pl.DataFrame:
+    """``values`` with the keys of every nested object in one order that depends on the input
+    only: by the first line in which each key holds a value (not null), within that line as
+    written there; keys never holding one last, by name.
+
+    Polars' ``json_decode`` orders the keys of objects whose keys vary between lines (Caddy's
+    ``resp_headers``) by a hash that differs from run to run, and Arrow's reader by the first
+    line holding the key even as null: both are put in this order, so the JSON text kept of a
+    nested value is the same every run and on either path. ``texts``: each row's JSON text.
+    Only a few lines are read with Python's json module (one per line where some key is first
+    seen); flat values are returned as they are.
+    """
+    nested = [name for name, dtype in values.schema.items() if _holds_struct(dtype)]
+    if not nested:
+        return values
+    loaded: dict[int, object] = {}
+
+    def keys_in_line(row: int, path: list[str | None]) -> dict[str, int]:
+        """The keys of the objects at ``path`` (None: each element of a list) in one line."""
+        if row not in loaded:
+            loaded[row] = json.loads(texts[row])
+        found: dict[str, int] = {}
+        pending: list[tuple[object, int]] = [(loaded[row], 0)]
+        while pending:
+            value, depth = pending.pop(0)
+            if depth == len(path):
+                if isinstance(value, dict):
+                    for key in value:
+                        found.setdefault(key, len(found))
+                continue
+            step = path[depth]
+            if step is None and isinstance(value, list):
+                pending[0:0] = [(element, depth + 1) for element in value]
+            elif step is not None and isinstance(value, dict) and step in value:
+                pending.insert(0, (value[step], depth + 1))
+        return found
+
+    def plan(series: pl.Series, rows: pl.Series, path: list[str | None]) -> _Plan:
+        dtype = series.dtype
+        if isinstance(dtype, pl.List) and _holds_struct(dtype.inner):
+            flat = pl.DataFrame([series.alias("v"), rows.alias("r")]).explode("v")
+            inner = plan(flat.get_column("v"), flat.get_column("r"), [*path, None])
+            return None if inner is None else ("list", inner)
+        if not isinstance(dtype, pl.Struct) or not dtype.fields:
+            return None
+        fields = series.struct.unnest()
+        first: dict[str, int | None] = {}
+        inner_plans: dict[str, _Plan] = {}
+        for name in fields.columns:
+            column = fields.get_column(name)
+            present = column.is_not_null()
+            first[name] = int(rows[int(present.arg_max())]) if present.any() else None  # type: ignore[arg-type]
+            inner_plans[name] = plan(column, rows, [*path, name])
+        positions = {row: keys_in_line(row, path) for row in set(first.values()) if row is not None}
+
+        def rank(name: str) -> tuple[bool, int, int, str]:
+            row = first[name]
+            if row is None:
+                return (True, 0, 0, name)
+            return (False, row, positions[row].get(name, len(positions[row])), name)
+
+        order = sorted(fields.columns, key=rank)
+        if order == fields.columns and all(inner_plans[name] is None for name in order):
+            return None
+        return ("struct", [(name, inner_plans[name]) for name in order])
+
+    def build(expr: pl.Expr, how: _Plan) -> pl.Expr:
+        if how is None:
+            return expr
+        kind, inner = how
+        if kind == "list":
+            return expr.list.eval(build(pl.element(), inner))  # type: ignore[arg-type]
+        fields = [
+            build(expr.struct.field(name), field_plan).alias(name)
+            for name, field_plan in inner  # type: ignore[attr-defined]
+        ]
+        return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
+
+    rows = pl.Series("r", range(values.height), dtype=pl.UInt32)
+    plans = {name: plan(values.get_column(name), rows, [name]) for name in nested}
+    reordered = [build(pl.col(name), how).alias(name) for name, how in plans.items() if how]
+    return values.with_columns(reordered) if reordered else values
 
 
 def _decode_mixed(texts: pl.Series) -> list[pl.DataFrame]:
