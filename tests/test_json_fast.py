@@ -337,3 +337,45 @@ def test_nested_objects_of_varying_keys_give_one_text_every_run_on_either_path()
         ),
         (None, '[{"b":null,"a":null,"c":{"z":null,"y":null,"x":1}}]', '{"m":null,"n":null}'),
     ]
+
+
+def test_ingest_with_every_reject_reason_stores_the_same_rows_either_way(tmp_path: Path) -> None:
+    """All six reject reasons in one file (Traefik's preset names a required key, so a line
+    without it is ``no_match``), through the whole pipeline, in chunks of several slices."""
+    rnd = random.Random(12)
+    lines = []
+    for i in range(2_000):
+        lines.append(
+            f'{{"ClientHost":"192.0.2.{rnd.randrange(256)}","RequestMethod":'
+            f'"{rnd.choice(METHODS)}","RequestPath":"/a/{i}?p={rnd.randrange(9)}",'
+            f'"RequestProtocol":"HTTP/1.1","DownstreamStatus":{rnd.choice((200, 404, 500))},'
+            f'"DownstreamContentSize":{rnd.randrange(10_000)},"Duration":{rnd.randrange(10**9)},'
+            f'"StartUTC":"2026-10-0{1 + i % 9}T0{i % 10}:00:00.{i:06d}Z","level":"info"}}'
+        )
+    odd = {
+        "no_match": '{"level":"info","msg":"Configuration loaded","time":"2026-10-01T00:00:00Z"}',
+        "bad_timestamp": lines[0].replace("2026-10-01T00", "2026-13-01T00"),
+        "bad_number": lines[1].replace('"DownstreamStatus":', '"DownstreamStatus":1000,"x":'),
+        "bad_json": lines[2][:-9],
+    }
+    for reason, line in odd.items():
+        for _ in range(3):
+            lines.insert(rnd.randrange(len(lines)), line)
+    data = "\n".join(lines).encode().replace(b'"192.0.2.7"', b'"192.0.2.\xff7"', 1)
+    long_line = b'{"ClientHost":"192.0.2.1","pad":"' + b"x" * 5_000 + b'"}'
+    log = tmp_path / "traefik.jsonl"
+    log.write_bytes(data + b"\n" + long_line + b"\n")
+    stored = []
+    for fast in (True, False):
+        store = Store(tmp_path / f"store-{fast}")
+        options = IngestOptions(
+            log_format=JsonLinesFormat(preset="traefik", fast=fast),
+            chunk_bytes=96 * 1024,
+            max_line_bytes=4_096,
+        )
+        ingest(store, [str(log)], options)
+        stored.append((events(store), rejects(store).drop("ingested_at")))
+    assert_frame_equal(stored[0][0], stored[1][0], check_exact=True)
+    assert_frame_equal(stored[0][1], stored[1][1], check_exact=True)
+    assert set(stored[0][1].get_column("reason")) == set(REJECT_REASONS)
+    assert stored[0][0].height == 2_000 - 1  # the odd lines are copies; one has a bad byte

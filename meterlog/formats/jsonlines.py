@@ -744,17 +744,22 @@ _USUAL_REQUEST = r"^(?P<m>[A-Za-z]+) (?P<t>[^ \n]+) (?P<p>[A-Za-z]+/[0-9.]+)$"
 def _with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.DataFrame:
     """:func:`with_request_split` of ``frame``'s column ``request``: the usual request lines by
     one regex (:data:`_USUAL_REQUEST`), the others by the general grammar."""
-    parts = frame.select(pl.col(request).str.extract_groups(_USUAL_REQUEST).alias("r")).unnest("r")
-    target = parts.select(pl.col("t").str.splitn("?", 2).alias("s")).unnest("s")
+    # matched without captures (a DFA, fast), then cut at its two spaces (it has no other)
+    text = pl.col(request)
+    usual = pl.when(text.str.contains(_USUAL_REQUEST)).then(text)
+    parts = frame.select(usual.str.split_exact(" ", 2).alias("r")).unnest("r")
+    target = parts.select(pl.col("field_1").str.splitn("?", 2).alias("s")).unnest("s")
     split = pl.DataFrame(
         [
-            parts.get_column("m").alias(f"{prefix}method"),
-            parts.get_column("p").alias(f"{prefix}protocol"),
+            parts.get_column("field_0").alias(f"{prefix}method"),
+            parts.get_column("field_2").alias(f"{prefix}protocol"),
             target.get_column("field_0").alias(f"{prefix}path"),
             target.get_column("field_1").alias(f"{prefix}query"),
         ]
     )
-    rest = (parts.get_column("m").is_null() & frame.get_column(request).is_not_null()).arg_true()
+    rest = (
+        parts.get_column("field_0").is_null() & frame.get_column(request).is_not_null()
+    ).arg_true()
     if rest.len():
         general = with_request_split(frame[rest].select(request), request, prefix)
         split = split.with_columns(
@@ -892,11 +897,8 @@ def _numbers_as_written(
     """
     quoted = {key: json.dumps(key, ensure_ascii=False) for key in columns.values()}
     written = [f"{quoted[key]}:{value}" for key in columns.values() for value in ("true", "false")]
-    # fast literal searches first: most lines hold no boolean at all
-    with_booleans = (
-        json_texts.str.contains(":true", literal=True)
-        | json_texts.str.contains(":false", literal=True)
-    ).arg_true()
+    # one regex pass (twice as fast as two literal searches): most lines hold no boolean at all
+    with_booleans = json_texts.str.contains(":(?:true|false)").arg_true()
     if with_booleans.len() and written:
         near = json_texts.gather(with_booleans).str.contains_any(written)
         with_booleans = with_booleans.filter(near)
