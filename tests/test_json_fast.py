@@ -379,3 +379,36 @@ def test_ingest_with_every_reject_reason_stores_the_same_rows_either_way(tmp_pat
     assert_frame_equal(stored[0][1], stored[1][1], check_exact=True)
     assert set(stored[0][1].get_column("reason")) == set(REJECT_REASONS)
     assert stored[0][0].height == 2_000 - 1  # the odd lines are copies; one has a bad byte
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        [],  # integers decoded as integers
+        ALIKE_TOGETHER,  # floats among integers (status 200.0 and 2e2, bytes 1.5)
+        [ALIKE["19 digits"], '"status":-5', '"request_time":1e300'],
+        ['"status":200.5', '"body_bytes_sent":9007199254740993.0', '"request_time":7'],
+    ],
+    ids=["integers", "floats among", "edges", "fractions"],
+)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "precise"])
+def test_numbers_used_as_decoded_are_what_their_text_reads(
+    monkeypatch: pytest.MonkeyPatch, odd: list[str], fast: bool
+) -> None:
+    """Status, bytes and request time decoded as numbers are used as such; reading each line's
+    text of them instead (as when some line's value is read again) gives the same rows."""
+    lines = generated(600, 13, odd=odd, rejected=REJECTED["bad_number"])
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    direct = JsonLinesFormat(fast=fast).parse(batch)
+    original = jsonlines._numbers_as_written
+
+    def all_read_again(*args: object) -> tuple[pl.DataFrame, set[str]]:
+        texts, _ = original(*args)  # type: ignore[arg-type]
+        return texts, set(texts.columns)
+
+    monkeypatch.setattr(jsonlines, "_numbers_as_written", all_read_again)
+    as_text = JsonLinesFormat(fast=fast).parse(batch)
+    assert_frame_equal(direct.events, as_text.events, check_exact=True)
+    assert_frame_equal(direct.rejects, as_text.rejects, check_exact=True)
+    assert direct.notes == as_text.notes
+    assert direct.rejects.get_column("reason").to_list().count("bad_number") >= 3

@@ -265,7 +265,7 @@ class JsonLinesFormat(LogFormat):
         number_columns = {
             f"k__{i}": key for i, key in enumerate(needed) if key in self._number_keys
         }
-        key_texts = _numbers_as_written(
+        key_texts, rewritten = _numbers_as_written(
             key_texts,
             objects.get_column("__json"),
             number_columns,
@@ -275,7 +275,15 @@ class JsonLinesFormat(LogFormat):
                 if key in self._integer_keys and schema[key] != pl.Int64
             },
         )
-        values = objects.select("line", "source_offset", "source_line").hstack(key_texts)
+        # numbers as decoded, where no line's value was read again from its text
+        numeric = {
+            key: f"n__{name}"
+            for name, key in number_columns.items()
+            if name not in rewritten and schema[key] in (pl.Int64, pl.Float64)
+        }
+        values = objects.select("line", "source_offset", "source_line").hstack(
+            [*key_texts.get_columns(), *(decoded[key].alias(name) for key, name in numeric.items())]
+        )
         del objects, decoded  # the normalised JSON text and decoded values are not needed now
         key_column = {key: f"k__{i}" for i, key in enumerate(needed)}
 
@@ -304,6 +312,18 @@ class JsonLinesFormat(LogFormat):
             return pl.coalesce(present) if len(present) > 1 else present[0]
 
         raw = {column: first_present(column) for column in self.fields}
+
+        def number_of(column: str) -> tuple[pl.Expr, bool] | None:
+            """The values of ``column`` as decoded, and whether they are integers: when every
+            key it reads in this chunk was decoded as numbers of one type (then reading their
+            text gives these values); None otherwise (the text is read)."""
+            keys = [key for key in self.fields.get(column, ()) if lookup(key) is not None]
+            if not keys or any(key not in numeric for key in keys):
+                return None
+            if len({schema[key] for key in keys}) != 1:
+                return None
+            found = [pl.col(numeric[key]) for key in keys]
+            return pl.coalesce(found) if len(found) > 1 else found[0], schema[keys[0]] == pl.Int64
 
         def decoded_as_integers(column: str) -> bool:
             """Whether every key ``column`` reads was decoded as integers in this chunk (its
@@ -363,6 +383,10 @@ class JsonLinesFormat(LogFormat):
         time_text = raw.get("request_time")
         per_second = self.preset.request_time_per_second if self.preset is not None else 1
         seconds = _json_seconds(time_text) if time_text is not None else None
+        status_number, bytes_number = number_of("status"), number_of("bytes_sent")
+        seconds_number = number_of("request_time") if per_second == 1 else None
+        if seconds_number is not None:
+            seconds = _number_seconds(seconds_number[0])
         if time_text is not None and per_second != 1:
             # in decimal, then to float once: 4500000 ns is 0.0045 s, not 0.0045000000000000005
             units = dash_to_null(time_text.str.strip_chars()).cast(pl.Decimal(38, 9), strict=False)
@@ -374,24 +398,30 @@ class JsonLinesFormat(LogFormat):
             ts.alias("__ts"),
             naive.alias("__naive"),
             (
-                _json_status(status_text, decoded_as_integers("status"))
+                _number_status(*status_number)
+                if status_number is not None
+                else _json_status(status_text, decoded_as_integers("status"))
                 if status_text is not None
                 else pl.lit(None, pl.Int16)
             ).alias("__status"),
             (
-                _json_bytes(bytes_text, decoded_as_integers("bytes_sent"))
+                _number_integer(*bytes_number)
+                if bytes_number is not None
+                else _json_bytes(bytes_text, decoded_as_integers("bytes_sent"))
                 if bytes_text is not None
                 else pl.lit(None, pl.Int64)
             ).alias("__bytes"),
             (seconds if seconds is not None else pl.lit(None, pl.Float64)).alias("__request_time"),
         )
         numbers_ok = pl.lit(True)
-        for text, parsed in (
-            (status_text, "__status"),
-            (bytes_text, "__bytes"),
-            (time_text, "__request_time"),
+        for text, number, parsed in (
+            (status_text, status_number, "__status"),
+            (bytes_text, bytes_number, "__bytes"),
+            (time_text, seconds_number, "__request_time"),
         ):
-            if text is not None:
+            if number is not None:
+                numbers_ok = numbers_ok & (pl.col(parsed).is_not_null() | number[0].is_null())
+            elif text is not None:
                 numbers_ok = numbers_ok & (
                     pl.col(parsed).is_not_null() | dash_to_null(text).is_null()
                 )
@@ -882,9 +912,30 @@ def _json_seconds(text: pl.Expr) -> pl.Expr:
     return pl.when(value.is_finite()).then(value).otherwise(None)
 
 
+def _number_integer(value: pl.Expr, integers: bool) -> pl.Expr:
+    """:func:`_json_integer` of decoded numbers (Int64, or Float64 when not ``integers``):
+    what reading their text gives (a float's text never reads as an integer)."""
+    if integers:
+        return value
+    integral = value.is_finite() & (value == value.floor()) & (value.abs() < _EXACT_FLOAT_INTEGER)
+    return pl.when(integral).then(value).otherwise(None).cast(pl.Int64)
+
+
+def _number_status(value: pl.Expr, integers: bool) -> pl.Expr:
+    """:func:`_json_status` of decoded numbers."""
+    status = _number_integer(value, integers)
+    return pl.when(status.is_between(0, 999)).then(status).otherwise(None).cast(pl.Int16)
+
+
+def _number_seconds(value: pl.Expr) -> pl.Expr:
+    """:func:`_json_seconds` of decoded numbers (a float's text reads back as that float)."""
+    seconds = value.cast(pl.Float64)
+    return pl.when(seconds.is_finite()).then(seconds).otherwise(None)
+
+
 def _numbers_as_written(
     texts: pl.DataFrame, json_texts: pl.Series, columns: dict[str, str], integers: set[str]
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, set[str]]:
     """``texts`` with the numbers a neighbouring line changed read again as written.
 
     Polars decodes a key into one column per chunk: when one line writes
@@ -893,8 +944,10 @@ def _numbers_as_written(
     numbers it comes back as ``1``. Only those lines (an integer column's text that is not an
     integer and at least 2**53; a line with ``"KEY":true`` or ``false``) are read again from
     their own JSON text, so each keeps its own value. ``columns``: text column -> top-level
-    key; ``integers``: the text columns read as integers.
+    key; ``integers``: the text columns read as integers. Also returns the text columns of
+    which some line was read again.
     """
+    rewritten: set[str] = set()
     quoted = {key: json.dumps(key, ensure_ascii=False) for key in columns.values()}
     written = [f"{quoted[key]}:{value}" for key in columns.values() for value in ("true", "false")]
     # one regex pass (twice as fast as two literal searches): most lines hold no boolean at all
@@ -904,6 +957,7 @@ def _numbers_as_written(
         with_booleans = with_booleans.filter(near)
     for name, key in columns.items():
         if "'" in key or "\\" in key:
+            rewritten.add(name)  # as decoded, its text read (the same either way)
             continue  # not expressible in the JSON path (and no key of a number in practice)
         rows = pl.Series(dtype=pl.UInt32)
         if name in integers:
@@ -921,7 +975,8 @@ def _numbers_as_written(
         if rows.len():
             found = json_texts.gather(rows).str.json_path_match(f"$['{key}']")
             texts = texts.with_columns(texts.get_column(name).scatter(rows, found))
-    return texts
+            rewritten.add(name)
+    return texts, rewritten
 
 
 def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
