@@ -527,10 +527,10 @@ class JsonLinesFormat(LogFormat):
         their own and the rest is read again; when there is none, the chunk goes the precise
         way, as it does for the numbers Arrow reads otherwise (``-0``, integers beyond 64 bits).
         Arrow infers the types Polars' ``json_decode`` infers over the same objects (an integer
-        among floats is a float, a key only ever null is null), keeps the keys in the order
-        first seen (nested ones too, where Polars' order can vary from run to run), and text
-        that looks like a time stays text (:attr:`_text_keys`). Slices typed apart are read
-        again as one.
+        among floats is a float, a key only ever null is null), keeps the top-level keys in the
+        order first seen (nested ones are then put in one order on either path,
+        :func:`_nested_in_first_seen_order`), and text that looks like a time stays text
+        (:attr:`_text_keys`). Slices typed apart are read again as one.
         """
         size = lines.height
         slices = max(1, min(_DECODE_THREADS, size // _MIN_DECODE_SLICE))
@@ -957,7 +957,7 @@ def _numbers_as_written(
         with_booleans = with_booleans.filter(near)
     for name, key in columns.items():
         if "'" in key or "\\" in key:
-            rewritten.add(name)  # as decoded, its text read (the same either way)
+            rewritten.add(name)  # its text is read, whatever it was decoded as
             continue  # not expressible in the JSON path (and no key of a number in practice)
         rows = pl.Series(dtype=pl.UInt32)
         if name in integers:
