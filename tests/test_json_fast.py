@@ -412,3 +412,70 @@ def test_numbers_used_as_decoded_are_what_their_text_reads(
     assert_frame_equal(direct.rejects, as_text.rejects, check_exact=True)
     assert direct.notes == as_text.notes
     assert direct.rejects.get_column("reason").to_list().count("bad_number") >= 3
+
+
+def caddy_lines(count: int, seed: int) -> list[str]:
+    """Caddy access log lines with nested values of every kind the mapping reads."""
+    rnd = random.Random(seed)
+    agents = ['["curl/8"]', "[]", "[null]", '["[x]"]', '["a\\"b","c"]', "null", '["\\u00e9"]']
+    hosts = ['"example.com"', '"[1,2]"', '"[abc]"', "null", '"h\\u00e9"']
+    lines = []
+    for i in range(count):
+        headers = {"User-Agent": rnd.choice(agents)}
+        if rnd.random() < 0.5:
+            headers["Referer"] = rnd.choice(['["https://a.example/"]', '["-"]'])
+        request = {
+            "remote_ip": '"192.0.2.1"',
+            "client_ip": f'"192.0.2.{rnd.randrange(256)}"',
+            "proto": '"HTTP/2.0"',
+            "method": rnd.choice(['"GET"', '"POST"']),
+            "host": rnd.choice(hosts),
+            "uri": f'"/a?b={i}"',
+            "headers": "{" + ",".join(f'"{k}":{v}' for k, v in headers.items()) + "}",
+            "port": str(rnd.randrange(65536)),
+            "tls": rnd.choice(["true", "false", "null"]),
+            "weight": rnd.choice(["0.5", "1.25"]),
+        }
+        if rnd.random() < 0.2:
+            del request["host"]
+        body = ",".join(f'"{k}":{v}' for k, v in request.items())
+        lines.append(
+            f'{{"level":"info","ts":1791622536.{i % 1000:03d},"logger":"http.log.access",'
+            f'"request":{{{body}}},"user_id":"","duration":0.0012,"size":{i * 3},'
+            f'"status":200,"resp_headers":{{"Server":["Caddy"]}}}}'
+        )
+    return lines
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "precise"])
+def test_nested_values_read_from_decoded_objects_are_what_their_json_text_gives(
+    monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    """Caddy's nested keys (texts, lists of texts, integers, booleans, missing keys, text
+    starting with ``[``) are read from the decoded objects; reading them from the JSON text of
+    their top-level key, as a float or an object still is, gives the same rows."""
+    lines = caddy_lines(400, 14)
+    lines[50] = lines[50].replace('"proto":', '"meta":{"x":[1]},"proto":')  # an object
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    mapping = {
+        "preset": "caddy",
+        "field_overrides": {
+            "port": "request.port",
+            "tls": "request.tls",
+            "weight": "request.weight",
+            "missing": "request.nothing.here",
+            "agents": "request.headers",
+            "meta": "request.meta",
+        },
+    }
+    assert (JsonLinesFormat(**mapping)._decode_fast(batch) is not None) is True  # type: ignore[arg-type]
+    direct = JsonLinesFormat(fast=fast, **mapping).parse(batch)  # type: ignore[arg-type]
+    monkeypatch.setattr(jsonlines, "_struct_path", lambda dtype, path: None)
+    as_text = JsonLinesFormat(fast=fast, **mapping).parse(batch)  # type: ignore[arg-type]
+    assert_frame_equal(direct.events, as_text.events, check_exact=True)
+    assert_frame_equal(direct.rejects, as_text.rejects, check_exact=True)
+    assert direct.notes == as_text.notes
+    assert direct.events.height > 300
+    assert set(direct.events.get_column("user_agent")) >= {"curl/8", None, "[x]", 'a"b', "é"}
+    assert set(direct.events.get_column("host")) >= {"example.com", "1", None, "hé"}
+    assert direct.events.get_column("meta").drop_nulls().to_list() == ['{"x":[1]}']

@@ -257,13 +257,42 @@ class JsonLinesFormat(LogFormat):
             extra = [key for key in extra if key in kept]
             notes.update(f"{DROPPED_KEY}{key}" for _, key in ranked[self.max_extra_keys :])
         needed = [key for key in keys if key in used or key in extra]
-        # only the values used become text columns (a line may hold thousands of keys)
         schema = decoded.schema
+        position = {key: i for i, key in enumerate(needed)}
+
+        def nested_in(key: str) -> tuple[str, list[str]] | None:
+            """The top-level key a dotted ``key`` reads (the longest present) and the path on."""
+            if key in position:
+                return None
+            parts = key.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                top = ".".join(parts[:cut])
+                if top in position:
+                    return top, parts[cut:]
+            return None
+
+        # A nested value is read from the decoded objects where the path runs through objects
+        # (:func:`_struct_path`); otherwise from its top-level key's JSON text.
+        direct: dict[str, tuple[str, list[str], str]] = {}
+        texts_wanted = set(extra)
+        for wanted in self.fields.values():
+            for key in wanted:
+                found = nested_in(key)
+                if found is None:
+                    texts_wanted.add(key)
+                    continue
+                kind = _struct_path(schema[found[0]], found[1])
+                if kind is None:
+                    texts_wanted.add(found[0])
+                else:
+                    direct[key] = (found[0], found[1], kind)
+        # only the values used become text columns (a line may hold thousands of keys)
+        text_keys = [key for key in needed if key in texts_wanted]
         key_texts = decoded.select(
-            _text_expr(key, schema[key]).alias(f"k__{i}") for i, key in enumerate(needed)
+            _text_expr(key, schema[key]).alias(f"k__{position[key]}") for key in text_keys
         )
         number_columns = {
-            f"k__{i}": key for i, key in enumerate(needed) if key in self._number_keys
+            f"k__{position[key]}": key for key in text_keys if key in self._number_keys
         }
         key_texts, rewritten = _numbers_as_written(
             key_texts,
@@ -281,29 +310,31 @@ class JsonLinesFormat(LogFormat):
             for name, key in number_columns.items()
             if name not in rewritten and schema[key] in (pl.Int64, pl.Float64)
         }
+        objects_read = {top: f"s__{position[top]}" for top, _, _ in direct.values()}
         values = objects.select("line", "source_offset", "source_line").hstack(
-            [*key_texts.get_columns(), *(decoded[key].alias(name) for key, name in numeric.items())]
+            [
+                *key_texts.get_columns(),
+                *(decoded[key].alias(name) for key, name in numeric.items()),
+                *(decoded[key].alias(name) for key, name in objects_read.items()),
+            ]
         )
         del objects, decoded  # the normalised JSON text and decoded values are not needed now
-        key_column = {key: f"k__{i}" for i, key in enumerate(needed)}
+        key_column = {key: f"k__{position[key]}" for key in text_keys}
 
         def lookup(key: str) -> pl.Expr | None:
             """The text of ``key`` per line: a top-level key, else a dotted path into a nested
             object (an array found there gives its first element, as headers are lists)."""
             if key in key_column:
                 return pl.col(key_column[key])
-            parts = key.split(".")
-            for cut in range(len(parts) - 1, 0, -1):
-                top = ".".join(parts[:cut])
-                if top in key_column:
-                    path = "$" + "".join(f"['{part}']" for part in parts[cut:])
-                    found = pl.col(key_column[top]).str.json_path_match(path)
-                    return (
-                        pl.when(found.str.starts_with("["))
-                        .then(found.str.json_path_match("$[0]"))
-                        .otherwise(found)
-                    )
-            return None
+            if key in direct:
+                top, rest, kind = direct[key]
+                return _struct_value(pl.col(objects_read[top]), rest, kind)
+            nested = nested_in(key)
+            if nested is None:
+                return None
+            top, rest = nested
+            path = "$" + "".join(f"['{part}']" for part in rest)
+            return _first_if_array(pl.col(key_column[top]).str.json_path_match(path))
 
         def first_present(column: str) -> pl.Expr | None:
             present = [e for k in self.fields.get(column, ()) if (e := lookup(k)) is not None]
@@ -796,6 +827,55 @@ def _with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.Da
             split.get_column(name).scatter(rest, general.get_column(name)) for name in split.columns
         )
     return frame.hstack(split)
+
+
+def _first_if_array(found: pl.Expr) -> pl.Expr:
+    """A value found by a JSON path, as text: an array (as headers are lists) gives its first
+    element; so does text that starts with ``[`` and reads as an array, and other such text is
+    null."""
+    return (
+        pl.when(found.str.starts_with("[")).then(found.str.json_path_match("$[0]")).otherwise(found)
+    )
+
+
+def _struct_path(dtype: object, path: list[str]) -> str | None:
+    """How the value at ``path`` inside decoded objects of ``dtype`` is read as the text the
+    JSON path over their JSON text gives: ``"text"``, ``"scalar"`` (an integer or a boolean,
+    whose text is as written), ``"texts"`` (a list of texts: its first), ``"null"`` (no such
+    key); None when it is read from the JSON text (a float, whose text may be written otherwise;
+    objects; a path through other values; a key the JSON path cannot name)."""
+    if any(char in part for part in path for char in "'\\\"[]"):
+        return None
+    for part in path:
+        if not isinstance(dtype, pl.Struct):
+            return None
+        fields = {field.name: field.dtype for field in dtype.fields}
+        if part not in fields:
+            return "null"
+        dtype = fields[part]
+    if dtype == pl.String:
+        return "text"
+    if dtype in (pl.Int64, pl.Boolean):
+        return "scalar"
+    if dtype == pl.Null:
+        return "null"
+    if isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
+        return "texts"
+    return None
+
+
+def _struct_value(objects: pl.Expr, path: list[str], kind: str) -> pl.Expr:
+    """The text at ``path`` in decoded objects, read as :func:`_struct_path` says."""
+    if kind == "null":
+        return pl.lit(None, pl.String)
+    value = objects
+    for part in path:
+        value = value.struct.field(part)
+    if kind == "text":
+        return _first_if_array(value)
+    if kind == "texts":
+        return value.list.first().cast(pl.String)
+    return value.cast(pl.String)
 
 
 def _is_json_object(text: pl.Expr) -> pl.Expr:
