@@ -10,6 +10,9 @@ the command's environment (``new=PYTHONPATH=. python -m meterlog ingest ...``). 
 seconds, CPU seconds (user plus system, of the process and its children, from ``wait4``),
 peak RSS, and the 1-minute load average just before. Prints one JSON object: the runs, and
 per command the medians of wall and CPU and the largest peak RSS.
+
+To compare two source trees with ``PYTHONPATH``, run this from outside both: ``python -m``
+puts the current folder first on the module path, ahead of ``PYTHONPATH``.
 """
 
 from __future__ import annotations
