@@ -479,3 +479,57 @@ def test_nested_values_read_from_decoded_objects_are_what_their_json_text_gives(
     assert set(direct.events.get_column("user_agent")) >= {"curl/8", None, "[x]", 'a"b', "é"}
     assert set(direct.events.get_column("host")) >= {"example.com", "1", None, "hé"}
     assert direct.events.get_column("meta").drop_nulls().to_list() == ['{"x":[1]}']
+
+
+def test_epoch_times_read_as_the_capturing_regex_reads_them() -> None:
+    """``msec_to_datetime`` checks its shape without captures and cuts at the dot: the same
+    times as reading seconds and up to six fraction digits with one capturing regex (of ASCII
+    digits: ``\\d`` also matched other scripts' digits, and a fraction of them failed the whole
+    chunk)."""
+    from meterlog.formats.times import msec_to_datetime
+
+    def by_captures(text: pl.Expr) -> pl.Expr:
+        pieces = text.str.strip_chars().str.extract_groups(
+            r"^(?P<s>[0-9]{1,19})(?:\.(?P<f>[0-9]{1,6})[0-9]*)?$"
+        )
+        digits, fraction_digits = pieces.struct.field("s"), pieces.struct.field("f")
+        value, width = digits.cast(pl.Int64, strict=False), digits.str.len_bytes()
+        fraction = fraction_digits.fill_null("").str.pad_end(6, "0").cast(pl.Int64)
+        whole = fraction_digits.is_null()
+        micros = (
+            pl.when(width <= 12)
+            .then(value * 1_000_000 + fraction)
+            .when(whole & (width == 13))
+            .then(value * 1_000)
+            .when(whole & (width == 16))
+            .then(value)
+            .when(whole & (width == 19))
+            .then(value // 1_000)
+            .otherwise(None)
+        )
+        return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+    rnd = random.Random(15)
+    pieces = ["1", "7", "0", "17916225361234", ".", ".5", "1234567", " ", "-", "e3", "٣", "x", ""]
+    texts = ["1791622536.123", "1791622536123", "1791622536123456", "1791622536123456789", "1."]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(5))) for _ in range(3_000)]
+    texts += [str(rnd.randrange(10 ** rnd.randrange(1, 21))) for _ in range(1_000)]
+    frame = pl.DataFrame({"t": texts})
+    got = frame.select(msec_to_datetime(pl.col("t"))).to_series()
+    expected = frame.select(by_captures(pl.col("t"))).to_series()
+    assert got.equals(expected, check_names=False)
+    assert got.null_count() < len(texts) - 1_000
+    other_digits = frame.get_column("t").str.contains("٣")
+    assert got.filter(other_digits).is_null().all()
+    assert frame.filter(pl.col("t").str.contains(r"\.[0-9]*٣")).height > 0  # read, as null
+
+
+def test_an_epoch_time_with_other_digits_is_a_bad_timestamp_not_a_failure() -> None:
+    """``"1791622536.٣"``: another script's digit in the fraction failed the whole chunk with a
+    Polars error; it is a bad timestamp of its own line."""
+    lines = generated(300, 16)
+    lines[7] = '{"time":"1791622536.\u0663","status":200}'
+    lines[8] = '{"time":"1791622536.5","status":200}'
+    assert both_ways(lines)
+    result = JsonLinesFormat().parse(split_lines("\n".join(lines).encode(), 0, 1).lines)
+    assert result.rejects.select("source_line", "reason").rows() == [(8, "bad_timestamp")]

@@ -783,6 +783,11 @@ class JsonLinesFormat(LogFormat):
         naive = pl.Series("naive", [False] * values.height, dtype=pl.Boolean)
         rest = (ts.is_null() & stripped.get_column("t").is_not_null()).arg_true()
         if rest.len():
+            # epoch numbers (Caddy's ts) next: no other form below reads digits and a dot alone
+            epoch = stripped[rest].select(msec_to_datetime(pl.col("t"))).to_series()
+            ts = ts.scatter(rest, epoch)
+            rest = rest.filter(epoch.is_null())
+        if rest.len():
             iso, without_offset = iso_to_datetime(pl.col("t"), self.naive_zone)
             later = stripped[rest].select(
                 pl.coalesce(
