@@ -285,3 +285,251 @@ def test_request_lines_split_as_the_general_grammar_splits_them() -> None:
         jsonlines._with_request_split(frame, "r", "__rq_"),
         jsonlines.with_request_split(frame, "r", "__rq_"),
     )
+
+
+def test_nested_objects_of_varying_keys_give_one_text_every_run_on_either_path() -> None:
+    """Caddy's ``resp_headers`` vary in keys from line to line: Polars' ``json_decode`` orders
+    such keys by a hash that differs from call to call. Each path, run again and again, stores
+    one text, the same on both: keys by the first line holding a value, as written there; a key
+    only ever null last."""
+    lines = generated(40, 11)
+    extras = {
+        2: ',"resp_headers":{"Server":["Caddy"]}',
+        5: ',"resp_headers":{"Content-Type":["text/html"],"Server":["Caddy"],"Etag":null}',
+        7: ',"resp_headers":{"Alt-Svc":["h3"],"Vary":["Accept"],"Etag":["x1"],"Age":["3"]}',
+        9: ',"upstreams":[{"b":1},{"a":2,"c":{"z":1,"y":2}}],"never":{"n":null}',
+        11: ',"upstreams":[{"c":{"x":1}}],"never":{"m":null}',
+    }
+    for at, extra in extras.items():
+        lines[at] = lines[at][:-1] + extra + "}"
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    columns = ["resp_headers", "upstreams", "never"]
+    stored = {
+        (fast, tuple(JsonLinesFormat(fast=fast).parse(batch).events.select(columns).rows()))
+        for fast in (True, False)
+        for _ in range(8)
+    }
+    assert len({rows for _, rows in stored}) == 1, stored
+    rows = next(iter(stored))[1]
+    assert [row for row in rows if any(row)] == [
+        (
+            '{"Server":["Caddy"],"Content-Type":null,"Alt-Svc":null,"Vary":null,"Etag":null,'
+            '"Age":null}',
+            None,
+            None,
+        ),
+        (
+            '{"Server":["Caddy"],"Content-Type":["text/html"],"Alt-Svc":null,"Vary":null,'
+            '"Etag":null,"Age":null}',
+            None,
+            None,
+        ),
+        (
+            '{"Server":null,"Content-Type":null,"Alt-Svc":["h3"],"Vary":["Accept"],'
+            '"Etag":["x1"],"Age":["3"]}',
+            None,
+            None,
+        ),
+        (
+            None,
+            '[{"b":1,"a":null,"c":null},{"b":null,"a":2,"c":{"z":1,"y":2,"x":null}}]',
+            '{"m":null,"n":null}',
+        ),
+        (None, '[{"b":null,"a":null,"c":{"z":null,"y":null,"x":1}}]', '{"m":null,"n":null}'),
+    ]
+
+
+def test_ingest_with_every_reject_reason_stores_the_same_rows_either_way(tmp_path: Path) -> None:
+    """All six reject reasons in one file (Traefik's preset names a required key, so a line
+    without it is ``no_match``), through the whole pipeline, in chunks of several slices."""
+    rnd = random.Random(12)
+    lines = []
+    for i in range(2_000):
+        lines.append(
+            f'{{"ClientHost":"192.0.2.{rnd.randrange(256)}","RequestMethod":'
+            f'"{rnd.choice(METHODS)}","RequestPath":"/a/{i}?p={rnd.randrange(9)}",'
+            f'"RequestProtocol":"HTTP/1.1","DownstreamStatus":{rnd.choice((200, 404, 500))},'
+            f'"DownstreamContentSize":{rnd.randrange(10_000)},"Duration":{rnd.randrange(10**9)},'
+            f'"StartUTC":"2026-10-0{1 + i % 9}T0{i % 10}:00:00.{i:06d}Z","level":"info"}}'
+        )
+    odd = {
+        "no_match": '{"level":"info","msg":"Configuration loaded","time":"2026-10-01T00:00:00Z"}',
+        "bad_timestamp": lines[0].replace("2026-10-01T00", "2026-13-01T00"),
+        "bad_number": lines[1].replace('"DownstreamStatus":', '"DownstreamStatus":1000,"x":'),
+        "bad_json": lines[2][:-9],
+    }
+    for reason, line in odd.items():
+        for _ in range(3):
+            lines.insert(rnd.randrange(len(lines)), line)
+    data = "\n".join(lines).encode().replace(b'"192.0.2.7"', b'"192.0.2.\xff7"', 1)
+    long_line = b'{"ClientHost":"192.0.2.1","pad":"' + b"x" * 5_000 + b'"}'
+    log = tmp_path / "traefik.jsonl"
+    log.write_bytes(data + b"\n" + long_line + b"\n")
+    stored = []
+    for fast in (True, False):
+        store = Store(tmp_path / f"store-{fast}")
+        options = IngestOptions(
+            log_format=JsonLinesFormat(preset="traefik", fast=fast),
+            chunk_bytes=96 * 1024,
+            max_line_bytes=4_096,
+        )
+        ingest(store, [str(log)], options)
+        stored.append((events(store), rejects(store).drop("ingested_at")))
+    assert_frame_equal(stored[0][0], stored[1][0], check_exact=True)
+    assert_frame_equal(stored[0][1], stored[1][1], check_exact=True)
+    assert set(stored[0][1].get_column("reason")) == set(REJECT_REASONS)
+    assert stored[0][0].height == 2_000 - 1  # the odd lines are copies; one has a bad byte
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        [],  # integers decoded as integers
+        ALIKE_TOGETHER,  # floats among integers (status 200.0 and 2e2, bytes 1.5)
+        [ALIKE["19 digits"], '"status":-5', '"request_time":1e300'],
+        ['"status":200.5', '"body_bytes_sent":9007199254740993.0', '"request_time":7'],
+    ],
+    ids=["integers", "floats among", "edges", "fractions"],
+)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "precise"])
+def test_numbers_used_as_decoded_are_what_their_text_reads(
+    monkeypatch: pytest.MonkeyPatch, odd: list[str], fast: bool
+) -> None:
+    """Status, bytes and request time decoded as numbers are used as such; reading each line's
+    text of them instead (as when some line's value is read again) gives the same rows."""
+    lines = generated(600, 13, odd=odd, rejected=REJECTED["bad_number"])
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    direct = JsonLinesFormat(fast=fast).parse(batch)
+    original = jsonlines._numbers_as_written
+
+    def all_read_again(*args: object) -> tuple[pl.DataFrame, set[str]]:
+        texts, _ = original(*args)  # type: ignore[arg-type]
+        return texts, set(texts.columns)
+
+    monkeypatch.setattr(jsonlines, "_numbers_as_written", all_read_again)
+    as_text = JsonLinesFormat(fast=fast).parse(batch)
+    assert_frame_equal(direct.events, as_text.events, check_exact=True)
+    assert_frame_equal(direct.rejects, as_text.rejects, check_exact=True)
+    assert direct.notes == as_text.notes
+    assert direct.rejects.get_column("reason").to_list().count("bad_number") >= 3
+
+
+def caddy_lines(count: int, seed: int) -> list[str]:
+    """Caddy access log lines with nested values of every kind the mapping reads."""
+    rnd = random.Random(seed)
+    agents = ['["curl/8"]', "[]", "[null]", '["[x]"]', '["a\\"b","c"]', "null", '["\\u00e9"]']
+    hosts = ['"example.com"', '"[1,2]"', '"[abc]"', "null", '"h\\u00e9"']
+    lines = []
+    for i in range(count):
+        headers = {"User-Agent": rnd.choice(agents)}
+        if rnd.random() < 0.5:
+            headers["Referer"] = rnd.choice(['["https://a.example/"]', '["-"]'])
+        request = {
+            "remote_ip": '"192.0.2.1"',
+            "client_ip": f'"192.0.2.{rnd.randrange(256)}"',
+            "proto": '"HTTP/2.0"',
+            "method": rnd.choice(['"GET"', '"POST"']),
+            "host": rnd.choice(hosts),
+            "uri": f'"/a?b={i}"',
+            "headers": "{" + ",".join(f'"{k}":{v}' for k, v in headers.items()) + "}",
+            "port": str(rnd.randrange(65536)),
+            "tls": rnd.choice(["true", "false", "null"]),
+            "weight": rnd.choice(["0.5", "1.25"]),
+        }
+        if rnd.random() < 0.2:
+            del request["host"]
+        body = ",".join(f'"{k}":{v}' for k, v in request.items())
+        lines.append(
+            f'{{"level":"info","ts":1791622536.{i % 1000:03d},"logger":"http.log.access",'
+            f'"request":{{{body}}},"user_id":"","duration":0.0012,"size":{i * 3},'
+            f'"status":200,"resp_headers":{{"Server":["Caddy"]}}}}'
+        )
+    return lines
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "precise"])
+def test_nested_values_read_from_decoded_objects_are_what_their_json_text_gives(
+    monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    """Caddy's nested keys (texts, lists of texts, integers, booleans, missing keys, text
+    starting with ``[``) are read from the decoded objects; reading them from the JSON text of
+    their top-level key, as a float or an object still is, gives the same rows."""
+    lines = caddy_lines(400, 14)
+    lines[50] = lines[50].replace('"proto":', '"meta":{"x":[1]},"proto":')  # an object
+    batch = split_lines(("\n".join(lines) + "\n").encode(), 0, 1).lines
+    mapping = {
+        "preset": "caddy",
+        "field_overrides": {
+            "port": "request.port",
+            "tls": "request.tls",
+            "weight": "request.weight",
+            "missing": "request.nothing.here",
+            "agents": "request.headers",
+            "meta": "request.meta",
+        },
+    }
+    assert (JsonLinesFormat(**mapping)._decode_fast(batch) is not None) is True  # type: ignore[arg-type]
+    direct = JsonLinesFormat(fast=fast, **mapping).parse(batch)  # type: ignore[arg-type]
+    monkeypatch.setattr(jsonlines, "_struct_path", lambda dtype, path: None)
+    as_text = JsonLinesFormat(fast=fast, **mapping).parse(batch)  # type: ignore[arg-type]
+    assert_frame_equal(direct.events, as_text.events, check_exact=True)
+    assert_frame_equal(direct.rejects, as_text.rejects, check_exact=True)
+    assert direct.notes == as_text.notes
+    assert direct.events.height > 300
+    assert set(direct.events.get_column("user_agent")) >= {"curl/8", None, "[x]", 'a"b', "é"}
+    assert set(direct.events.get_column("host")) >= {"example.com", "1", None, "hé"}
+    assert direct.events.get_column("meta").drop_nulls().to_list() == ['{"x":[1]}']
+
+
+def test_epoch_times_read_as_the_capturing_regex_reads_them() -> None:
+    """``msec_to_datetime`` checks its shape without captures and cuts at the dot: the same
+    times as reading seconds and up to six fraction digits with one capturing regex (of ASCII
+    digits: ``\\d`` also matched other scripts' digits, and a fraction of them failed the whole
+    chunk)."""
+    from meterlog.formats.times import msec_to_datetime
+
+    def by_captures(text: pl.Expr) -> pl.Expr:
+        pieces = text.str.strip_chars().str.extract_groups(
+            r"^(?P<s>[0-9]{1,19})(?:\.(?P<f>[0-9]{1,6})[0-9]*)?$"
+        )
+        digits, fraction_digits = pieces.struct.field("s"), pieces.struct.field("f")
+        value, width = digits.cast(pl.Int64, strict=False), digits.str.len_bytes()
+        fraction = fraction_digits.fill_null("").str.pad_end(6, "0").cast(pl.Int64)
+        whole = fraction_digits.is_null()
+        micros = (
+            pl.when(width <= 12)
+            .then(value * 1_000_000 + fraction)
+            .when(whole & (width == 13))
+            .then(value * 1_000)
+            .when(whole & (width == 16))
+            .then(value)
+            .when(whole & (width == 19))
+            .then(value // 1_000)
+            .otherwise(None)
+        )
+        return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+    rnd = random.Random(15)
+    pieces = ["1", "7", "0", "17916225361234", ".", ".5", "1234567", " ", "-", "e3", "٣", "x", ""]
+    texts = ["1791622536.123", "1791622536123", "1791622536123456", "1791622536123456789", "1."]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(5))) for _ in range(3_000)]
+    texts += [str(rnd.randrange(10 ** rnd.randrange(1, 21))) for _ in range(1_000)]
+    frame = pl.DataFrame({"t": texts})
+    got = frame.select(msec_to_datetime(pl.col("t"))).to_series()
+    expected = frame.select(by_captures(pl.col("t"))).to_series()
+    assert got.equals(expected, check_names=False)
+    assert got.null_count() < len(texts) - 1_000
+    other_digits = frame.get_column("t").str.contains("٣")
+    assert got.filter(other_digits).is_null().all()
+    assert frame.filter(pl.col("t").str.contains(r"\.[0-9]*٣")).height > 0  # read, as null
+
+
+def test_an_epoch_time_with_other_digits_is_a_bad_timestamp_not_a_failure() -> None:
+    """``"1791622536.٣"``: another script's digit in the fraction failed the whole chunk with a
+    Polars error; it is a bad timestamp of its own line."""
+    lines = generated(300, 16)
+    lines[7] = '{"time":"1791622536.\u0663","status":200}'
+    lines[8] = '{"time":"1791622536.5","status":200}'
+    assert both_ways(lines)
+    result = JsonLinesFormat().parse(split_lines("\n".join(lines).encode(), 0, 1).lines)
+    assert result.rejects.select("source_line", "reason").rows() == [(8, "bad_timestamp")]

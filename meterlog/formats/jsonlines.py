@@ -257,15 +257,44 @@ class JsonLinesFormat(LogFormat):
             extra = [key for key in extra if key in kept]
             notes.update(f"{DROPPED_KEY}{key}" for _, key in ranked[self.max_extra_keys :])
         needed = [key for key in keys if key in used or key in extra]
-        # only the values used become text columns (a line may hold thousands of keys)
         schema = decoded.schema
+        position = {key: i for i, key in enumerate(needed)}
+
+        def nested_in(key: str) -> tuple[str, list[str]] | None:
+            """The top-level key a dotted ``key`` reads (the longest present) and the path on."""
+            if key in position:
+                return None
+            parts = key.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                top = ".".join(parts[:cut])
+                if top in position:
+                    return top, parts[cut:]
+            return None
+
+        # A nested value is read from the decoded objects where the path runs through objects
+        # (:func:`_struct_path`); otherwise from its top-level key's JSON text.
+        direct: dict[str, tuple[str, list[str], str]] = {}
+        texts_wanted = set(extra)
+        for wanted in self.fields.values():
+            for key in wanted:
+                found = nested_in(key)
+                if found is None:
+                    texts_wanted.add(key)
+                    continue
+                kind = _struct_path(schema[found[0]], found[1])
+                if kind is None:
+                    texts_wanted.add(found[0])
+                else:
+                    direct[key] = (found[0], found[1], kind)
+        # only the values used become text columns (a line may hold thousands of keys)
+        text_keys = [key for key in needed if key in texts_wanted]
         key_texts = decoded.select(
-            _text_expr(key, schema[key]).alias(f"k__{i}") for i, key in enumerate(needed)
+            _text_expr(key, schema[key]).alias(f"k__{position[key]}") for key in text_keys
         )
         number_columns = {
-            f"k__{i}": key for i, key in enumerate(needed) if key in self._number_keys
+            f"k__{position[key]}": key for key in text_keys if key in self._number_keys
         }
-        key_texts = _numbers_as_written(
+        key_texts, rewritten = _numbers_as_written(
             key_texts,
             objects.get_column("__json"),
             number_columns,
@@ -275,27 +304,37 @@ class JsonLinesFormat(LogFormat):
                 if key in self._integer_keys and schema[key] != pl.Int64
             },
         )
-        values = objects.select("line", "source_offset", "source_line").hstack(key_texts)
+        # numbers as decoded, where no line's value was read again from its text
+        numeric = {
+            key: f"n__{name}"
+            for name, key in number_columns.items()
+            if name not in rewritten and schema[key] in (pl.Int64, pl.Float64)
+        }
+        objects_read = {top: f"s__{position[top]}" for top, _, _ in direct.values()}
+        values = objects.select("line", "source_offset", "source_line").hstack(
+            [
+                *key_texts.get_columns(),
+                *(decoded[key].alias(name) for key, name in numeric.items()),
+                *(decoded[key].alias(name) for key, name in objects_read.items()),
+            ]
+        )
         del objects, decoded  # the normalised JSON text and decoded values are not needed now
-        key_column = {key: f"k__{i}" for i, key in enumerate(needed)}
+        key_column = {key: f"k__{position[key]}" for key in text_keys}
 
         def lookup(key: str) -> pl.Expr | None:
             """The text of ``key`` per line: a top-level key, else a dotted path into a nested
             object (an array found there gives its first element, as headers are lists)."""
             if key in key_column:
                 return pl.col(key_column[key])
-            parts = key.split(".")
-            for cut in range(len(parts) - 1, 0, -1):
-                top = ".".join(parts[:cut])
-                if top in key_column:
-                    path = "$" + "".join(f"['{part}']" for part in parts[cut:])
-                    found = pl.col(key_column[top]).str.json_path_match(path)
-                    return (
-                        pl.when(found.str.starts_with("["))
-                        .then(found.str.json_path_match("$[0]"))
-                        .otherwise(found)
-                    )
-            return None
+            if key in direct:
+                top, rest, kind = direct[key]
+                return _struct_value(pl.col(objects_read[top]), rest, kind)
+            nested = nested_in(key)
+            if nested is None:
+                return None
+            top, rest = nested
+            path = "$" + "".join(f"['{part}']" for part in rest)
+            return _first_if_array(pl.col(key_column[top]).str.json_path_match(path))
 
         def first_present(column: str) -> pl.Expr | None:
             present = [e for k in self.fields.get(column, ()) if (e := lookup(k)) is not None]
@@ -304,6 +343,18 @@ class JsonLinesFormat(LogFormat):
             return pl.coalesce(present) if len(present) > 1 else present[0]
 
         raw = {column: first_present(column) for column in self.fields}
+
+        def number_of(column: str) -> tuple[pl.Expr, bool] | None:
+            """The values of ``column`` as decoded, and whether they are integers: when every
+            key it reads in this chunk was decoded as numbers of one type (then reading their
+            text gives these values); None otherwise (the text is read)."""
+            keys = [key for key in self.fields.get(column, ()) if lookup(key) is not None]
+            if not keys or any(key not in numeric for key in keys):
+                return None
+            if len({schema[key] for key in keys}) != 1:
+                return None
+            found = [pl.col(numeric[key]) for key in keys]
+            return pl.coalesce(found) if len(found) > 1 else found[0], schema[keys[0]] == pl.Int64
 
         def decoded_as_integers(column: str) -> bool:
             """Whether every key ``column`` reads was decoded as integers in this chunk (its
@@ -363,6 +414,10 @@ class JsonLinesFormat(LogFormat):
         time_text = raw.get("request_time")
         per_second = self.preset.request_time_per_second if self.preset is not None else 1
         seconds = _json_seconds(time_text) if time_text is not None else None
+        status_number, bytes_number = number_of("status"), number_of("bytes_sent")
+        seconds_number = number_of("request_time") if per_second == 1 else None
+        if seconds_number is not None:
+            seconds = _number_seconds(seconds_number[0])
         if time_text is not None and per_second != 1:
             # in decimal, then to float once: 4500000 ns is 0.0045 s, not 0.0045000000000000005
             units = dash_to_null(time_text.str.strip_chars()).cast(pl.Decimal(38, 9), strict=False)
@@ -374,24 +429,30 @@ class JsonLinesFormat(LogFormat):
             ts.alias("__ts"),
             naive.alias("__naive"),
             (
-                _json_status(status_text, decoded_as_integers("status"))
+                _number_status(*status_number)
+                if status_number is not None
+                else _json_status(status_text, decoded_as_integers("status"))
                 if status_text is not None
                 else pl.lit(None, pl.Int16)
             ).alias("__status"),
             (
-                _json_bytes(bytes_text, decoded_as_integers("bytes_sent"))
+                _number_integer(*bytes_number)
+                if bytes_number is not None
+                else _json_bytes(bytes_text, decoded_as_integers("bytes_sent"))
                 if bytes_text is not None
                 else pl.lit(None, pl.Int64)
             ).alias("__bytes"),
             (seconds if seconds is not None else pl.lit(None, pl.Float64)).alias("__request_time"),
         )
         numbers_ok = pl.lit(True)
-        for text, parsed in (
-            (status_text, "__status"),
-            (bytes_text, "__bytes"),
-            (time_text, "__request_time"),
+        for text, number, parsed in (
+            (status_text, status_number, "__status"),
+            (bytes_text, bytes_number, "__bytes"),
+            (time_text, seconds_number, "__request_time"),
         ):
-            if text is not None:
+            if number is not None:
+                numbers_ok = numbers_ok & (pl.col(parsed).is_not_null() | number[0].is_null())
+            elif text is not None:
                 numbers_ok = numbers_ok & (
                     pl.col(parsed).is_not_null() | dash_to_null(text).is_null()
                 )
@@ -443,11 +504,11 @@ class JsonLinesFormat(LogFormat):
         Arrow's JSON reader when it decodes every object of the chunk as the precise path
         would (:meth:`_decode_fast`), else the precise path (:meth:`_decode_precise`).
         """
-        if self.fast:
-            fast = self._decode_fast(lines)
-            if fast is not None:
-                return fast
-        return self._decode_precise(lines)
+        decoded = self._decode_fast(lines) if self.fast else None
+        if decoded is None:
+            decoded = self._decode_precise(lines)
+        bad, objects, values = decoded
+        return bad, objects, _nested_in_first_seen_order(values, objects.get_column("__json"))
 
     def _decode_precise(
         self, lines: pl.DataFrame
@@ -497,10 +558,10 @@ class JsonLinesFormat(LogFormat):
         their own and the rest is read again; when there is none, the chunk goes the precise
         way, as it does for the numbers Arrow reads otherwise (``-0``, integers beyond 64 bits).
         Arrow infers the types Polars' ``json_decode`` infers over the same objects (an integer
-        among floats is a float, a key only ever null is null), keeps the keys in the order
-        first seen (nested ones too, where Polars' order can vary from run to run), and text
-        that looks like a time stays text (:attr:`_text_keys`). Slices typed apart are read
-        again as one.
+        among floats is a float, a key only ever null is null), keeps the top-level keys in the
+        order first seen (nested ones are then put in one order on either path,
+        :func:`_nested_in_first_seen_order`), and text that looks like a time stays text
+        (:attr:`_text_keys`). Slices typed apart are read again as one.
         """
         size = lines.height
         slices = max(1, min(_DECODE_THREADS, size // _MIN_DECODE_SLICE))
@@ -722,6 +783,11 @@ class JsonLinesFormat(LogFormat):
         naive = pl.Series("naive", [False] * values.height, dtype=pl.Boolean)
         rest = (ts.is_null() & stripped.get_column("t").is_not_null()).arg_true()
         if rest.len():
+            # epoch numbers (Caddy's ts) next: no other form below reads digits and a dot alone
+            epoch = stripped[rest].select(msec_to_datetime(pl.col("t"))).to_series()
+            ts = ts.scatter(rest, epoch)
+            rest = rest.filter(epoch.is_null())
+        if rest.len():
             iso, without_offset = iso_to_datetime(pl.col("t"), self.naive_zone)
             later = stripped[rest].select(
                 pl.coalesce(
@@ -744,23 +810,77 @@ _USUAL_REQUEST = r"^(?P<m>[A-Za-z]+) (?P<t>[^ \n]+) (?P<p>[A-Za-z]+/[0-9.]+)$"
 def _with_request_split(frame: pl.DataFrame, request: str, prefix: str) -> pl.DataFrame:
     """:func:`with_request_split` of ``frame``'s column ``request``: the usual request lines by
     one regex (:data:`_USUAL_REQUEST`), the others by the general grammar."""
-    parts = frame.select(pl.col(request).str.extract_groups(_USUAL_REQUEST).alias("r")).unnest("r")
-    target = parts.select(pl.col("t").str.splitn("?", 2).alias("s")).unnest("s")
+    # matched without captures (a DFA, fast), then cut at its two spaces (it has no other)
+    text = pl.col(request)
+    usual = pl.when(text.str.contains(_USUAL_REQUEST)).then(text)
+    parts = frame.select(usual.str.split_exact(" ", 2).alias("r")).unnest("r")
+    target = parts.select(pl.col("field_1").str.splitn("?", 2).alias("s")).unnest("s")
     split = pl.DataFrame(
         [
-            parts.get_column("m").alias(f"{prefix}method"),
-            parts.get_column("p").alias(f"{prefix}protocol"),
+            parts.get_column("field_0").alias(f"{prefix}method"),
+            parts.get_column("field_2").alias(f"{prefix}protocol"),
             target.get_column("field_0").alias(f"{prefix}path"),
             target.get_column("field_1").alias(f"{prefix}query"),
         ]
     )
-    rest = (parts.get_column("m").is_null() & frame.get_column(request).is_not_null()).arg_true()
+    rest = (
+        parts.get_column("field_0").is_null() & frame.get_column(request).is_not_null()
+    ).arg_true()
     if rest.len():
         general = with_request_split(frame[rest].select(request), request, prefix)
         split = split.with_columns(
             split.get_column(name).scatter(rest, general.get_column(name)) for name in split.columns
         )
     return frame.hstack(split)
+
+
+def _first_if_array(found: pl.Expr) -> pl.Expr:
+    """A value found by a JSON path, as text: an array (as headers are lists) gives its first
+    element; so does text that starts with ``[`` and reads as an array, and other such text is
+    null."""
+    return (
+        pl.when(found.str.starts_with("[")).then(found.str.json_path_match("$[0]")).otherwise(found)
+    )
+
+
+def _struct_path(dtype: object, path: list[str]) -> str | None:
+    """How the value at ``path`` inside decoded objects of ``dtype`` is read as the text the
+    JSON path over their JSON text gives: ``"text"``, ``"scalar"`` (an integer or a boolean,
+    whose text is as written), ``"texts"`` (a list of texts: its first), ``"null"`` (no such
+    key); None when it is read from the JSON text (a float, whose text may be written otherwise;
+    objects; a path through other values; a key the JSON path cannot name)."""
+    if any(char in part for part in path for char in "'\\\"[]"):
+        return None
+    for part in path:
+        if not isinstance(dtype, pl.Struct):
+            return None
+        fields = {field.name: field.dtype for field in dtype.fields}
+        if part not in fields:
+            return "null"
+        dtype = fields[part]
+    if dtype == pl.String:
+        return "text"
+    if dtype in (pl.Int64, pl.Boolean):
+        return "scalar"
+    if dtype == pl.Null:
+        return "null"
+    if isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
+        return "texts"
+    return None
+
+
+def _struct_value(objects: pl.Expr, path: list[str], kind: str) -> pl.Expr:
+    """The text at ``path`` in decoded objects, read as :func:`_struct_path` says."""
+    if kind == "null":
+        return pl.lit(None, pl.String)
+    value = objects
+    for part in path:
+        value = value.struct.field(part)
+    if kind == "text":
+        return _first_if_array(value)
+    if kind == "texts":
+        return value.list.first().cast(pl.String)
+    return value.cast(pl.String)
 
 
 def _is_json_object(text: pl.Expr) -> pl.Expr:
@@ -877,9 +997,30 @@ def _json_seconds(text: pl.Expr) -> pl.Expr:
     return pl.when(value.is_finite()).then(value).otherwise(None)
 
 
+def _number_integer(value: pl.Expr, integers: bool) -> pl.Expr:
+    """:func:`_json_integer` of decoded numbers (Int64, or Float64 when not ``integers``):
+    what reading their text gives (a float's text never reads as an integer)."""
+    if integers:
+        return value
+    integral = value.is_finite() & (value == value.floor()) & (value.abs() < _EXACT_FLOAT_INTEGER)
+    return pl.when(integral).then(value).otherwise(None).cast(pl.Int64)
+
+
+def _number_status(value: pl.Expr, integers: bool) -> pl.Expr:
+    """:func:`_json_status` of decoded numbers."""
+    status = _number_integer(value, integers)
+    return pl.when(status.is_between(0, 999)).then(status).otherwise(None).cast(pl.Int16)
+
+
+def _number_seconds(value: pl.Expr) -> pl.Expr:
+    """:func:`_json_seconds` of decoded numbers (a float's text reads back as that float)."""
+    seconds = value.cast(pl.Float64)
+    return pl.when(seconds.is_finite()).then(seconds).otherwise(None)
+
+
 def _numbers_as_written(
     texts: pl.DataFrame, json_texts: pl.Series, columns: dict[str, str], integers: set[str]
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, set[str]]:
     """``texts`` with the numbers a neighbouring line changed read again as written.
 
     Polars decodes a key into one column per chunk: when one line writes
@@ -888,20 +1029,20 @@ def _numbers_as_written(
     numbers it comes back as ``1``. Only those lines (an integer column's text that is not an
     integer and at least 2**53; a line with ``"KEY":true`` or ``false``) are read again from
     their own JSON text, so each keeps its own value. ``columns``: text column -> top-level
-    key; ``integers``: the text columns read as integers.
+    key; ``integers``: the text columns read as integers. Also returns the text columns of
+    which some line was read again.
     """
+    rewritten: set[str] = set()
     quoted = {key: json.dumps(key, ensure_ascii=False) for key in columns.values()}
     written = [f"{quoted[key]}:{value}" for key in columns.values() for value in ("true", "false")]
-    # fast literal searches first: most lines hold no boolean at all
-    with_booleans = (
-        json_texts.str.contains(":true", literal=True)
-        | json_texts.str.contains(":false", literal=True)
-    ).arg_true()
+    # one regex pass (twice as fast as two literal searches): most lines hold no boolean at all
+    with_booleans = json_texts.str.contains(":(?:true|false)").arg_true()
     if with_booleans.len() and written:
         near = json_texts.gather(with_booleans).str.contains_any(written)
         with_booleans = with_booleans.filter(near)
     for name, key in columns.items():
         if "'" in key or "\\" in key:
+            rewritten.add(name)  # its text is read, whatever it was decoded as
             continue  # not expressible in the JSON path (and no key of a number in practice)
         rows = pl.Series(dtype=pl.UInt32)
         if name in integers:
@@ -919,7 +1060,8 @@ def _numbers_as_written(
         if rows.len():
             found = json_texts.gather(rows).str.json_path_match(f"$['{key}']")
             texts = texts.with_columns(texts.get_column(name).scatter(rows, found))
-    return texts
+            rewritten.add(name)
+    return texts, rewritten
 
 
 def _text_expr(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -947,14 +1089,111 @@ def _decode_group(texts: pl.Series) -> pl.DataFrame:
     Raises Polars' ComputeError when a key holds values of different kinds (text in one line,
     an object in another) or an array mixes kinds.
     """
-    return _struct_as_text(texts.str.json_decode(infer_schema_length=None))
+    decoded = texts.str.json_decode(infer_schema_length=None)
+    return _struct_as_text(_nested_in_first_seen_order(decoded.struct.unnest(), texts))
 
 
-def _struct_as_text(decoded: pl.Series) -> pl.DataFrame:
-    """Decoded objects (a struct column) as one text column per top-level key (one select over
-    the unnested fields: fast with thousands of keys)."""
-    fields = decoded.struct.unnest()
+def _struct_as_text(fields: pl.DataFrame) -> pl.DataFrame:
+    """Decoded values (one column per top-level key) as text columns (one select over the
+    fields: fast with thousands of keys)."""
     return fields.select([_text_expr(name, dtype) for name, dtype in fields.schema.items()])
+
+
+def _holds_struct(dtype: object) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return True
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _holds_struct(dtype.inner)
+    return False
+
+
+#: How a nested value's objects are reordered: None (as they are), ``("list", inner)``, or
+#: ``("struct", [(field, plan), ...])`` in the order to keep.
+_Plan = tuple[str, object] | None
+
+
+def _nested_in_first_seen_order(values: pl.DataFrame, texts: pl.Series) -> pl.DataFrame:
+    """``values`` with the keys of every nested object in one order that depends on the input
+    only: by the first line in which each key holds a value (not null), within that line as
+    written there; keys never holding one last, by name.
+
+    Polars' ``json_decode`` orders the keys of objects whose keys vary between lines (Caddy's
+    ``resp_headers``) by a hash that differs from run to run, and Arrow's reader by the first
+    line holding the key even as null: both are put in this order, so the JSON text kept of a
+    nested value is the same every run and on either path. ``texts``: each row's JSON text.
+    Only a few lines are read with Python's json module (one per line where some key is first
+    seen); flat values are returned as they are.
+    """
+    nested = [name for name, dtype in values.schema.items() if _holds_struct(dtype)]
+    if not nested:
+        return values
+    loaded: dict[int, object] = {}
+
+    def keys_in_line(row: int, path: list[str | None]) -> dict[str, int]:
+        """The keys of the objects at ``path`` (None: each element of a list) in one line."""
+        if row not in loaded:
+            loaded[row] = json.loads(texts[row])
+        found: dict[str, int] = {}
+        pending: list[tuple[object, int]] = [(loaded[row], 0)]
+        while pending:
+            value, depth = pending.pop(0)
+            if depth == len(path):
+                if isinstance(value, dict):
+                    for key in value:
+                        found.setdefault(key, len(found))
+                continue
+            step = path[depth]
+            if step is None and isinstance(value, list):
+                pending[0:0] = [(element, depth + 1) for element in value]
+            elif step is not None and isinstance(value, dict) and step in value:
+                pending.insert(0, (value[step], depth + 1))
+        return found
+
+    def plan(series: pl.Series, rows: pl.Series, path: list[str | None]) -> _Plan:
+        dtype = series.dtype
+        if isinstance(dtype, pl.List) and _holds_struct(dtype.inner):
+            flat = pl.DataFrame([series.alias("v"), rows.alias("r")]).explode("v")
+            inner = plan(flat.get_column("v"), flat.get_column("r"), [*path, None])
+            return None if inner is None else ("list", inner)
+        if not isinstance(dtype, pl.Struct) or not dtype.fields:
+            return None
+        fields = series.struct.unnest()
+        first: dict[str, int | None] = {}
+        inner_plans: dict[str, _Plan] = {}
+        for name in fields.columns:
+            column = fields.get_column(name)
+            present = column.is_not_null()
+            first[name] = int(rows[int(present.arg_max())]) if present.any() else None  # type: ignore[arg-type]
+            inner_plans[name] = plan(column, rows, [*path, name])
+        positions = {row: keys_in_line(row, path) for row in set(first.values()) if row is not None}
+
+        def rank(name: str) -> tuple[bool, int, int, str]:
+            row = first[name]
+            if row is None:
+                return (True, 0, 0, name)
+            return (False, row, positions[row].get(name, len(positions[row])), name)
+
+        order = sorted(fields.columns, key=rank)
+        if order == fields.columns and all(inner_plans[name] is None for name in order):
+            return None
+        return ("struct", [(name, inner_plans[name]) for name in order])
+
+    def build(expr: pl.Expr, how: _Plan) -> pl.Expr:
+        if how is None:
+            return expr
+        kind, inner = how
+        if kind == "list":
+            return expr.list.eval(build(pl.element(), inner))  # type: ignore[arg-type]
+        fields = [
+            build(expr.struct.field(name), field_plan).alias(name)
+            for name, field_plan in inner  # type: ignore[attr-defined]
+        ]
+        return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
+
+    rows = pl.Series("r", range(values.height), dtype=pl.UInt32)
+    plans = {name: plan(values.get_column(name), rows, [name]) for name in nested}
+    reordered = [build(pl.col(name), how).alias(name) for name, how in plans.items() if how]
+    return values.with_columns(reordered) if reordered else values
 
 
 def _decode_mixed(texts: pl.Series) -> list[pl.DataFrame]:

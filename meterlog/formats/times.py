@@ -15,12 +15,17 @@ def msec_to_datetime(text: pl.Expr) -> pl.Expr:
     A whole number of 13, 16 or 19 digits is read as milliseconds, microseconds or nanoseconds
     since the epoch, as application logs often write them; anything else is null.
     """
-    pieces = text.str.strip_chars().str.extract_groups(r"^(?P<s>\d{1,19})(?:\.(?P<f>\d{1,6})\d*)?$")
-    digits = pieces.struct.field("s")
-    whole = pieces.struct.field("f").is_null()
+    # checked without captures (a DFA, fast), then cut at the dot: digits, up to 6 of the
+    # fraction; ASCII digits only (another script's digits are no number: a bad timestamp)
+    text = text.str.strip_chars()
+    shape = r"^[0-9]{1,19}(?:\.[0-9]+)?$"
+    pieces = pl.when(text.str.contains(shape)).then(text).str.split_exact(".", 1)
+    digits = pieces.struct.field("field_0")
+    whole = pieces.struct.field("field_1").is_null()
     value = digits.cast(pl.Int64, strict=False)
     width = digits.str.len_bytes()
-    fraction = pieces.struct.field("f").fill_null("").str.pad_end(6, "0").cast(pl.Int64)
+    fraction = pieces.struct.field("field_1").str.head(6).fill_null("").str.pad_end(6, "0")
+    fraction = fraction.cast(pl.Int64)
     micros = (
         pl.when(width <= 12)
         .then(value * 1_000_000 + fraction)
