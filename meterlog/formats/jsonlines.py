@@ -655,6 +655,11 @@ class JsonLinesFormat(LogFormat):
         table, text_keys = read
         if table.num_rows != texts.len():  # e.g. two objects on one line
             return None
+        try:  # Arrow's reader can build a list whose offsets overrun its values (a list of
+            # nulls first, numbers later); such a chunk is read by the precise path
+            table.validate()
+        except pa.ArrowInvalid:
+            return None
         stamped = [field.name for field in table.schema if pa.types.is_timestamp(field.type)]
         for key in stamped:  # first seen after the first line: read as text from the line
             as_text = _string_values(texts, key, table.column(key))
