@@ -45,8 +45,9 @@ $(VENV)/.spark-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,spark]' || echo "make: pyspark not installed; the Spark tests will be skipped"
 	touch $@
 
+# four workers on two cores: the slow tier's tests mostly wait on processes and servers
 test: lint $(VENV)/.spark-installed
-	$(VENV)/bin/pytest -q -n 3
+	$(VENV)/bin/pytest -q -n 4
 
 # the inner loop: everything but the tests marked slow (servers, browsers, Spark, process kills)
 test-fast: $(VENV)/.installed

@@ -104,14 +104,14 @@ SPLITS = {
 }
 
 
-@settings(max_examples=2, **SPLITS)  # the slow tier draws 25 longer lists below
+@settings(max_examples=2, **SPLITS)  # the slow tier draws 12 longer lists below
 @given(data=st.data(), drawn=st.lists(event, min_size=1, max_size=30))
 def test_merged_partials_equal_the_one_shot_quantities(data, drawn) -> None:
     check_any_split(data, drawn)
 
 
 @pytest.mark.slow
-@settings(max_examples=25, **SPLITS)
+@settings(max_examples=12, **SPLITS)
 @given(data=st.data(), drawn=st.lists(event, min_size=1, max_size=60))
 def test_merged_partials_equal_the_one_shot_quantities_many_splits(data, drawn) -> None:
     check_any_split(data, drawn)
