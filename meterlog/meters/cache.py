@@ -198,14 +198,24 @@ def _read_cache(
     try:
         if store.table(METER_STATES_TABLE) is None:
             return {}
-        rows = (
-            pl.scan_delta(
-                store.table_uri(METER_STATES_TABLE), storage_options=store.storage_options
-            )
+        cache = pl.scan_delta(
+            store.table_uri(METER_STATES_TABLE), storage_options=store.storage_options
+        )
+        # first the newest version of each key (small columns), then only those states
+        # (each run appends one file of one store version: the others are skipped by the
+        # table's file statistics)
+        newest = (
+            cache.select("key", "store_version")
             .filter(pl.col("key").is_in(list(keys)) & (pl.col("store_version") <= version))
-            .sort("store_version")
             .group_by("key")
-            .agg(pl.all().last())
+            .agg(pl.col("store_version").max())
+            .collect()
+        )
+        versions = newest.get_column("store_version").unique().to_list()
+        rows = (
+            cache.filter(pl.col("store_version").is_in(versions) & pl.col("key").is_in(list(keys)))
+            .join(newest.lazy(), on=["key", "store_version"], how="semi")
+            .unique("key", keep="first")
             .collect()
         )
     except Exception:
