@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from meterlog.errors import ConfigError, located, read_toml_file
-from meterlog.validation import ParameterError, Spec, key, key_rows, read
+from meterlog.validation import NonBlank, ParameterError, Spec, key, key_rows, read
 
 CONFIG_ENV = "METERLOG_CONFIG"
 CONFIG_FILENAME = "meterlog.toml"
@@ -27,7 +27,6 @@ Engine = Literal["polars", "duckdb", "spark"]
 ENGINE_NAMES: tuple[str, ...] = typing.get_args(Engine)
 
 #: A string with something in it, used as written (a log format keeps its blanks).
-_String = Annotated[str, msgspec.Meta(pattern=r"\S")]
 _Strings = "a list of strings"
 
 
@@ -36,14 +35,14 @@ class EndpointsSpec(Spec, kw_only=True):
 
     what = "[endpoints]"
     routes: Annotated[
-        list[_String],
+        list[NonBlank],
         key(
             "endpoint templates (`/v1/users/{user_id}`); the most specific match wins",
             expected=_Strings,
         ),
     ] = msgspec.field(default_factory=list)
     openapi: Annotated[
-        _String | None,
+        NonBlank | None,
         key("an OpenAPI 3 document whose paths are endpoint templates, like `--openapi`"),
     ] = None
 
@@ -53,7 +52,7 @@ class BotsSpec(Spec, kw_only=True):
 
     what = "[bots]"
     patterns: Annotated[
-        list[_String] | None,
+        list[NonBlank] | None,
         key("texts a bot's user agent contains (ignoring case), replacing the built-in list "
             "of `--exclude-bots`", expected=_Strings),
     ] = None  # fmt: skip
@@ -64,18 +63,18 @@ class JsonSpec(Spec, kw_only=True):
 
     what = "[json]"
     fields: Annotated[
-        dict[str, _String],
+        dict[str, NonBlank],
         key(
             'COLUMN = "KEY": where a column is in each record, like `--json-field`',
             expected='a table of COLUMN = "KEY" strings',
         ),
     ] = msgspec.field(default_factory=dict)
     preset: Annotated[
-        _String | None,
+        NonBlank | None,
         key("the keys of a known JSON access log (caddy, traefik, nginx), like `--json-preset`"),
     ] = None
     tz: Annotated[
-        _String | None, key("time zone of JSON times written without an offset, like `--json-tz`")
+        NonBlank | None, key("time zone of JSON times written without an offset, like `--json-tz`")
     ] = None
 
 
@@ -84,20 +83,20 @@ class ConfigSpec(Spec, kw_only=True):
 
     what = "a config file"
     store: Annotated[
-        _String | None,
+        NonBlank | None,
         key("the store: a folder (relative to this file) or a URI such as `s3://...`"),
     ] = None
     tz: Annotated[
-        _String | None, key("time zone of reports and billing (IANA name), like `--tz`")
+        NonBlank | None, key("time zone of reports and billing (IANA name), like `--tz`")
     ] = None
     user_field: Annotated[
-        _String | None, key("the log field naming the user, like `--user-field`")
+        NonBlank | None, key("the log field naming the user, like `--user-field`")
     ] = None
     account_field: Annotated[
-        _String | None, key("the log field naming the account, like `--account-field`")
+        NonBlank | None, key("the log field naming the account, like `--account-field`")
     ] = None
     accounts: Annotated[
-        _String | None,
+        NonBlank | None,
         key("CSV `key,account` file mapping account-field values to names, like `--accounts`"),
     ] = None
     endpoints: Annotated[EndpointsSpec, key("see `[endpoints]`")] = msgspec.field(
@@ -112,19 +111,19 @@ class ConfigSpec(Spec, kw_only=True):
         ),
     ] = msgspec.field(default_factory=dict)
     log_format: Annotated[
-        _String | None, key("the nginx `log_format` of the logs, verbatim, like `--log-format`")
+        NonBlank | None, key("the nginx `log_format` of the logs, verbatim, like `--log-format`")
     ] = None
     nginx_conf: Annotated[
-        _String | None, key("an nginx config holding the `log_format`, like `--nginx-conf`")
+        NonBlank | None, key("an nginx config holding the `log_format`, like `--nginx-conf`")
     ] = None
     log_format_name: Annotated[
-        _String | None, key("the name of the `log_format` in `nginx_conf`")
+        NonBlank | None, key("the name of the `log_format` in `nginx_conf`")
     ] = None
     json: Annotated[JsonSpec, key("see `[json]`")] = msgspec.field(default_factory=JsonSpec)
     engine: Annotated[
         Engine | None, key("where `bill`, `mau` and `peak` compute meter states, like `--engine`")
     ] = None
-    spark_master: Annotated[_String | None, key('the Spark master URL for `engine = "spark"`')] = (
+    spark_master: Annotated[NonBlank | None, key('the Spark master URL for `engine = "spark"`')] = (
         None
     )
 

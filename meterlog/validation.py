@@ -22,7 +22,7 @@ import typing
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import msgspec
 
@@ -107,6 +107,10 @@ def key(description: str, **constraints: Any) -> msgspec.Meta:
         name: constraints.pop(name) for name in ("expected", "reason") if name in constraints
     }
     return msgspec.Meta(description=description, extra=extra, **constraints)
+
+
+#: A string holding more than blanks (kept as written; :class:`Text` also strips it).
+NonBlank = Annotated[str, msgspec.Meta(pattern=r"\S")]
 
 
 # -- value types read with a hook -------------------------------------------------------------

@@ -24,7 +24,7 @@ from meterlog.anomalies.spike import Spike
 from meterlog.anomalies.windows import parse_window
 from meterlog.config import config_message
 from meterlog.errors import ConfigError, MeterlogError, UsageError, located
-from meterlog.validation import ParameterError, Spec, read
+from meterlog.validation import NonBlank, ParameterError, Spec, read
 
 #: The models (detectors in code), by kind.
 DETECTOR_TYPES: dict[str, type[DetectorBase]] = {
@@ -57,9 +57,6 @@ class Window(str):
         raise ParameterError("", "must be a duration such as 10m or 1h")
 
 
-_NonBlank = Annotated[str, msgspec.Meta(pattern=r"\S")]
-
-
 def _key_type(name: str, kind: Any) -> Any:
     """The type a parameter is read as: numbers zero or more, strings not empty, windows
     durations, tuples written as lists (``None`` allowed where the parameter allows it)."""
@@ -70,9 +67,9 @@ def _key_type(name: str, kind: Any) -> Any:
     if kind in (int, float):
         return Annotated[kind, msgspec.Meta(ge=0)]
     if kind is str:
-        return Window if name == "window" else _NonBlank
+        return Window if name == "window" else NonBlank
     if typing.get_origin(kind) is tuple:
-        return list[_NonBlank]
+        return list[NonBlank]
     return kind
 
 

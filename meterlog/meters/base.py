@@ -40,7 +40,7 @@ from meterlog.patterns import parse_status_spec, template_to_regex
 from meterlog.periods import Month, utc_days
 from meterlog.query.filters import method_predicate, path_predicate, status_predicate
 from meterlog.schema import PARTITION_COLUMN
-from meterlog.validation import ParameterError, Spec, key, read
+from meterlog.validation import NonBlank, ParameterError, Spec, key, read
 
 #: Output schema of :meth:`Meter.quantities`.
 QUANTITY_SCHEMA: dict[str, pl.DataType] = {
@@ -146,7 +146,6 @@ class Status(str):
         )
 
 
-_NonBlank = Annotated[str, msgspec.Meta(pattern=r"\S")]
 _Strings = "a list of non-empty strings"
 
 
@@ -162,18 +161,18 @@ class MeterSpec(Spec, tag_field="meter", kw_only=True):
         ),
     ] = msgspec.field(default_factory=list)
     exclude_paths: Annotated[
-        list[_NonBlank],
+        list[NonBlank],
         key(
             'path globs (`"/health"`, `"/internal/*"`) whose requests do not count',
             expected=_Strings,
         ),
     ] = msgspec.field(default_factory=list)
     methods: Annotated[
-        list[_NonBlank],
+        list[NonBlank],
         key("when given, only requests with these methods count", expected=_Strings),
     ] = msgspec.field(default_factory=list)
     endpoints: Annotated[
-        list[_NonBlank],
+        list[NonBlank],
         key(
             "when given, only requests matching these endpoint templates (`/v1/users/{id}`) count",
             expected=_Strings,
