@@ -55,10 +55,7 @@ test-fast: $(VENV)/.installed
 
 # the pages of docs/ generated from the code (a test checks that each is current)
 docs: $(VENV)/.installed
-	$(PY) -m meterlog.commands.reference > docs/cli-reference.md
-	$(PY) -m meterlog.anomalies.docs > docs/detectors.md
-	$(PY) -W ignore::RuntimeWarning -m meterlog.billing.plans --docs > docs/plan-keys.md
-	$(PY) -m meterlog.config --docs > docs/config-keys.md
+	$(PY) -m meterlog.commands.reference docs
 
 $(VENV)/.docs-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,docs]'

@@ -1,8 +1,8 @@
 """The detectors page (``docs/detectors.md``), generated from the rule files and the models'
 parameters.
 
-``python -m meterlog.anomalies.docs > docs/detectors.md`` (``make docs``) rewrites it; a test
-checks that the file matches, so the page cannot drift from the rules and parameters that ship.
+``make docs`` rewrites it (:mod:`meterlog.commands.reference`); a test checks that the file
+matches, so the page cannot drift from the rules and parameters that ship.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from meterlog.anomalies.rules import Rule, builtin_rules, pattern_set_info
 
 HEADER = """# Detectors
 
-This page is generated from the built-in rule files and the models' parameters by `make docs`
-(`python -m meterlog.anomalies.docs > docs/detectors.md`); do not edit it by hand.
+This page is generated from the built-in rule files and the models' parameters by `make docs`;
+do not edit it by hand.
 [Anomalies and rules](anomalies.md) explains how findings are judged and folded into incidents,
 and how to tune any detector, turn it off or declare a rule of your own in `meterlog.toml`.
 """
@@ -113,12 +113,3 @@ def detector_page() -> str:
     for kind in DETECTOR_TYPES:
         lines += [_model_text(kind), ""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def main() -> None:
-    """Print the page (``make docs`` writes it to ``docs/detectors.md``)."""
-    print(detector_page(), end="")
-
-
-if __name__ == "__main__":
-    main()
